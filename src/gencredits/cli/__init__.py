@@ -1,0 +1,12 @@
+"""The ``gencredits`` command line: a stable contract that others script against.
+
+Each area registers its commands on :data:`app` from its own module; errors from the
+library become one-line messages on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+from gencredits.cli._app import app, main
+from gencredits.cli import pricing as _pricing  # noqa: F401  (registers commands)
+
+__all__ = ["app", "main"]

@@ -1,0 +1,48 @@
+"""The Typer application and the error boundary shared by every command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from gencredits.errors import GencreditsError
+
+app = typer.Typer(
+    name="gencredits",
+    help="Credit engine for generative-AI media platforms: pricing, ledger, service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+#: Exit status per error family (documented in the README): scripts can branch on it.
+EXIT_CODES: dict[int, int] = {422: 2, 404: 3, 409: 4, 402: 5, 401: 6, 403: 6, 503: 7}
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def fail(error: GencreditsError, *, as_json: bool = False) -> NoReturn:
+    """One line on stderr (and the error object on stdout with --json), then a non-zero exit."""
+    if as_json:
+        print_json(error.to_dict())
+    first_line = error.message.splitlines()[0] if error.message else error.code
+    err_console.print(f"[red]error[/red] ({error.code}): {first_line}", highlight=False, markup=True)
+    for extra in error.message.splitlines()[1:]:
+        err_console.print(extra, highlight=False, markup=False)
+    raise SystemExit(EXIT_CODES.get(error.http_status, 1))
+
+
+def main() -> None:
+    """Console entry point: user mistakes end in one clear line, never a traceback."""
+    try:
+        app()
+    except GencreditsError as exc:
+        fail(exc, as_json="--json" in sys.argv)

@@ -1,0 +1,196 @@
+"""The one exception tree of gencredits, with stable string codes.
+
+Every error a user or a platform can cause is a :class:`GencreditsError` with a
+stable ``code`` (scripts and HTTP clients match on it), a one-line ``message``
+that names the field, the value and what is allowed, and a ``details`` mapping
+with the same facts as data.  Each family maps to one HTTP status, here and
+nowhere else (``http_status``)::
+
+    GencreditsError                      500 internal
+    ├── InvalidRequest                   422 invalid_request
+    │   ├── UnknownModel                 422 unknown_model
+    │   ├── UnknownParameter             422 unknown_parameter
+    │   ├── ValueNotOffered              422 value_not_offered
+    │   ├── BadCombination               422 bad_combination
+    │   └── InvalidCatalog               422 invalid_catalog
+    ├── AuthenticationFailed             401 unauthorized
+    ├── PermissionDenied                 403 forbidden
+    ├── NotFound                         404 not_found
+    │   └── UnknownCatalog               404 unknown_catalog
+    ├── Conflict                         409 conflict
+    │   ├── IdempotencyConflict          409 idempotency_conflict
+    │   └── InvalidTransition            409 invalid_transition
+    ├── InsufficientCredits              402 insufficient_credits
+    └── Unavailable                      503 unavailable
+
+Subclasses may refine ``code`` (for example ``wallet_not_found``) but never the
+status of their family.  Nothing here imports a web framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationFailed",
+    "BadCombination",
+    "Conflict",
+    "GencreditsError",
+    "IdempotencyConflict",
+    "InsufficientCredits",
+    "InvalidCatalog",
+    "InvalidRequest",
+    "InvalidTransition",
+    "NotFound",
+    "PermissionDenied",
+    "Unavailable",
+    "UnknownCatalog",
+    "UnknownModel",
+    "UnknownParameter",
+    "ValueNotOffered",
+]
+
+
+class GencreditsError(Exception):
+    """Base of every gencredits error. ``code`` is stable; ``message`` is for people."""
+
+    code: ClassVar[str] = "internal"
+    http_status: ClassVar[int] = 500
+
+    def __init__(
+        self, message: str, *, details: Mapping[str, Any] | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # per-instance refinement of the class code
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the API and ``--json`` print it: ``{"error": {...}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidRequest(GencreditsError):
+    """Bad input: the request names something that does not exist or is not allowed."""
+
+    code = "invalid_request"
+    http_status = 422
+
+    @classmethod
+    def for_field(
+        cls, field: str, value: object, allowed: str, *, code: str | None = None
+    ) -> InvalidRequest:
+        """``field=value`` is refused; ``allowed`` says in words what would be accepted."""
+        return cls(
+            f"{field}: {value!r} is not allowed; {allowed}",
+            details={"field": field, "value": _jsonable(value), "allowed": allowed},
+            code=code,
+        )
+
+
+class UnknownModel(InvalidRequest):
+    code = "unknown_model"
+
+
+class UnknownParameter(InvalidRequest):
+    code = "unknown_parameter"
+
+
+class ValueNotOffered(InvalidRequest):
+    code = "value_not_offered"
+
+
+class BadCombination(InvalidRequest):
+    code = "bad_combination"
+
+
+class InvalidCatalog(InvalidRequest):
+    """A catalog file failed validation; ``problems`` lists every problem with its path."""
+
+    code = "invalid_catalog"
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(
+            f"{source}: {len(self.problems)} problem(s)\n{lines}",
+            details={"source": source, "problems": self.problems},
+        )
+
+
+class AuthenticationFailed(GencreditsError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class PermissionDenied(GencreditsError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFound(GencreditsError):
+    code = "not_found"
+    http_status = 404
+
+
+class UnknownCatalog(NotFound):
+    code = "unknown_catalog"
+
+
+class Conflict(GencreditsError):
+    code = "conflict"
+    http_status = 409
+
+
+class IdempotencyConflict(Conflict):
+    """The idempotency key was already used for a different request; nothing changed."""
+
+    code = "idempotency_conflict"
+
+
+class InvalidTransition(Conflict):
+    """The object is not in a state that allows this operation (e.g. completing a failed job)."""
+
+    code = "invalid_transition"
+
+
+class InsufficientCredits(GencreditsError):
+    """The wallet cannot cover the amount; nothing was recorded."""
+
+    code = "insufficient_credits"
+    http_status = 402
+
+    def __init__(self, *, required: int, available: int, wallet: str | None = None) -> None:
+        self.required = required
+        self.available = available
+        self.shortfall = required - available
+        where = f" in wallet {wallet!r}" if wallet else ""
+        super().__init__(
+            f"insufficient credits{where}: required {required}, available {available}, "
+            f"shortfall {self.shortfall}",
+            details={
+                "required": required,
+                "available": available,
+                "shortfall": self.shortfall,
+                **({"wallet": wallet} if wallet else {}),
+            },
+        )
+
+
+class Unavailable(GencreditsError):
+    """A dependency (the database) cannot be reached; the operation may be retried."""
+
+    code = "unavailable"
+    http_status = 503
+
+
+def _jsonable(value: object) -> object:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)

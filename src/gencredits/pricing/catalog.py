@@ -1,0 +1,533 @@
+"""Loading, checking and compiling catalogs.
+
+``load_catalog(path)`` reads a YAML catalog, validates its shape (Pydantic) and its
+meaning (every table key offered, every reference resolvable, every model quoting at
+its defaults), and reports *every* problem at once with its path in the file
+(``models.kling-3-0-pro.price.table: ...``) as :class:`~gencredits.errors.InvalidCatalog`.
+The result is an immutable :class:`Catalog` of compiled price plans.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from gencredits.errors import InvalidCatalog, InvalidRequest, UnknownCatalog, UnknownModel
+from gencredits.pricing.params import CompiledAccepts, compile_accepts, merge_accepts
+from gencredits.pricing.rules import (
+    Addon,
+    ConstantFactor,
+    Factor,
+    Flat,
+    Multiplier,
+    PerClip,
+    PerSecond,
+    Plan,
+    RateOf,
+    Scale,
+    Table,
+)
+from gencredits.pricing.schema import (
+    Accepts,
+    CatalogSpec,
+    ModelSpec,
+    PriceSpec,
+    ProviderCost,
+    TableSpec,
+    table_key,
+)
+
+__all__ = ["Catalog", "CatalogSet", "CompiledModel", "CompiledMode", "load_catalog"]
+
+DEFAULT_ROUTE = "default"
+_WORDS = re.compile(r"[^a-z0-9.]+")
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML with exact numbers: ``1.5`` is ``Decimal("1.5")``, never a float."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    assert isinstance(node, yaml.ScalarNode)
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    return Decimal(text)
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledMode:
+    mode: str
+    accepts: CompiledAccepts
+    plans: Mapping[str, Plan]  # route name -> plan
+    base_credits: Mapping[str, int]  # route name -> price at the defaults
+    provider_costs: Mapping[str, ProviderCost | None]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledModel:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    modes: Mapping[str, CompiledMode]
+    default_mode: str
+    routes: tuple[str, ...]
+    default_route: str
+    spec: ModelSpec
+
+    def mode(self, name: str | None) -> CompiledMode:
+        if name is None:
+            return self.modes[self.default_mode]
+        compiled = self.modes.get(name)
+        if compiled is None:
+            raise InvalidRequest.for_field(
+                "mode",
+                name,
+                f"{self.name} offers {', '.join(self.modes)}",
+                code="value_not_offered",
+            )
+        return compiled
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """A compiled catalog: name, version, content hash, models and a lookup index."""
+
+    name: str
+    version: str
+    hash: str
+    spec: CatalogSpec
+    models: Mapping[str, CompiledModel]
+    _index: Mapping[str, str] = field(repr=False)
+    source: str = ""
+
+    def find(self, name: str) -> CompiledModel:
+        """A model by id, display name or alias, case-insensitively."""
+        model_id = self._index.get(name.casefold().strip())
+        if model_id is None:
+            raise self._unknown(name)
+        return self.models[model_id]
+
+    def has(self, name: str) -> bool:
+        return name.casefold().strip() in self._index
+
+    def _unknown(self, name: str) -> UnknownModel:
+        close = self.similar(name)
+        names = list(dict.fromkeys(self.models[self._index[c]].name for c in close))
+        hint = f"; did you mean {', '.join(repr(n) for n in names)}?" if names else ""
+        return UnknownModel(
+            f"model: {name!r} is not in catalog {self.name!r}{hint}",
+            details={
+                "field": "model",
+                "value": name,
+                "catalog": self.name,
+                "suggestions": names,
+                "allowed": f"one of the {len(self.models)} models of {self.name}",
+            },
+        )
+
+    def similar(self, name: str, n: int = 4) -> list[str]:
+        """Index keys close to ``name``: spelling neighbours, then names containing its words."""
+        folded = name.casefold().strip()
+        keys = list(self._index)
+        close = difflib.get_close_matches(folded, keys, n=n, cutoff=0.6)
+        words = [w for w in _WORDS.split(folded) if w]
+        if words:
+            close += [k for k in keys if all(w in k for w in words) and k not in close]
+        return close[: n * 2]
+
+    def __iter__(self) -> Iterator[CompiledModel]:
+        return iter(self.models.values())
+
+
+class CatalogSet(Mapping[str, Catalog]):
+    """Several catalogs by name (the bundled ones, plus any an operator loads)."""
+
+    def __init__(self, catalogs: list[Catalog]) -> None:
+        self._by_name: dict[str, Catalog] = {}
+        for c in catalogs:
+            self._by_name[c.name] = c
+
+    @classmethod
+    def bundled(cls) -> CatalogSet:
+        return _bundled_set()
+
+    def with_files(self, paths: list[Path]) -> CatalogSet:
+        return CatalogSet([*self._by_name.values(), *(load_catalog(p) for p in paths)])
+
+    def __getitem__(self, name: str) -> Catalog:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownCatalog(
+                f"catalog: {name!r} is not loaded; loaded: {', '.join(self._by_name)}",
+                details={"field": "catalog", "value": name, "allowed": list(self._by_name)},
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def resolve(self, model: str, catalog: str | None = None) -> tuple[Catalog, CompiledModel]:
+        """Find ``model`` in ``catalog``, or, when none is named, in the one catalog that has it."""
+        if catalog is not None:
+            c = self[catalog]
+            return c, c.find(model)
+        holders = [c for c in self._by_name.values() if c.has(model)]
+        if len(holders) == 1:
+            return holders[0], holders[0].find(model)
+        if not holders:
+            close: list[str] = []
+            for c in self._by_name.values():
+                err = c._unknown(model)
+                close.extend(err.details.get("suggestions", []))
+            hint = f"; did you mean {', '.join(repr(n) for n in close[:4])}?" if close else ""
+            raise UnknownModel(
+                f"model: {model!r} is in no loaded catalog{hint}",
+                details={"field": "model", "value": model, "suggestions": close[:4]},
+            )
+        names = [c.name for c in holders]
+        raise InvalidRequest(
+            f"model: {model!r} is in several catalogs ({', '.join(names)}); name one with catalog",
+            details={"field": "catalog", "value": None, "allowed": names},
+            code="ambiguous_model",
+        )
+
+
+@cache
+def _bundled_set() -> CatalogSet:
+    folder = resources.files("gencredits") / "catalogs"
+    catalogs = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            catalogs.append(parse_catalog(entry.read_text(encoding="utf-8"), entry.name))
+    return CatalogSet(catalogs)
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidCatalog(str(p), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    return parse_catalog(text, str(p))
+
+
+def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
+    try:
+        raw = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise InvalidCatalog(source, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise InvalidCatalog(source, ["the document must be a mapping with catalog, version, models"])
+    try:
+        spec = CatalogSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidCatalog(source, [_pydantic_problem(e) for e in exc.errors()]) from None
+    problems: list[str] = []
+    catalog = _compile(spec, problems, source)
+    if problems:
+        raise InvalidCatalog(source, problems)
+    return catalog
+
+
+def _pydantic_problem(error: Any) -> str:
+    loc = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    return f"{loc or '<root>'}: {msg}{shown}"
+
+
+def catalog_hash(spec: CatalogSpec) -> str:
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --- compilation -----------------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, spec: CatalogSpec, problems: list[str]) -> None:
+        self.spec = spec
+        self.problems = problems
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def price_for(self, model_id: str, mode: str) -> tuple[PriceSpec | None, str]:
+        model = self.spec.models[model_id]
+        mode_spec = model.modes.get(mode)  # type: ignore[call-overload]
+        if mode_spec is not None and mode_spec.price is not None:
+            return mode_spec.price, f"models.{model_id}.modes.{mode}.price"
+        return model.price, f"models.{model_id}.price"
+
+    def plan(
+        self,
+        spec: PriceSpec,
+        path: str,
+        accepts: CompiledAccepts,
+        model_id: str,
+        mode: str,
+        seen: frozenset[str] = frozenset(),
+    ) -> Plan | None:
+        base = self.base(spec, path, accepts, model_id, mode, seen)
+        factors: list[Factor] = []
+        for i, m in enumerate(spec.multipliers):
+            where = f"{path}.multipliers.{i}"
+            if self.offered_keys(m.by, accepts, where, m.factors):
+                factors.append(
+                    Multiplier(m.by, {table_key(k): v for k, v in m.factors.items()}, m.label or m.by)
+                )
+        addons: list[Addon] = []
+        for i, a in enumerate(spec.addons):
+            where = f"{path}.addons.{i}"
+            if not accepts.offers(a.param):
+                self.problem(where, f"add-on for {a.param}, which this model does not accept")
+                continue
+            if a.credits_per_second is not None and accepts.durations is None:
+                self.problem(where, "credits_per_second needs a duration")
+                continue
+            label = a.label or a.param.replace("_", " ")
+            if a.credits is not None:
+                addons.append(Addon(a.param, a.credits, "flat", label))
+            elif a.credits_each is not None:
+                addons.append(Addon(a.param, a.credits_each, "each", label))
+            elif a.credits_per_second is not None:
+                addons.append(Addon(a.param, a.credits_per_second, "per_second", label))
+        if base is None:
+            return None
+        return Plan(base, tuple(factors), tuple(addons))
+
+    def base(
+        self,
+        spec: PriceSpec,
+        path: str,
+        accepts: CompiledAccepts,
+        model_id: str,
+        mode: str,
+        seen: frozenset[str],
+    ) -> Any:
+        kind = spec.base_kind()
+        where = f"{path}.{kind}"
+        needs_duration = kind in ("per_second", "per_clip", "scale", "rate_of")
+        if needs_duration and accepts.durations is None:
+            self.problem(where, f"a {kind} price needs the model to accept a duration")
+            return None
+        if kind == "flat":
+            assert spec.flat is not None
+            return Flat(spec.flat)
+        if kind == "table":
+            assert spec.table is not None
+            return self.table(spec.table, where, accepts, model_id)
+        if kind == "per_second":
+            rate = spec.per_second
+            if isinstance(rate, TableSpec):
+                table = self.table(rate, where, accepts, model_id)
+                return None if table is None else PerSecond(None, table)
+            assert rate is not None
+            return PerSecond(rate, None)
+        if kind == "per_clip":
+            assert spec.per_clip is not None
+            return PerClip(spec.per_clip.seconds, spec.per_clip.credits)
+        if kind == "scale":
+            assert spec.scale is not None and accepts.durations is not None
+            return Scale(spec.scale.base, accepts.durations[0])
+        if kind == "profile":
+            assert spec.profile is not None
+            target = self.spec.profiles.get(spec.profile)
+            if target is None:
+                known = ", ".join(self.spec.profiles) or "none"
+                self.problem(where, f"no profile named {spec.profile!r} (profiles: {known})")
+                return None
+            key = f"profile:{spec.profile}"
+            if key in seen:
+                self.problem(where, f"profile {spec.profile!r} refers back to itself")
+                return None
+            return self.plan(
+                target, f"profiles.{spec.profile}", accepts, model_id, mode, seen | {key}
+            )
+        if kind == "same_as":
+            assert spec.same_as is not None
+            target_id = spec.same_as
+            if target_id not in self.spec.models:
+                close = difflib.get_close_matches(target_id, list(self.spec.models), n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                self.problem(where, f"no model with id {target_id!r}{hint}")
+                return None
+            key = f"model:{target_id}:{mode}"
+            if target_id == model_id or key in seen:
+                self.problem(where, f"same_as {target_id!r} refers back to itself")
+                return None
+            target, target_path = self.price_for(target_id, mode)
+            if target is None:
+                self.problem(where, f"model {target_id!r} has no price for mode {mode}")
+                return None
+            return self.plan(target, target_path, accepts, model_id, mode, seen | {key})
+        assert kind == "rate_of" and spec.rate_of is not None
+        source_mode = spec.rate_of
+        model = self.spec.models[model_id]
+        if source_mode not in model.modes or source_mode == mode:
+            self.problem(
+                where,
+                f"rate_of must name another mode of this model ({', '.join(model.modes)})",
+            )
+            return None
+        source_spec, source_path = self.price_for(model_id, source_mode)
+        source_accepts = compile_accepts(
+            merge_accepts(model.accepts, model.modes[source_mode].accepts),  # type: ignore[index]
+            self.spec.generations_max,
+            model.name,
+        )
+        if source_spec is None or source_accepts.durations is None:
+            self.problem(where, f"mode {source_mode} has no per-duration price to take a rate from")
+            return None
+        source = self.plan(
+            source_spec, source_path, source_accepts, model_id, source_mode,
+            seen | {f"model:{model_id}:{mode}"},
+        )
+        if source is None:
+            return None
+        return RateOf(source, source_accepts.durations[0], source_mode)
+
+    def offered_keys(
+        self, param: str, accepts: CompiledAccepts, where: str, keys: Mapping[str, Any]
+    ) -> bool:
+        offered = accepts.values_of(param)
+        if offered is None:
+            self.problem(where, f"priced by {param}, which this model does not accept")
+            return False
+        bad = [k for k in keys if table_key(k) not in offered]
+        if bad:
+            self.problem(
+                where,
+                f"{param} value(s) {', '.join(map(str, bad))} are not offered "
+                f"(offered: {', '.join(offered)})",
+            )
+            return False
+        return True
+
+    def table(
+        self, spec: TableSpec, where: str, accepts: CompiledAccepts, model_id: str
+    ) -> Table | None:
+        rows: dict[tuple[str, ...], Decimal] = {}
+        ok = True
+
+        def walk(node: Any, depth: int, key: tuple[str, ...], path: str) -> None:
+            nonlocal ok
+            if depth == len(spec.by):
+                if isinstance(node, bool) or not isinstance(node, int | Decimal) or node < 0:
+                    self.problem(path, f"must be a credit amount (a number >= 0), got {node!r}")
+                    ok = False
+                    return
+                rows[key] = Decimal(node)
+                return
+            if not isinstance(node, dict):
+                self.problem(path, f"must map {spec.by[depth]} values to the next level")
+                ok = False
+                return
+            if not self.offered_keys(spec.by[depth], accepts, path, node):
+                ok = False
+                return
+            for k, v in node.items():
+                walk(v, depth + 1, (*key, table_key(k)), f"{path}.{table_key(k)}")
+
+        walk(spec.rows, 0, (), f"{where}.rows")
+        if not ok or not rows:
+            if ok:
+                self.problem(where, "the table has no prices")
+            return None
+        return Table(tuple(spec.by), rows, self.spec.models[model_id].name)
+
+
+def _compile(spec: CatalogSpec, problems: list[str], source: str) -> Catalog:
+    compiler = _Compiler(spec, problems)
+    models: dict[str, CompiledModel] = {}
+    index: dict[str, str] = {}
+    for model_id, m in spec.models.items():
+        path = f"models.{model_id}"
+        for label in (model_id, m.name, *m.aliases):
+            folded = label.casefold().strip()
+            other = index.get(folded)
+            if other is not None and other != model_id:
+                compiler.problem(path, f"name or alias {label!r} is already used by {other!r}")
+            index[folded] = model_id
+        routes = list(m.routes) or [DEFAULT_ROUTE]
+        default_route = m.default_route or routes[0]
+        modes: dict[str, CompiledMode] = {}
+        for mode_name, mode_spec in m.modes.items():
+            mode_path = f"{path}.modes.{mode_name}"
+            accepts = compile_accepts(
+                merge_accepts(m.accepts, mode_spec.accepts), spec.generations_max, m.name
+            )
+            price, price_path = compiler.price_for(model_id, mode_name)
+            plans: dict[str, Plan] = {}
+            costs: dict[str, ProviderCost | None] = {}
+            for route in routes:
+                route_spec = m.routes.get(route)
+                r_price, r_path = price, price_path
+                if route_spec is not None and route_spec.price is not None:
+                    r_price, r_path = route_spec.price, f"{path}.routes.{route}.price"
+                if r_price is None:
+                    compiler.problem(mode_path, "has no price (give the model or the mode a price)")
+                    continue
+                plan = compiler.plan(r_price, r_path, accepts, model_id, mode_name)
+                if plan is None:
+                    continue
+                if route_spec is not None and route_spec.multiplier is not None:
+                    plan = Plan(
+                        plan.base,
+                        (
+                            *plan.factors,
+                            ConstantFactor(route_spec.multiplier, f"route {route} x{route_spec.multiplier}"),
+                        ),
+                        plan.addons,
+                    )
+                plans[route] = plan
+                costs[route] = (route_spec.provider_cost if route_spec else None) or m.provider_cost
+            base_credits: dict[str, int] = {}
+            for route, plan in plans.items():
+                try:
+                    base_credits[route] = accepts.price_at_defaults(plan)
+                except InvalidRequest as exc:
+                    compiler.problem(mode_path, f"does not quote at its defaults: {exc.message}")
+            modes[mode_name] = CompiledMode(mode_name, accepts, plans, base_credits, costs)
+        models[model_id] = CompiledModel(
+            id=model_id,
+            name=m.name,
+            aliases=tuple(m.aliases),
+            modes=modes,
+            default_mode=next(iter(m.modes)),
+            routes=tuple(routes),
+            default_route=default_route,
+            spec=m,
+        )
+    return Catalog(
+        name=spec.catalog,
+        version=spec.version,
+        hash=catalog_hash(spec),
+        spec=spec,
+        models=models,
+        _index=index,
+        source=source,
+    )
+
+
+def describe_accepts(accepts: Accepts) -> dict[str, Any]:
+    """What a model accepts, as plain data (for listings and the API)."""
+    return accepts.model_dump(exclude_defaults=True, mode="json")
