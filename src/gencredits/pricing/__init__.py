@@ -1,6 +1,12 @@
 """Pricing: catalogs of models and their price rules, and exact quotes. Pure: no I/O, no clock."""
 
-from gencredits.pricing.catalog import Catalog, CatalogSet, CompiledModel, load_catalog, parse_catalog
+from gencredits.pricing.catalog import (
+    Catalog,
+    CatalogSet,
+    CompiledModel,
+    load_catalog,
+    parse_catalog,
+)
 from gencredits.pricing.quote import (
     Comparison,
     ProjectQuote,

@@ -49,7 +49,7 @@ from gencredits.pricing.schema import (
     table_key,
 )
 
-__all__ = ["Catalog", "CatalogSet", "CompiledModel", "CompiledMode", "load_catalog"]
+__all__ = ["Catalog", "CatalogSet", "CompiledMode", "CompiledModel", "load_catalog"]
 
 DEFAULT_ROUTE = "default"
 _WORDS = re.compile(r"[^a-z0-9.]+")
@@ -230,11 +230,13 @@ def load_catalog(path: str | Path) -> Catalog:
 
 def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
     try:
-        raw = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_DecimalLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise InvalidCatalog(source, [f"not valid YAML: {exc}"]) from None
     if not isinstance(raw, dict):
-        raise InvalidCatalog(source, ["the document must be a mapping with catalog, version, models"])
+        raise InvalidCatalog(
+            source, ["the document must be a mapping with catalog, version, models"]
+        )
     try:
         spec = CatalogSpec.model_validate(raw)
     except ValidationError as exc:
@@ -292,7 +294,9 @@ class _Compiler:
             where = f"{path}.multipliers.{i}"
             if self.offered_keys(m.by, accepts, where, m.factors):
                 factors.append(
-                    Multiplier(m.by, {table_key(k): v for k, v in m.factors.items()}, m.label or m.by)
+                    Multiplier(
+                        m.by, {table_key(k): v for k, v in m.factors.items()}, m.label or m.by
+                    )
                 )
         addons: list[Addon] = []
         for i, a in enumerate(spec.addons):
@@ -390,7 +394,7 @@ class _Compiler:
             return None
         source_spec, source_path = self.price_for(model_id, source_mode)
         source_accepts = compile_accepts(
-            merge_accepts(model.accepts, model.modes[source_mode].accepts),  # type: ignore[index]
+            merge_accepts(model.accepts, model.modes[source_mode].accepts),
             self.spec.generations_max,
             model.name,
         )
@@ -398,7 +402,11 @@ class _Compiler:
             self.problem(where, f"mode {source_mode} has no per-duration price to take a rate from")
             return None
         source = self.plan(
-            source_spec, source_path, source_accepts, model_id, source_mode,
+            source_spec,
+            source_path,
+            source_accepts,
+            model_id,
+            source_mode,
             seen | {f"model:{model_id}:{mode}"},
         )
         if source is None:
@@ -494,7 +502,9 @@ def _compile(spec: CatalogSpec, problems: list[str], source: str) -> Catalog:
                         plan.base,
                         (
                             *plan.factors,
-                            ConstantFactor(route_spec.multiplier, f"route {route} x{route_spec.multiplier}"),
+                            ConstantFactor(
+                                route_spec.multiplier, f"route {route} x{route_spec.multiplier}"
+                            ),
                         ),
                         plan.addons,
                     )

@@ -21,7 +21,6 @@ from gencredits.pricing.schema import (
     PRICE_PARAMS,
     RESOLUTIONS,
     Accepts,
-    table_key,
 )
 
 #: Every key a request may carry (``mode`` and ``route`` pick what is priced).
@@ -137,9 +136,11 @@ class CompiledAccepts:
         )
 
 
-def compile_accepts(accepts: Accepts, generations_max: int, model_name: str = "") -> CompiledAccepts:
+def compile_accepts(
+    accepts: Accepts, generations_max: int, model_name: str = ""
+) -> CompiledAccepts:
     name = model_name or "this model"
-    defaults: dict[str, Any] = {p: None for p in ("duration", "resolution", "aspect_ratio")}
+    defaults: dict[str, Any] = dict.fromkeys(("duration", "resolution", "aspect_ratio"))
     normalisers: dict[str, Normaliser] = {}
 
     durations: tuple[int, ...] | None = None
@@ -153,9 +154,7 @@ def compile_accepts(accepts: Accepts, generations_max: int, model_name: str = ""
         def norm_duration(value: object) -> object:
             seconds = parse_duration(value)
             if seconds not in duration_set:
-                raise ValueNotOffered.for_field(
-                    "duration", value, f"{name} offers {duration_text}"
-                )
+                raise ValueNotOffered.for_field("duration", value, f"{name} offers {duration_text}")
             return seconds
 
         normalisers["duration"] = norm_duration
@@ -231,7 +230,9 @@ def _switch(param: str, offered: bool, name: str) -> Normaliser:
     def norm(value: object) -> object:
         on = parse_bool(param, value)
         if on and not offered:
-            raise ValueNotOffered.for_field(param, value, f"{name} has no {label} option (false only)")
+            raise ValueNotOffered.for_field(
+                param, value, f"{name} has no {label} option (false only)"
+            )
         return on
 
     return norm
@@ -239,11 +240,7 @@ def _switch(param: str, offered: bool, name: str) -> Normaliser:
 
 def _count(param: str, low: int, high: int, name: str) -> Normaliser:
     label = param.replace("_", " ")
-    allowed = (
-        f"{name} takes no {label}"
-        if high == 0
-        else f"{name} takes {low} to {high} {label}"
-    )
+    allowed = f"{name} takes no {label}" if high == 0 else f"{name} takes {low} to {high} {label}"
 
     def norm(value: object) -> object:
         n = parse_count(param, value)
@@ -252,4 +249,3 @@ def _count(param: str, low: int, high: int, name: str) -> Normaliser:
         return n
 
     return norm
-

@@ -10,6 +10,7 @@ total, and the catalog name, version and content hash it was priced on.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -156,7 +157,9 @@ def _quote_model(
     if cost is not None:
         per_call = cost.per_call or Decimal(0)
         duration = params.get("duration")
-        per_second = (cost.per_second or Decimal(0)) * (duration if isinstance(duration, int) else 0)
+        per_second = (cost.per_second or Decimal(0)) * (
+            duration if isinstance(duration, int) else 0
+        )
         provider_cost = (per_call + per_second) * count
     return Quote(
         model=m.id,
@@ -236,7 +239,10 @@ def compare(
     return Comparison(quotes, skipped)
 
 
-class ProjectStep(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ProjectStep:
+    """One line of a project: ``count`` times ``model`` with ``params``."""
+
     model: str
     params: Mapping[str, object]
     count: int = 1
@@ -295,12 +301,14 @@ def project_quote(catalogs: CatalogLike, steps: Iterable[ProjectStep]) -> Projec
 
 
 def load_project(path: str | Path) -> tuple[str | None, list[ProjectStep]]:
-    """Read a project file: ``{catalog?, steps: [{model, count?, generations?, settings?, label?}]}``."""
+    """Read a project file: ``{catalog?, steps: [{model, count?, settings?, label?}]}``."""
     p = Path(path)
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise InvalidRequest.for_field("file", str(p), f"a readable YAML or JSON file ({exc})") from None
+        raise InvalidRequest.for_field(
+            "file", str(p), f"a readable YAML or JSON file ({exc})"
+        ) from None
     return parse_project(doc)
 
 
@@ -318,7 +326,9 @@ def parse_project(doc: object) -> tuple[str | None, list[ProjectStep]]:
         extra = set(raw) - allowed
         if extra:
             raise InvalidRequest.for_field(
-                f"steps.{i}.{sorted(extra)[0]}", raw[sorted(extra)[0]], f"step keys: {', '.join(sorted(allowed))}",
+                f"steps.{i}.{sorted(extra)[0]}",
+                raw[sorted(extra)[0]],
+                f"step keys: {', '.join(sorted(allowed))}",
                 code="unknown_parameter",
             )
         settings = raw.get("settings") or {}

@@ -58,7 +58,7 @@ class Flat:
 
 
 class Table:
-    """Credits keyed by the values of one or more parameters; a missing cell is a bad combination."""
+    """Credits keyed by one or more parameters; a missing cell is a bad combination."""
 
     __slots__ = ("by", "label", "rows", "what")
 
@@ -149,7 +149,9 @@ class Scale:
             return self.base
         credits = self.base * duration / self.min_duration
         lines.append(
-            QuoteLine("base", f"base {self.base} at {self.min_duration}s, scaled to {duration}s", credits)
+            QuoteLine(
+                "base", f"base {self.base} at {self.min_duration}s, scaled to {duration}s", credits
+            )
         )
         return credits
 
