@@ -1,0 +1,142 @@
+"""Service settings: environment variables ``GENCREDITS_*`` over an optional config file.
+
+Precedence, highest first: explicit overrides (CLI flags) > environment variables >
+the config file named by ``GENCREDITS_CONFIG`` (or passed in) > defaults.  The file is
+TOML (``.toml``) or YAML (``.yaml``/``.yml``) with the same keys as the fields below,
+lower-case and without the prefix::
+
+    database_url = "postgresql+psycopg://gencredits@127.0.0.1/gencredits"
+    catalog_files = ["/etc/gencredits/house.yaml"]
+    hold_ttl_s_default = 1800
+    callback_secret = "..."
+
+A bad value is an :class:`~gencredits.errors.InvalidRequest` naming the setting, the
+value and what is allowed: a service never starts half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+
+from gencredits.errors import InvalidRequest
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "load_settings", "read_config_file"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/gencredits.db"
+ENV_PREFIX = "GENCREDITS_"
+CONFIG_ENV = "GENCREDITS_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set.  Units last: ``_s`` seconds."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: the embedded SQLite file, or postgresql+psycopg://...",
+    )
+    catalog_files: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Extra catalog YAML files loaded beside the bundled ones "
+        "(environment: comma-separated paths).",
+    )
+    host: str = Field("127.0.0.1", description="Address `gencredits serve` binds.")
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
+    hold_ttl_s_default: int = Field(
+        3600, ge=1, description="Time limit of a hold when neither the wallet nor the job sets one."
+    )
+    hold_ttl_s_max: int = Field(
+        86400, ge=1, description="Upper bound on any hold time limit a request may ask for."
+    )
+    callback_secret: SecretStr | None = Field(
+        None, description="Shared secret of provider callbacks (HMAC-SHA256); unset: refused."
+    )
+    callback_tolerance_s: int = Field(
+        300, ge=1, le=3600, description="Callbacks with an older or future timestamp are refused."
+    )
+    sweep_interval_s: int = Field(
+        60, ge=0, description="How often the service sweeps expired holds and grants; 0: never."
+    )
+    api_key_cache_ttl_s: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a checked API key is trusted from memory (a revoked key stops "
+        "working within this time).",
+    )
+
+    @field_validator("catalog_files", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("hold_ttl_s_max")
+    @classmethod
+    def _max_not_below_default(cls, value: int, info: Any) -> int:
+        default = info.data.get("hold_ttl_s_default")
+        if default is not None and value < default:
+            raise ValueError(f"must be >= hold_ttl_s_default ({default})")
+        return value
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a TOML or YAML config file (by extension)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRequest.for_field(
+            "config_file", str(p), f"a readable TOML or YAML file ({exc.strerror or exc})"
+        ) from None
+    try:
+        if p.suffix.lower() == ".toml":
+            data: object = tomllib.loads(text)
+        elif p.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            raise InvalidRequest.for_field(
+                "config_file", str(p), "a file ending in .toml, .yaml or .yml"
+            )
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise InvalidRequest.for_field(
+            "config_file", str(p), f"valid TOML or YAML ({exc})"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest.for_field("config_file", str(p), "a mapping of setting = value")
+    return data
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from (lowest first) defaults, the config file, the environment, ``overrides``."""
+    path = config_file or os.environ.get(CONFIG_ENV) or None
+    file_values = read_config_file(path) if path else {}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        # Settings() reads the environment itself; init values (file, overrides) would win
+        # over it, so the environment's raw values are passed in above the file's.
+        env_values = EnvSettingsSource(Settings)()
+        return Settings(**{**file_values, **env_values, **overrides})
+    except ValidationError as exc:
+        raise _setting_error(exc) from None
+
+
+def _setting_error(exc: ValidationError) -> InvalidRequest:
+    first = exc.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]) or "settings"
+    allowed = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        allowed = f"known settings: {', '.join(Settings.model_fields)}"
+    error = InvalidRequest.for_field(name, first.get("input"), allowed, code="invalid_setting")
+    error.details["env"] = ENV_PREFIX + name.split(".")[0].upper()
+    return error
