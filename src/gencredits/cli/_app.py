@@ -18,8 +18,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 #: Exit status per error family (documented in the README): scripts can branch on it.
 EXIT_CODES: dict[int, int] = {422: 2, 404: 3, 409: 4, 402: 5, 401: 6, 403: 6, 503: 7}
@@ -33,10 +33,9 @@ def fail(error: GencreditsError, *, as_json: bool = False) -> NoReturn:
     """One line on stderr (and the error object on stdout with --json), then a non-zero exit."""
     if as_json:
         print_json(error.to_dict())
-    first_line = error.message.splitlines()[0] if error.message else error.code
-    err_console.print(f"[red]error[/red] ({error.code}): {first_line}", highlight=False, markup=True)
-    for extra in error.message.splitlines()[1:]:
-        err_console.print(extra, highlight=False, markup=False)
+    # Plain text, never wrapped: the first line says it all for scripts and people
+    # (an invalid catalog adds one line per problem below it).
+    sys.stderr.write(f"error ({error.code}): {error.message or error.code}\n")
     raise SystemExit(EXIT_CODES.get(error.http_status, 1))
 
 

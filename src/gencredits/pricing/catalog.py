@@ -24,7 +24,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from gencredits.errors import InvalidCatalog, InvalidRequest, UnknownCatalog, UnknownModel
+from gencredits.errors import (
+    InvalidCatalog,
+    InvalidRequest,
+    UnknownCatalog,
+    UnknownModel,
+    ValueNotOffered,
+)
 from gencredits.pricing.params import CompiledAccepts, compile_accepts, merge_accepts
 from gencredits.pricing.rules import (
     Addon,
@@ -93,11 +99,8 @@ class CompiledModel:
             return self.modes[self.default_mode]
         compiled = self.modes.get(name)
         if compiled is None:
-            raise InvalidRequest.for_field(
-                "mode",
-                name,
-                f"{self.name} offers {', '.join(self.modes)}",
-                code="value_not_offered",
+            raise ValueNotOffered.for_field(
+                "mode", name, f"{self.name} offers {', '.join(self.modes)}"
             )
         return compiled
 
@@ -240,16 +243,43 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
     try:
         spec = CatalogSpec.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidCatalog(source, [_pydantic_problem(e) for e in exc.errors()]) from None
-    problems: list[str] = []
+        problems = [_pydantic_problem(e) for e in exc.errors()]
+        problems += _problems_of_sound_models(raw, problems)
+        raise InvalidCatalog(source, problems) from None
+    problems = []
     catalog = _compile(spec, problems, source)
     if problems:
         raise InvalidCatalog(source, problems)
     return catalog
 
 
+def _problems_of_sound_models(raw: dict[str, Any], shape_problems: list[str]) -> list[str]:
+    """Meaning-level problems of the models whose shape is fine, so that one broken model
+    does not hide the rest: every problem is reported at once."""
+    models = raw.get("models")
+    if not isinstance(models, dict):
+        return []
+    broken = {str(k) for k in models if any(p.startswith(f"models.{k}.") for p in shape_problems)}
+    if len(broken) == len(models) or any(not p.startswith("models.") for p in shape_problems):
+        return []
+    try:
+        sound = CatalogSpec.model_validate(
+            {**raw, "models": {k: v for k, v in models.items() if str(k) not in broken}}
+        )
+    except ValidationError:
+        return []
+    more: list[str] = []
+    _compile(sound, more, "")
+    # A reference to a broken model is already explained by that model's own problem.
+    return [p for p in more if not any(repr(b) in p for b in broken)]
+
+
 def _pydantic_problem(error: Any) -> str:
-    loc = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+    loc = ".".join(
+        str(part)
+        for part in error["loc"]
+        if not str(part).startswith("function-") and part != "[key]"
+    )
     msg = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"

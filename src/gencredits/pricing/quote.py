@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from gencredits.errors import BadCombination, InvalidRequest
+from gencredits.errors import BadCombination, InvalidRequest, UnknownParameter, ValueNotOffered
 from gencredits.pricing.catalog import Catalog, CatalogSet, CompiledModel
 from gencredits.pricing.params import parse_count
 from gencredits.pricing.rules import QuoteLine, round_credits
@@ -123,15 +123,13 @@ def _quote_model(
         route = m.default_route
     plan = compiled.plans.get(str(route))
     if plan is None:
-        raise InvalidRequest.for_field(
-            "route", route, f"{m.name} offers {', '.join(m.routes)}", code="value_not_offered"
-        )
+        raise ValueNotOffered.for_field("route", route, f"{m.name} offers {', '.join(m.routes)}")
     route = str(route)
     accepts = compiled.accepts
     count = parse_count("generations", generations, "a whole number >= 1")
     if not 1 <= count <= accepts.generations_max:
-        raise InvalidRequest.for_field(
-            "generations", generations, f"1 to {accepts.generations_max}", code="value_not_offered"
+        raise ValueNotOffered.for_field(
+            "generations", generations, f"1 to {accepts.generations_max}"
         )
     params = accepts.resolve(raw)
     if params["input_images"] and compiled.mode.startswith("text-to-"):
@@ -205,9 +203,7 @@ def capacity(balance: int, credits: int | Quote) -> int:
     if balance < 0:
         raise InvalidRequest.for_field("balance", balance, "a whole number of credits >= 0")
     if price <= 0:
-        raise InvalidRequest.for_field(
-            "credits", price, "capacity needs a price above zero", code="bad_combination"
-        )
+        raise BadCombination.for_field("credits", price, "capacity needs a price above zero")
     return balance // price
 
 
@@ -325,11 +321,9 @@ def parse_project(doc: object) -> tuple[str | None, list[ProjectStep]]:
             raise InvalidRequest.for_field(f"steps.{i}", raw, "each step needs a model")
         extra = set(raw) - allowed
         if extra:
-            raise InvalidRequest.for_field(
-                f"steps.{i}.{sorted(extra)[0]}",
-                raw[sorted(extra)[0]],
-                f"step keys: {', '.join(sorted(allowed))}",
-                code="unknown_parameter",
+            key = sorted(extra)[0]
+            raise UnknownParameter.for_field(
+                f"steps.{i}.{key}", raw[key], f"step keys: {', '.join(sorted(allowed))}"
             )
         settings = raw.get("settings") or {}
         if not isinstance(settings, dict):
