@@ -1,0 +1,156 @@
+"""Database engines and schema migrations (SQLite by default, PostgreSQL via psycopg 3).
+
+``make_engine(url)`` gives an engine with the ledger's durability settings:
+
+* SQLite: WAL journal, ``synchronous=FULL`` (a committed hold survives a power cut; NORMAL in
+  WAL mode may lose the last commits on power loss, so it is not used), a busy timeout, foreign
+  keys on, and ``BEGIN IMMEDIATE`` for write transactions so two writers never both read and
+  then fail to upgrade their lock (read-only units of work use a plain deferred ``BEGIN``).
+* PostgreSQL: ``postgresql+psycopg://...``; read committed, with the wallet row locked
+  ``FOR UPDATE`` by the ledger store for every change.
+
+``upgrade(engine_or_url)`` runs Alembic to head from the migrations shipped in the package;
+``current_revision`` and ``is_current`` serve readiness probes.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ENV_DATABASE_URL",
+    "alembic_config",
+    "current_revision",
+    "database_url",
+    "head_revision",
+    "is_current",
+    "make_engine",
+    "upgrade",
+]
+
+ENV_DATABASE_URL = "GENCREDITS_DATABASE_URL"
+DEFAULT_DATABASE_URL = "sqlite:///./var/gencredits.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: Execution option that marks a connection's transactions as read-only (SQLite: deferred BEGIN).
+READONLY_OPTION = "gencredits_readonly"
+
+
+def database_url(url: str | None = None) -> str:
+    """``url``, else ``$GENCREDITS_DATABASE_URL``, else the SQLite file under ``./var``."""
+    return url or os.environ.get(ENV_DATABASE_URL) or DEFAULT_DATABASE_URL
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (see :func:`database_url`) with the ledger's settings applied."""
+    resolved = sa.make_url(database_url(url))
+    if resolved.get_backend_name() == "sqlite":
+        return _sqlite_engine(resolved, **kwargs)
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 40}
+    options.update(kwargs)
+    return sa.create_engine(resolved, **options)
+
+
+def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    }
+    if database in ("", ":memory:"):
+        # One shared connection, or every checkout would see a different empty database.
+        options["poolclass"] = sa.pool.StaticPool
+    else:
+        options.update(pool_size=8, max_overflow=56)
+    options.update(kwargs)
+    engine = sa.create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own BEGIN is
+        # deferred, which lets two writers deadlock on the read->write lock upgrade).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        readonly = conn.get_execution_options().get(READONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(engine: Engine | None = None) -> Any:
+    """The Alembic configuration for the migrations shipped inside the package."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("gencredits") / "migrations"))
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def _engine(engine_or_url: Engine | str | None) -> tuple[Engine, bool]:
+    if isinstance(engine_or_url, Engine):
+        return engine_or_url, False
+    return make_engine(engine_or_url), True
+
+
+def upgrade(engine_or_url: Engine | str | None = None, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (default: the newest), creating tables as needed."""
+    from alembic import command
+
+    engine, owned = _engine(engine_or_url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(engine)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this version of gencredits."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine_or_url: Engine | str | None = None) -> str | None:
+    """The revision the database is at (``None`` when it was never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine, owned = _engine(engine_or_url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def is_current(engine_or_url: Engine | str | None = None) -> bool:
+    """True when the database is migrated to :func:`head_revision` (a readiness probe)."""
+    try:
+        return current_revision(engine_or_url) == head_revision()
+    except sa.exc.OperationalError:
+        return False

@@ -1,0 +1,1 @@
+"""The credit ledger (placeholder while the core is written)."""

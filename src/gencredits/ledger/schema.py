@@ -1,0 +1,163 @@
+"""The ledger's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+This is the *current* shape; the Alembic revisions in ``gencredits/migrations`` are the
+history that builds it (a test checks the two agree).  Amounts are ``BIGINT`` whole
+credits; instants are stored in UTC and always read back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = ["UTCDateTime", "metadata"]
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every backend (SQLite keeps no zone: we add it back)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused; the ledger stores UTC instants")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: An auto-numbered 64-bit key; on SQLite it must be spelled INTEGER to alias the rowid.
+SeqInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData()
+
+wallets = sa.Table(
+    "ledger_wallets",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("owner_kind", sa.String(20), nullable=False),
+    sa.Column("overdraft_limit", sa.BigInteger, nullable=False),
+    sa.Column("hold_ttl_s", sa.Integer, nullable=True),
+    sa.Column("held", sa.BigInteger, nullable=False),
+    sa.Column("debt", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+grants = sa.Table(
+    "ledger_grants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("wallet_id", sa.String(200), sa.ForeignKey("ledger_wallets.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("remaining", sa.BigInteger, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("effective_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+    sa.Column("source", sa.String(200), nullable=True),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Index("ix_ledger_grants_wallet", "wallet_id"),
+    sa.Index("ix_ledger_grants_due", "state", "expires_at"),
+)
+
+jobs = sa.Table(
+    "ledger_jobs",
+    metadata,
+    sa.Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("wallet_id", sa.String(200), sa.ForeignKey("ledger_wallets.id"), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("state", sa.String(30), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("generations", sa.Integer, nullable=False),
+    sa.Column("quote", sa.JSON, nullable=True),
+    sa.Column("catalog", sa.String(200), nullable=True),
+    sa.Column("catalog_version", sa.String(100), nullable=True),
+    sa.Column("catalog_hash", sa.String(100), nullable=True),
+    sa.Column("credits_quoted", sa.BigInteger, nullable=False),
+    sa.Column("credits_held", sa.BigInteger, nullable=False),
+    sa.Column("hold_amount", sa.BigInteger, nullable=False),
+    sa.Column("credits_used", sa.BigInteger, nullable=False),
+    sa.Column("written_off", sa.BigInteger, nullable=False),
+    sa.Column("hold_legs", sa.JSON, nullable=False),
+    sa.Column("hold_expires_at", UTCDateTime, nullable=True),
+    sa.Column("submitted_by", sa.String(200), nullable=True),
+    sa.Column("meta", sa.JSON, nullable=False),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Index("ix_ledger_jobs_wallet", "wallet_id", "seq"),
+    sa.Index("ix_ledger_jobs_due", "state", "hold_expires_at"),
+)
+
+transactions = sa.Table(
+    "ledger_transactions",
+    metadata,
+    sa.Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("wallet_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("job_id", sa.String(64), nullable=True),
+    sa.Column("grant_id", sa.String(64), nullable=True),
+    sa.Column("idem_scope", sa.String(300), nullable=True),
+    sa.Column("idem_key", sa.String(300), nullable=True),
+    sa.Column("memo", sa.String(500), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_ledger_transactions_wallet", "wallet_id", "seq"),
+    sa.Index("ix_ledger_transactions_job", "job_id"),
+    # One effect per idempotency key: a second transaction under the same key cannot commit.
+    sa.UniqueConstraint("idem_scope", "idem_key", name="uq_ledger_transactions_idem"),
+)
+
+entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    sa.Column("tx_seq", SeqInt, sa.ForeignKey("ledger_transactions.seq"), nullable=False),
+    sa.Column("account", sa.String(300), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Index("ix_ledger_entries_tx", "tx_seq"),
+    sa.Index("ix_ledger_entries_account", "account"),
+)
+
+idempotency = sa.Table(
+    "ledger_idempotency",
+    metadata,
+    sa.Column("scope", sa.String(300), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("operation", sa.String(40), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("result_kind", sa.String(20), nullable=False),
+    sa.Column("result_id", sa.String(200), nullable=False),
+    sa.Column("outcome", sa.String(40), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "ledger_outbox",
+    metadata,
+    sa.Column("seq", SeqInt, primary_key=True, autoincrement=True),
+    sa.Column("wallet_id", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("subject_id", sa.String(200), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=True),
+    sa.Index("ix_ledger_outbox_unpublished", "published_at", "seq"),
+)
