@@ -16,10 +16,14 @@ nowhere else (``http_status``)::
     ├── AuthenticationFailed             401 unauthorized
     ├── PermissionDenied                 403 forbidden
     ├── NotFound                         404 not_found
-    │   └── UnknownCatalog               404 unknown_catalog
+    │   ├── UnknownCatalog               404 unknown_catalog
+    │   ├── WalletNotFound               404 wallet_not_found
+    │   ├── GrantNotFound                404 grant_not_found
+    │   └── JobNotFound                  404 job_not_found
     ├── Conflict                         409 conflict
     │   ├── IdempotencyConflict          409 idempotency_conflict
-    │   └── InvalidTransition            409 invalid_transition
+    │   ├── InvalidTransition            409 invalid_transition
+    │   └── WalletExists                 409 wallet_exists
     ├── InsufficientCredits              402 insufficient_credits
     └── Unavailable                      503 unavailable
 
@@ -37,11 +41,13 @@ __all__ = [
     "BadCombination",
     "Conflict",
     "GencreditsError",
+    "GrantNotFound",
     "IdempotencyConflict",
     "InsufficientCredits",
     "InvalidCatalog",
     "InvalidRequest",
     "InvalidTransition",
+    "JobNotFound",
     "NotFound",
     "PermissionDenied",
     "Unavailable",
@@ -49,6 +55,8 @@ __all__ = [
     "UnknownModel",
     "UnknownParameter",
     "ValueNotOffered",
+    "WalletExists",
+    "WalletNotFound",
 ]
 
 
@@ -143,6 +151,18 @@ class UnknownCatalog(NotFound):
     code = "unknown_catalog"
 
 
+class WalletNotFound(NotFound):
+    code = "wallet_not_found"
+
+
+class GrantNotFound(NotFound):
+    code = "grant_not_found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
 class Conflict(GencreditsError):
     code = "conflict"
     http_status = 409
@@ -158,6 +178,12 @@ class InvalidTransition(Conflict):
     """The object is not in a state that allows this operation (e.g. completing a failed job)."""
 
     code = "invalid_transition"
+
+
+class WalletExists(Conflict):
+    """A wallet with this id already exists with different settings; nothing changed."""
+
+    code = "wallet_exists"
 
 
 class InsufficientCredits(GencreditsError):
