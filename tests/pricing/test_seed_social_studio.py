@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gencredits.errors import BadCombination, InvalidRequest, UnknownModel, ValueNotOffered
-from gencredits.pricing import capacity, load_project, project_quote, quote
+from gencredits.pricing import CatalogSet, capacity, load_project, project_quote, quote
 
 CATALOG = "social-studio"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "social-studio-30s-video.yaml"
@@ -68,8 +68,6 @@ def q(model: str, params: dict[str, object] | None = None, generations: int = 1)
 
 
 def test_every_model_of_the_seed_is_in_the_catalog_and_nothing_else() -> None:
-    from gencredits.pricing import CatalogSet
-
     cat = CatalogSet.bundled()[CATALOG]
     printed = [n for n, _ in TEXT_TO_IMAGE + IMAGE_EDIT + IMAGE_TO_VIDEO] + PER_SECOND
     assert sorted(m.name for m in cat) == sorted(printed)
