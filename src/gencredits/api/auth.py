@@ -1,0 +1,89 @@
+"""Request authentication: ``Authorization: Bearer <key>``, checked against the key store.
+
+A checked key is remembered in memory for ``api_key_cache_ttl_s`` (default 5 s), so the
+hot path (quotes) costs one SHA-256 and one dict lookup instead of a database round trip;
+the price is that a revoked key keeps working for at most that long in each worker.
+Unknown keys are remembered too (so a flood of bad keys cannot hammer the database), and
+the cache is bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from gencredits.api.keys import ApiKey, KeyStore, grants_scope
+from gencredits.errors import AuthenticationFailed, PermissionDenied
+
+__all__ = ["Authenticator", "require"]
+
+CACHE_ENTRIES_MAX = 10_000
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key made by `gencredits keys create` (scopes: admin, billing, read).",
+)
+
+
+class Authenticator:
+    def __init__(self, store: KeyStore, ttl_s: float) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    async def key_for(self, secret: str) -> ApiKey | None:
+        now = time.monotonic()
+        hit = self._cache.get(secret)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        key = await run_in_threadpool(self.store.lookup, secret)
+        if self.ttl_s > 0:
+            if len(self._cache) >= CACHE_ENTRIES_MAX:
+                self._cache.clear()
+            self._cache[secret] = (now + self.ttl_s, key)
+        return key
+
+
+def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency that admits a request whose key holds ``scope`` (or a wider one)."""
+
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ApiKey:
+        if credentials is None or not credentials.credentials:
+            raise AuthenticationFailed(
+                "missing API key: send the header Authorization: Bearer <key>",
+                details={"field": "Authorization", "value": None, "allowed": "Bearer <key>"},
+            )
+        auth: Authenticator = request.app.state.authenticator
+        key = await auth.key_for(credentials.credentials)
+        if key is None:
+            raise AuthenticationFailed(
+                "API key is unknown or revoked",
+                details={"field": "Authorization", "value": credentials.credentials[:10] + "..."},
+            )
+        if not grants_scope(key.scopes, scope):
+            raise PermissionDenied(
+                f"scope: this route needs the {scope!r} scope; key {key.id} has "
+                f"{', '.join(key.scopes)}",
+                details={"field": "scope", "value": list(key.scopes), "allowed": scope},
+            )
+        return key
+
+    check.__name__ = f"require_{scope}"
+    return check
+
+
+ReadKey = Annotated[ApiKey, Depends(require("read"))]
+BillingKey = Annotated[ApiKey, Depends(require("billing"))]
+AdminKey = Annotated[ApiKey, Depends(require("admin"))]

@@ -1,0 +1,176 @@
+"""Catalog routes: catalogs, models (with base cost and what each accepts), quotes,
+comparisons, capacity and project quotes.  Pure pricing, no database: ``async`` routes,
+and responses built straight from ``Quote.to_dict()`` (the schema is documented through
+``response_model``; returning a ready response skips a second validation pass)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from gencredits.api.auth import ReadKey
+from gencredits.api.errors import error_responses
+from gencredits.api.schemas import (
+    CapacityCreate,
+    CapacityPublic,
+    CatalogList,
+    CatalogPublic,
+    CompareCreate,
+    ComparisonPublic,
+    ModelDetail,
+    ModelList,
+    ProjectCreate,
+    ProjectQuotePublic,
+    QuoteCreate,
+    QuotePublic,
+)
+from gencredits.api.state import ServicesDep
+from gencredits.pricing import Catalog, CompiledModel, ProjectStep, compare, project_quote, quote
+from gencredits.pricing.catalog import describe_accepts
+from gencredits.pricing.quote import capacity
+
+router = APIRouter(prefix="/v1", tags=["catalog"])
+
+_AUTH = error_responses(401, 403)
+_INPUT = error_responses(401, 403, 404, 422)
+
+
+def _catalog_public(c: Catalog) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "version": c.version,
+        "hash": c.hash,
+        "title": getattr(c.spec, "title", None),
+        "description": getattr(c.spec, "description", None),
+        "models": len(c.models),
+    }
+
+
+def _model_public(c: Catalog, m: CompiledModel) -> dict[str, Any]:
+    mode = m.modes[m.default_mode]
+    return {
+        "catalog": c.name,
+        "id": m.id,
+        "name": m.name,
+        "aliases": list(m.aliases),
+        "modes": list(m.modes),
+        "default_mode": m.default_mode,
+        "routes": list(m.routes),
+        "default_route": m.default_route,
+        "base_credits": mode.base_credits[m.default_route],
+        "accepts": describe_accepts(mode.accepts.spec),
+    }
+
+
+@router.get("/catalogs", response_model=CatalogList, responses=_AUTH)
+async def list_catalogs(services: ServicesDep, _key: ReadKey) -> dict[str, Any]:
+    """Every loaded catalog (bundled and operator-supplied) with its version and content hash."""
+    return {"items": [_catalog_public(c) for c in services.catalogs.values()]}
+
+
+@router.get("/catalogs/{catalog}", response_model=CatalogPublic, responses=_INPUT)
+async def get_catalog(catalog: str, services: ServicesDep, _key: ReadKey) -> dict[str, Any]:
+    return _catalog_public(services.catalogs[catalog])
+
+
+@router.get("/models", response_model=ModelList, responses=_INPUT)
+async def list_models(
+    services: ServicesDep,
+    _key: ReadKey,
+    catalog: str | None = Query(None, max_length=200, description="Only this catalog's models."),
+) -> dict[str, Any]:
+    """Models with their base cost (default mode and route, at the defaults) and what the
+    default mode accepts."""
+    chosen = [services.catalogs[catalog]] if catalog is not None else services.catalogs.values()
+    return {"items": [_model_public(c, m) for c in chosen for m in c]}
+
+
+@router.get("/models/{model:path}", response_model=ModelDetail, responses=_INPUT)
+async def get_model(
+    model: str,
+    services: ServicesDep,
+    _key: ReadKey,
+    catalog: str | None = Query(None, max_length=200),
+) -> dict[str, Any]:
+    """One model by id, name or alias (ids may contain ``/``): every mode with what it
+    accepts and its base price per route."""
+    c, m = services.catalogs.resolve(model, catalog)
+    return {
+        **_model_public(c, m),
+        "catalog_version": c.version,
+        "catalog_hash": c.hash,
+        "mode_details": [
+            {
+                "mode": name,
+                "accepts": describe_accepts(mode.accepts.spec),
+                "base_credits": dict(mode.base_credits),
+                "generations_max": mode.accepts.generations_max,
+            }
+            for name, mode in m.modes.items()
+        ],
+    }
+
+
+@router.post("/quotes", response_model=QuotePublic, responses=_INPUT)
+async def create_quote(body: QuoteCreate, services: ServicesDep, _key: ReadKey) -> JSONResponse:
+    """The exact price of a request: base, unit and total credits and the itemised lines,
+    with the catalog version and hash it was priced on.  Nothing is recorded."""
+    where = services.catalogs[body.catalog] if body.catalog is not None else services.catalogs
+    return JSONResponse(quote(where, body.model, body.params, body.generations).to_dict())
+
+
+@router.post("/compare", response_model=ComparisonPublic, responses=_INPUT)
+async def create_comparison(
+    body: CompareCreate, services: ServicesDep, _key: ReadKey
+) -> JSONResponse:
+    """Every model of a catalog that can serve these settings, cheapest first."""
+    c = services.catalogs[body.catalog]
+    result = compare(c, body.params, body.generations)
+    return JSONResponse(
+        {
+            "catalog": c.name,
+            "quotes": [q.to_dict() for q in result.quotes],
+            "skipped": result.skipped,
+        }
+    )
+
+
+@router.post("/capacity", response_model=CapacityPublic, responses=_INPUT)
+async def create_capacity(
+    body: CapacityCreate, services: ServicesDep, _key: ReadKey
+) -> JSONResponse:
+    """How many such requests a balance buys (1,250 credits buy 178 of a 7-credit job)."""
+    where = services.catalogs[body.catalog] if body.catalog is not None else services.catalogs
+    q = quote(where, body.model, body.params, body.generations)
+    count = capacity(body.balance, q)
+    return JSONResponse(
+        {
+            "balance": body.balance,
+            "capacity": count,
+            "remainder": body.balance - count * q.total_credits,
+            "quote": q.to_dict(),
+        }
+    )
+
+
+@router.post("/project-quotes", response_model=ProjectQuotePublic, responses=_INPUT)
+async def create_project_quote(
+    body: ProjectCreate, services: ServicesDep, _key: ReadKey
+) -> JSONResponse:
+    """A list of steps (scene images, clips, an upscale), itemised and totalled."""
+    if body.catalog is not None:
+        services.catalogs[body.catalog]  # an unknown project catalog is a 404 up front
+    steps = [
+        ProjectStep(
+            model=s.model,
+            params=s.settings,
+            count=s.count,
+            generations=s.generations,
+            catalog=s.catalog if s.catalog is not None else body.catalog,
+            label=s.label,
+        )
+        for s in body.steps
+    ]
+    return JSONResponse(project_quote(services.catalogs, steps).to_dict())
