@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import pytest
 
-from gencredits import InvalidRequest, UnknownModel, UnknownParameter, ValueNotOffered, quote
+from gencredits import InvalidRequest, UnknownModel, ValueNotOffered, quote
 from gencredits.pricing import CatalogSet
 
 CAT = "video-studio"
@@ -258,12 +258,6 @@ def test_every_model_takes_a_start_frame_in_the_catalog() -> None:
 )
 def test_start_frame_can_be_asked_for() -> None:
     assert total("Runway 4.5", start_frame=True) == 360
-
-
-def test_start_frame_is_refused_as_an_unknown_parameter_today() -> None:
-    # The current engine's answer; flips together with the xfail above.
-    with pytest.raises(UnknownParameter):
-        quote(CAT, "Runway 4.5", {"start_frame": True})
 
 
 # --- the factors table, as inequalities and the lead's exact rules ----------------------
