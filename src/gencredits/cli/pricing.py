@@ -36,7 +36,8 @@ SetOpt = Annotated[
         "--set",
         "-s",
         help="A setting KEY=VALUE (duration, resolution, aspect_ratio, audio, preview, "
-        "prompt_enhancer, end_frame, references, input_images, mode, route). Repeatable.",
+        "prompt_enhancer, start_frame, end_frame, references, input_images, mode, route). "
+        "Repeatable.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -87,7 +88,7 @@ def _offered(m: CompiledModel, mode: str | None = None) -> dict[str, str]:
     options = [
         label
         for label, on in (
-            ("start frame", a.spec.start_frame),
+            ("start frame", "start_frame" in a.switches),
             ("end frame", "end_frame" in a.switches),
             ("audio", "audio" in a.switches),
             ("preview", "preview" in a.switches),

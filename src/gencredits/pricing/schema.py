@@ -59,6 +59,7 @@ PRICE_PARAMS: tuple[str, ...] = (
     "duration",
     "resolution",
     "aspect_ratio",
+    "start_frame",
     "audio",
     "preview",
     "prompt_enhancer",
@@ -70,6 +71,7 @@ PriceParam = Literal[
     "duration",
     "resolution",
     "aspect_ratio",
+    "start_frame",
     "audio",
     "preview",
     "prompt_enhancer",
@@ -77,7 +79,13 @@ PriceParam = Literal[
     "references",
     "input_images",
 ]
-BOOL_PARAMS: tuple[str, ...] = ("audio", "preview", "prompt_enhancer", "end_frame")
+BOOL_PARAMS: tuple[str, ...] = (
+    "start_frame",
+    "end_frame",
+    "audio",
+    "preview",
+    "prompt_enhancer",
+)
 COUNT_PARAMS: tuple[str, ...] = ("references", "input_images")
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._/-]*$")
