@@ -20,9 +20,14 @@ from starlette.concurrency import run_in_threadpool
 from gencredits.api.keys import ApiKey, KeyStore, grants_scope
 from gencredits.errors import AuthenticationFailed, PermissionDenied
 
-__all__ = ["Authenticator", "require"]
+__all__ = ["SCOPE_EXTRA", "Authenticator", "require"]
 
 CACHE_ENTRIES_MAX = 10_000
+
+#: ``openapi_extra`` per scope: each operation states the scope its key needs (``x-scope``).
+SCOPE_EXTRA: dict[str, dict[str, object]] = {
+    s: {"x-scope": s} for s in ("admin", "billing", "read")
+}
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from gencredits.api.auth import ReadKey
+from gencredits.api.auth import SCOPE_EXTRA, ReadKey
 from gencredits.api.errors import error_responses
 from gencredits.api.schemas import (
     CapacityCreate,
@@ -64,18 +64,27 @@ def _model_public(c: Catalog, m: CompiledModel) -> dict[str, Any]:
     }
 
 
-@router.get("/catalogs", response_model=CatalogList, responses=_AUTH)
+@router.get(
+    "/catalogs", response_model=CatalogList, responses=_AUTH, openapi_extra=SCOPE_EXTRA["read"]
+)
 async def list_catalogs(services: ServicesDep, _key: ReadKey) -> dict[str, Any]:
     """Every loaded catalog (bundled and operator-supplied) with its version and content hash."""
     return {"items": [_catalog_public(c) for c in services.catalogs.values()]}
 
 
-@router.get("/catalogs/{catalog}", response_model=CatalogPublic, responses=_INPUT)
+@router.get(
+    "/catalogs/{catalog}",
+    response_model=CatalogPublic,
+    responses=_INPUT,
+    openapi_extra=SCOPE_EXTRA["read"],
+)
 async def get_catalog(catalog: str, services: ServicesDep, _key: ReadKey) -> dict[str, Any]:
     return _catalog_public(services.catalogs[catalog])
 
 
-@router.get("/models", response_model=ModelList, responses=_INPUT)
+@router.get(
+    "/models", response_model=ModelList, responses=_INPUT, openapi_extra=SCOPE_EXTRA["read"]
+)
 async def list_models(
     services: ServicesDep,
     _key: ReadKey,
@@ -87,7 +96,12 @@ async def list_models(
     return {"items": [_model_public(c, m) for c in chosen for m in c]}
 
 
-@router.get("/models/{model:path}", response_model=ModelDetail, responses=_INPUT)
+@router.get(
+    "/models/{model:path}",
+    response_model=ModelDetail,
+    responses=_INPUT,
+    openapi_extra=SCOPE_EXTRA["read"],
+)
 async def get_model(
     model: str,
     services: ServicesDep,
@@ -113,7 +127,9 @@ async def get_model(
     }
 
 
-@router.post("/quotes", response_model=QuotePublic, responses=_INPUT)
+@router.post(
+    "/quotes", response_model=QuotePublic, responses=_INPUT, openapi_extra=SCOPE_EXTRA["read"]
+)
 async def create_quote(body: QuoteCreate, services: ServicesDep, _key: ReadKey) -> JSONResponse:
     """The exact price of a request: base, unit and total credits and the itemised lines,
     with the catalog version and hash it was priced on.  Nothing is recorded."""
@@ -121,7 +137,9 @@ async def create_quote(body: QuoteCreate, services: ServicesDep, _key: ReadKey) 
     return JSONResponse(quote(where, body.model, body.params, body.generations).to_dict())
 
 
-@router.post("/compare", response_model=ComparisonPublic, responses=_INPUT)
+@router.post(
+    "/compare", response_model=ComparisonPublic, responses=_INPUT, openapi_extra=SCOPE_EXTRA["read"]
+)
 async def create_comparison(
     body: CompareCreate, services: ServicesDep, _key: ReadKey
 ) -> JSONResponse:
@@ -137,7 +155,9 @@ async def create_comparison(
     )
 
 
-@router.post("/capacity", response_model=CapacityPublic, responses=_INPUT)
+@router.post(
+    "/capacity", response_model=CapacityPublic, responses=_INPUT, openapi_extra=SCOPE_EXTRA["read"]
+)
 async def create_capacity(
     body: CapacityCreate, services: ServicesDep, _key: ReadKey
 ) -> JSONResponse:
@@ -155,7 +175,12 @@ async def create_capacity(
     )
 
 
-@router.post("/project-quotes", response_model=ProjectQuotePublic, responses=_INPUT)
+@router.post(
+    "/project-quotes",
+    response_model=ProjectQuotePublic,
+    responses=_INPUT,
+    openapi_extra=SCOPE_EXTRA["read"],
+)
 async def create_project_quote(
     body: ProjectCreate, services: ServicesDep, _key: ReadKey
 ) -> JSONResponse:

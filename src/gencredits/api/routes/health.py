@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from gencredits import db
-from gencredits.api.auth import ReadKey
+from gencredits.api.auth import SCOPE_EXTRA, ReadKey
 from gencredits.api.errors import error_json, error_responses
 from gencredits.api.metrics import CONTENT_TYPE_LATEST, Metrics
 from gencredits.api.schemas import HealthPublic
@@ -60,6 +60,7 @@ def _revision_state(engine: Engine) -> str:
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
         **error_responses(401, 403),
     },
+    openapi_extra=SCOPE_EXTRA["read"],
 )
 async def metrics(request: Request, _key: ReadKey) -> Response:
     """Prometheus exposition: requests, latencies, holds open, credits held/captured/refunded."""
