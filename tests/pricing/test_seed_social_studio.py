@@ -146,6 +146,8 @@ def test_audio_and_longer_clips_cost_more(model: str) -> None:
 def test_first_last_frame_model_takes_an_end_frame_at_the_same_rate() -> None:
     model = "veo3.1/fast/first-last-frame-to-video"
     assert q(model, {"duration": 8, "end_frame": True}) == RATE_WITHOUT_AUDIO * 8
+    both = {"duration": 8, "start_frame": True, "end_frame": True, "audio": True}
+    assert q(model, both) == RATE_WITH_AUDIO * 8
 
 
 @pytest.mark.parametrize(
