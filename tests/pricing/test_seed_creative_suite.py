@@ -10,13 +10,15 @@ back from the catalog.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
 from gencredits.errors import InvalidRequest, ValueNotOffered
-from gencredits.pricing import CatalogSet, quote
+from gencredits.pricing import CatalogSet, ProjectStep, load_project, project_quote, quote
 
 CATALOG = "creative-suite"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "creative-suite-draft-then-final.yaml"
 
 MODELS = ["Veo 3.1", "Veo 3.1 Fast", "Kling 3", "Seedance", "Seedance 2.5"]
 # "Audio: Applicable to Seedance and Seedance 2.5 only."
@@ -214,3 +216,27 @@ def test_generations_above_the_limit_are_refused(model: str) -> None:
 @pytest.mark.parametrize("spelling", ["veo 3.1", "VEO 3.1 FAST", "kling 3", "seedance 2.5"])
 def test_models_are_found_case_insensitively(spelling: str) -> None:
     assert quote(CATALOG, spelling, {}).model_name.casefold() == spelling.casefold()
+
+
+def test_draft_then_final_project() -> None:
+    """'Stage 1 - Draft: run at 720p, 4 seconds, single generation ... Stage 2 - Final:
+    upgrade to your target resolution and duration ... increase the generation count at
+    this stage only.'  'This two-stage approach consistently produces better outputs at
+    lower total credit cost than attempting to generate final-quality outputs from the
+    start.'"""
+    catalog, steps = load_project(EXAMPLE)
+    assert catalog == CATALOG
+    project = project_quote(catalog, steps)
+    (draft_step, draft, draft_total), (final_step, final, final_total) = project.steps
+    assert draft.total_credits == total("Veo 3.1", "720p", 4)  # the draft configuration
+    assert draft_total == draft.total_credits * draft_step.count
+    assert final_total == final.total_credits == 2400  # the worked example
+    assert project.total_credits == draft_total + final_total
+    # The same iterations at final quality from the start cost more.
+    from_the_start = [
+        ProjectStep(
+            model=s.model, params=final_step.params, count=s.count, generations=s.generations
+        )
+        for s in steps
+    ]
+    assert project_quote(catalog, from_the_start).total_credits > project.total_credits
