@@ -541,3 +541,14 @@ def test_an_unknown_model_suggests_close_names() -> None:
     with pytest.raises(UnknownModel) as err:
         quote(CAT, "Kling 3.0 Por", {})
     assert "Kling 3.0 Pro" in err.value.details["suggestions"]
+
+
+def test_extend_base_credits_are_the_same_as_the_original() -> None:
+    """Other video modes: Extend, "Base credits: Same as original" (its default extension is
+    the model's minimum duration, charged at the model's own rate)."""
+    for m in CatalogSet.bundled()["video-studio"]:
+        if "extend" in m.modes:
+            assert (
+                quote("video-studio", m.id, {"mode": "extend"}).base_credits
+                == quote("video-studio", m.id).base_credits
+            ), m.name
