@@ -89,7 +89,12 @@ def test_the_catalog_has_the_models_the_page_talks_about() -> None:
     assert sorted(m.name for m in CatalogSet.bundled()[CATALOG]) == sorted(MODELS)
 
 
-@pytest.mark.parametrize(("model", "params"), every_request())
+def request_id(request: tuple[str, dict[str, object]]) -> str:
+    model, params = request
+    return model + ":" + ",".join(f"{k}={v}" for k, v in params.items())
+
+
+@pytest.mark.parametrize(("model", "params"), every_request(), ids=map(request_id, every_request()))
 def test_every_request_quotes_with_its_provider_cost(model: str, params: dict[str, object]) -> None:
     """'Credits are estimated from provider cost': every model records it, every quote
     carries it, and (ASSUMPTION) every price covers it at $0.01 a credit."""
