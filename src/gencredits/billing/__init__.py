@@ -1,0 +1,23 @@
+"""Job billing on top of the ledger: the one public service, :class:`Billing`."""
+
+from gencredits.billing.service import Billing
+from gencredits.billing.views import (
+    EntryView,
+    GrantView,
+    JobView,
+    Page,
+    SweepReport,
+    Violation,
+    WalletView,
+)
+
+__all__ = [
+    "Billing",
+    "EntryView",
+    "GrantView",
+    "JobView",
+    "Page",
+    "SweepReport",
+    "Violation",
+    "WalletView",
+]

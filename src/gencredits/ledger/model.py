@@ -1,0 +1,224 @@
+"""Domain values of the ledger: immutable, integer credits, aware-UTC instants.
+
+Accounts (every :class:`Posting` names one; a transaction's postings sum to zero)::
+
+    grant:<grant_id>          the unspent, unheld credits of one grant (credit-normal, >= 0)
+    hold:<job_id>             credits reserved for one pending job (TigerBeetle's "pending")
+    overdraft:<wallet_id>     a wallet's debt when it spends past zero (<= 0, >= -limit)
+    issued                    where granted credits come from (goes negative)
+    consumed                  credits spent on usable results
+    expired                   breakage: what was left of grants at their expiry
+    written_off               charges the platform absorbed (a late success it could not bill)
+
+A posting's ``amount`` is signed: positive credits the account, negative debits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "ACCOUNT_CONSUMED",
+    "ACCOUNT_EXPIRED",
+    "ACCOUNT_ISSUED",
+    "ACCOUNT_WRITTEN_OFF",
+    "DEFAULT_KIND_PRIORITIES",
+    "Event",
+    "Grant",
+    "HoldLeg",
+    "IdempotencyRecord",
+    "Job",
+    "JobState",
+    "Posting",
+    "Transaction",
+    "Wallet",
+    "grant_account",
+    "hold_account",
+    "overdraft_account",
+]
+
+ACCOUNT_ISSUED = "issued"
+ACCOUNT_CONSUMED = "consumed"
+ACCOUNT_EXPIRED = "expired"
+ACCOUNT_WRITTEN_OFF = "written_off"
+SYSTEM_ACCOUNTS = (ACCOUNT_ISSUED, ACCOUNT_CONSUMED, ACCOUNT_EXPIRED, ACCOUNT_WRITTEN_OFF)
+
+#: Default spend priority per grant kind (lower is spent first).  The monthly allowance goes
+#: first (it is lost at cycle end), then promotional and bonus credits (they expire soon),
+#: then compensation/refund credits, and purchased packs last (they persist).
+DEFAULT_KIND_PRIORITIES: Mapping[str, int] = {
+    "allowance": 10,
+    "promotional": 20,
+    "bonus": 30,
+    "compensation": 40,
+    "refund": 40,
+    "purchase": 50,
+}
+
+
+def grant_account(grant_id: str) -> str:
+    return f"grant:{grant_id}"
+
+
+def hold_account(job_id: str) -> str:
+    return f"hold:{job_id}"
+
+
+def overdraft_account(wallet_id: str) -> str:
+    return f"overdraft:{wallet_id}"
+
+
+class JobState:
+    """Job states and the seed API's numbered status for each (0 pending, 1 success, 2 failed)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    SUCCEEDED_AFTER_TIMEOUT = "succeeded_after_timeout"
+
+    STATUS: Mapping[str, int] = {
+        PENDING: 0,
+        SUCCEEDED: 1,
+        SUCCEEDED_AFTER_TIMEOUT: 1,
+        FAILED: 2,
+        CANCELLED: 2,
+        TIMED_OUT: 2,
+    }
+    ALL = tuple(STATUS)
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    id: str
+    owner_kind: str
+    overdraft_limit: int
+    hold_ttl_s: int | None
+    held: int  # materialised: sum of this wallet's hold accounts
+    debt: int  # materialised: minus the balance of overdraft:<id>
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    id: str
+    wallet_id: str
+    kind: str
+    amount: int
+    remaining: int  # materialised: the balance of grant:<id> (unspent and not held)
+    priority: int
+    effective_at: datetime
+    expires_at: datetime | None
+    source: str | None
+    state: str  # active | expired | voided
+    created_at: datetime
+    closed_at: datetime | None = None
+
+    def spendable_at(self, now: datetime) -> bool:
+        return (
+            self.state == "active"
+            and self.effective_at <= now
+            and (self.expires_at is None or now < self.expires_at)
+        )
+
+    def spend_key(self) -> tuple[int, int, datetime, datetime, str]:
+        """Priority, then soonest expiry (never-expiring last), then oldest, then id."""
+        never = 1 if self.expires_at is None else 0
+        expiry = self.expires_at if self.expires_at is not None else self.effective_at
+        return (self.priority, never, expiry, self.created_at, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldLeg:
+    """Part of a hold taken from one grant (``grant_id=None``: from the wallet's overdraft)."""
+
+    grant_id: str | None
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    wallet_id: str
+    kind: str  # "generation", or the zero-cost usage kind ("scheduling", "publishing", ...)
+    model: str | None
+    state: str
+    params: Mapping[str, Any]
+    generations: int
+    quote: Mapping[str, Any] | None
+    catalog: str | None
+    catalog_version: str | None
+    catalog_hash: str | None
+    credits_quoted: int
+    hold_amount: int  # what was held at submission
+    credits_held: int  # what is held now (0 once resolved)
+    credits_used: int  # what the wallet paid
+    written_off: int
+    hold_legs: tuple[HoldLeg, ...]
+    hold_expires_at: datetime | None
+    submitted_by: str | None
+    metadata: Mapping[str, str]
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    seq: int | None = None  # assigned by the store: list order and cursors
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One movement: postings that sum to zero, recorded once and never changed."""
+
+    id: str
+    wallet_id: str
+    kind: str
+    postings: tuple[Posting, ...]
+    created_at: datetime
+    job_id: str | None = None
+    grant_id: str | None = None
+    idem_scope: str | None = None
+    idem_key: str | None = None
+    memo: str | None = None
+    seq: int | None = None
+
+    def __post_init__(self) -> None:
+        total = sum(p.amount for p in self.postings)
+        if total != 0:
+            raise AssertionError(f"transaction {self.id} does not balance: sum {total}")
+        if not self.postings:
+            raise AssertionError(f"transaction {self.id} has no postings")
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    scope: str
+    key: str
+    operation: str
+    fingerprint: str
+    result_kind: str  # wallet | grant | job
+    result_id: str
+    outcome: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An outbox event, written in the same database transaction as the change it reports."""
+
+    wallet_id: str
+    type: str
+    subject_id: str
+    created_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    seq: int | None = None

@@ -1,0 +1,448 @@
+"""The SQL store (SQLAlchemy 2 Core): SQLite and PostgreSQL behind one adapter.
+
+Locking: every writing unit of work starts by locking the wallet row it changes
+(``SELECT ... FOR UPDATE`` on PostgreSQL), never "the latest ledger row" (a moving target
+that loses updates under read committed).  On SQLite ``BEGIN IMMEDIATE`` (see
+:mod:`gencredits.db`) already serialises writers.  Unique keys (wallet id, job id, the
+idempotency key, the one-transaction-per-key constraint) are the backstop: a violation
+becomes :class:`~gencredits.ledger.store.RetryableConflict` and the service retries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gencredits.db import READONLY_OPTION
+from gencredits.ledger import schema as t
+from gencredits.ledger.model import (
+    Event,
+    Grant,
+    HoldLeg,
+    IdempotencyRecord,
+    Job,
+    Posting,
+    Transaction,
+    Wallet,
+)
+from gencredits.ledger.store import AuditSnapshot, RetryableConflict
+
+__all__ = ["SqlStore"]
+
+#: SQLSTATEs after which the whole unit of work may simply be run again.
+_RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+
+
+class SqlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.backend = engine.dialect.name
+
+    @contextmanager
+    def unit_of_work(self, *, readonly: bool = False) -> Iterator[_SqlUnit]:
+        try:
+            with self.engine.connect() as conn:
+                if readonly:
+                    conn = conn.execution_options(**{READONLY_OPTION: True})
+                with conn.begin():
+                    yield _SqlUnit(conn, self.backend)
+        except sa.exc.IntegrityError as exc:
+            raise RetryableConflict(str(exc.orig)) from exc
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+                raise RetryableConflict(str(exc.orig)) from exc
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _wallet(r: Any) -> Wallet:
+    return Wallet(
+        id=r.id,
+        owner_kind=r.owner_kind,
+        overdraft_limit=r.overdraft_limit,
+        hold_ttl_s=r.hold_ttl_s,
+        held=r.held,
+        debt=r.debt,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+def _grant(r: Any) -> Grant:
+    return Grant(
+        id=r.id,
+        wallet_id=r.wallet_id,
+        kind=r.kind,
+        amount=r.amount,
+        remaining=r.remaining,
+        priority=r.priority,
+        effective_at=r.effective_at,
+        expires_at=r.expires_at,
+        source=r.source,
+        state=r.state,
+        created_at=r.created_at,
+        closed_at=r.closed_at,
+    )
+
+
+def _job(r: Any) -> Job:
+    return Job(
+        id=r.id,
+        wallet_id=r.wallet_id,
+        kind=r.kind,
+        model=r.model,
+        state=r.state,
+        params=r.params,
+        generations=r.generations,
+        quote=r.quote,
+        catalog=r.catalog,
+        catalog_version=r.catalog_version,
+        catalog_hash=r.catalog_hash,
+        credits_quoted=r.credits_quoted,
+        hold_amount=r.hold_amount,
+        credits_held=r.credits_held,
+        credits_used=r.credits_used,
+        written_off=r.written_off,
+        hold_legs=tuple(HoldLeg(g, a) for g, a in r.hold_legs),
+        hold_expires_at=r.hold_expires_at,
+        submitted_by=r.submitted_by,
+        metadata=r.meta,
+        reason=r.reason,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        resolved_at=r.resolved_at,
+        seq=r.seq,
+    )
+
+
+def _job_values(j: Job) -> dict[str, Any]:
+    return {
+        "id": j.id,
+        "wallet_id": j.wallet_id,
+        "kind": j.kind,
+        "model": j.model,
+        "state": j.state,
+        "params": dict(j.params),
+        "generations": j.generations,
+        "quote": None if j.quote is None else dict(j.quote),
+        "catalog": j.catalog,
+        "catalog_version": j.catalog_version,
+        "catalog_hash": j.catalog_hash,
+        "credits_quoted": j.credits_quoted,
+        "hold_amount": j.hold_amount,
+        "credits_held": j.credits_held,
+        "credits_used": j.credits_used,
+        "written_off": j.written_off,
+        "hold_legs": [[leg.grant_id, leg.amount] for leg in j.hold_legs],
+        "hold_expires_at": j.hold_expires_at,
+        "submitted_by": j.submitted_by,
+        "meta": dict(j.metadata),
+        "reason": j.reason,
+        "created_at": j.created_at,
+        "updated_at": j.updated_at,
+        "resolved_at": j.resolved_at,
+    }
+
+
+class _SqlUnit:
+    def __init__(self, conn: Connection, backend: str) -> None:
+        self.c = conn
+        self.backend = backend
+
+    # wallets
+    def lock_wallet(self, wallet_id: str) -> Wallet | None:
+        q = sa.select(t.wallets).where(t.wallets.c.id == wallet_id)
+        if self.backend == "postgresql":
+            q = q.with_for_update()
+        row = self.c.execute(q).first()
+        return None if row is None else _wallet(row)
+
+    def get_wallet(self, wallet_id: str) -> Wallet | None:
+        row = self.c.execute(sa.select(t.wallets).where(t.wallets.c.id == wallet_id)).first()
+        return None if row is None else _wallet(row)
+
+    def insert_wallet(self, wallet: Wallet) -> None:
+        self.c.execute(
+            t.wallets.insert().values(
+                id=wallet.id,
+                owner_kind=wallet.owner_kind,
+                overdraft_limit=wallet.overdraft_limit,
+                hold_ttl_s=wallet.hold_ttl_s,
+                held=wallet.held,
+                debt=wallet.debt,
+                created_at=wallet.created_at,
+                updated_at=wallet.updated_at,
+            )
+        )
+
+    def update_wallet(self, wallet: Wallet) -> None:
+        self.c.execute(
+            t.wallets.update()
+            .where(t.wallets.c.id == wallet.id)
+            .values(held=wallet.held, debt=wallet.debt, updated_at=wallet.updated_at)
+        )
+
+    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
+        q = sa.select(t.wallets).order_by(t.wallets.c.id).limit(limit)
+        if after_id is not None:
+            q = q.where(t.wallets.c.id > after_id)
+        return [_wallet(r) for r in self.c.execute(q)]
+
+    # grants
+    def wallet_grants(self, wallet_id: str, *, active_only: bool) -> list[Grant]:
+        q = sa.select(t.grants).where(t.grants.c.wallet_id == wallet_id)
+        if active_only:
+            q = q.where(t.grants.c.state == "active")
+        return [_grant(r) for r in self.c.execute(q.order_by(t.grants.c.created_at))]
+
+    def get_grant(self, grant_id: str) -> Grant | None:
+        row = self.c.execute(sa.select(t.grants).where(t.grants.c.id == grant_id)).first()
+        return None if row is None else _grant(row)
+
+    def insert_grant(self, grant: Grant) -> None:
+        self.c.execute(
+            t.grants.insert().values(
+                id=grant.id,
+                wallet_id=grant.wallet_id,
+                kind=grant.kind,
+                amount=grant.amount,
+                remaining=grant.remaining,
+                priority=grant.priority,
+                effective_at=grant.effective_at,
+                expires_at=grant.expires_at,
+                source=grant.source,
+                state=grant.state,
+                created_at=grant.created_at,
+                closed_at=grant.closed_at,
+            )
+        )
+
+    def update_grant(self, grant: Grant) -> None:
+        self.c.execute(
+            t.grants.update()
+            .where(t.grants.c.id == grant.id)
+            .values(remaining=grant.remaining, state=grant.state, closed_at=grant.closed_at)
+        )
+
+    # jobs
+    def get_job(self, job_id: str) -> Job | None:
+        row = self.c.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
+        return None if row is None else _job(row)
+
+    def insert_job(self, job: Job) -> Job:
+        result = self.c.execute(t.jobs.insert().values(**_job_values(job)))
+        pk = result.inserted_primary_key
+        assert pk is not None
+        return replace(job, seq=int(pk[0]))
+
+    def update_job(self, job: Job) -> None:
+        values = _job_values(job)
+        for immutable in ("id", "wallet_id", "kind", "model", "created_at"):
+            values.pop(immutable)
+        self.c.execute(t.jobs.update().where(t.jobs.c.id == job.id).values(**values))
+
+    def list_jobs(
+        self,
+        wallet_id: str,
+        *,
+        after_seq: int | None,
+        limit: int,
+        states: Sequence[str] | None,
+    ) -> list[Job]:
+        q = sa.select(t.jobs).where(t.jobs.c.wallet_id == wallet_id)
+        if after_seq is not None:
+            q = q.where(t.jobs.c.seq > after_seq)
+        if states is not None:
+            q = q.where(t.jobs.c.state.in_(list(states)))
+        return [_job(r) for r in self.c.execute(q.order_by(t.jobs.c.seq).limit(limit))]
+
+    # ledger
+    def record(self, transaction: Transaction) -> None:
+        result = self.c.execute(
+            t.transactions.insert().values(
+                id=transaction.id,
+                wallet_id=transaction.wallet_id,
+                kind=transaction.kind,
+                job_id=transaction.job_id,
+                grant_id=transaction.grant_id,
+                idem_scope=transaction.idem_scope,
+                idem_key=transaction.idem_key,
+                memo=transaction.memo,
+                created_at=transaction.created_at,
+            )
+        )
+        pk = result.inserted_primary_key
+        assert pk is not None
+        self.c.execute(
+            t.entries.insert(),
+            [
+                {"tx_seq": pk[0], "account": p.account, "amount": p.amount}
+                for p in transaction.postings
+            ],
+        )
+
+    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
+        q = sa.select(t.transactions).where(t.transactions.c.wallet_id == wallet_id)
+        if before_seq is not None:
+            q = q.where(t.transactions.c.seq < before_seq)
+        rows = list(self.c.execute(q.order_by(t.transactions.c.seq.desc()).limit(limit)))
+        if not rows:
+            return []
+        postings: dict[int, list[Posting]] = defaultdict(list)
+        eq = (
+            sa.select(t.entries.c.tx_seq, t.entries.c.account, t.entries.c.amount)
+            .where(t.entries.c.tx_seq.in_([r.seq for r in rows]))
+            .order_by(t.entries.c.seq)
+        )
+        for e in self.c.execute(eq):
+            postings[e.tx_seq].append(Posting(e.account, e.amount))
+        return [
+            Transaction(
+                id=r.id,
+                wallet_id=r.wallet_id,
+                kind=r.kind,
+                postings=tuple(postings[r.seq]),
+                created_at=r.created_at,
+                job_id=r.job_id,
+                grant_id=r.grant_id,
+                idem_scope=r.idem_scope,
+                idem_key=r.idem_key,
+                memo=r.memo,
+                seq=r.seq,
+            )
+            for r in rows
+        ]
+
+    # idempotency, outbox
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        tbl = t.idempotency
+        row = self.c.execute(sa.select(tbl).where(tbl.c.scope == scope, tbl.c.key == key)).first()
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            scope=row.scope,
+            key=row.key,
+            operation=row.operation,
+            fingerprint=row.fingerprint,
+            result_kind=row.result_kind,
+            result_id=row.result_id,
+            outcome=row.outcome,
+            created_at=row.created_at,
+        )
+
+    def insert_idempotency(self, record: IdempotencyRecord) -> None:
+        self.c.execute(
+            t.idempotency.insert().values(
+                scope=record.scope,
+                key=record.key,
+                operation=record.operation,
+                fingerprint=record.fingerprint,
+                result_kind=record.result_kind,
+                result_id=record.result_id,
+                outcome=record.outcome,
+                created_at=record.created_at,
+            )
+        )
+
+    def emit(self, event: Event) -> None:
+        self.c.execute(
+            t.outbox.insert().values(
+                wallet_id=event.wallet_id,
+                type=event.type,
+                subject_id=event.subject_id,
+                payload=dict(event.payload),
+                created_at=event.created_at,
+            )
+        )
+
+    def events(self, *, after_seq: int | None, limit: int) -> list[Event]:
+        q = sa.select(t.outbox).order_by(t.outbox.c.seq).limit(limit)
+        if after_seq is not None:
+            q = q.where(t.outbox.c.seq > after_seq)
+        return [
+            Event(
+                wallet_id=r.wallet_id,
+                type=r.type,
+                subject_id=r.subject_id,
+                created_at=r.created_at,
+                payload=r.payload,
+                seq=r.seq,
+            )
+            for r in self.c.execute(q)
+        ]
+
+    # sweeper, auditor
+    def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        q = (
+            sa.select(t.jobs.c.id, t.jobs.c.wallet_id)
+            .where(t.jobs.c.state == "pending", t.jobs.c.hold_expires_at <= now)
+            .order_by(t.jobs.c.hold_expires_at)
+            .limit(limit)
+        )
+        return [(r.id, r.wallet_id) for r in self.c.execute(q)]
+
+    def due_grants(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        q = (
+            sa.select(t.grants.c.id, t.grants.c.wallet_id)
+            .where(t.grants.c.state == "active", t.grants.c.expires_at <= now)
+            .order_by(t.grants.c.expires_at)
+            .limit(limit)
+        )
+        return [(r.id, r.wallet_id) for r in self.c.execute(q)]
+
+    def audit_snapshot(self) -> AuditSnapshot:
+        e, tx = t.entries, t.transactions
+        balances: Mapping[str, int] = {
+            r.account: int(r.total)
+            for r in self.c.execute(
+                sa.select(e.c.account, sa.func.sum(e.c.amount).label("total")).group_by(e.c.account)
+            )
+        }
+        unbalanced = [
+            (r.id, int(r.total))
+            for r in self.c.execute(
+                sa.select(tx.c.id, sa.func.coalesce(sa.func.sum(e.c.amount), 0).label("total"))
+                .select_from(tx.outerjoin(e, e.c.tx_seq == tx.c.seq))
+                .group_by(tx.c.seq, tx.c.id)
+                .having(
+                    sa.or_(
+                        sa.func.coalesce(sa.func.sum(e.c.amount), 0) != 0,
+                        sa.func.count(e.c.seq) == 0,
+                    )
+                )
+            )
+        ]
+        job_txs: dict[str, list[str]] = defaultdict(list)
+        for r in self.c.execute(
+            sa.select(tx.c.job_id, tx.c.kind).where(tx.c.job_id.is_not(None)).order_by(tx.c.seq)
+        ):
+            job_txs[r.job_id].append(r.kind)
+        keys = [
+            (r.idem_scope, r.idem_key)
+            for r in self.c.execute(
+                sa.select(tx.c.idem_scope, tx.c.idem_key).where(tx.c.idem_key.is_not(None))
+            )
+        ]
+        idem = frozenset(
+            (r.scope, r.key)
+            for r in self.c.execute(sa.select(t.idempotency.c.scope, t.idempotency.c.key))
+        )
+        return AuditSnapshot(
+            account_balances=balances,
+            unbalanced_transactions=unbalanced,
+            wallets=[_wallet(r) for r in self.c.execute(sa.select(t.wallets))],
+            grants=[_grant(r) for r in self.c.execute(sa.select(t.grants))],
+            jobs=[_job(r) for r in self.c.execute(sa.select(t.jobs))],
+            job_transactions=dict(job_txs),
+            transaction_keys=keys,
+            idempotency_keys=idem,
+        )

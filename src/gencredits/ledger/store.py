@@ -1,0 +1,120 @@
+"""The store port: what the billing service needs from storage, and nothing more.
+
+A :class:`LedgerStore` hands out units of work.  A unit of work is ONE atomic database
+transaction: everything written through it (wallet, grants, job, ledger transaction and
+its entries, idempotency record, outbox events) commits together or not at all.  The
+service calls :meth:`UnitOfWork.lock_wallet` first; the adapter must then serialise every
+other writer of that wallet until the unit ends (PostgreSQL: ``SELECT ... FOR UPDATE`` on
+the wallet row; SQLite: ``BEGIN IMMEDIATE``; memory: one lock).
+
+Adapters: :class:`~gencredits.ledger.memory.MemoryStore` (the reference model, also handy in
+tests of code that embeds gencredits) and :class:`~gencredits.ledger.sql.SqlStore` (SQLite and
+PostgreSQL).  One contract suite (``tests/ledger``) runs against all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from gencredits.ledger.model import (
+    Event,
+    Grant,
+    IdempotencyRecord,
+    Job,
+    Transaction,
+    Wallet,
+)
+
+__all__ = ["AuditSnapshot", "LedgerStore", "RetryableConflict", "UnitOfWork"]
+
+
+class RetryableConflict(Exception):
+    """A concurrent writer got there first (unique key, serialisation failure, deadlock).
+
+    Nothing was committed; the service retries the whole unit of work, which then sees the
+    winner's effect (typically its idempotency record) and answers accordingly.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSnapshot:
+    """Everything the auditor compares: derived facts (from entries) and materialised ones."""
+
+    account_balances: Mapping[str, int]
+    unbalanced_transactions: Sequence[tuple[str, int]]
+    wallets: Sequence[Wallet]
+    grants: Sequence[Grant]
+    jobs: Sequence[Job]
+    #: job id -> kinds of the ledger transactions that name it, in order
+    job_transactions: Mapping[str, Sequence[str]]
+    #: (scope, key) of every transaction recorded under an idempotency key, with repeats
+    transaction_keys: Sequence[tuple[str, str]]
+    idempotency_keys: frozenset[tuple[str, str]]
+
+
+class UnitOfWork(Protocol):
+    # --- wallets ------------------------------------------------------------------------
+    def lock_wallet(self, wallet_id: str) -> Wallet | None: ...
+    def get_wallet(self, wallet_id: str) -> Wallet | None: ...
+    def insert_wallet(self, wallet: Wallet) -> None: ...
+    def update_wallet(self, wallet: Wallet) -> None: ...
+    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]: ...
+
+    # --- grants -------------------------------------------------------------------------
+    def wallet_grants(self, wallet_id: str, *, active_only: bool) -> list[Grant]: ...
+    def get_grant(self, grant_id: str) -> Grant | None: ...
+    def insert_grant(self, grant: Grant) -> None: ...
+    def update_grant(self, grant: Grant) -> None: ...
+
+    # --- jobs ---------------------------------------------------------------------------
+    def get_job(self, job_id: str) -> Job | None: ...
+    def insert_job(self, job: Job) -> Job: ...
+    def update_job(self, job: Job) -> None: ...
+    def list_jobs(
+        self,
+        wallet_id: str,
+        *,
+        after_seq: int | None,
+        limit: int,
+        states: Sequence[str] | None,
+    ) -> list[Job]: ...
+
+    # --- the ledger proper ----------------------------------------------------------------
+    def record(self, transaction: Transaction) -> None:
+        """Append a balanced transaction and its entries (never updated or deleted)."""
+        ...
+
+    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
+        """The wallet's transactions, newest first."""
+        ...
+
+    # --- idempotency and outbox -------------------------------------------------------------
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+    def insert_idempotency(self, record: IdempotencyRecord) -> None: ...
+    def emit(self, event: Event) -> None: ...
+    def events(self, *, after_seq: int | None, limit: int) -> list[Event]: ...
+
+    # --- sweeper and auditor -----------------------------------------------------------------
+    def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        """(job id, wallet id) of pending jobs whose hold expired at or before ``now``."""
+        ...
+
+    def due_grants(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        """(grant id, wallet id) of active grants that expired at or before ``now``."""
+        ...
+
+    def audit_snapshot(self) -> AuditSnapshot: ...
+
+
+class LedgerStore(Protocol):
+    backend: str  # "memory", "sqlite", "postgresql"
+
+    def unit_of_work(self, *, readonly: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """One atomic transaction; commits when the block ends normally, else rolls back."""
+        ...
+
+    def close(self) -> None: ...
