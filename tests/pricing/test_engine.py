@@ -132,6 +132,34 @@ def test_extend_is_charged_at_the_original_rate_over_the_extension() -> None:
         quote(STUDIO, "kling", {"mode": "extend", "duration": 11})
 
 
+def test_a_mode_priced_from_another_models_rate() -> None:
+    other = parse_catalog(
+        """
+catalog: o
+version: "1"
+models:
+  original:
+    name: Original
+    modes: [image-to-video]
+    accepts: {duration: {min: 5, max: 10}, resolution: [720p, 1080p]}
+    price: {scale: {base: 250}, multipliers: [{by: resolution, factors: {1080p: 2}}]}
+  extender:
+    name: Extender
+    modes:
+      extend: {price: {rate_of: "original:image-to-video"}}
+    accepts: {duration: {min: 1, max: 10}, resolution: [720p, 1080p]}
+"""
+    )
+    # 250 per 5 s is 50 per second; 1080p doubles it.
+    assert quote(other, "extender", {"duration": 3}).total_credits == 150
+    assert quote(other, "extender", {"duration": 3, "resolution": "1080p"}).total_credits == 300
+    with pytest.raises(InvalidCatalog, match="no model with id 'nobody'"):
+        parse_catalog(
+            "catalog: b\nversion: '1'\nmodels:\n  e:\n    name: E\n    modes: [extend]\n"
+            "    accepts: {duration: {min: 1, max: 5}}\n    price: {rate_of: 'nobody:extend'}\n"
+        )
+
+
 def test_a_mode_with_its_own_price_and_references() -> None:
     q = quote(STUDIO, "kling", {"mode": "reference-image-to-video", "references": 3})
     assert q.total_credits == 340 + 45

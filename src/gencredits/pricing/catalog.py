@@ -414,19 +414,29 @@ class _Compiler:
                 return None
             return self.plan(target, target_path, accepts, model_id, mode, seen | {key})
         assert kind == "rate_of" and spec.rate_of is not None
-        source_mode = spec.rate_of
-        model = self.spec.models[model_id]
-        if source_mode not in model.modes or source_mode == mode:
+        # `rate_of: MODE` (this model) or `rate_of: MODEL:MODE` (another model's rate).
+        source_id, _, source_mode = spec.rate_of.rpartition(":")
+        source_id = source_id or model_id
+        source_model = self.spec.models.get(source_id)
+        if source_model is None:
+            self.problem(where, f"no model with id {source_id!r}")
+            return None
+        if source_mode not in source_model.modes or (source_id, source_mode) == (model_id, mode):
             self.problem(
                 where,
-                f"rate_of must name another mode of this model ({', '.join(model.modes)})",
+                f"rate_of must name another mode, MODE or MODEL:MODE; {source_id} has "
+                f"{', '.join(source_model.modes)}",
             )
             return None
-        source_spec, source_path = self.price_for(model_id, source_mode)
+        key = f"model:{source_id}:{source_mode}"
+        if key in seen:
+            self.problem(where, f"rate_of {spec.rate_of!r} refers back to itself")
+            return None
+        source_spec, source_path = self.price_for(source_id, source_mode)
         source_accepts = compile_accepts(
-            merge_accepts(model.accepts, model.modes[source_mode].accepts),
+            merge_accepts(source_model.accepts, source_model.modes[source_mode].accepts),
             self.spec.generations_max,
-            model.name,
+            source_model.name,
         )
         if source_spec is None or source_accepts.durations is None:
             self.problem(where, f"mode {source_mode} has no per-duration price to take a rate from")
@@ -435,13 +445,14 @@ class _Compiler:
             source_spec,
             source_path,
             source_accepts,
-            model_id,
+            source_id,
             source_mode,
-            seen | {f"model:{model_id}:{mode}"},
+            seen | {f"model:{model_id}:{mode}", key},
         )
         if source is None:
             return None
-        return RateOf(source, source_accepts.durations[0], source_mode)
+        label = source_mode if source_id == model_id else f"{source_model.name} {source_mode}"
+        return RateOf(source, source_accepts.durations[0], label)
 
     def offered_keys(
         self, param: str, accepts: CompiledAccepts, where: str, keys: Mapping[str, Any]

@@ -295,8 +295,9 @@ class PriceSpec(_Strict):
     ``per_second`` is a rate times the duration; the rate is a number or a table
     (for example keyed by audio).  ``profile`` names a shared entry of the catalog's
     ``profiles``; ``same_as`` reuses another model's price for the same mode;
-    ``rate_of`` charges another mode's (or model's, ``model/mode``) per-second rate
-    at its minimum duration over this request's duration: the way extensions are billed.
+    ``rate_of`` charges another mode's (``MODE``, or another model's: ``MODEL:MODE``)
+    per-second rate at its minimum duration over this request's duration: the way
+    extensions are billed.
     """
 
     flat: Credits | None = None
