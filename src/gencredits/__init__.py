@@ -4,6 +4,8 @@ The public API is exactly what this module re-exports: pricing (catalogs and exa
 quotes) and the error tree.  See the README for the tour.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from gencredits.errors import (
     AuthenticationFailed,
     BadCombination,
@@ -37,13 +39,28 @@ from gencredits.pricing import (
     quote,
 )
 
+if TYPE_CHECKING:
+    from gencredits.client import AsyncClient, Client
+
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> Any:
+    # The HTTP client (httpx) is loaded on first use, so the CLI and library start fast.
+    if name in ("AsyncClient", "Client"):
+        from gencredits import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'gencredits' has no attribute {name!r}")
+
+
 __all__ = [
+    "AsyncClient",
     "AuthenticationFailed",
     "BadCombination",
     "Catalog",
     "CatalogSet",
+    "Client",
     "Comparison",
     "Conflict",
     "GencreditsError",

@@ -1,0 +1,382 @@
+"""``gencredits.Client`` and ``AsyncClient``: the HTTP service from Python, typed.
+
+Errors come back as the SAME exception classes the library raises
+(:mod:`gencredits.errors`), chosen by the stable ``code`` (or, for a code this version
+does not know, by the HTTP status's family), so code written against the embedded
+library handles a remote service unchanged::
+
+    with gencredits.Client("http://127.0.0.1:8000", api_key) as gc:
+        q = gc.quote("kling/v2-1-pro", {"duration": 10}, catalog="api-pricing")
+        q.total_credits
+
+Retries: a request that fails on the way (connection refused or reset, timeout) or
+answers 502/503/504 is retried with exponential backoff, at most ``retries`` times.  A
+POST is retried only under an ``Idempotency-Key``: the client makes one per call (or
+uses the caller's) and sends the SAME key on every attempt, so a retried submission can
+never hold credits twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+import uuid
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from gencredits import errors
+from gencredits.api.schemas import (
+    CapacityPublic,
+    CatalogList,
+    CatalogPublic,
+    ComparisonPublic,
+    HealthPublic,
+    ModelDetail,
+    ModelList,
+    ProjectQuotePublic,
+    QuotePublic,
+)
+
+__all__ = ["AsyncClient", "Client", "error_from_response"]
+
+M = TypeVar("M", bound=BaseModel)
+RETRY_STATUSES = frozenset({502, 503, 504})
+BACKOFF_S = 0.1
+BACKOFF_MAX_S = 2.0
+_FAMILY_BY_STATUS: dict[int, type[errors.GencreditsError]] = {
+    401: errors.AuthenticationFailed,
+    402: errors.InsufficientCredits,
+    403: errors.PermissionDenied,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    422: errors.InvalidRequest,
+    400: errors.InvalidRequest,
+    503: errors.Unavailable,
+}
+
+
+def _by_code() -> dict[str, type[errors.GencreditsError]]:
+    found: dict[str, type[errors.GencreditsError]] = {}
+    pending: list[type[errors.GencreditsError]] = [errors.GencreditsError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def error_from_response(response: httpx.Response) -> errors.GencreditsError:
+    """The library exception for an error response (same class, code, message, details)."""
+    try:
+        body = response.json()["error"]
+        code, message, details = str(body["code"]), str(body["message"]), dict(body["details"])
+    except (ValueError, KeyError, TypeError):
+        code, message, details = "internal", f"HTTP {response.status_code}", {}
+        if response.status_code in _FAMILY_BY_STATUS:
+            code = _FAMILY_BY_STATUS[response.status_code].code
+    cls = _by_code().get(code) or _FAMILY_BY_STATUS.get(response.status_code)
+    cls = cls or errors.GencreditsError
+    # Built without the subclass constructors (which compose their own messages): the
+    # server's message and details are kept exactly.
+    error = cls.__new__(cls)
+    errors.GencreditsError.__init__(error, message, details=details, code=code)
+    if isinstance(error, errors.InsufficientCredits):
+        error.required = int(details.get("required", 0))
+        error.available = int(details.get("available", 0))
+        error.shortfall = int(details.get("shortfall", error.required - error.available))
+    if isinstance(error, errors.InvalidCatalog):
+        error.source = str(details.get("source", ""))
+        error.problems = [str(p) for p in details.get("problems", [])]
+    error.http_status = response.status_code  # type: ignore[misc]
+    return error
+
+
+class _Base:
+    def __init__(self, api_key: str | None, retries: int, idempotency_prefix: str) -> None:
+        self.api_key = api_key
+        self.retries = retries
+        self.idempotency_prefix = idempotency_prefix
+
+    def _headers(self, method: str, idempotency_key: str | None) -> dict[str, str]:
+        headers = {}
+        if method == "POST":
+            headers["Idempotency-Key"] = idempotency_key or (
+                self.idempotency_prefix + uuid.uuid4().hex
+            )
+        return headers
+
+    @staticmethod
+    def _retryable_status(response: httpx.Response) -> bool:
+        return response.status_code in RETRY_STATUSES
+
+    @staticmethod
+    def _delay_s(attempt: int) -> float:
+        return float(min(BACKOFF_MAX_S, BACKOFF_S * 2**attempt))
+
+    @staticmethod
+    def _result(response: httpx.Response, model: type[M]) -> M:
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return model.model_validate(response.json())
+
+    @staticmethod
+    def _transport_error(exc: httpx.TransportError, url: str) -> errors.Unavailable:
+        return errors.Unavailable(
+            f"service: cannot reach {url} ({exc.__class__.__name__}: {exc})",
+            details={"retryable": True},
+        )
+
+
+def _segment(value: str) -> str:
+    # Model ids contain "/" (kling/v2-1-pro), which the route accepts as is.
+    return urllib.parse.quote(value, safe="/")
+
+
+def _quote_body(
+    model: str, params: Mapping[str, object] | None, generations: int, catalog: str | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "params": dict(params or {})}
+    body["generations"] = generations
+    if catalog is not None:
+        body["catalog"] = catalog
+    return body
+
+
+class Client(_Base):
+    """Synchronous client (thread-safe as httpx.Client is).  Use as a context manager."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+        idempotency_prefix: str = "py-",
+    ) -> None:
+        super().__init__(api_key, retries, idempotency_prefix)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(
+            base_url=base_url, headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """One logical call: retried on transport failures and 502/503/504, same key each time."""
+        headers = self._headers(method, idempotency_key)
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(
+                    method, path, json=json, params=query, headers=headers
+                )
+            except httpx.TransportError as exc:
+                if attempt >= self.retries:
+                    raise self._transport_error(exc, str(self._http.base_url)) from exc
+            else:
+                if not self._retryable_status(response) or attempt >= self.retries:
+                    return response
+            time.sleep(self._delay_s(attempt))
+            attempt += 1
+
+    def _get(self, path: str, model: type[M], **params: Any) -> M:
+        return self._result(self.request("GET", path, params=params), model)
+
+    def _post(self, path: str, body: Any, model: type[M], key: str | None = None) -> M:
+        return self._result(self.request("POST", path, json=body, idempotency_key=key), model)
+
+    # --- health ---------------------------------------------------------------------------
+    def health(self) -> HealthPublic:
+        return self._get("/healthz", HealthPublic)
+
+    def ready(self) -> HealthPublic:
+        return self._get("/readyz", HealthPublic)
+
+    # --- catalog --------------------------------------------------------------------------
+    def catalogs(self) -> CatalogList:
+        return self._get("/v1/catalogs", CatalogList)
+
+    def catalog(self, name: str) -> CatalogPublic:
+        return self._get(f"/v1/catalogs/{_segment(name)}", CatalogPublic)
+
+    def models(self, catalog: str | None = None) -> ModelList:
+        return self._get("/v1/models", ModelList, catalog=catalog)
+
+    def model(self, model: str, catalog: str | None = None) -> ModelDetail:
+        return self._get(f"/v1/models/{_segment(model)}", ModelDetail, catalog=catalog)
+
+    def quote(
+        self,
+        model: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        generations: int = 1,
+        catalog: str | None = None,
+    ) -> QuotePublic:
+        body = _quote_body(model, params, generations, catalog)
+        return self._post("/v1/quotes", body, QuotePublic)
+
+    def compare(
+        self, catalog: str, params: Mapping[str, object] | None = None, *, generations: int = 1
+    ) -> ComparisonPublic:
+        body = {"catalog": catalog, "params": dict(params or {}), "generations": generations}
+        return self._post("/v1/compare", body, ComparisonPublic)
+
+    def capacity(
+        self,
+        balance: int,
+        model: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        generations: int = 1,
+        catalog: str | None = None,
+    ) -> CapacityPublic:
+        body = {"balance": balance, **_quote_body(model, params, generations, catalog)}
+        return self._post("/v1/capacity", body, CapacityPublic)
+
+    def project_quote(
+        self, steps: list[Mapping[str, Any]], *, catalog: str | None = None
+    ) -> ProjectQuotePublic:
+        body: dict[str, Any] = {"steps": [dict(s) for s in steps]}
+        if catalog is not None:
+            body["catalog"] = catalog
+        return self._post("/v1/project-quotes", body, ProjectQuotePublic)
+
+
+class AsyncClient(_Base):
+    """The same calls as :class:`Client`, awaitable."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        idempotency_prefix: str = "py-",
+    ) -> None:
+        super().__init__(api_key, retries, idempotency_prefix)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        headers = self._headers(method, idempotency_key)
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(
+                    method, path, json=json, params=query, headers=headers
+                )
+            except httpx.TransportError as exc:
+                if attempt >= self.retries:
+                    raise self._transport_error(exc, str(self._http.base_url)) from exc
+            else:
+                if not self._retryable_status(response) or attempt >= self.retries:
+                    return response
+            await asyncio.sleep(self._delay_s(attempt))
+            attempt += 1
+
+    async def _get(self, path: str, model: type[M], **params: Any) -> M:
+        return self._result(await self.request("GET", path, params=params), model)
+
+    async def _post(self, path: str, body: Any, model: type[M], key: str | None = None) -> M:
+        response = await self.request("POST", path, json=body, idempotency_key=key)
+        return self._result(response, model)
+
+    async def health(self) -> HealthPublic:
+        return await self._get("/healthz", HealthPublic)
+
+    async def ready(self) -> HealthPublic:
+        return await self._get("/readyz", HealthPublic)
+
+    async def catalogs(self) -> CatalogList:
+        return await self._get("/v1/catalogs", CatalogList)
+
+    async def catalog(self, name: str) -> CatalogPublic:
+        return await self._get(f"/v1/catalogs/{_segment(name)}", CatalogPublic)
+
+    async def models(self, catalog: str | None = None) -> ModelList:
+        return await self._get("/v1/models", ModelList, catalog=catalog)
+
+    async def model(self, model: str, catalog: str | None = None) -> ModelDetail:
+        return await self._get(f"/v1/models/{_segment(model)}", ModelDetail, catalog=catalog)
+
+    async def quote(
+        self,
+        model: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        generations: int = 1,
+        catalog: str | None = None,
+    ) -> QuotePublic:
+        body = _quote_body(model, params, generations, catalog)
+        return await self._post("/v1/quotes", body, QuotePublic)
+
+    async def compare(
+        self, catalog: str, params: Mapping[str, object] | None = None, *, generations: int = 1
+    ) -> ComparisonPublic:
+        body = {"catalog": catalog, "params": dict(params or {}), "generations": generations}
+        return await self._post("/v1/compare", body, ComparisonPublic)
+
+    async def capacity(
+        self,
+        balance: int,
+        model: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        generations: int = 1,
+        catalog: str | None = None,
+    ) -> CapacityPublic:
+        body = {"balance": balance, **_quote_body(model, params, generations, catalog)}
+        return await self._post("/v1/capacity", body, CapacityPublic)
+
+    async def project_quote(
+        self, steps: list[Mapping[str, Any]], *, catalog: str | None = None
+    ) -> ProjectQuotePublic:
+        body: dict[str, Any] = {"steps": [dict(s) for s in steps]}
+        if catalog is not None:
+            body["catalog"] = catalog
+        return await self._post("/v1/project-quotes", body, ProjectQuotePublic)

@@ -1,0 +1,120 @@
+"""The Python client against the live service: typed answers equal to the library's, the
+library's own exception classes, and retries that reuse one idempotency key."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from tests.api.conftest import LiveService
+
+import gencredits
+from gencredits import errors
+from gencredits.client import AsyncClient, Client
+from gencredits.pricing import CatalogSet, quote
+
+CATALOG = CatalogSet.bundled()["api-pricing"]
+
+
+def test_quote_and_listings_are_typed_and_exact(live: LiveService, keys: dict[str, str]) -> None:
+    with Client(live.url, keys["read"]) as gc:
+        q = gc.quote("sora-2-text-to-video", {"duration": 8}, generations=2, catalog="api-pricing")
+        expected = quote(CATALOG, "sora-2-text-to-video", {"duration": 8}, 2)
+        assert (q.unit_credits, q.total_credits, q.catalog_hash) == (
+            expected.unit_credits,
+            expected.total_credits,
+            expected.catalog_hash,
+        )
+        assert isinstance(q.total_credits, int)
+        assert "api-pricing" in {c.name for c in gc.catalogs().items}
+        assert gc.model("kling/v2-1-pro", catalog="api-pricing").base_credits == (
+            quote(CATALOG, "kling/v2-1-pro").base_credits
+        )
+        cap = gc.capacity(100, "veo3_fast", catalog="api-pricing")
+        assert cap.capacity == 100 // cap.quote.total_credits
+        assert gc.ready().status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("call", "error_class", "code"),
+    [
+        (lambda gc: gc.quote("kling/v2-1-pro", {"duration": 7}, catalog="api-pricing"),
+         errors.ValueNotOffered, "value_not_offered"),
+        (lambda gc: gc.quote("no-such-model"), errors.UnknownModel, "unknown_model"),
+        (lambda gc: gc.catalog("nope"), errors.UnknownCatalog, "unknown_catalog"),
+        (lambda gc: gc.quote("veo3_fast", generations=0), errors.InvalidRequest,
+         "invalid_request"),
+    ],
+)  # fmt: skip
+def test_errors_are_the_library_exception_classes(
+    live: LiveService, keys: dict[str, str], call: object, error_class: type, code: str
+) -> None:
+    with Client(live.url, keys["read"]) as gc, pytest.raises(error_class) as caught:
+        call(gc)  # type: ignore[operator]
+    assert caught.value.code == code
+    assert isinstance(caught.value, gencredits.GencreditsError)
+
+
+def test_a_bad_key_raises_authentication_failed(live: LiveService) -> None:
+    with Client(live.url, "gck_wrong") as gc, pytest.raises(errors.AuthenticationFailed):
+        gc.catalogs()
+
+
+def test_the_async_client_gives_the_same_answers(live: LiveService, keys: dict[str, str]) -> None:
+    async def run() -> tuple[int, int]:
+        async with AsyncClient(live.url, keys["read"]) as gc:
+            q = await gc.quote("veo3", catalog="api-pricing")
+            try:
+                await gc.quote("veo3", {"duration": "forever"}, catalog="api-pricing")
+            except errors.InvalidRequest as exc:
+                assert exc.details["field"] == "duration"
+            else:
+                raise AssertionError("an invalid duration was accepted")
+            return q.total_credits, len((await gc.models("api-pricing")).items)
+
+    total, count = asyncio.run(run())
+    assert total == quote(CATALOG, "veo3").total_credits
+    assert count == len(CATALOG.models)
+
+
+def test_retries_reuse_one_idempotency_key_and_stop_at_the_limit() -> None:
+    seen: list[str] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Idempotency-Key"])
+        if len(seen) == 1:
+            raise httpx.ConnectError("refused", request=request)
+        if len(seen) == 2:
+            return httpx.Response(
+                503, json={"error": {"code": "unavailable", "message": "down", "details": {}}}
+            )
+        return httpx.Response(200, json=quote(CATALOG, "veo3").to_dict())
+
+    with Client("http://gencredits.test", "k", transport=httpx.MockTransport(flaky)) as gc:
+        assert gc.quote("veo3").total_credits == quote(CATALOG, "veo3").total_credits
+    assert len(seen) == 3 and len(set(seen)) == 1
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with (
+        Client("http://gencredits.test", "k", transport=httpx.MockTransport(down), retries=2) as gc,
+        pytest.raises(errors.Unavailable),
+    ):
+        gc.catalogs()
+
+
+def test_insufficient_credits_keeps_required_available_shortfall() -> None:
+    body = {"error": {"code": "insufficient_credits", "message": "insufficient credits",
+                      "details": {"required": 42, "available": 40, "shortfall": 2}}}  # fmt: skip
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(402, json=body)
+
+    with (
+        Client("http://gencredits.test", "k", transport=httpx.MockTransport(answer)) as gc,
+        pytest.raises(errors.InsufficientCredits) as caught,
+    ):
+        gc.quote("veo3")
+    assert (caught.value.required, caught.value.available, caught.value.shortfall) == (42, 40, 2)
