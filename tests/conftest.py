@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,72 @@ def postgres_url() -> Iterator[str]:
         assert isinstance(admin, psycopg.Connection)
         with admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str | None:
+    """The database URL of each store the contract suite runs on (``None``: in memory)."""
+    if request.param == "memory":
+        return None
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/ledger.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str | None) -> Iterator[Any]:
+    """A fresh ledger store, migrated to head: memory, SQLite file, real PostgreSQL."""
+    from gencredits.db import make_engine, upgrade
+    from gencredits.ledger import MemoryStore
+    from gencredits.ledger.sql import SqlStore
+
+    if store_url is None:
+        yield MemoryStore()
+        return
+    engine = make_engine(store_url)
+    upgrade(engine)
+    sql_store = SqlStore(engine)
+    try:
+        yield sql_store
+    finally:
+        sql_store.close()
+
+
+#: A small price list the ledger tests control (bundled catalogs may change under them).
+LEDGER_TEST_CATALOG = """
+catalog: test-ledger
+version: "1"
+title: Ledger test prices
+generations_max: 4
+models:
+  img:
+    name: img
+    modes: [text-to-image]
+    price: {flat: 10}
+  vid:
+    name: vid
+    modes: [text-to-video]
+    accepts:
+      duration: {values: [5, 10]}
+    price:
+      table:
+        by: [duration]
+        rows: {5: 100, 10: 200}
+"""
+
+
+@pytest.fixture
+def ledger_catalogs() -> Any:
+    """A CatalogSet with the one ``test-ledger`` catalog: img = 10/generation, vid = 100 or 200."""
+    from gencredits.pricing import CatalogSet, parse_catalog
+
+    return CatalogSet([parse_catalog(LEDGER_TEST_CATALOG, "test-ledger")])
+
+
+@pytest.fixture
+def billing(store: Any, clock: ManualClock, ledger_catalogs: Any) -> Any:
+    """The billing service on each store, with the manual clock and the test catalog."""
+    from gencredits.billing import Billing
+
+    return Billing(store, ledger_catalogs, clock)

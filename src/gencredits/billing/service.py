@@ -727,7 +727,7 @@ class Billing:
                     kind="generation",
                     model=q.model,
                     state=JobState.PENDING,
-                    params=q.to_dict()["params"],
+                    params=raw_params,
                     generations=q.generations,
                     quote=q.to_dict(),
                     catalog=q.catalog,
