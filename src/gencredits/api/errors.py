@@ -119,6 +119,15 @@ def install_error_handlers(app: FastAPI) -> None:
                 f"path: {request.url.path!r} is not a route of this service; see /openapi.json",
                 {"field": "path", "value": request.url.path},
             )
+        if exc.status_code == 400:
+            # Starlette's "error parsing the body" (e.g. bytes that are not UTF-8): bad
+            # input like any other, so the same 422 as a validation error.
+            return error_json(
+                422,
+                "invalid_request",
+                f"body: the request body cannot be read; a UTF-8 JSON document ({exc.detail})",
+                {"field": "body", "value": None, "allowed": "a UTF-8 JSON document"},
+            )
         if exc.status_code == 405:
             return error_json(
                 405,
