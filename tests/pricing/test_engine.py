@@ -189,6 +189,37 @@ def test_routes_default_named_and_priced_differently() -> None:
         quote(STUDIO, "seed", {"route": "nope"})
 
 
+def test_a_route_multiplier_scales_the_price_never_the_add_ons() -> None:
+    """However a price is written (inline, profile, same_as), factors scale it first and
+    add-ons are added after, so a premium route never multiplies an add-on."""
+    cat = parse_catalog(
+        """
+catalog: r
+version: "1"
+profiles:
+  shared: {scale: {base: 100}, addons: [{param: audio, credits: 10}]}
+models:
+  via-profile:
+    name: Via Profile
+    modes: [text-to-video]
+    accepts: {duration: {values: [5]}, audio: true, references: {max: 2}}
+    price: {profile: shared, addons: [{param: references, credits_each: 5}]}
+    routes: {draft: {}, premium: {multiplier: 3}}
+  inline:
+    name: Inline
+    modes: [text-to-video]
+    accepts: {duration: {values: [5]}, audio: true, references: {max: 2}}
+    price:
+      scale: {base: 100}
+      addons: [{param: audio, credits: 10}, {param: references, credits_each: 5}]
+    routes: {draft: {}, premium: {multiplier: 3}}
+"""
+    )
+    params = {"audio": True, "references": 2, "route": "premium"}
+    for model in ("via-profile", "inline"):
+        assert quote(cat, model, params).total_credits == 300 + 10 + 10, model
+
+
 def test_upscale_is_a_mode_like_the_others() -> None:
     assert quote(STUDIO, "seed", {"mode": "upscale"}).mode == "upscale"
 

@@ -346,6 +346,12 @@ class _Compiler:
                 addons.append(Addon(a.param, a.credits_per_second, "per_second", label))
         if base is None:
             return None
+        if isinstance(base, Plan):
+            # A profile or same_as price is inlined: its factors run before this spec's and
+            # its add-ons join this spec's, so "factors scale the price, add-ons are added
+            # after" holds however a price is written (and a route multiplier never scales an
+            # add-on).
+            return Plan(base.base, (*base.factors, *factors), (*base.addons, *addons))
         return Plan(base, tuple(factors), tuple(addons))
 
     def base(
