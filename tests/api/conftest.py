@@ -28,6 +28,8 @@ PG_USER = os.environ.get("GENCREDITS_TEST_PG_USER", "postgres")
 START_TIMEOUT_S = 60
 #: Short enough for a revocation test, long enough to exercise the cache.
 KEY_CACHE_TTL_S = "0.5"
+CALLBACK_SECRET = "test-callback-secret"
+SWEEP_INTERVAL_S = "1"
 
 
 def free_port() -> int:
@@ -62,6 +64,8 @@ class LiveService:
         env.update(
             GENCREDITS_DATABASE_URL=self.database_url,
             GENCREDITS_API_KEY_CACHE_TTL_S=KEY_CACHE_TTL_S,
+            GENCREDITS_CALLBACK_SECRET=CALLBACK_SECRET,
+            GENCREDITS_SWEEP_INTERVAL_S=SWEEP_INTERVAL_S,
             PYTHONUNBUFFERED="1",
         )
         env.update(self.env_extra)

@@ -8,22 +8,35 @@ and ``/readyz`` says whether the schema is current.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
-from fastapi import FastAPI
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from gencredits import __version__, db
 from gencredits.api.auth import Authenticator
-from gencredits.api.errors import install_error_handlers
+from gencredits.api.errors import install_error_handlers, reject_unknown_query
 from gencredits.api.keys import KeyStore
 from gencredits.api.metrics import Metrics, MetricsMiddleware
-from gencredits.api.routes import catalog, health
+from gencredits.api.routes import billing, catalog, health
 from gencredits.api.state import Services
+from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
+from gencredits.ledger import schema as ledger_schema
+from gencredits.ledger.sql import SqlStore
 from gencredits.pricing import CatalogSet
 
 __all__ = ["create_app", "create_app_from_env"]
+
+log = logging.getLogger("gencredits.api")
 
 DESCRIPTION = """\
 Credits for generative-AI media platforms: exact per-model quotes, wallets made of grants,
@@ -48,13 +61,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine=engine,
         keys=keys,
         authenticator=Authenticator(keys, settings.api_key_cache_ttl_s),
+        billing=Billing(SqlStore(engine), catalogs, default_hold_ttl_s=settings.hold_ttl_s_default),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.sweep_interval_s > 0:
+            sweeper = asyncio.create_task(sweep_forever(services, settings.sweep_interval_s))
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             engine.dispose()
 
     app = FastAPI(
@@ -62,15 +83,57 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.services = services
     app.state.authenticator = services.authenticator
     app.state.metrics = metrics = Metrics()
+    metrics.gauge_source = partial(ledger_gauges, engine)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(catalog.router)
+    app.include_router(billing.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+async def sweep_forever(services: Services, interval_s: int) -> None:
+    """Sweep expired holds and grants every ``interval_s`` (jittered so that several
+    workers or processes spread out).  Each worker sweeps; that is safe because the
+    billing sweep handles every item under its wallet's lock and re-checks its state, so
+    an item is released by exactly one sweeper whoever runs at the same time."""
+    await asyncio.sleep(random.uniform(0, interval_s))
+    while True:
+        try:
+            await run_in_threadpool(services.billing.sweep)
+        except Exception:  # the database may be briefly down; try again next round
+            log.exception("sweep failed; retrying in %s s", interval_s)
+        await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))
+
+
+def ledger_gauges(engine: Engine) -> dict[str, tuple[str, int]]:
+    """Gauges read from the ledger at scrape time (the same on every worker)."""
+    jobs, wallets = ledger_schema.jobs, ledger_schema.wallets
+    released_states = ("failed", "cancelled", "timed_out")
+    query = sa.select(
+        sa.select(sa.func.count()).where(jobs.c.state == "pending").scalar_subquery(),
+        sa.select(sa.func.coalesce(sa.func.sum(wallets.c.held), 0)).scalar_subquery(),
+        sa.select(sa.func.coalesce(sa.func.sum(jobs.c.credits_used), 0)).scalar_subquery(),
+        sa.select(sa.func.coalesce(sa.func.sum(jobs.c.hold_amount), 0))
+        .where(jobs.c.state.in_(released_states))
+        .scalar_subquery(),
+    )
+    with engine.connect().execution_options(**{db.READONLY_OPTION: True}) as conn:
+        row = conn.execute(query).one()
+    return {
+        "holds_open": ("Pending jobs holding credits.", int(row[0])),
+        "credits_held": ("Credits held by pending jobs.", int(row[1])),
+        "credits_captured": ("Credits charged for jobs, all time.", int(row[2])),
+        "credits_refunded": (
+            "Credits released by failed, cancelled or timed-out jobs.",
+            int(row[3]),
+        ),
+    }
 
 
 def create_app_from_env() -> FastAPI:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gencredits.errors import GencreditsError
+from gencredits.errors import GencreditsError, InvalidRequest
 
 __all__ = ["ErrorBody", "ErrorResponse", "error_responses", "install_error_handlers"]
 
@@ -154,3 +154,36 @@ def install_error_handlers(app: FastAPI) -> None:
             "internal error; it was logged on the server (no details are sent to clients)",
             {},
         )
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A query parameter the route does not take is an error, not silently ignored
+    (``?limt=5`` would otherwise quietly return 50 items)."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _KNOWN_QUERY.get(id(route))
+    if known is None:
+        known = _KNOWN_QUERY[id(route)] = _query_names(dependant)
+    for name in request.query_params:
+        if name not in known:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise InvalidRequest.for_field(
+                name,
+                request.query_params[name],
+                f"this route takes these query parameters: {allowed}",
+                code="unknown_parameter",
+            )

@@ -7,9 +7,9 @@ work.  Credits are integers; line items of a quote are decimal *strings*, never 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
     "CapacityCreate",
@@ -49,7 +49,8 @@ Params = Annotated[
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON true is not the number 1, "5" is not 5; what the schema says is what passes
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class HealthPublic(BaseModel):
@@ -188,3 +189,188 @@ class ProjectStepPublic(BaseModel):
 class ProjectQuotePublic(BaseModel):
     total_credits: int
     steps: list[ProjectStepPublic]
+
+
+# --- wallets, grants, jobs, ledger ----------------------------------------------------------
+
+HOLD_TTL_S_MAX = 7 * 24 * 3600
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200)]
+Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WalletCreate(_In):
+    id: Text200 = Field(description="The platform's own id for the user or team.")
+    owner_kind: Literal["user", "team"] = "user"
+    overdraft_limit: int = Field(0, ge=0, le=CREDITS_MAX)
+    hold_ttl_s: int | None = Field(
+        None, ge=1, le=HOLD_TTL_S_MAX, description="Hold time limit for this wallet's jobs."
+    )
+
+
+class GrantPublic(BaseModel):
+    id: str
+    wallet_id: str
+    kind: str
+    amount: int
+    remaining: int
+    priority: int
+    effective_at: str
+    expires_at: str | None
+    source: str | None
+    state: str
+    spendable: bool
+    created_at: str
+    closed_at: str | None
+    outcome: str | None
+    replayed: bool
+
+
+class GrantList(BaseModel):
+    items: list[GrantPublic]
+
+
+class WalletPublic(BaseModel):
+    id: str
+    owner_kind: str
+    available: int = Field(description="Spendable now: unexpired remaining minus debt.")
+    held: int = Field(description="Reserved by pending jobs.")
+    balance: int = Field(description="available + held.")
+    debt: int
+    overdraft_limit: int
+    hold_ttl_s: int | None
+    grants: list[GrantPublic]
+    created_at: str
+    updated_at: str
+    replayed: bool
+
+
+class WalletPage(BaseModel):
+    items: list[WalletPublic]
+    next_cursor: str | None
+
+
+class GrantCreate(_In):
+    amount: int = Field(ge=1, le=CREDITS_MAX)
+    kind: Annotated[str, Field(min_length=1, max_length=20)] = Field(
+        description="allowance, promotional, bonus, compensation, refund or purchase."
+    )
+    priority: int | None = Field(None, ge=0, le=1000, description="Lower is spent first.")
+    expires_at: AwareDatetime | None = None
+    effective_at: AwareDatetime | None = None
+    source: Text200 | None = Field(None, description="What created it: a purchase, a plan cycle.")
+
+
+class JobCreate(_In):
+    model: Name
+    params: Params = Field(default_factory=dict)
+    generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
+    catalog: Name | None = None
+    submitted_by: Text200 | None = None
+    hold_ttl_s: int | None = Field(None, ge=1, le=HOLD_TTL_S_MAX)
+    metadata: Annotated[
+        dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=500)]],
+        Field(max_length=20),
+    ] = Field(default_factory=dict)
+
+
+class FreeJobCreate(_In):
+    kind: Annotated[str, Field(min_length=1, max_length=40)] = Field(
+        description="A zero-cost usage kind: scheduling, publishing, voiceover..."
+    )
+    submitted_by: Text200 | None = None
+
+
+class JobComplete(_In):
+    actual_params: Params | None = Field(None, description="What was really made.")
+    actual_generations: int | None = Field(None, ge=0, le=10_000)
+
+
+class JobFail(_In):
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class JobPublic(BaseModel):
+    id: str
+    wallet_id: str
+    kind: str
+    model: str | None
+    status: int = Field(description="As the seed API numbers it: 0 pending, 1 success, 2 failed.")
+    state: str = Field(description="pending, succeeded, failed, cancelled, timed_out, ...")
+    creditsUsed: int = Field(description="The authoritative amount charged (held while pending).")
+    credits_used: int
+    credits_held: int
+    credits_quoted: int
+    written_off: int
+    generations: int
+    params: dict[str, Any]
+    quote: dict[str, Any] | None
+    catalog: str | None
+    catalog_version: str | None
+    catalog_hash: str | None
+    submitted_by: str | None
+    metadata: dict[str, str]
+    reason: str | None
+    hold_expires_at: str | None
+    created_at: str
+    updated_at: str
+    resolved_at: str | None
+    outcome: str | None = Field(
+        description="For a duplicate or late callback: what had already happened."
+    )
+    replayed: bool = Field(description="True when this answers a retried idempotency key.")
+
+
+class JobPage(BaseModel):
+    items: list[JobPublic]
+    next_cursor: str | None
+
+
+class PostingPublic(BaseModel):
+    account: str
+    amount: int
+
+
+class EntryPublic(BaseModel):
+    id: str
+    seq: int
+    kind: str = Field(description="Why: grant, hold, capture, release, expiry, refund, ...")
+    created_at: str
+    job_id: str | None
+    grant_id: str | None
+    available_delta: int
+    held_delta: int
+    postings: list[PostingPublic]
+    memo: str | None
+
+
+class EntryPage(BaseModel):
+    items: list[EntryPublic]
+    next_cursor: str | None
+
+
+class CallbackCreate(_In):
+    event_id: Text200 = Field(description="The provider's id for this report; replays are no-ops.")
+    job_id: Annotated[str, Field(min_length=1, max_length=64)]
+    outcome: Literal["succeeded", "failed"]
+    actual_params: Params | None = None
+    actual_generations: int | None = Field(None, ge=0, le=10_000)
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class SweepPublic(BaseModel):
+    holds_released: int
+    credits_released: int
+    grants_expired: int
+    credits_expired: int
+    more: bool
+
+
+class ViolationPublic(BaseModel):
+    code: str
+    subject: str
+    message: str
+
+
+class AuditPublic(BaseModel):
+    clean: bool
+    violations: list[ViolationPublic]
