@@ -23,6 +23,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -30,15 +31,24 @@ from pydantic import BaseModel
 
 from gencredits import errors
 from gencredits.api.schemas import (
+    AuditPublic,
     CapacityPublic,
     CatalogList,
     CatalogPublic,
     ComparisonPublic,
+    EntryPage,
+    GrantList,
+    GrantPublic,
     HealthPublic,
+    JobPage,
+    JobPublic,
     ModelDetail,
     ModelList,
     ProjectQuotePublic,
     QuotePublic,
+    SweepPublic,
+    WalletPage,
+    WalletPublic,
 )
 
 __all__ = ["AsyncClient", "Client", "error_from_response"]
@@ -134,6 +144,28 @@ class _Base:
 def _segment(value: str) -> str:
     # Model ids contain "/" (kling/v2-1-pro), which the route accepts as is.
     return urllib.parse.quote(value, safe="/")
+
+
+def _drop_none(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _grant_body(
+    amount: int,
+    kind: str,
+    priority: int | None,
+    expires_at: datetime | None,
+    effective_at: datetime | None,
+    source: str | None,
+) -> dict[str, Any]:
+    return _drop_none(
+        amount=amount,
+        kind=kind,
+        priority=priority,
+        expires_at=None if expires_at is None else expires_at.isoformat(),
+        effective_at=None if effective_at is None else effective_at.isoformat(),
+        source=source,
+    )
 
 
 def _quote_body(
@@ -264,6 +296,140 @@ class Client(_Base):
             body["catalog"] = catalog
         return self._post("/v1/project-quotes", body, ProjectQuotePublic)
 
+    # --- wallets and grants -----------------------------------------------------------------
+    def create_wallet(
+        self,
+        wallet_id: str,
+        *,
+        owner_kind: str = "user",
+        overdraft_limit: int = 0,
+        hold_ttl_s: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> WalletPublic:
+        body = _drop_none(
+            id=wallet_id,
+            owner_kind=owner_kind,
+            overdraft_limit=overdraft_limit,
+            hold_ttl_s=hold_ttl_s,
+        )
+        return self._post("/v1/wallets", body, WalletPublic, idempotency_key)
+
+    def wallet(self, wallet_id: str) -> WalletPublic:
+        return self._get(f"/v1/wallets/{_segment(wallet_id)}", WalletPublic)
+
+    def wallets(self, *, cursor: str | None = None, limit: int = 50) -> WalletPage:
+        return self._get("/v1/wallets", WalletPage, cursor=cursor, limit=limit)
+
+    def grant(
+        self,
+        wallet_id: str,
+        amount: int,
+        *,
+        kind: str,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
+        effective_at: datetime | None = None,
+        source: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> GrantPublic:
+        body = _grant_body(amount, kind, priority, expires_at, effective_at, source)
+        path = f"/v1/wallets/{_segment(wallet_id)}/grants"
+        return self._post(path, body, GrantPublic, idempotency_key)
+
+    def grants(self, wallet_id: str) -> GrantList:
+        return self._get(f"/v1/wallets/{_segment(wallet_id)}/grants", GrantList)
+
+    def void_grant(self, grant_id: str, *, idempotency_key: str | None = None) -> GrantPublic:
+        path = f"/v1/grants/{_segment(grant_id)}/void"
+        return self._post(path, None, GrantPublic, idempotency_key)
+
+    # --- jobs -------------------------------------------------------------------------------
+    def submit(
+        self,
+        wallet_id: str,
+        model: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        generations: int = 1,
+        catalog: str | None = None,
+        submitted_by: str | None = None,
+        hold_ttl_s: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobPublic:
+        """Hold the quoted credits for a job.  Pass your own ``idempotency_key`` (e.g. your
+        generation's id) so that a retry after a crash of YOUR process holds nothing twice."""
+        body = _quote_body(model, params, generations, catalog) | _drop_none(
+            submitted_by=submitted_by,
+            hold_ttl_s=hold_ttl_s,
+            metadata=None if metadata is None else dict(metadata),
+        )
+        path = f"/v1/wallets/{_segment(wallet_id)}/jobs"
+        return self._post(path, body, JobPublic, idempotency_key)
+
+    def record_free_job(
+        self,
+        wallet_id: str,
+        kind: str,
+        *,
+        submitted_by: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobPublic:
+        body = _drop_none(kind=kind, submitted_by=submitted_by)
+        path = f"/v1/wallets/{_segment(wallet_id)}/free-jobs"
+        return self._post(path, body, JobPublic, idempotency_key)
+
+    def job(self, job_id: str) -> JobPublic:
+        return self._get(f"/v1/jobs/{_segment(job_id)}", JobPublic)
+
+    def jobs(
+        self,
+        wallet_id: str,
+        *,
+        status: int | None = None,
+        state: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> JobPage:
+        path = f"/v1/wallets/{_segment(wallet_id)}/jobs"
+        return self._get(path, JobPage, status=status, state=state, cursor=cursor, limit=limit)
+
+    def complete(
+        self,
+        job_id: str,
+        *,
+        actual_params: Mapping[str, object] | None = None,
+        actual_generations: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobPublic:
+        body = _drop_none(
+            actual_params=None if actual_params is None else dict(actual_params),
+            actual_generations=actual_generations,
+        )
+        path = f"/v1/jobs/{_segment(job_id)}/complete"
+        return self._post(path, body, JobPublic, idempotency_key)
+
+    def fail(
+        self, job_id: str, *, reason: str | None = None, idempotency_key: str | None = None
+    ) -> JobPublic:
+        path = f"/v1/jobs/{_segment(job_id)}/fail"
+        return self._post(path, _drop_none(reason=reason), JobPublic, idempotency_key)
+
+    def cancel(self, job_id: str, *, idempotency_key: str | None = None) -> JobPublic:
+        path = f"/v1/jobs/{_segment(job_id)}/cancel"
+        return self._post(path, None, JobPublic, idempotency_key)
+
+    # --- ledger and operations ----------------------------------------------------------------
+    def history(self, wallet_id: str, *, cursor: str | None = None, limit: int = 50) -> EntryPage:
+        path = f"/v1/wallets/{_segment(wallet_id)}/history"
+        return self._get(path, EntryPage, cursor=cursor, limit=limit)
+
+    def sweep(self) -> SweepPublic:
+        return self._post("/v1/admin/sweep", None, SweepPublic)
+
+    def audit(self) -> AuditPublic:
+        return self._get("/v1/admin/audit", AuditPublic)
+
 
 class AsyncClient(_Base):
     """The same calls as :class:`Client`, awaitable."""
@@ -380,3 +546,141 @@ class AsyncClient(_Base):
         if catalog is not None:
             body["catalog"] = catalog
         return await self._post("/v1/project-quotes", body, ProjectQuotePublic)
+
+    # --- wallets and grants -----------------------------------------------------------------
+    async def create_wallet(
+        self,
+        wallet_id: str,
+        *,
+        owner_kind: str = "user",
+        overdraft_limit: int = 0,
+        hold_ttl_s: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> WalletPublic:
+        body = _drop_none(
+            id=wallet_id,
+            owner_kind=owner_kind,
+            overdraft_limit=overdraft_limit,
+            hold_ttl_s=hold_ttl_s,
+        )
+        return await self._post("/v1/wallets", body, WalletPublic, idempotency_key)
+
+    async def wallet(self, wallet_id: str) -> WalletPublic:
+        return await self._get(f"/v1/wallets/{_segment(wallet_id)}", WalletPublic)
+
+    async def wallets(self, *, cursor: str | None = None, limit: int = 50) -> WalletPage:
+        return await self._get("/v1/wallets", WalletPage, cursor=cursor, limit=limit)
+
+    async def grant(
+        self,
+        wallet_id: str,
+        amount: int,
+        *,
+        kind: str,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
+        effective_at: datetime | None = None,
+        source: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> GrantPublic:
+        body = _grant_body(amount, kind, priority, expires_at, effective_at, source)
+        path = f"/v1/wallets/{_segment(wallet_id)}/grants"
+        return await self._post(path, body, GrantPublic, idempotency_key)
+
+    async def grants(self, wallet_id: str) -> GrantList:
+        return await self._get(f"/v1/wallets/{_segment(wallet_id)}/grants", GrantList)
+
+    async def void_grant(self, grant_id: str, *, idempotency_key: str | None = None) -> GrantPublic:
+        path = f"/v1/grants/{_segment(grant_id)}/void"
+        return await self._post(path, None, GrantPublic, idempotency_key)
+
+    # --- jobs -------------------------------------------------------------------------------
+    async def submit(
+        self,
+        wallet_id: str,
+        model: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        generations: int = 1,
+        catalog: str | None = None,
+        submitted_by: str | None = None,
+        hold_ttl_s: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobPublic:
+        """Hold the quoted credits for a job.  Pass your own ``idempotency_key`` (e.g. your
+        generation's id) so that a retry after a crash of YOUR process holds nothing twice."""
+        body = _quote_body(model, params, generations, catalog) | _drop_none(
+            submitted_by=submitted_by,
+            hold_ttl_s=hold_ttl_s,
+            metadata=None if metadata is None else dict(metadata),
+        )
+        path = f"/v1/wallets/{_segment(wallet_id)}/jobs"
+        return await self._post(path, body, JobPublic, idempotency_key)
+
+    async def record_free_job(
+        self,
+        wallet_id: str,
+        kind: str,
+        *,
+        submitted_by: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobPublic:
+        body = _drop_none(kind=kind, submitted_by=submitted_by)
+        path = f"/v1/wallets/{_segment(wallet_id)}/free-jobs"
+        return await self._post(path, body, JobPublic, idempotency_key)
+
+    async def job(self, job_id: str) -> JobPublic:
+        return await self._get(f"/v1/jobs/{_segment(job_id)}", JobPublic)
+
+    async def jobs(
+        self,
+        wallet_id: str,
+        *,
+        status: int | None = None,
+        state: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> JobPage:
+        path = f"/v1/wallets/{_segment(wallet_id)}/jobs"
+        return await self._get(
+            path, JobPage, status=status, state=state, cursor=cursor, limit=limit
+        )
+
+    async def complete(
+        self,
+        job_id: str,
+        *,
+        actual_params: Mapping[str, object] | None = None,
+        actual_generations: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobPublic:
+        body = _drop_none(
+            actual_params=None if actual_params is None else dict(actual_params),
+            actual_generations=actual_generations,
+        )
+        path = f"/v1/jobs/{_segment(job_id)}/complete"
+        return await self._post(path, body, JobPublic, idempotency_key)
+
+    async def fail(
+        self, job_id: str, *, reason: str | None = None, idempotency_key: str | None = None
+    ) -> JobPublic:
+        path = f"/v1/jobs/{_segment(job_id)}/fail"
+        return await self._post(path, _drop_none(reason=reason), JobPublic, idempotency_key)
+
+    async def cancel(self, job_id: str, *, idempotency_key: str | None = None) -> JobPublic:
+        path = f"/v1/jobs/{_segment(job_id)}/cancel"
+        return await self._post(path, None, JobPublic, idempotency_key)
+
+    # --- ledger and operations ----------------------------------------------------------------
+    async def history(
+        self, wallet_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> EntryPage:
+        path = f"/v1/wallets/{_segment(wallet_id)}/history"
+        return await self._get(path, EntryPage, cursor=cursor, limit=limit)
+
+    async def sweep(self) -> SweepPublic:
+        return await self._post("/v1/admin/sweep", None, SweepPublic)
+
+    async def audit(self) -> AuditPublic:
+        return await self._get("/v1/admin/audit", AuditPublic)

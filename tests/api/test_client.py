@@ -118,3 +118,45 @@ def test_insufficient_credits_keeps_required_available_shortfall() -> None:
     ):
         gc.quote("veo3")
     assert (caught.value.required, caught.value.available, caught.value.shortfall) == (42, 40, 2)
+
+
+def test_the_whole_credit_flow_through_the_client(live: LiveService, keys: dict[str, str]) -> None:
+    import uuid
+
+    wallet = f"cw-{uuid.uuid4().hex[:10]}"
+    price = quote(CATALOG, "kling/v2-1-pro", {"duration": 10}).total_credits
+    with Client(live.url, keys["billing"]) as gc:
+        gc.create_wallet(wallet, owner_kind="team")
+        gc.grant(wallet, 2 * price, kind="allowance", idempotency_key=f"{wallet}-allowance")
+        again = gc.grant(wallet, 2 * price, kind="allowance", idempotency_key=f"{wallet}-allowance")
+        assert again.replayed and gc.wallet(wallet).available == 2 * price  # credited once
+
+        job = gc.submit(
+            wallet, "kling/v2-1-pro", {"duration": 10}, catalog="api-pricing",
+            idempotency_key=f"{wallet}-gen-1",
+        )  # fmt: skip
+        assert (job.status, job.creditsUsed) == (0, price)
+        retried = gc.submit(
+            wallet, "kling/v2-1-pro", {"duration": 10}, catalog="api-pricing",
+            idempotency_key=f"{wallet}-gen-1",
+        )  # fmt: skip
+        assert retried.id == job.id and retried.replayed
+        assert gc.wallet(wallet).held == price
+
+        second = gc.submit(wallet, "kling/v2-1-pro", {"duration": 10}, catalog="api-pricing")
+        with pytest.raises(errors.InsufficientCredits) as caught:
+            gc.submit(wallet, "kling/v2-1-pro", {"duration": 10}, catalog="api-pricing")
+        assert (caught.value.required, caught.value.available) == (price, 0)
+
+        assert gc.complete(job.id).status == 1
+        assert gc.fail(second.id, reason="provider down").status == 2
+        with pytest.raises(errors.NotFound):
+            gc.job("job_missing")
+        assert [j.id for j in gc.jobs(wallet, status=1).items] == [job.id]
+        kinds = [e.kind for e in gc.history(wallet, limit=500).items]
+        assert len(kinds) >= 5
+        assert gc.wallet(wallet).available == price
+        with pytest.raises(errors.PermissionDenied):
+            gc.audit()  # a billing key is not an admin key
+    with Client(live.url, keys["admin"]) as admin:
+        assert admin.audit().clean
