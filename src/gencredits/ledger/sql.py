@@ -39,6 +39,70 @@ __all__ = ["SqlStore"]
 #: SQLSTATEs after which the whole unit of work may simply be run again.
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 
+# Statements are built once: executing a prebuilt statement with a parameter dict skips
+# SQLAlchemy's per-call construction and cache-key work (most of the time of a unit of work).
+_B = sa.bindparam
+_SELECT_WALLET = sa.select(t.wallets).where(t.wallets.c.id == _B("id"))
+_LOCK_WALLET = _SELECT_WALLET.with_for_update()
+_INSERT_WALLET = t.wallets.insert()
+_UPDATE_WALLET = (
+    t.wallets.update()
+    .where(t.wallets.c.id == _B("w_id"))
+    .values(held=_B("held"), debt=_B("debt"), updated_at=_B("updated_at"))
+)
+_SELECT_GRANT = sa.select(t.grants).where(t.grants.c.id == _B("id"))
+_WALLET_GRANTS = (
+    sa.select(t.grants)
+    .where(t.grants.c.wallet_id == _B("wallet_id"))
+    .order_by(t.grants.c.created_at)
+)
+_ACTIVE_WALLET_GRANTS = (
+    sa.select(t.grants)
+    .where(t.grants.c.wallet_id == _B("wallet_id"), t.grants.c.state == "active")
+    .order_by(t.grants.c.created_at)
+)
+_INSERT_GRANT = t.grants.insert()
+_UPDATE_GRANT = (
+    t.grants.update()
+    .where(t.grants.c.id == _B("g_id"))
+    .values(remaining=_B("remaining"), state=_B("state"), closed_at=_B("closed_at"))
+)
+_SELECT_JOB = sa.select(t.jobs).where(t.jobs.c.id == _B("id"))
+_INSERT_JOB = t.jobs.insert()
+_JOB_MUTABLE = (
+    "state",
+    "params",
+    "generations",
+    "quote",
+    "catalog",
+    "catalog_version",
+    "catalog_hash",
+    "credits_quoted",
+    "hold_amount",
+    "credits_held",
+    "credits_used",
+    "written_off",
+    "hold_legs",
+    "hold_expires_at",
+    "submitted_by",
+    "meta",
+    "reason",
+    "updated_at",
+    "resolved_at",
+)
+_UPDATE_JOB = (
+    t.jobs.update()
+    .where(t.jobs.c.id == _B("j_id"))
+    .values({name: _B(name) for name in _JOB_MUTABLE})
+)
+_INSERT_TX = t.transactions.insert()
+_INSERT_ENTRY = t.entries.insert()
+_SELECT_IDEM = sa.select(t.idempotency).where(
+    t.idempotency.c.scope == _B("scope"), t.idempotency.c.key == _B("key")
+)
+_INSERT_IDEM = t.idempotency.insert()
+_INSERT_EVENT = t.outbox.insert()
+
 
 class SqlStore:
     def __init__(self, engine: Engine) -> None:
@@ -160,35 +224,38 @@ class _SqlUnit:
 
     # wallets
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
-        q = sa.select(t.wallets).where(t.wallets.c.id == wallet_id)
-        if self.backend == "postgresql":
-            q = q.with_for_update()
-        row = self.c.execute(q).first()
+        q = _LOCK_WALLET if self.backend == "postgresql" else _SELECT_WALLET
+        row = self.c.execute(q, {"id": wallet_id}).first()
         return None if row is None else _wallet(row)
 
     def get_wallet(self, wallet_id: str) -> Wallet | None:
-        row = self.c.execute(sa.select(t.wallets).where(t.wallets.c.id == wallet_id)).first()
+        row = self.c.execute(_SELECT_WALLET, {"id": wallet_id}).first()
         return None if row is None else _wallet(row)
 
     def insert_wallet(self, wallet: Wallet) -> None:
         self.c.execute(
-            t.wallets.insert().values(
-                id=wallet.id,
-                owner_kind=wallet.owner_kind,
-                overdraft_limit=wallet.overdraft_limit,
-                hold_ttl_s=wallet.hold_ttl_s,
-                held=wallet.held,
-                debt=wallet.debt,
-                created_at=wallet.created_at,
-                updated_at=wallet.updated_at,
-            )
+            _INSERT_WALLET,
+            {
+                "id": wallet.id,
+                "owner_kind": wallet.owner_kind,
+                "overdraft_limit": wallet.overdraft_limit,
+                "hold_ttl_s": wallet.hold_ttl_s,
+                "held": wallet.held,
+                "debt": wallet.debt,
+                "created_at": wallet.created_at,
+                "updated_at": wallet.updated_at,
+            },
         )
 
     def update_wallet(self, wallet: Wallet) -> None:
         self.c.execute(
-            t.wallets.update()
-            .where(t.wallets.c.id == wallet.id)
-            .values(held=wallet.held, debt=wallet.debt, updated_at=wallet.updated_at)
+            _UPDATE_WALLET,
+            {
+                "w_id": wallet.id,
+                "held": wallet.held,
+                "debt": wallet.debt,
+                "updated_at": wallet.updated_at,
+            },
         )
 
     def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
@@ -199,56 +266,59 @@ class _SqlUnit:
 
     # grants
     def wallet_grants(self, wallet_id: str, *, active_only: bool) -> list[Grant]:
-        q = sa.select(t.grants).where(t.grants.c.wallet_id == wallet_id)
-        if active_only:
-            q = q.where(t.grants.c.state == "active")
-        return [_grant(r) for r in self.c.execute(q.order_by(t.grants.c.created_at))]
+        q = _ACTIVE_WALLET_GRANTS if active_only else _WALLET_GRANTS
+        return [_grant(r) for r in self.c.execute(q, {"wallet_id": wallet_id})]
 
     def get_grant(self, grant_id: str) -> Grant | None:
-        row = self.c.execute(sa.select(t.grants).where(t.grants.c.id == grant_id)).first()
+        row = self.c.execute(_SELECT_GRANT, {"id": grant_id}).first()
         return None if row is None else _grant(row)
 
     def insert_grant(self, grant: Grant) -> None:
         self.c.execute(
-            t.grants.insert().values(
-                id=grant.id,
-                wallet_id=grant.wallet_id,
-                kind=grant.kind,
-                amount=grant.amount,
-                remaining=grant.remaining,
-                priority=grant.priority,
-                effective_at=grant.effective_at,
-                expires_at=grant.expires_at,
-                source=grant.source,
-                state=grant.state,
-                created_at=grant.created_at,
-                closed_at=grant.closed_at,
-            )
+            _INSERT_GRANT,
+            {
+                "id": grant.id,
+                "wallet_id": grant.wallet_id,
+                "kind": grant.kind,
+                "amount": grant.amount,
+                "remaining": grant.remaining,
+                "priority": grant.priority,
+                "effective_at": grant.effective_at,
+                "expires_at": grant.expires_at,
+                "source": grant.source,
+                "state": grant.state,
+                "created_at": grant.created_at,
+                "closed_at": grant.closed_at,
+            },
         )
 
     def update_grant(self, grant: Grant) -> None:
         self.c.execute(
-            t.grants.update()
-            .where(t.grants.c.id == grant.id)
-            .values(remaining=grant.remaining, state=grant.state, closed_at=grant.closed_at)
+            _UPDATE_GRANT,
+            {
+                "g_id": grant.id,
+                "remaining": grant.remaining,
+                "state": grant.state,
+                "closed_at": grant.closed_at,
+            },
         )
 
     # jobs
     def get_job(self, job_id: str) -> Job | None:
-        row = self.c.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
+        row = self.c.execute(_SELECT_JOB, {"id": job_id}).first()
         return None if row is None else _job(row)
 
     def insert_job(self, job: Job) -> Job:
-        result = self.c.execute(t.jobs.insert().values(**_job_values(job)))
+        result = self.c.execute(_INSERT_JOB, _job_values(job))
         pk = result.inserted_primary_key
         assert pk is not None
         return replace(job, seq=int(pk[0]))
 
     def update_job(self, job: Job) -> None:
         values = _job_values(job)
-        for immutable in ("id", "wallet_id", "kind", "model", "created_at"):
-            values.pop(immutable)
-        self.c.execute(t.jobs.update().where(t.jobs.c.id == job.id).values(**values))
+        params = {name: values[name] for name in _JOB_MUTABLE}
+        params["j_id"] = job.id
+        self.c.execute(_UPDATE_JOB, params)
 
     def list_jobs(
         self,
@@ -268,22 +338,23 @@ class _SqlUnit:
     # ledger
     def record(self, transaction: Transaction) -> None:
         result = self.c.execute(
-            t.transactions.insert().values(
-                id=transaction.id,
-                wallet_id=transaction.wallet_id,
-                kind=transaction.kind,
-                job_id=transaction.job_id,
-                grant_id=transaction.grant_id,
-                idem_scope=transaction.idem_scope,
-                idem_key=transaction.idem_key,
-                memo=transaction.memo,
-                created_at=transaction.created_at,
-            )
+            _INSERT_TX,
+            {
+                "id": transaction.id,
+                "wallet_id": transaction.wallet_id,
+                "kind": transaction.kind,
+                "job_id": transaction.job_id,
+                "grant_id": transaction.grant_id,
+                "idem_scope": transaction.idem_scope,
+                "idem_key": transaction.idem_key,
+                "memo": transaction.memo,
+                "created_at": transaction.created_at,
+            },
         )
         pk = result.inserted_primary_key
         assert pk is not None
         self.c.execute(
-            t.entries.insert(),
+            _INSERT_ENTRY,
             [
                 {"tx_seq": pk[0], "account": p.account, "amount": p.amount}
                 for p in transaction.postings
@@ -341,27 +412,30 @@ class _SqlUnit:
 
     def insert_idempotency(self, record: IdempotencyRecord) -> None:
         self.c.execute(
-            t.idempotency.insert().values(
-                scope=record.scope,
-                key=record.key,
-                operation=record.operation,
-                fingerprint=record.fingerprint,
-                result_kind=record.result_kind,
-                result_id=record.result_id,
-                outcome=record.outcome,
-                created_at=record.created_at,
-            )
+            _INSERT_IDEM,
+            {
+                "scope": record.scope,
+                "key": record.key,
+                "operation": record.operation,
+                "fingerprint": record.fingerprint,
+                "result_kind": record.result_kind,
+                "result_id": record.result_id,
+                "outcome": record.outcome,
+                "created_at": record.created_at,
+            },
         )
 
     def emit(self, event: Event) -> None:
         self.c.execute(
-            t.outbox.insert().values(
-                wallet_id=event.wallet_id,
-                type=event.type,
-                subject_id=event.subject_id,
-                payload=dict(event.payload),
-                created_at=event.created_at,
-            )
+            _INSERT_EVENT,
+            {
+                "wallet_id": event.wallet_id,
+                "type": event.type,
+                "subject_id": event.subject_id,
+                "payload": dict(event.payload),
+                "created_at": event.created_at,
+                "published_at": None,
+            },
         )
 
     def events(self, *, after_seq: int | None, limit: int) -> list[Event]:
