@@ -150,7 +150,7 @@ class LiveService:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def _create_pg_database() -> str:
+def create_pg_database() -> str:
     import psycopg
 
     name = f"gcapi_{uuid.uuid4().hex[:16]}"
@@ -172,7 +172,7 @@ def _create_pg_database() -> str:
     return name
 
 
-def _drop_pg_database(name: str) -> None:
+def drop_pg_database(name: str) -> None:
     import psycopg
 
     with psycopg.connect(
@@ -197,14 +197,14 @@ def live(
         yield service
         service.stop()
         return
-    name = _create_pg_database()
+    name = create_pg_database()
     service = LiveService(pg_url(name), workdir)
     try:
         service.start()
         yield service
     finally:
         service.stop()
-        _drop_pg_database(name)
+        drop_pg_database(name)
 
 
 @pytest.fixture(scope="session")
