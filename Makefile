@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Start the product on its embedded default (SQLite file under ./var).
+## Start the HTTP service at http://127.0.0.1:8000 on the embedded default (SQLite file under
+## ./var): the first start creates the database and prints an admin API key, once.
 run: venv
-	$(BIN)/gencredits demo
+	$(BIN)/gencredits serve --host 127.0.0.1 --port 8000
 
 ## Everything CI checks: lint, format, types, every test.
 test: venv lint typecheck unit
