@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from gencredits import __version__, db
 from gencredits.api.auth import Authenticator
 from gencredits.api.errors import install_error_handlers, reject_unknown_query
+from gencredits.api.fastpath import QuoteFastPath
 from gencredits.api.keys import KeyStore
 from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.routes import billing, catalog, health
@@ -83,16 +84,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.services = services
     app.state.authenticator = services.authenticator
     app.state.metrics = metrics = Metrics()
     metrics.gauge_source = partial(ledger_gauges, engine)
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(catalog.router)
-    app.include_router(billing.router)
+    app.include_router(catalog.quote_router)  # first: the hot route matches on the first try
+    strict_query = [Depends(reject_unknown_query)]  # the quote route checks inline
+    app.include_router(health.router, dependencies=strict_query)
+    app.include_router(catalog.router, dependencies=strict_query)
+    app.include_router(billing.router, dependencies=strict_query)
+    # Outermost last: metrics wrap the quote fast path, which wraps the FastAPI app.
+    app.add_middleware(QuoteFastPath, catalogs=catalogs, authenticator=services.authenticator)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

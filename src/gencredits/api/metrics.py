@@ -67,6 +67,19 @@ class Metrics:
             registry=self.registry,
         )
         self.gauge_source: GaugeSource | None = None
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def children(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The labelled counter and histogram, looked up once per (method, route, status):
+        ``labels()`` is slower than the rest of a quote."""
+        key = (method, route, status)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        return found
 
     def render(self) -> bytes:
         if os.environ.get(MULTIPROC_ENV):
@@ -108,5 +121,6 @@ class MetricsMiddleware:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+            counter, histogram = self.metrics.children(method, template, status)
+            counter.inc()
+            histogram.observe(time.perf_counter() - started)

@@ -26,7 +26,7 @@ class Services:
     billing: Any = None  # gencredits.billing.Billing once the service is wired
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 

@@ -1,0 +1,393 @@
+"""HTTP service throughput and latency on loopback: quotes against a bare FastAPI endpoint
+returning a constant (same run, same uvicorn settings, same workers), and submit+complete
+pairs on SQLite and PostgreSQL.
+
+Run: ``.venv/bin/python bench/http.py [--seconds 5] [--connections 16] [--workers 1 2]
+[--backends sqlite postgres]``.  Everything binds and loads 127.0.0.1 only; every run is
+bounded in time and connections.  The load generator is a small asyncio HTTP/1.1 keep-alive
+client (pre-built request bytes, no HTTP library), so it costs as little CPU as Python
+allows; it still shares the machine's cores with the server, which the report states.
+
+Two load shapes:
+* closed loop: ``--connections`` connections each send the next request when the last one
+  answers, for ``--seconds``: the maximum rate (requests/s) and its p50/p99.
+* open loop: requests sent on a fixed schedule at HALF the closed-loop rate of the quote
+  route, latency measured from each request's scheduled time (no coordinated omission):
+  the p99 a caller sees at a sustainable load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+CONNECTIONS_MAX = 64
+SECONDS_MAX = 60
+START_TIMEOUT_S = 60
+REPO = Path(__file__).resolve().parent.parent
+
+BARE_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.post("/const")
+async def const() -> dict[str, bool]:
+    return {"ok": True}
+"""
+
+QUOTE_BODY = json.dumps(
+    {"model": "kling/v2-1-pro", "catalog": "api-pricing", "params": {"duration": 10}}
+).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def request_bytes(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", "Connection: keep-alive"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body or method == "POST":
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return status, await reader.readexactly(length)
+
+
+# An operation: given a connection, do one unit of work and return whether it succeeded.
+Operation = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], "asyncio.Future[bool]"]
+
+
+def fixed(request: bytes, ok: int = 200) -> Callable[..., object]:
+    async def op(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _n: int) -> bool:
+        writer.write(request)
+        status, _body = await read_response(reader)
+        return status == ok
+
+    return op
+
+
+def submit_complete(key: str, wallets: list[str]) -> Callable[..., object]:
+    auth = {"Authorization": f"Bearer {key}"}
+    body = json.dumps({"model": "veo3_fast", "catalog": "api-pricing"}).encode()
+
+    async def op(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        wallet = wallets[n % len(wallets)]
+        headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
+        writer.write(request_bytes("POST", f"/v1/wallets/{wallet}/jobs", body, headers))
+        status, answer = await read_response(reader)
+        if status != 201:
+            return False
+        job_id = json.loads(answer)["id"]
+        headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
+        writer.write(request_bytes("POST", f"/v1/jobs/{job_id}/complete", b"{}", headers))
+        status, _ = await read_response(reader)
+        return status == 200
+
+    return op
+
+
+@dataclass
+class Result:
+    ok: int
+    errors: int
+    seconds: float
+    latencies_s: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+    def pct_ms(self, q: float) -> float:
+        if not self.latencies_s:
+            return float("nan")
+        ordered = sorted(self.latencies_s)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def closed_loop(
+    port: int, op: Callable[..., object], connections: int, seconds: float
+) -> Result:
+    latencies: list[float] = []
+    counts = {"ok": 0, "errors": 0, "n": 0}
+    stop_at = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while time.perf_counter() < stop_at:
+                counts["n"] += 1
+                started = time.perf_counter()
+                good = await op(reader, writer, counts["n"])  # type: ignore[operator]
+                latencies.append(time.perf_counter() - started)
+                counts["ok" if good else "errors"] += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return Result(counts["ok"], counts["errors"], time.perf_counter() - started, latencies)
+
+
+async def open_loop(
+    port: int, op: Callable[..., object], connections: int, rate: float, seconds: float
+) -> Result:
+    """Requests at fixed times (rate/s spread over the connections); latency counts from the
+    scheduled time, so a stall is charged to every request it delays."""
+    latencies: list[float] = []
+    counts = {"ok": 0, "errors": 0}
+    interval_s = connections / rate
+    begin = time.perf_counter() + 0.05
+
+    async def worker(offset: int) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            i = 0
+            while True:
+                due = begin + (offset / connections + i) * interval_s
+                if due > begin + seconds:
+                    break
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                good = await op(reader, writer, i)  # type: ignore[operator]
+                latencies.append(time.perf_counter() - due)
+                counts["ok" if good else "errors"] += 1
+                i += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(c) for c in range(connections)))
+    return Result(counts["ok"], counts["errors"], seconds, latencies)
+
+
+def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as s:
+                s.sendall(request_bytes("GET", path, b"", {}))
+                if b" 200 " in s.recv(100) or path == "/":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+@contextmanager
+def server(
+    args: list[str], env: dict[str, str], cwd: Path, ready_path: str
+) -> Iterator[tuple[int, Path]]:
+    port = free_port()
+    out = cwd / f"server-{port}.out"
+    with out.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [*args, "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_ready(port, ready_path, proc)
+        yield port, out
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def base_env(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENCREDITS_", "PROMETHEUS_"))}
+    env.update(GENCREDITS_DATABASE_URL=database_url, GENCREDITS_SWEEP_INTERVAL_S="0")
+    return env
+
+
+def admin_key(out: Path) -> str:
+    for line in out.read_text().splitlines():
+        if line.startswith("GENCREDITS_API_KEY="):
+            return line.split("=", 1)[1].strip()
+    raise RuntimeError("no admin key printed")
+
+
+def gencredits_serve(workers: int) -> list[str]:
+    return [sys.executable, "-m", "gencredits.cli", "serve", "--workers", str(workers)]
+
+
+def bare_serve(workers: int, app_dir: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(app_dir),
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+        "--host", HOST,
+    ]  # fmt: skip
+
+
+def postgres_database() -> tuple[str, Callable[[], None]]:
+    import psycopg
+
+    name = f"gcbench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(host=HOST, user="postgres", dbname="postgres", autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(host=HOST, user="postgres", dbname="postgres", autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"postgresql+psycopg://postgres@{HOST}:5432/{name}", drop
+
+
+def row(name: str, workers: int, r: Result, note: str = "") -> str:
+    return (
+        f"| {name} | {workers} | {r.rate:,.0f} | {r.pct_ms(0.50):.2f} | {r.pct_ms(0.99):.2f} "
+        f"| {r.errors} | {note} |"
+    )
+
+
+def bench_quotes(args: argparse.Namespace, work: Path) -> list[str]:
+    rows = []
+    (work / "bare_app.py").write_text(BARE_APP)
+    for workers in args.workers:
+        env = base_env(f"sqlite:///{work / f'quotes-{workers}.db'}")
+        with server(bare_serve(workers, work), env, work, "/") as (port, _out):
+            bare_op = fixed(request_bytes("POST", "/const", b"", {}))
+            asyncio.run(closed_loop(port, bare_op, args.connections, 1))  # warm-up
+            bare = asyncio.run(closed_loop(port, bare_op, args.connections, args.seconds))
+        serve = [*gencredits_serve(workers), "--host", HOST]
+        with server(serve, env, work, "/healthz") as (port, out):
+            key = admin_key(out)
+            quote_req = request_bytes(
+                "POST", "/v1/quotes", QUOTE_BODY, {"Authorization": f"Bearer {key}"}
+            )
+            op = fixed(quote_req)
+            asyncio.run(closed_loop(port, op, args.connections, 1))
+            quotes = asyncio.run(closed_loop(port, op, args.connections, args.seconds))
+            half = asyncio.run(open_loop(port, op, args.connections, quotes.rate / 2, args.seconds))
+        share = 100 * quotes.rate / bare.rate
+        rows.append(row("bare FastAPI constant (closed loop)", workers, bare))
+        rows.append(row("POST /v1/quotes (closed loop)", workers, quotes, f"{share:.0f}% of bare"))
+        rows.append(
+            row(
+                f"POST /v1/quotes at half rate ({quotes.rate / 2:,.0f}/s, open loop)",
+                workers,
+                half,
+                "p99 from scheduled send time",
+            )
+        )
+        print("\n".join(rows[-3:]), flush=True)
+    return rows
+
+
+def bench_billing(args: argparse.Namespace, work: Path, backend: str) -> list[str]:
+    rows = []
+    for workers in args.workers:
+        drop: Callable[[], None] = lambda: None  # noqa: E731
+        if backend == "sqlite":
+            url = f"sqlite:///{work / f'billing-{workers}.db'}"
+        else:
+            url, drop = postgres_database()
+        try:
+            serve = [*gencredits_serve(workers), "--host", HOST]
+            with server(serve, base_env(url), work, "/healthz") as (port, out):
+                key = admin_key(out)
+                wallets = [f"bench-{i}" for i in range(100)]
+                setup(port, key, wallets)
+                op = submit_complete(key, wallets)
+                result = asyncio.run(closed_loop(port, op, args.connections, args.seconds))
+            rows.append(
+                row(f"submit+complete pairs, {backend} (closed loop)", workers, result,
+                    "latency = both calls")
+            )  # fmt: skip
+            print(rows[-1], flush=True)
+        finally:
+            drop()
+    return rows
+
+
+def setup(port: int, key: str, wallets: list[str]) -> None:
+    async def run() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        auth = {"Authorization": f"Bearer {key}"}
+        for w in wallets:
+            body = json.dumps({"id": w}).encode()
+            writer.write(request_bytes("POST", "/v1/wallets", body, auth))
+            await read_response(reader)
+            grant = json.dumps({"amount": 10**12, "kind": "purchase"}).encode()
+            writer.write(
+                request_bytes(
+                    "POST", f"/v1/wallets/{w}/grants", grant, {**auth, "Idempotency-Key": w}
+                )
+            )
+            status, answer = await read_response(reader)
+            assert status == 201, answer
+        writer.close()
+
+    asyncio.run(run())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--backends", nargs="*", default=["sqlite", "postgres"])
+    parser.add_argument("--skip-quotes", action="store_true")
+    args = parser.parse_args()
+    args.seconds = min(max(args.seconds, 1.0), SECONDS_MAX)
+    args.connections = min(max(args.connections, 1), CONNECTIONS_MAX)
+    try:
+        import uvloop
+
+        uvloop.install()  # the load generator's own loop: cheaper per request
+    except ImportError:
+        pass
+    print(
+        f"# {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.connections} connections, {args.seconds:g} s per run",
+        flush=True,
+    )
+    print("| what | workers | requests/s | p50 ms | p99 ms | errors | note |")
+    print("|---|---|---|---|---|---|---|", flush=True)
+    with tempfile.TemporaryDirectory(prefix="gencredits-bench-") as tmp:
+        work = Path(tmp)
+        if not args.skip_quotes:
+            bench_quotes(args, work)
+        for backend in args.backends:
+            bench_billing(args, work, backend)
+
+
+if __name__ == "__main__":
+    main()
