@@ -28,7 +28,7 @@ from gencredits.api.fastpath import QuoteFastPath
 from gencredits.api.keys import KeyStore
 from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.routes import billing, catalog, health
-from gencredits.api.state import Services
+from gencredits.api.state import SerialWrites, Services
 from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
 from gencredits.ledger import schema as ledger_schema
@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys=keys,
         authenticator=Authenticator(keys, settings.api_key_cache_ttl_s),
         billing=Billing(SqlStore(engine), catalogs, default_hold_ttl_s=settings.hold_ttl_s_default),
+    )
+    services.writer = (
+        SerialWrites(services.billing) if engine.dialect.name == "sqlite" else services.billing
     )
 
     @asynccontextmanager
@@ -109,7 +112,7 @@ async def sweep_forever(services: Services, interval_s: int) -> None:
     await asyncio.sleep(random.uniform(0, interval_s))
     while True:
         try:
-            await run_in_threadpool(services.billing.sweep)
+            await run_in_threadpool(services.writer.sweep)
         except Exception:  # the database may be briefly down; try again next round
             log.exception("sweep failed; retrying in %s s", interval_s)
         await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))

@@ -77,6 +77,11 @@ def _billing(services: Services) -> Any:
     return services.billing
 
 
+def _writer(services: Services) -> Any:
+    _billing(services)
+    return services.writer
+
+
 def _check_ttl(services: Services, hold_ttl_s: int | None) -> None:
     limit = services.settings.hold_ttl_s_max
     if hold_ttl_s is not None and hold_ttl_s > limit:
@@ -107,7 +112,7 @@ def create_wallet(
     """Create a wallet (a user's or a team's).  Creating it again with the same settings
     returns it; with different settings is a ``wallet_exists`` conflict."""
     _check_ttl(services, body.hold_ttl_s)
-    view = _billing(services).create_wallet(
+    view = _writer(services).create_wallet(
         body.id,
         owner_kind=body.owner_kind,
         overdraft_limit=body.overdraft_limit,
@@ -161,7 +166,7 @@ def create_grant(
     idempotency_key: IdempotencyHeader,
 ) -> JSONResponse:
     """Add credits to a wallet: a monthly allowance, a purchased pack, a bonus..."""
-    view = _billing(services).grant(
+    view = _writer(services).grant(
         wallet_id,
         body.amount,
         kind=body.kind,
@@ -197,7 +202,7 @@ def void_grant(
     grant_id: str, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
 ) -> JSONResponse:
     """Take back what is left of a grant (a refunded pack); held credits stay held."""
-    return _json(_billing(services).void_grant(grant_id, idempotency_key=idempotency_key))
+    return _json(_writer(services).void_grant(grant_id, idempotency_key=idempotency_key))
 
 
 # --- jobs --------------------------------------------------------------------------------
@@ -222,7 +227,7 @@ def submit_job(
     ``creditsUsed`` is the amount taken.  402 with required, available and shortfall when
     the wallet cannot cover it (nothing recorded)."""
     _check_ttl(services, body.hold_ttl_s)
-    view = _billing(services).submit(
+    view = _writer(services).submit(
         wallet_id,
         body.model,
         body.params,
@@ -252,7 +257,7 @@ def record_free_job(
     idempotency_key: IdempotencyHeader,
 ) -> JSONResponse:
     """Record zero-cost usage (scheduling, publishing, voiceover) so it shows in usage."""
-    view = _billing(services).record_free_job(
+    view = _writer(services).record_free_job(
         wallet_id,
         body.kind,
         submitted_by=body.submitted_by or key.id,
@@ -312,7 +317,7 @@ def complete_job(
     """The generation succeeded (status 1): capture the hold, priced on the submission's
     quote for what was actually made; any rest is released."""
     body = body or JobComplete()
-    view = _billing(services).complete(
+    view = _writer(services).complete(
         job_id,
         actual_params=body.actual_params,
         actual_generations=body.actual_generations,
@@ -337,7 +342,7 @@ def fail_job(
 ) -> JSONResponse:
     """The generation failed (status 2): the whole hold goes back to its grants."""
     reason = None if body is None else body.reason
-    view = _billing(services).fail(job_id, reason=reason, idempotency_key=idempotency_key)
+    view = _writer(services).fail(job_id, reason=reason, idempotency_key=idempotency_key)
     return _json(view)
 
 
@@ -352,7 +357,7 @@ def cancel_job(
     job_id: str, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
 ) -> JSONResponse:
     """Cancel before completion: released like a failure (status 2)."""
-    return _json(_billing(services).cancel(job_id, idempotency_key=idempotency_key))
+    return _json(_writer(services).cancel(job_id, idempotency_key=idempotency_key))
 
 
 # --- ledger ------------------------------------------------------------------------------
@@ -451,7 +456,7 @@ def provider_callback(body: CallbackCreate, services: ServicesDep) -> JSONRespon
     """A generation worker or provider reports a job's outcome.  Authenticated by its
     HMAC signature (not an API key); ``event_id`` is the idempotency key, so a replayed
     or duplicated report is answered with the job and changes nothing."""
-    billing = _billing(services)
+    billing = _writer(services)
     key = f"callback:{body.event_id}"
     if body.outcome == "succeeded":
         view = billing.complete(
@@ -478,7 +483,7 @@ def provider_callback(body: CallbackCreate, services: ServicesDep) -> JSONRespon
 def sweep(services: ServicesDep, _key: AdminKey) -> JSONResponse:
     """Release holds past their time limit and expire grants now (the service also does
     this every ``sweep_interval_s``).  Safe to run from many processes at once."""
-    return _json(_billing(services).sweep())
+    return _json(_writer(services).sweep())
 
 
 @router.get(
