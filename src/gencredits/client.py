@@ -47,11 +47,12 @@ from gencredits.api.schemas import (
     ProjectQuotePublic,
     QuotePublic,
     SweepPublic,
+    ViolationPublic,
     WalletPage,
     WalletPublic,
 )
 
-__all__ = ["AsyncClient", "Client", "error_from_response"]
+__all__ = ["AsyncClient", "Client", "RemoteBilling", "error_from_response"]
 
 M = TypeVar("M", bound=BaseModel)
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -684,3 +685,160 @@ class AsyncClient(_Base):
 
     async def audit(self) -> AuditPublic:
         return await self._get("/v1/admin/audit", AuditPublic)
+
+
+class RemoteBilling:
+    """The :class:`gencredits.billing.Billing` method names, served by a remote service.
+
+    For code (the CLI among it) written against the embedded ``Billing``: the same calls,
+    the same keyword arguments, the same exceptions, answers with the same attributes and
+    ``to_dict()``.  ``idempotency_key`` is passed through unchanged, so a retried command
+    is as safe remotely as locally.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @classmethod
+    def connect(cls, url: str, api_key: str | None, **options: Any) -> RemoteBilling:
+        return cls(Client(url, api_key, **options))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def create_wallet(
+        self,
+        wallet_id: str,
+        *,
+        owner_kind: str = "user",
+        overdraft_limit: int = 0,
+        hold_ttl_s: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> WalletPublic:
+        return self.client.create_wallet(
+            wallet_id,
+            owner_kind=owner_kind,
+            overdraft_limit=overdraft_limit,
+            hold_ttl_s=hold_ttl_s,
+            idempotency_key=idempotency_key,
+        )
+
+    def get_wallet(self, wallet_id: str) -> WalletPublic:
+        return self.client.wallet(wallet_id)
+
+    def list_wallets(self, *, cursor: str | None = None, limit: int = 50) -> WalletPage:
+        return self.client.wallets(cursor=cursor, limit=limit)
+
+    def grant(
+        self,
+        wallet_id: str,
+        amount: int,
+        *,
+        kind: str,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
+        effective_at: datetime | None = None,
+        source: str | None = None,
+        idempotency_key: str,
+    ) -> GrantPublic:
+        return self.client.grant(
+            wallet_id,
+            amount,
+            kind=kind,
+            priority=priority,
+            expires_at=expires_at,
+            effective_at=effective_at,
+            source=source,
+            idempotency_key=idempotency_key,
+        )
+
+    def void_grant(self, grant_id: str, *, idempotency_key: str) -> GrantPublic:
+        return self.client.void_grant(grant_id, idempotency_key=idempotency_key)
+
+    def list_grants(self, wallet_id: str) -> list[GrantPublic]:
+        return self.client.grants(wallet_id).items
+
+    def submit(
+        self,
+        wallet_id: str,
+        model: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        generations: int = 1,
+        catalog: str | None = None,
+        submitted_by: str | None = None,
+        idempotency_key: str,
+        hold_ttl_s: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> JobPublic:
+        return self.client.submit(
+            wallet_id,
+            model,
+            params,
+            generations=generations,
+            catalog=catalog,
+            submitted_by=submitted_by,
+            hold_ttl_s=hold_ttl_s,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+        )
+
+    def complete(
+        self,
+        job_id: str,
+        *,
+        actual_params: Mapping[str, object] | None = None,
+        actual_generations: int | None = None,
+        idempotency_key: str,
+    ) -> JobPublic:
+        return self.client.complete(
+            job_id,
+            actual_params=actual_params,
+            actual_generations=actual_generations,
+            idempotency_key=idempotency_key,
+        )
+
+    def fail(self, job_id: str, *, reason: str | None = None, idempotency_key: str) -> JobPublic:
+        return self.client.fail(job_id, reason=reason, idempotency_key=idempotency_key)
+
+    def cancel(self, job_id: str, *, idempotency_key: str) -> JobPublic:
+        return self.client.cancel(job_id, idempotency_key=idempotency_key)
+
+    def get_job(self, job_id: str) -> JobPublic:
+        return self.client.job(job_id)
+
+    def list_jobs(
+        self,
+        wallet_id: str,
+        *,
+        status: int | None = None,
+        state: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> JobPage:
+        return self.client.jobs(wallet_id, status=status, state=state, cursor=cursor, limit=limit)
+
+    def record_free_job(
+        self,
+        wallet_id: str,
+        kind: str,
+        *,
+        submitted_by: str | None = None,
+        idempotency_key: str,
+    ) -> JobPublic:
+        return self.client.record_free_job(
+            wallet_id, kind, submitted_by=submitted_by, idempotency_key=idempotency_key
+        )
+
+    def history(self, wallet_id: str, *, cursor: str | None = None, limit: int = 50) -> EntryPage:
+        return self.client.history(wallet_id, cursor=cursor, limit=limit)
+
+    def sweep(self, now: datetime | None = None) -> SweepPublic:
+        if now is not None:
+            raise errors.InvalidRequest.for_field(
+                "now", now, "a remote service sweeps at its own clock (leave now unset)"
+            )
+        return self.client.sweep()
+
+    def audit(self) -> list[ViolationPublic]:
+        return self.client.audit().violations

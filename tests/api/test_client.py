@@ -160,3 +160,30 @@ def test_the_whole_credit_flow_through_the_client(live: LiveService, keys: dict[
             gc.audit()  # a billing key is not an admin key
     with Client(live.url, keys["admin"]) as admin:
         assert admin.audit().clean
+
+
+def test_remote_billing_answers_like_the_library(live: LiveService, keys: dict[str, str]) -> None:
+    import uuid
+
+    from gencredits.cli.service import open_billing
+    from gencredits.client import RemoteBilling
+
+    billing = open_billing(live.url, keys["billing"])
+    assert isinstance(billing, RemoteBilling)
+    wallet = f"rb-{uuid.uuid4().hex[:10]}"
+    try:
+        billing.create_wallet(wallet)
+        billing.grant(wallet, 100, kind="purchase", idempotency_key="buy-1")
+        job = billing.submit(wallet, "veo3", catalog="api-pricing", idempotency_key="g-1")
+        done = billing.complete(job.id, idempotency_key="g-1-done")
+        served = httpx.get(
+            f"{live.url}/v1/jobs/{job.id}", headers={"Authorization": f"Bearer {keys['billing']}"}
+        ).json()
+        assert done.to_dict() == {**served, "replayed": False, "outcome": done.outcome}
+        assert billing.get_wallet(wallet).available == 100 - done.creditsUsed
+        assert [g.kind for g in billing.list_grants(wallet)] == ["purchase"]
+        assert len(billing.history(wallet).items) >= 3
+        with pytest.raises(errors.InvalidRequest):
+            billing.sweep(now=object())  # type: ignore[arg-type]
+    finally:
+        billing.close()

@@ -48,17 +48,25 @@ Params = Annotated[
 ]
 
 
+class _Out(BaseModel):
+    """A response body.  ``to_dict()`` gives the JSON the service sent, as the library's
+    views do, so code written against ``Billing`` prints a remote answer unchanged."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
 class _In(BaseModel):
     # strict: JSON true is not the number 1, "5" is not 5; what the schema says is what passes
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class HealthPublic(BaseModel):
+class HealthPublic(_Out):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
 
 
-class CatalogPublic(BaseModel):
+class CatalogPublic(_Out):
     name: str
     version: str
     hash: str
@@ -67,11 +75,11 @@ class CatalogPublic(BaseModel):
     models: int = Field(description="How many models the catalog prices.")
 
 
-class CatalogList(BaseModel):
+class CatalogList(_Out):
     items: list[CatalogPublic]
 
 
-class ModelPublic(BaseModel):
+class ModelPublic(_Out):
     catalog: str
     id: str
     name: str
@@ -87,11 +95,11 @@ class ModelPublic(BaseModel):
     accepts: dict[str, Any] = Field(description="What the default mode accepts.")
 
 
-class ModelList(BaseModel):
+class ModelList(_Out):
     items: list[ModelPublic]
 
 
-class ModeDetail(BaseModel):
+class ModeDetail(_Out):
     mode: str
     accepts: dict[str, Any]
     base_credits: dict[str, int] = Field(description="Base price per route.")
@@ -111,13 +119,13 @@ class QuoteCreate(_In):
     generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
 
 
-class QuoteLinePublic(BaseModel):
+class QuoteLinePublic(_Out):
     kind: str = Field(description="base, multiplier, route, addon, rounding or generations")
     label: str
     credits: str = Field(description="Exact decimal string; the lines add up to total_credits.")
 
 
-class QuotePublic(BaseModel):
+class QuotePublic(_Out):
     model: str
     model_name: str
     mode: str
@@ -141,7 +149,7 @@ class CompareCreate(_In):
     generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
 
 
-class ComparisonPublic(BaseModel):
+class ComparisonPublic(_Out):
     catalog: str
     quotes: list[QuotePublic] = Field(description="Every model that can serve it, cheapest first.")
     skipped: dict[str, str] = Field(description="Model id -> why it cannot serve the request.")
@@ -155,7 +163,7 @@ class CapacityCreate(_In):
     generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
 
 
-class CapacityPublic(BaseModel):
+class CapacityPublic(_Out):
     balance: int
     capacity: int = Field(description="How many such requests the balance buys.")
     remainder: int = Field(description="Credits left after buying them.")
@@ -176,7 +184,7 @@ class ProjectCreate(_In):
     steps: list[ProjectStepCreate] = Field(min_length=1, max_length=200)
 
 
-class ProjectStepPublic(BaseModel):
+class ProjectStepPublic(_Out):
     label: str | None
     model: str
     count: int
@@ -186,7 +194,7 @@ class ProjectStepPublic(BaseModel):
     quote: QuotePublic
 
 
-class ProjectQuotePublic(BaseModel):
+class ProjectQuotePublic(_Out):
     total_credits: int
     steps: list[ProjectStepPublic]
 
@@ -207,7 +215,7 @@ class WalletCreate(_In):
     )
 
 
-class GrantPublic(BaseModel):
+class GrantPublic(_Out):
     id: str
     wallet_id: str
     kind: str
@@ -225,11 +233,11 @@ class GrantPublic(BaseModel):
     replayed: bool
 
 
-class GrantList(BaseModel):
+class GrantList(_Out):
     items: list[GrantPublic]
 
 
-class WalletPublic(BaseModel):
+class WalletPublic(_Out):
     id: str
     owner_kind: str
     available: int = Field(description="Spendable now: unexpired remaining minus debt.")
@@ -244,7 +252,7 @@ class WalletPublic(BaseModel):
     replayed: bool
 
 
-class WalletPage(BaseModel):
+class WalletPage(_Out):
     items: list[WalletPublic]
     next_cursor: str | None
 
@@ -289,7 +297,7 @@ class JobFail(_In):
     reason: Annotated[str, Field(max_length=500)] | None = None
 
 
-class JobPublic(BaseModel):
+class JobPublic(_Out):
     id: str
     wallet_id: str
     kind: str
@@ -320,17 +328,17 @@ class JobPublic(BaseModel):
     replayed: bool = Field(description="True when this answers a retried idempotency key.")
 
 
-class JobPage(BaseModel):
+class JobPage(_Out):
     items: list[JobPublic]
     next_cursor: str | None
 
 
-class PostingPublic(BaseModel):
+class PostingPublic(_Out):
     account: str
     amount: int
 
 
-class EntryPublic(BaseModel):
+class EntryPublic(_Out):
     id: str
     seq: int
     kind: str = Field(description="Why: grant, hold, capture, release, expiry, refund, ...")
@@ -343,7 +351,7 @@ class EntryPublic(BaseModel):
     memo: str | None
 
 
-class EntryPage(BaseModel):
+class EntryPage(_Out):
     items: list[EntryPublic]
     next_cursor: str | None
 
@@ -357,7 +365,7 @@ class CallbackCreate(_In):
     reason: Annotated[str, Field(max_length=500)] | None = None
 
 
-class SweepPublic(BaseModel):
+class SweepPublic(_Out):
     holds_released: int
     credits_released: int
     grants_expired: int
@@ -365,12 +373,12 @@ class SweepPublic(BaseModel):
     more: bool
 
 
-class ViolationPublic(BaseModel):
+class ViolationPublic(_Out):
     code: str
     subject: str
     message: str
 
 
-class AuditPublic(BaseModel):
+class AuditPublic(_Out):
     clean: bool
     violations: list[ViolationPublic]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -166,3 +166,30 @@ def keys_revoke(
         print_json(record.to_dict())
         return
     console.print(f"revoked {record.id} ({record.name})", highlight=False)
+
+
+#: Options for any command that can work on a remote service instead of a local database.
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="GENCREDITS_URL",
+        help="A gencredits service (http://host:port) instead of the local database.",
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="GENCREDITS_API_KEY", help="API key for --url."),
+]
+
+
+def open_billing(url: str | None, api_key: str | None, database_url: str | None = None) -> Any:
+    """The billing service a command works on: remote when ``url`` is given (same method
+    names and answers, see :class:`gencredits.client.RemoteBilling`), else the local one."""
+    if url:
+        from gencredits.client import RemoteBilling
+
+        return RemoteBilling.connect(url, api_key)
+    from gencredits.billing import Billing
+
+    return Billing.from_url(database_url)
