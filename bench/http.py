@@ -277,24 +277,52 @@ def row(name: str, workers: int, r: Result, note: str = "") -> str:
     )
 
 
+def interleaved(
+    port_a: int,
+    op_a: Callable[..., object],
+    port_b: int,
+    op_b: Callable[..., object],
+    args: argparse.Namespace,
+) -> tuple[Result, Result]:
+    """A and B in alternating rounds (ABABAB...), so that load from anything else on the
+    machine falls on both alike; each result pools its rounds."""
+    rounds = max(1, args.rounds)
+    seconds = args.seconds / rounds
+    runs: dict[str, list[Result]] = {"a": [], "b": []}
+    for _ in range(rounds):
+        runs["a"].append(asyncio.run(closed_loop(port_a, op_a, args.connections, seconds)))
+        runs["b"].append(asyncio.run(closed_loop(port_b, op_b, args.connections, seconds)))
+
+    def pool(results: list[Result]) -> Result:
+        return Result(
+            sum(r.ok for r in results),
+            sum(r.errors for r in results),
+            sum(r.seconds for r in results),
+            [x for r in results for x in r.latencies_s],
+        )
+
+    return pool(runs["a"]), pool(runs["b"])
+
+
 def bench_quotes(args: argparse.Namespace, work: Path) -> list[str]:
     rows = []
     (work / "bare_app.py").write_text(BARE_APP)
     for workers in args.workers:
         env = base_env(f"sqlite:///{work / f'quotes-{workers}.db'}")
-        with server(bare_serve(workers, work), env, work, "/") as (port, _out):
-            bare_op = fixed(request_bytes("POST", "/const", b"", {}))
-            asyncio.run(closed_loop(port, bare_op, args.connections, 1))  # warm-up
-            bare = asyncio.run(closed_loop(port, bare_op, args.connections, args.seconds))
         serve = [*gencredits_serve(workers), "--host", HOST]
-        with server(serve, env, work, "/healthz") as (port, out):
+        with (
+            server(bare_serve(workers, work), env, work, "/") as (bare_port, _),
+            server(serve, env, work, "/healthz") as (port, out),
+        ):
             key = admin_key(out)
+            bare_op = fixed(request_bytes("POST", "/const", b"", {}))
             quote_req = request_bytes(
                 "POST", "/v1/quotes", QUOTE_BODY, {"Authorization": f"Bearer {key}"}
             )
             op = fixed(quote_req)
-            asyncio.run(closed_loop(port, op, args.connections, 1))
-            quotes = asyncio.run(closed_loop(port, op, args.connections, args.seconds))
+            for p, o in ((bare_port, bare_op), (port, op)):  # warm-up
+                asyncio.run(closed_loop(p, o, args.connections, 1))
+            bare, quotes = interleaved(bare_port, bare_op, port, op, args)
             half = asyncio.run(open_loop(port, op, args.connections, quotes.rate / 2, args.seconds))
         share = 100 * quotes.rate / bare.rate
         rows.append(row("bare FastAPI constant (closed loop)", workers, bare))
@@ -358,13 +386,82 @@ def setup(port: int, key: str, wallets: list[str]) -> None:
     asyncio.run(run())
 
 
+def bench_asgi(args: argparse.Namespace, work: Path) -> list[str]:
+    """Per-request CPU inside the process, with no sockets and no load generator: both
+    apps called as ASGI callables in one loop, interleaved (the cost the server pays)."""
+    sys.path.insert(0, str(work))
+    (work / "bare_app.py").write_text(BARE_APP)
+    import bare_app
+
+    from gencredits import db
+    from gencredits.api import create_app
+    from gencredits.api.keys import KeyStore
+    from gencredits.config import load_settings
+
+    url = f"sqlite:///{work / 'asgi.db'}"
+    db.upgrade(url)
+    app = create_app(load_settings(database_url=url, sweep_interval_s=0))
+    key = KeyStore(app.state.services.engine).create("bench", ["read"])[1]
+
+    def scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
+        return {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "headers": headers,
+            "client": (HOST, 1), "server": (HOST, 80), "state": {},
+        }  # fmt: skip
+
+    async def run(target: object, path: str, body: bytes, headers: list[tuple[bytes, bytes]],
+                  n: int) -> float:  # fmt: skip
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(int(message["status"]))  # type: ignore[call-overload]
+
+        started = time.perf_counter()
+        for _ in range(n):
+            await target(scope(path, headers), receive, send)  # type: ignore[operator]
+        elapsed = time.perf_counter() - started
+        assert set(statuses) == {200}, statuses[:3]
+        return elapsed / n
+
+    headers = [
+        (b"authorization", b"Bearer " + key.encode()),
+        (b"content-type", b"application/json"),
+    ]
+    n = 2000
+    bare_s: list[float] = []
+    quote_s: list[float] = []
+    for _ in range(max(1, args.rounds)):
+        bare_s.append(asyncio.run(run(bare_app.app, "/const", b"", [], n)))
+        quote_s.append(asyncio.run(run(app, "/v1/quotes", QUOTE_BODY, headers, n)))
+    bare_us, quote_us = 1e6 * min(bare_s), 1e6 * min(quote_s)
+    line = (
+        f"ASGI cost per request, in-process (best of {len(bare_s)} x {n}): bare constant "
+        f"{bare_us:.1f} us, POST /v1/quotes {quote_us:.1f} us "
+        f"(quote = {100 * bare_us / quote_us:.0f}% of bare's rate)"
+    )
+    print(line, flush=True)
+    return [line]
+
+
 def main() -> None:
+    # Run as a script, this file's folder is sys.path[0], and this file (http.py) would
+    # shadow the standard library's http package for what main() imports (FastAPI...).
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5, help="bare/quote alternations")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--backends", nargs="*", default=["sqlite", "postgres"])
     parser.add_argument("--skip-quotes", action="store_true")
+    parser.add_argument("--asgi", action="store_true", help="only the in-process ASGI cost")
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 1.0), SECONDS_MAX)
     args.connections = min(max(args.connections, 1), CONNECTIONS_MAX)
@@ -376,13 +473,17 @@ def main() -> None:
         pass
     print(
         f"# {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{args.connections} connections, {args.seconds:g} s per run",
+        f"{args.connections} connections, {args.seconds:g} s per measurement "
+        f"(bare and quotes interleaved in {args.rounds} rounds)",
         flush=True,
     )
     print("| what | workers | requests/s | p50 ms | p99 ms | errors | note |")
     print("|---|---|---|---|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory(prefix="gencredits-bench-") as tmp:
         work = Path(tmp)
+        if args.asgi:
+            bench_asgi(args, work)
+            return
         if not args.skip_quotes:
             bench_quotes(args, work)
         for backend in args.backends:

@@ -190,3 +190,14 @@ def test_metrics_count_requests_by_route(reader: httpx.Client) -> None:
     text = reader.get("/metrics").text
     assert 'gencredits_http_requests_total{method="POST",route="/v1/quotes",status="200"}' in text
     assert "gencredits_http_request_duration_seconds_bucket" in text
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(reader: httpx.Client) -> None:
+    for path in ("/v1/catalogs", "/v1/models", "/healthz"):
+        error = error_of(reader.get(path, params={"limt": "5"}), 422)
+        assert error["code"] == "unknown_parameter"
+        assert error["details"]["field"] == "limt"  # type: ignore[index]
+    quoted = reader.post(
+        "/v1/quotes", params={"debug": "1"}, json={"model": "veo3", "catalog": "api-pricing"}
+    )
+    assert error_of(quoted, 422)["code"] == "unknown_parameter"

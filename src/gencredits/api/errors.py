@@ -52,8 +52,10 @@ _DESCRIPTIONS = {
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for these error statuses, all with the error shape."""
-    return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in statuses}
+    """OpenAPI ``responses`` entries for these error statuses, all with the error shape.
+    422 is always among them: every route refuses a query parameter it does not take."""
+    chosen = sorted({*statuses, 422})
+    return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in chosen}
 
 
 def error_json(status: int, code: str, message: str, details: dict[str, Any]) -> JSONResponse:

@@ -12,17 +12,31 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AuditPublic",
+    "CallbackCreate",
     "CapacityCreate",
     "CapacityPublic",
     "CatalogList",
     "CatalogPublic",
     "CompareCreate",
     "ComparisonPublic",
+    "EntryPage",
+    "EntryPublic",
+    "FreeJobCreate",
+    "GrantCreate",
+    "GrantList",
+    "GrantPublic",
     "HealthPublic",
+    "JobComplete",
+    "JobCreate",
+    "JobFail",
+    "JobPage",
+    "JobPublic",
     "ModeDetail",
     "ModelDetail",
     "ModelList",
     "ModelPublic",
+    "PostingPublic",
     "ProjectCreate",
     "ProjectQuotePublic",
     "ProjectStepCreate",
@@ -30,6 +44,11 @@ __all__ = [
     "QuoteCreate",
     "QuoteLinePublic",
     "QuotePublic",
+    "SweepPublic",
+    "ViolationPublic",
+    "WalletCreate",
+    "WalletPage",
+    "WalletPublic",
 ]
 
 CREDITS_MAX = 10**15

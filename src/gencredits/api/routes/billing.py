@@ -61,9 +61,10 @@ OptionalIdempotencyHeader = Annotated[
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
-READ = error_responses(401, 403, 404, 422)
-WRITE = error_responses(401, 403, 404, 409, 422)
-SUBMIT = error_responses(401, 402, 403, 404, 409, 422)
+# 503: the database (or, on a key-cache miss, the key lookup) is unreachable.
+READ = error_responses(401, 403, 404, 422, 503)
+WRITE = error_responses(401, 403, 404, 409, 422, 503)
+SUBMIT = error_responses(401, 402, 403, 404, 409, 422, 503)
 CALLBACK_SIGNATURE_PREFIX = "sha256="
 CALLBACK_EXTRA: dict[str, object] = {
     "x-scope": "signature",
@@ -100,7 +101,7 @@ def _json(view: Any, status: int = 200) -> JSONResponse:
     tags=["wallets"],
     status_code=201,
     response_model=WalletPublic,
-    responses=error_responses(401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 422, 503),
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 def create_wallet(
@@ -448,7 +449,7 @@ def sign_callback(secret: str, timestamp: str, body: bytes) -> str:
     "/callbacks/provider",
     tags=["callbacks"],
     response_model=JobPublic,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 404, 409, 422, 503),
     openapi_extra=CALLBACK_EXTRA,
     dependencies=[Depends(verify_signature)],
 )
@@ -477,7 +478,7 @@ def provider_callback(body: CallbackCreate, services: ServicesDep) -> JSONRespon
     "/admin/sweep",
     tags=["admin"],
     response_model=SweepPublic,
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 403, 503),
     openapi_extra=SCOPE_EXTRA["admin"],
 )
 def sweep(services: ServicesDep, _key: AdminKey) -> JSONResponse:
@@ -490,7 +491,7 @@ def sweep(services: ServicesDep, _key: AdminKey) -> JSONResponse:
     "/admin/audit",
     tags=["admin"],
     response_model=AuditPublic,
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 403, 503),
     openapi_extra=SCOPE_EXTRA["admin"],
 )
 def audit(services: ServicesDep, _key: AdminKey) -> JSONResponse:

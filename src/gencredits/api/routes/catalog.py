@@ -37,8 +37,9 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 #: The hot route, on its own router so the app can match it first.
 quote_router = APIRouter(prefix="/v1", tags=["catalog"])
 
-_AUTH = error_responses(401, 403)
-_INPUT = error_responses(401, 403, 404, 422)
+# 503: a key-cache miss needs the database, which may be unreachable.
+_AUTH = error_responses(401, 403, 503)
+_INPUT = error_responses(401, 403, 404, 422, 503)
 
 
 def _catalog_public(c: Catalog) -> dict[str, Any]:

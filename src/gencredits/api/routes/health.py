@@ -19,7 +19,7 @@ from gencredits.api.state import ServicesDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=HealthPublic)
+@router.get("/healthz", response_model=HealthPublic, responses=error_responses())
 async def healthz() -> dict[str, object]:
     """The process is up (no key needed, no database touched)."""
     return {"status": "ok", "checks": {}}
@@ -58,7 +58,7 @@ def _revision_state(engine: Engine) -> str:
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        **error_responses(401, 403),
+        **error_responses(401, 403, 503),
     },
     openapi_extra=SCOPE_EXTRA["read"],
 )
