@@ -449,6 +449,62 @@ def bench_asgi(args: argparse.Namespace, work: Path) -> list[str]:
     return [line]
 
 
+def bench_direct(args: argparse.Namespace, work: Path) -> list[str]:
+    """The same submit+complete pairs on ``Billing`` called in-process, no HTTP: what the
+    ledger itself allows, beside which the service's figures are read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gencredits.billing import Billing
+
+    lines = []
+    for backend in args.backends:
+        drop: Callable[[], None] = lambda: None  # noqa: E731
+        url = f"sqlite:///{work / 'direct.db'}" if backend == "sqlite" else ""
+        if backend != "sqlite":
+            url, drop = postgres_database()
+        try:
+            billing = Billing.from_url(url)
+            wallets = [f"direct-{i}" for i in range(100)]
+            for w in wallets:
+                billing.create_wallet(w)
+                billing.grant(w, 10**12, kind="purchase", idempotency_key=w)
+
+            def pair(n: int, billing: Billing = billing, wallets: list[str] = wallets) -> None:
+                job = billing.submit(
+                    wallets[n % len(wallets)],
+                    "veo3_fast",
+                    catalog="api-pricing",
+                    idempotency_key=uuid.uuid4().hex,
+                )
+                billing.complete(job.id, idempotency_key=uuid.uuid4().hex)  # fmt: skip
+
+            for threads in (1, args.connections):
+                stop_at = time.perf_counter() + args.seconds / 2
+                done = [0]
+
+                def loop(
+                    t: int, stop_at: float = stop_at, done: list[int] = done, step: int = threads
+                ) -> None:
+                    n = t
+                    while time.perf_counter() < stop_at:
+                        pair(n)
+                        n += step
+                        done[0] += 1
+
+                started = time.perf_counter()
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(loop, range(threads)))
+                rate = done[0] / (time.perf_counter() - started)
+                lines.append(
+                    f"Billing in-process, {backend}, {threads} thread(s): {rate:,.0f} pairs/s"
+                )
+                print(lines[-1], flush=True)
+            billing.close()
+        finally:
+            drop()
+    return lines
+
+
 def main() -> None:
     # Run as a script, this file's folder is sys.path[0], and this file (http.py) would
     # shadow the standard library's http package for what main() imports (FastAPI...).
@@ -462,6 +518,9 @@ def main() -> None:
     parser.add_argument("--backends", nargs="*", default=["sqlite", "postgres"])
     parser.add_argument("--skip-quotes", action="store_true")
     parser.add_argument("--asgi", action="store_true", help="only the in-process ASGI cost")
+    parser.add_argument(
+        "--direct", action="store_true", help="only submit+complete on Billing in-process"
+    )
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 1.0), SECONDS_MAX)
     args.connections = min(max(args.connections, 1), CONNECTIONS_MAX)
@@ -483,6 +542,9 @@ def main() -> None:
         work = Path(tmp)
         if args.asgi:
             bench_asgi(args, work)
+            return
+        if args.direct:
+            bench_direct(args, work)
             return
         if not args.skip_quotes:
             bench_quotes(args, work)
