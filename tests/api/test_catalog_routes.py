@@ -201,3 +201,19 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(reader: httpx.Client)
         "/v1/quotes", params={"debug": "1"}, json={"model": "veo3", "catalog": "api-pricing"}
     )
     assert error_of(quoted, 422)["code"] == "unknown_parameter"
+
+
+def test_bodies_are_bounded(reader: httpx.Client) -> None:
+    big = b'{"model": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    for path in ("/v1/quotes", "/v1/compare"):
+        sized = reader.post(path, content=big, headers={"Content-Type": "application/json"})
+        assert error_of(sized, 422)["details"]["field"] == "body"  # type: ignore[index]
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b" " * 65536
+
+    chunked = reader.post(
+        "/v1/compare", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert error_of(chunked, 422)["details"]["field"] == "body"  # type: ignore[index]

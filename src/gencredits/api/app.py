@@ -26,6 +26,7 @@ from gencredits.api.auth import Authenticator
 from gencredits.api.errors import install_error_handlers, reject_unknown_query
 from gencredits.api.fastpath import QuoteFastPath
 from gencredits.api.keys import KeyStore
+from gencredits.api.limits import BodyLimit
 from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.routes import billing, catalog, health
 from gencredits.api.state import SerialWrites, Services
@@ -98,8 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, dependencies=strict_query)
     app.include_router(catalog.router, dependencies=strict_query)
     app.include_router(billing.router, dependencies=strict_query)
-    # Outermost last: metrics wrap the quote fast path, which wraps the FastAPI app.
+    # Outermost last: metrics wrap the body limit, which wraps the quote fast path, which
+    # wraps the FastAPI app.
     app.add_middleware(QuoteFastPath, catalogs=catalogs, authenticator=services.authenticator)
+    app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
