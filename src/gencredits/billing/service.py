@@ -367,7 +367,7 @@ class Billing:
 
     def _wallet_view(self, uow: UnitOfWork, wallet_id: str, now: datetime) -> WalletView:
         wallet = self._need_wallet(uow.get_wallet(wallet_id), wallet_id)
-        grants = uow.wallet_grants(wallet_id, active_only=True)
+        grants = uow.wallet_grants(wallet_id, active_only=True, nonempty_only=True)
         return self._view_of(wallet, grants, now)
 
     def _view_of(self, wallet: Wallet, grants: Sequence[Grant], now: datetime) -> WalletView:
@@ -398,7 +398,7 @@ class Billing:
         def read(uow: UnitOfWork, now: datetime) -> Page[WalletView]:
             wallets = uow.list_wallets(after_id=after, limit=limit + 1)
             items = [
-                self._view_of(w, uow.wallet_grants(w.id, active_only=True), now)
+                self._view_of(w, uow.wallet_grants(w.id, active_only=True, nonempty_only=True), now)
                 for w in wallets[:limit]
             ]
             more = len(wallets) > limit
@@ -583,8 +583,8 @@ class Billing:
         grants = sorted(
             (
                 g
-                for g in uow.wallet_grants(wallet.id, active_only=True)
-                if g.remaining > 0 and g.spendable_at(now)
+                for g in uow.wallet_grants(wallet.id, active_only=True, nonempty_only=True)
+                if g.spendable_at(now)
             ),
             key=Grant.spend_key,
         )

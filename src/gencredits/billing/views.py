@@ -113,7 +113,8 @@ class GrantView:
 
 @dataclass(frozen=True, slots=True)
 class WalletView:
-    """``available`` = unexpired remaining - debt (never below -overdraft_limit);
+    """``available`` = unexpired remaining - debt (never below -overdraft_limit); ``grants`` are
+    the active grants with credit left, in spend order;
     ``held`` = reserved for pending jobs; ``balance`` = available + held."""
 
     id: str

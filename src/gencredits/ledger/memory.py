@@ -42,6 +42,10 @@ class MemoryStore:
         self.transactions: list[Transaction] = []
         self.tx_by_wallet: dict[str, list[int]] = defaultdict(list)
         self.tx_keys: set[tuple[str, str]] = set()
+        # Indexes for the sweeper: pending jobs, and active grants that have an expiry.
+        self.pending_jobs: set[str] = set()
+        self.live_grants: dict[str, set[str]] = defaultdict(set)  # active, remaining > 0
+        self.expiring_grants: set[str] = set()
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.outbox: list[Event] = []
         self.counters: dict[str, int] = {"job": 0}
@@ -87,9 +91,18 @@ class MemoryStore:
         self._undo.append(items.pop)
 
     def _add(self, items: set[Any], value: Any) -> None:
+        if value in items:
+            return
         items.add(value)
         assert self._undo is not None
         self._undo.append(lambda: items.discard(value))
+
+    def _discard(self, items: set[Any], value: Any) -> None:
+        if value not in items:
+            return
+        items.discard(value)
+        assert self._undo is not None
+        self._undo.append(lambda: items.add(value))
 
 
 class _MemoryUnit:
@@ -117,9 +130,19 @@ class _MemoryUnit:
         return [self.s.wallets[i] for i in ids[:limit]]
 
     # grants
-    def wallet_grants(self, wallet_id: str, *, active_only: bool) -> list[Grant]:
+    def wallet_grants(
+        self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
+    ) -> list[Grant]:
+        if nonempty_only and active_only:
+            # The hot path (every hold): only the grants that still have credit.
+            live = self.s.live_grants.get(wallet_id, ())
+            return sorted((self.s.grants[g] for g in live), key=lambda g: (g.created_at, g.id))
         found = [self.s.grants[g] for g in self.s.grants_by_wallet.get(wallet_id, ())]
-        return [g for g in found if g.state == "active"] if active_only else found
+        return [
+            g
+            for g in found
+            if (not active_only or g.state == "active") and (not nonempty_only or g.remaining)
+        ]
 
     def get_grant(self, grant_id: str) -> Grant | None:
         return self.s.grants.get(grant_id)
@@ -129,10 +152,23 @@ class _MemoryUnit:
             raise RetryableConflict(f"grant {grant.id} exists")
         self.s._set(self.s.grants, grant.id, grant)
         self.s._append(self.s.grants_by_wallet[grant.wallet_id], grant.id)
+        if grant.state == "active" and grant.expires_at is not None:
+            self.s._add(self.s.expiring_grants, grant.id)
+        self._index_live(grant)
 
     def update_grant(self, grant: Grant) -> None:
         assert grant.id in self.s.grants
         self.s._set(self.s.grants, grant.id, grant)
+        if grant.state != "active":
+            self.s._discard(self.s.expiring_grants, grant.id)
+        self._index_live(grant)
+
+    def _index_live(self, grant: Grant) -> None:
+        live = self.s.live_grants[grant.wallet_id]
+        if grant.state == "active" and grant.remaining > 0:
+            self.s._add(live, grant.id)
+        else:
+            self.s._discard(live, grant.id)
 
     # jobs
     def get_job(self, job_id: str) -> Job | None:
@@ -146,11 +182,15 @@ class _MemoryUnit:
         job = replace(job, seq=seq)
         self.s._set(self.s.jobs, job.id, job)
         self.s._append(self.s.jobs_by_wallet[job.wallet_id], job.id)
+        if job.state == "pending":
+            self.s._add(self.s.pending_jobs, job.id)
         return job
 
     def update_job(self, job: Job) -> None:
         assert job.id in self.s.jobs
         self.s._set(self.s.jobs, job.id, job)
+        if job.state != "pending":
+            self.s._discard(self.s.pending_jobs, job.id)
 
     def list_jobs(
         self,
@@ -213,20 +253,22 @@ class _MemoryUnit:
 
     # sweeper, auditor
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
-        due = [
-            (j.id, j.wallet_id)
-            for j in self.s.jobs.values()
-            if j.state == "pending" and j.hold_expires_at is not None and j.hold_expires_at <= now
-        ]
-        return due[:limit]
+        jobs = (self.s.jobs[i] for i in self.s.pending_jobs)
+        due = sorted(
+            (j.hold_expires_at, j.id, j.wallet_id)
+            for j in jobs
+            if j.hold_expires_at is not None and j.hold_expires_at <= now
+        )
+        return [(job_id, wallet_id) for _, job_id, wallet_id in due[:limit]]
 
     def due_grants(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
-        due = [
-            (g.id, g.wallet_id)
-            for g in self.s.grants.values()
-            if g.state == "active" and g.expires_at is not None and g.expires_at <= now
-        ]
-        return due[:limit]
+        grants = (self.s.grants[i] for i in self.s.expiring_grants)
+        due = sorted(
+            (g.expires_at, g.id, g.wallet_id)
+            for g in grants
+            if g.expires_at is not None and g.expires_at <= now
+        )
+        return [(grant_id, wallet_id) for _, grant_id, wallet_id in due[:limit]]
 
     def audit_snapshot(self) -> AuditSnapshot:
         balances: dict[str, int] = defaultdict(int)

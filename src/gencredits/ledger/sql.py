@@ -61,6 +61,8 @@ _ACTIVE_WALLET_GRANTS = (
     .where(t.grants.c.wallet_id == _B("wallet_id"), t.grants.c.state == "active")
     .order_by(t.grants.c.created_at)
 )
+_NONEMPTY_GRANTS = _WALLET_GRANTS.where(t.grants.c.remaining > 0)
+_NONEMPTY_ACTIVE_GRANTS = _ACTIVE_WALLET_GRANTS.where(t.grants.c.remaining > 0)
 _INSERT_GRANT = t.grants.insert()
 _UPDATE_GRANT = (
     t.grants.update()
@@ -265,8 +267,13 @@ class _SqlUnit:
         return [_wallet(r) for r in self.c.execute(q)]
 
     # grants
-    def wallet_grants(self, wallet_id: str, *, active_only: bool) -> list[Grant]:
-        q = _ACTIVE_WALLET_GRANTS if active_only else _WALLET_GRANTS
+    def wallet_grants(
+        self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
+    ) -> list[Grant]:
+        if nonempty_only:
+            q = _NONEMPTY_ACTIVE_GRANTS if active_only else _NONEMPTY_GRANTS
+        else:
+            q = _ACTIVE_WALLET_GRANTS if active_only else _WALLET_GRANTS
         return [_grant(r) for r in self.c.execute(q, {"wallet_id": wallet_id})]
 
     def get_grant(self, grant_id: str) -> Grant | None:

@@ -1,0 +1,509 @@
+"""Seeded simulation: a random workload against a real store and a simple reference model.
+
+Operations: grants (kinds, expiries, future starts), submissions, completions (full, partial,
+costing more), failures, cancels, duplicate and out-of-order callbacks, retries with the same
+key, conflicting reuse of a key, voids, free jobs, clock jumps, sweeps (timeouts and grant
+expiries).  After EVERY step the reply and the touched wallet are compared with the model;
+every ``AUDIT_EVERY`` steps (2,000; 5,000 in memory) all wallets are compared and the full
+audit must be clean.
+
+A failure prints the seed and the last operations; replay it with
+``GENCREDITS_SIM_SEED=<seed> pytest tests/simulation -k <store>``.
+``GENCREDITS_SIM_OPS`` scales the run (operations per store).
+
+The model is deliberately simple: lists of grants with a remaining amount, jobs with the
+legs they took, and the documented rules (spend order, refund grant when a released leg's
+grant has expired, late success charged or written off) re-stated in a few lines each.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gencredits.billing import Billing
+from gencredits.errors import IdempotencyConflict, InsufficientCredits, InvalidTransition
+from gencredits.ledger.model import DEFAULT_KIND_PRIORITIES
+
+OPS = {"memory": 100_000, "sqlite": 8_000, "postgresql": 2_500}
+AUDIT_EVERY = {"memory": 5_000, "sqlite": 2_000, "postgresql": 2_000}
+WALLETS = 12
+
+
+# --- the reference model --------------------------------------------------------------------------
+
+
+@dataclass
+class MGrant:
+    seq: int
+    kind: str
+    amount: int
+    remaining: int
+    effective_at: datetime
+    expires_at: datetime | None
+    created_at: datetime
+    state: str = "active"
+    real_id: str | None = None
+
+    def spendable(self, now: datetime) -> bool:
+        return (
+            self.state == "active"
+            and self.effective_at <= now
+            and (self.expires_at is None or now < self.expires_at)
+        )
+
+    def key(self) -> tuple[Any, ...]:
+        never = self.expires_at is None
+        return (
+            DEFAULT_KIND_PRIORITIES[self.kind],
+            never,
+            self.effective_at if never else self.expires_at,
+            self.created_at,
+            self.seq,
+        )
+
+
+@dataclass
+class MJob:
+    id: str
+    wallet: str
+    model: str
+    duration: int | None
+    gens: int
+    price: int
+    legs: list[tuple[MGrant, int]]
+    hold_expires_at: datetime
+    state: str = "pending"
+    used: int = 0
+    written_off: int = 0
+
+
+@dataclass
+class MWallet:
+    id: str
+    # Grants that may hold credit, by model seq (pruned of empty and closed ones on sweeps;
+    # a release into a pruned grant puts it back).
+    grants: dict[int, MGrant] = field(default_factory=dict)
+    held: int = 0
+
+    def available(self, now: datetime) -> int:
+        return sum(g.remaining for g in self.grants.values() if g.spendable(now))
+
+    def by_kind(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for g in self.grants.values():
+            if g.state == "active":
+                out[g.kind] += g.remaining
+        return {k: v for k, v in out.items() if v}
+
+
+def price(model: str, duration: int | None, gens: int) -> int:
+    if model == "img":
+        return 10 * gens
+    assert duration is not None
+    return {5: 100, 10: 200}[duration] * gens
+
+
+class Model:
+    def __init__(self) -> None:
+        self.wallets: dict[str, MWallet] = {}
+        self.jobs: dict[str, MJob] = {}
+        self.job_ids: list[str] = []
+        self.pending: dict[str, MJob] = {}
+        self.expiring: list[MGrant] = []  # active grants with an expiry (pruned by sweep)
+        self.seq = 0
+
+    def add_job(self, job: MJob) -> None:
+        self.jobs[job.id] = job
+        self.job_ids.append(job.id)
+        self.pending[job.id] = job
+
+    def add_grant(self, w: MWallet, kind: str, amount: int, now: datetime, **kw: Any) -> MGrant:
+        self.seq += 1
+        g = MGrant(
+            self.seq, kind, amount, amount, kw.get("effective_at") or now, kw.get("expires_at"), now
+        )
+        w.grants[g.seq] = g
+        if g.expires_at is not None:
+            self.expiring.append(g)
+        return g
+
+    def take(self, w: MWallet, amount: int, now: datetime) -> list[tuple[MGrant, int]] | None:
+        if amount > w.available(now):
+            return None
+        legs = []
+        live = (g for g in w.grants.values() if g.remaining and g.spendable(now))
+        for g in sorted(live, key=MGrant.key):
+            part = min(amount, g.remaining)
+            if part:
+                g.remaining -= part
+                legs.append((g, part))
+                amount -= part
+        assert amount == 0
+        return legs
+
+    def give_back(self, w: MWallet, legs: list[tuple[MGrant, int]], now: datetime) -> None:
+        refund = 0
+        for g, amount in legs:
+            if g.state == "voided":
+                continue
+            if g.state == "active" and (g.expires_at is None or now < g.expires_at):
+                g.remaining += amount
+                w.grants[g.seq] = g
+            else:
+                refund += amount
+        if refund:
+            self.add_grant(w, "refund", refund, now)
+
+    def release(self, job: MJob, now: datetime, state: str) -> None:
+        w = self.wallets[job.wallet]
+        self.give_back(w, job.legs, now)
+        w.held -= job.price
+        job.state, job.legs = state, []
+        del self.pending[job.id]
+
+    def capture(self, job: MJob, charge: int, now: datetime) -> str:
+        w = self.wallets[job.wallet]
+        capture = min(charge, job.price)
+        captured, released, left = [], [], capture
+        for g, amount in job.legs:
+            part = min(left, amount)
+            left -= part
+            if amount - part:
+                released.append((g, amount - part))
+            if part:
+                captured.append((g, part))
+        self.give_back(w, released, now)
+        w.held -= job.price
+        job.state, job.legs, job.used = "succeeded", [], capture
+        del self.pending[job.id]
+        extra = charge - capture
+        outcome = "captured" if charge == job.price else "captured_partial"
+        if extra:
+            if self.take(w, extra, now) is None:
+                job.written_off, outcome = extra, "extra_written_off"
+            else:
+                job.used, outcome = charge, "charged_extra"
+        return outcome
+
+    def late_capture(self, job: MJob, charge: int, now: datetime) -> str:
+        w = self.wallets[job.wallet]
+        job.state = "succeeded_after_timeout"
+        if charge and self.take(w, charge, now) is None:
+            job.written_off = charge
+            return "written_off_after_timeout"
+        job.used = charge
+        return "charged_after_timeout"
+
+    def sweep(self, now: datetime) -> None:
+        for job in list(self.pending.values()):
+            if job.hold_expires_at <= now:
+                self.release(job, now, "timed_out")
+        still: list[MGrant] = []
+        for g in self.expiring:
+            assert g.expires_at is not None
+            if g.state == "active" and g.expires_at <= now:
+                g.remaining, g.state = 0, "expired"
+            elif g.state == "active":
+                still.append(g)
+        self.expiring = still
+        for w in self.wallets.values():
+            w.grants = {k: g for k, g in w.grants.items() if g.state == "active" and g.remaining}
+
+
+# --- the workload ------------------------------------------------------------------------
+
+
+class Simulation:
+    def __init__(self, billing: Billing, clock: Any, seed: int) -> None:
+        self.b, self.clock, self.rng = billing, clock, random.Random(seed)
+        self.m = Model()
+        self.requests: list[tuple[Any, ...]] = []  # (kind, args, kwargs, expected id)
+        self.log: deque[str] = deque(maxlen=25)
+        self.counts: Counter[str] = Counter()
+        self.key_seq = 0
+
+    def key(self) -> str:
+        self.key_seq += 1
+        return f"k{self.key_seq}"
+
+    def now(self) -> datetime:
+        return self.clock.now()  # type: ignore[no-any-return]
+
+    def setup(self) -> None:
+        for i in range(WALLETS):
+            wid = f"w{i}"
+            self.b.create_wallet(wid, idempotency_key="create")
+            self.m.wallets[wid] = MWallet(wid)
+
+    def step(self) -> None:
+        self.clock.advance(1)  # distinct instants: ties in spend order stay well defined
+        r = self.rng.random()
+        ops = [
+            (0.30, self.op_submit),
+            (0.45, self.op_complete),
+            (0.55, self.op_fail),
+            (0.60, self.op_cancel),
+            (0.68, self.op_replay),
+            (0.70, self.op_conflict),
+            (0.82, self.op_grant),
+            (0.84, self.op_void),
+            (0.87, self.op_free),
+            (0.95, self.op_advance),
+            (1.01, self.op_sweep),
+        ]
+        for threshold, op in ops:
+            if r < threshold:
+                self.counts[op.__name__] += 1
+                op()
+                return
+
+    def check_wallet(self, wid: str) -> None:
+        view = self.b.get_wallet(wid)
+        mw = self.m.wallets[wid]
+        now = self.now()
+        real_kinds: Counter[str] = Counter()
+        for g in view.grants:
+            if g.state == "active":
+                real_kinds[g.kind] += g.remaining
+        got = (view.available, view.held, {k: v for k, v in real_kinds.items() if v})
+        want = (mw.available(now), mw.held, mw.by_kind())
+        assert got == want, f"wallet {wid}: store {got} != model {want}"
+
+    def full_check(self) -> None:
+        for wid in self.m.wallets:
+            self.check_wallet(wid)
+        assert self.b.audit() == []
+
+    # --- operations
+    def wallet(self) -> str:
+        return f"w{self.rng.randrange(WALLETS)}"
+
+    def op_submit(self) -> None:
+        wid, key = self.wallet(), self.key()
+        if self.rng.random() < 0.7:
+            model, duration, params = "img", None, {}
+            gens = self.rng.randint(1, 4)
+        else:
+            duration = self.rng.choice([5, 10])
+            model, params, gens = "vid", {"duration": duration}, self.rng.randint(1, 2)
+        ttl = self.rng.choice([None, 600, 1800, 7200])
+        cost = price(model, duration, gens)
+        now = self.now()
+        mw = self.m.wallets[wid]
+        self.log.append(f"submit {wid} {model} {params} x{gens} ttl={ttl} key={key}")
+        kwargs = {"generations": gens, "idempotency_key": key, "hold_ttl_s": ttl}
+        legs = self.m.take(mw, cost, now)
+        if legs is None:
+            with pytest.raises(InsufficientCredits) as err:
+                self.b.submit(wid, model, params, **kwargs)
+            assert (err.value.required, err.value.available) == (cost, mw.available(now))
+        else:
+            job = self.b.submit(wid, model, params, **kwargs)
+            assert (job.status, job.credits_used, job.outcome) == (0, cost, "held")
+            mw.held += cost
+            expires = now + timedelta(seconds=ttl or 3600)
+            self.m.add_job(MJob(job.id, wid, model, duration, gens, cost, legs, expires))
+            self.requests.append(("submit", (wid, model, params), kwargs, job.id))
+        self.check_wallet(wid)
+
+    def pick_job(self, pending_bias: float = 0.8) -> MJob | None:
+        if not self.m.jobs:
+            return None
+        if self.m.pending and self.rng.random() < pending_bias:
+            return self.rng.choice(list(self.m.pending.values())[-50:])
+        return self.m.jobs[self.rng.choice(self.m.job_ids[-200:])]
+
+    def op_complete(self) -> None:
+        job = self.pick_job()
+        if job is None:
+            return
+        key, kwargs = self.key(), {}
+        gens, duration = job.gens, job.duration
+        r = self.rng.random()
+        if r < 0.25:
+            gens = self.rng.randint(0, 4 if job.model == "img" else 2)
+            kwargs["actual_generations"] = gens
+        elif r < 0.35 and job.model == "vid":
+            duration = self.rng.choice([5, 10])
+            kwargs["actual_params"] = {"duration": duration}
+        charge = 0 if gens == 0 else price(job.model, duration, gens)
+        self.log.append(f"complete {job.id} {kwargs} state={job.state} key={key}")
+        now = self.now()
+        before = job.state
+        if before == "pending":
+            expected = self.m.capture(job, charge, now)
+        elif before == "timed_out":
+            expected = self.m.late_capture(job, charge, now)
+        elif before.startswith("succeeded"):
+            expected = "already_succeeded"
+        else:
+            expected = f"already_{before}"
+        answer = self.b.complete(job.id, idempotency_key=key, **kwargs)
+        assert (answer.outcome, answer.state) == (expected, job.state), (answer, job)
+        assert (answer.credits_used, answer.written_off) == (job.used, job.written_off)
+        self.requests.append(("complete", (job.id,), {**kwargs, "idempotency_key": key}, job.id))
+        self.check_wallet(job.wallet)
+
+    def op_fail(self) -> None:
+        job = self.pick_job()
+        if job is None:
+            return
+        key = self.key()
+        self.log.append(f"fail {job.id} state={job.state} key={key}")
+        if job.state == "pending":
+            self.m.release(job, self.now(), "failed")
+            expected = "released"
+        elif job.state.startswith("succeeded"):
+            expected = "already_succeeded"
+        else:
+            expected = f"already_{job.state}"
+        answer = self.b.fail(job.id, idempotency_key=key)
+        assert (answer.outcome, answer.state, answer.credits_used) == (
+            expected,
+            job.state,
+            job.used,
+        )
+        self.requests.append(("fail", (job.id,), {"idempotency_key": key}, job.id))
+        self.check_wallet(job.wallet)
+
+    def op_cancel(self) -> None:
+        job = self.pick_job()
+        if job is None:
+            return
+        key = self.key()
+        self.log.append(f"cancel {job.id} state={job.state} key={key}")
+        if job.state.startswith("succeeded"):
+            with pytest.raises(InvalidTransition):
+                self.b.cancel(job.id, idempotency_key=key)
+            return
+        if job.state == "pending":
+            self.m.release(job, self.now(), "cancelled")
+            expected = "released"
+        else:
+            expected = f"already_{job.state}"
+        answer = self.b.cancel(job.id, idempotency_key=key)
+        assert (answer.outcome, answer.state) == (expected, job.state)
+        self.check_wallet(job.wallet)
+
+    def op_replay(self) -> None:
+        if not self.requests:
+            return
+        kind, args, kwargs, expected_id = self.rng.choice(self.requests[-300:])
+        self.log.append(f"replay {kind} {args} {kwargs}")
+        answer = getattr(self.b, kind)(*args, **kwargs)
+        assert answer.replayed and answer.id == expected_id
+        wallet = answer.wallet_id
+        self.check_wallet(wallet)
+
+    def op_conflict(self) -> None:
+        submits = [r for r in self.requests[-300:] if r[0] == "submit"]
+        if not submits:
+            return
+        _, (wid, model, params), kwargs, _ = self.rng.choice(submits)
+        changed = {**kwargs, "generations": kwargs["generations"] % 2 + 1}
+        self.log.append(f"conflict {wid} key={kwargs['idempotency_key']}")
+        with pytest.raises(IdempotencyConflict):
+            self.b.submit(wid, model, params, **changed)
+        self.check_wallet(wid)
+
+    def op_grant(self) -> None:
+        wid, key = self.wallet(), self.key()
+        kind = self.rng.choice(["allowance", "promotional", "bonus", "purchase"])
+        amount = self.rng.randint(10, 300)
+        now = self.now()
+        expires = (
+            now + timedelta(seconds=self.rng.randint(300, 4 * 3600))
+            if kind != "purchase" and self.rng.random() < 0.8
+            else None
+        )
+        effective = now + timedelta(seconds=600) if self.rng.random() < 0.1 else None
+        if expires is not None and effective is not None and expires <= effective:
+            expires = effective + timedelta(seconds=600)
+        kwargs = {
+            "kind": kind,
+            "expires_at": expires,
+            "effective_at": effective,
+            "idempotency_key": key,
+        }
+        self.log.append(f"grant {wid} {amount} {kwargs}")
+        view = self.b.grant(wid, amount, **kwargs)
+        g = self.m.add_grant(
+            self.m.wallets[wid], kind, amount, now, expires_at=expires, effective_at=effective
+        )
+        g.real_id = view.id
+        self.requests.append(("grant", (wid, amount), kwargs, view.id))
+        self.check_wallet(wid)
+
+    def op_void(self) -> None:
+        wid = self.wallet()
+        candidates = [
+            g
+            for g in self.m.wallets[wid].grants.values()
+            if g.kind == "purchase" and g.state == "active" and g.real_id
+        ]
+        if not candidates:
+            return
+        g = self.rng.choice(candidates)
+        self.log.append(f"void {wid} {g.real_id}")
+        assert g.real_id is not None
+        answer = self.b.void_grant(g.real_id, idempotency_key=self.key())
+        assert answer.state == "voided"
+        g.remaining, g.state = 0, "voided"
+        self.check_wallet(wid)
+
+    def op_free(self) -> None:
+        wid = self.wallet()
+        job = self.b.record_free_job(wid, "publishing", idempotency_key=self.key())
+        assert (job.status, job.credits_used) == (1, 0)
+
+    def op_advance(self) -> None:
+        seconds = self.rng.choice([30, 300, 900, 1800])
+        self.log.append(f"advance {seconds}s")
+        self.clock.advance(seconds)
+
+    def op_sweep(self) -> None:
+        self.log.append("sweep")
+        self.b.sweep()
+        self.m.sweep(self.now())
+        self.check_wallet(self.wallet())
+
+
+def _seed() -> int:
+    env = os.environ.get("GENCREDITS_SIM_SEED")
+    return int(env) if env else random.SystemRandom().randrange(2**32)
+
+
+def test_seeded_simulation_against_the_reference_model(
+    billing: Billing, clock: Any, store: Any
+) -> None:
+    ops = int(os.environ.get("GENCREDITS_SIM_OPS", OPS[store.backend]))
+    seed = _seed()
+    sim = Simulation(billing, clock, seed)
+    step = 0
+    try:
+        sim.setup()
+        for step in range(1, ops + 1):
+            sim.step()
+            if step % AUDIT_EVERY[store.backend] == 0:
+                sim.full_check()
+        sim.m.sweep(clock.now())
+        billing.sweep()
+        sim.full_check()
+    except BaseException:
+        print(f"\nSIMULATION FAILED: store={store.backend} seed={seed} step={step}")
+        print(f"replay: GENCREDITS_SIM_SEED={seed} pytest tests/simulation -k {store.backend}")
+        print("last operations:\n  " + "\n  ".join(sim.log))
+        raise
+    # The workload really exercised the lifecycle (a guard against a silently idle run).
+    states = Counter(j.state for j in sim.m.jobs.values())
+    assert sim.counts["op_submit"] > ops // 5
+    if ops >= 5_000:
+        for state in ("succeeded", "failed", "cancelled", "timed_out"):
+            assert states[state] > 0, states
