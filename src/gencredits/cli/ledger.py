@@ -1,0 +1,463 @@
+"""Ledger and billing commands: wallet, grant, job, ledger (history), sweep, audit.
+
+Every command works on the local database (``--database-url``, default
+``$GENCREDITS_DATABASE_URL`` or ``./var/gencredits.db``, migrated on first use), or on a
+running service with ``--url`` and ``--api-key``.  Mutating commands take
+``--idempotency-key``; without one a fresh random key is used and printed, so a retry of
+the same command with that key can never apply twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from gencredits.cli._app import app, console, fail, print_json
+from gencredits.cli.service import ApiKeyOpt, UrlOpt, open_billing
+from gencredits.errors import GencreditsError, InvalidRequest
+
+wallet_app = typer.Typer(help="Create, show and list wallets.", no_args_is_help=True)
+job_app = typer.Typer(help="Submit jobs and report their outcome.", no_args_is_help=True)
+app.add_typer(wallet_app, name="wallet")
+app.add_typer(job_app, name="job")
+
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="GENCREDITS_DATABASE_URL",
+        help="SQLAlchemy URL of the ledger (default: sqlite:///./var/gencredits.db).",
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key",
+        "-k",
+        help="Makes the command safe to retry; default: a fresh random key (printed).",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="A setting KEY=VALUE (e.g. duration=8). Repeatable."),
+]
+
+
+def _key(key: str | None) -> str:
+    return key or f"cli-{uuid.uuid4().hex}"
+
+
+def _pairs(option: str, pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidRequest.for_field(option, pair, "KEY=VALUE")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _when(option: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise InvalidRequest.for_field(
+            option, text, "an ISO 8601 instant with a zone, e.g. 2026-12-01T00:00Z"
+        )
+    return value
+
+
+def _call(as_json: bool, work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except GencreditsError as exc:
+        fail(exc, as_json=as_json)
+
+
+def _billing(db: str | None, url: str | None, api_key: str | None) -> Any:
+    return open_billing(url, api_key, db)
+
+
+def _show(as_json: bool, data: dict[str, Any], text: str, key: str | None = None) -> None:
+    if as_json:
+        print_json(data)
+        return
+    console.print(text, highlight=False)
+    if key is not None:
+        console.print(f"[dim]idempotency key: {key}[/dim]", highlight=False)
+
+
+def _wallet_text(d: dict[str, Any]) -> str:
+    return (
+        f"wallet {d['id']} ({d['owner_kind']}): available {d['available']}, held {d['held']}, "
+        f"balance {d['balance']}"
+        + (f", debt {d['debt']} of {d['overdraft_limit']}" if d["overdraft_limit"] else "")
+    )
+
+
+def _job_text(d: dict[str, Any]) -> str:
+    text = (
+        f"job {d['id']} status {d['status']} ({d['state']}): creditsUsed {d['creditsUsed']}, "
+        f"held {d['credits_held']}"
+    )
+    if d.get("written_off"):
+        text += f", written off {d['written_off']}"
+    if d.get("outcome"):
+        text += f" [{d['outcome']}]"
+    return text
+
+
+# --- wallets ----------------------------------------
+
+
+@wallet_app.command("create")
+def wallet_create(
+    wallet_id: Annotated[str, typer.Argument(help="The platform's id of the user or team.")],
+    owner_kind: Annotated[str, typer.Option("--owner-kind", help="user or team.")] = "user",
+    overdraft_limit: Annotated[
+        int, typer.Option("--overdraft-limit", help="Credits it may spend below zero.")
+    ] = 0,
+    hold_ttl_s: Annotated[
+        int | None, typer.Option("--hold-ttl-s", help="Hold time limit for its jobs.")
+    ] = None,
+    idempotency_key: KeyOpt = None,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a wallet (again with the same settings: no change)."""
+    view = _call(
+        as_json,
+        lambda: _billing(database_url, url, api_key).create_wallet(
+            wallet_id,
+            owner_kind=owner_kind,
+            overdraft_limit=overdraft_limit,
+            hold_ttl_s=hold_ttl_s,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    d = view.to_dict()
+    _show(as_json, d, ("exists: " if d.get("replayed") else "created: ") + _wallet_text(d))
+
+
+@wallet_app.command("show")
+def wallet_show(
+    wallet_id: str,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Balances of a wallet and its grants in spend order."""
+    d = _call(as_json, lambda: _billing(database_url, url, api_key).get_wallet(wallet_id)).to_dict()
+    if as_json:
+        print_json(d)
+        return
+    console.print(_wallet_text(d), highlight=False)
+    table = Table("grant", "kind", "amount", "remaining", "priority", "expires", "source")
+    for g in d["grants"]:
+        table.add_row(
+            g["id"],
+            g["kind"],
+            str(g["amount"]),
+            str(g["remaining"]),
+            str(g["priority"]),
+            g["expires_at"] or "never",
+            g["source"] or "",
+        )
+    if d["grants"]:
+        console.print(table)
+
+
+@wallet_app.command("list")
+def wallet_list(
+    cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of a page.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Wallets in id order, one page at a time."""
+    page = _call(
+        as_json,
+        lambda: _billing(database_url, url, api_key).list_wallets(cursor=cursor, limit=limit),
+    )
+    d = page.to_dict()
+    if as_json:
+        print_json(d)
+        return
+    for w in d["items"]:
+        console.print(_wallet_text(w), highlight=False)
+    if d["next_cursor"]:
+        console.print(f"[dim]more: --cursor {d['next_cursor']}[/dim]", highlight=False)
+
+
+# --- grants ----------------------------------------
+
+
+@app.command("grant")
+def grant(
+    wallet_id: str,
+    amount: Annotated[int, typer.Argument(help="Whole credits.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="allowance, promotional, bonus, compensation, refund or purchase."
+        ),
+    ],
+    priority: Annotated[
+        int | None, typer.Option("--priority", help="Spend priority (lower first).")
+    ] = None,
+    expires_at: Annotated[
+        str | None, typer.Option("--expires-at", help="ISO 8601 instant; default never.")
+    ] = None,
+    effective_at: Annotated[
+        str | None, typer.Option("--effective-at", help="ISO 8601 instant; default now.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="What created it (order, plan cycle).")
+    ] = None,
+    idempotency_key: KeyOpt = None,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add credits to a wallet as a grant."""
+    key = _key(idempotency_key)
+    view = _call(
+        as_json,
+        lambda: _billing(database_url, url, api_key).grant(
+            wallet_id,
+            amount,
+            kind=kind,
+            priority=priority,
+            expires_at=_when("--expires-at", expires_at),
+            effective_at=_when("--effective-at", effective_at),
+            source=source,
+            idempotency_key=key,
+        ),
+    )
+    d = view.to_dict()
+    text = (
+        f"{'replayed' if d.get('replayed') else 'granted'} {d['amount']} {d['kind']} credits to "
+        f"{d['wallet_id']} as {d['id']} (expires {d['expires_at'] or 'never'})"
+    )
+    _show(as_json, d, text, key)
+
+
+# --- jobs ----------------------------------------
+
+
+@job_app.command("submit")
+def job_submit(
+    wallet_id: str,
+    model: str,
+    settings: SetOpt = None,
+    generations: Annotated[int, typer.Option("--generations", "-n", min=1)] = 1,
+    catalog: Annotated[str | None, typer.Option("--catalog", "-c")] = None,
+    submitted_by: Annotated[
+        str | None, typer.Option("--submitted-by", help="Team member who submitted it.")
+    ] = None,
+    hold_ttl_s: Annotated[int | None, typer.Option("--hold-ttl-s")] = None,
+    meta: Annotated[
+        list[str] | None, typer.Option("--meta", help="Metadata KEY=VALUE. Repeatable.")
+    ] = None,
+    idempotency_key: KeyOpt = None,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Quote a generation and hold its credits (status 0)."""
+    key = _key(idempotency_key)
+    view = _call(
+        as_json,
+        lambda: _billing(database_url, url, api_key).submit(
+            wallet_id,
+            model,
+            _pairs("--set", settings),
+            generations=generations,
+            catalog=catalog,
+            submitted_by=submitted_by,
+            idempotency_key=key,
+            hold_ttl_s=hold_ttl_s,
+            metadata=_pairs("--meta", meta),
+        ),
+    )
+    _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
+
+
+@job_app.command("complete")
+def job_complete(
+    job_id: str,
+    settings: SetOpt = None,
+    generations: Annotated[
+        int | None,
+        typer.Option("--generations", "-n", min=0, help="Generations actually delivered."),
+    ] = None,
+    idempotency_key: KeyOpt = None,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The provider delivered: capture (less when less was made; --set for actual settings)."""
+    key = _key(idempotency_key)
+    actual = _pairs("--set", settings) or None
+    view = _call(
+        as_json,
+        lambda: _billing(database_url, url, api_key).complete(
+            job_id, actual_params=actual, actual_generations=generations, idempotency_key=key
+        ),
+    )
+    _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
+
+
+@job_app.command("fail")
+def job_fail(
+    job_id: str,
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    idempotency_key: KeyOpt = None,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The provider failed: release the hold (status 2)."""
+    key = _key(idempotency_key)
+    view = _call(
+        as_json,
+        lambda: _billing(database_url, url, api_key).fail(
+            job_id, reason=reason, idempotency_key=key
+        ),
+    )
+    _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
+
+
+@job_app.command("cancel")
+def job_cancel(
+    job_id: str,
+    idempotency_key: KeyOpt = None,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a pending job: release its hold (status 2)."""
+    key = _key(idempotency_key)
+    view = _call(
+        as_json,
+        lambda: _billing(database_url, url, api_key).cancel(job_id, idempotency_key=key),
+    )
+    _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
+
+
+@job_app.command("show")
+def job_show(
+    job_id: str,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A job: status, credits, and the quote it was priced on."""
+    d = _call(as_json, lambda: _billing(database_url, url, api_key).get_job(job_id)).to_dict()
+    if as_json:
+        print_json(d)
+        return
+    console.print(_job_text(d), highlight=False)
+    console.print(
+        f"model {d['model'] or d['kind']}, priced on {d['catalog']} {d['catalog_version']} "
+        f"({d['catalog_hash']}), submitted by {d['submitted_by'] or '-'}",
+        highlight=False,
+    )
+
+
+# --- history, sweep, audit ----------------------------------------
+
+
+@app.command("ledger")
+def ledger(
+    wallet_id: str,
+    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A wallet's ledger history, newest first, each transaction with its postings."""
+    page = _call(
+        as_json,
+        lambda: _billing(database_url, url, api_key).history(wallet_id, cursor=cursor, limit=limit),
+    )
+    d = page.to_dict()
+    if as_json:
+        print_json(d)
+        return
+    table = Table("when", "kind", "available", "held", "job / grant", "postings")
+    for e in d["items"]:
+        postings = ", ".join(f"{p['account']} {p['amount']:+d}" for p in e["postings"])
+        table.add_row(
+            e["created_at"],
+            e["kind"],
+            f"{e['available_delta']:+d}",
+            f"{e['held_delta']:+d}",
+            e["job_id"] or e["grant_id"] or "",
+            postings,
+        )
+    console.print(table)
+    if d["next_cursor"]:
+        console.print(f"[dim]more: --cursor {d['next_cursor']}[/dim]", highlight=False)
+
+
+@app.command("sweep")
+def sweep(
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Release holds past their time limit and expire grants (safe to run anywhere, often)."""
+    d = _call(as_json, lambda: _billing(database_url, url, api_key).sweep()).to_dict()
+    text = (
+        f"released {d['holds_released']} hold(s) ({d['credits_released']} credits), "
+        f"expired {d['grants_expired']} grant(s) ({d['credits_expired']} credits)"
+        + ("; more due: run again" if d["more"] else "")
+    )
+    _show(as_json, d, text)
+
+
+@app.command("audit")
+def audit(
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every ledger invariant; exit 1 naming each violation, 0 when clean."""
+    violations = _call(as_json, lambda: _billing(database_url, url, api_key).audit())
+    if as_json:
+        print_json({"clean": not violations, "violations": [v.to_dict() for v in violations]})
+    elif not violations:
+        console.print("audit: clean", highlight=False)
+    else:
+        for v in violations:
+            console.print(f"[red]violation[/red] {v}", highlight=False)
+    if violations:
+        raise typer.Exit(1)
