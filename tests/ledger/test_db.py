@@ -1,0 +1,57 @@
+"""Engines and migrations: durability settings, migrations to head, schema == the code's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from gencredits import db
+from gencredits.ledger.schema import metadata
+
+
+def test_sqlite_is_wal_with_full_sync_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path}/sub/dir/x.db")  # folders are created
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL, never OFF
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == db.SQLITE_BUSY_TIMEOUT_MS
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_default_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(db.ENV_DATABASE_URL, raising=False)
+    assert db.database_url() == db.DEFAULT_DATABASE_URL
+    monkeypatch.setenv(db.ENV_DATABASE_URL, "postgresql+psycopg://u@h/d")
+    assert db.database_url() == "postgresql+psycopg://u@h/d"
+    assert db.database_url("sqlite://") == "sqlite://"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrations_reach_head_and_match_the_schema_in_code(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path}/m.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    assert not db.is_current(url)
+    assert db.current_revision(url) is None
+    db.upgrade(url)
+    db.upgrade(url)  # idempotent
+    assert db.current_revision(url) == db.head_revision()
+    assert db.is_current(url)
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        ours = [d for d in diff if "ledger_" in repr(d)]
+        assert ours == []
+        assert "ledger_entries" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
