@@ -42,6 +42,9 @@ from gencredits.api.schemas import (
     HealthPublic,
     JobPage,
     JobPublic,
+    KeyCreated,
+    KeyList,
+    KeyPublic,
     ModelDetail,
     ModelList,
     ProjectQuotePublic,
@@ -431,6 +434,17 @@ class Client(_Base):
     def audit(self) -> AuditPublic:
         return self._get("/v1/admin/audit", AuditPublic)
 
+    # --- API keys (admin) ------------------------------------------------------------------
+    def create_key(self, name: str, scopes: list[str]) -> KeyCreated:
+        """A new key; ``.key`` is the secret, returned this once."""
+        return self._post("/v1/keys", {"name": name, "scopes": scopes}, KeyCreated)
+
+    def keys(self, *, include_revoked: bool = False) -> KeyList:
+        return self._get("/v1/keys", KeyList, include_revoked=include_revoked or None)
+
+    def revoke_key(self, key_id: str) -> KeyPublic:
+        return self._post(f"/v1/keys/{_segment(key_id)}/revoke", None, KeyPublic)
+
 
 class AsyncClient(_Base):
     """The same calls as :class:`Client`, awaitable."""
@@ -685,6 +699,17 @@ class AsyncClient(_Base):
 
     async def audit(self) -> AuditPublic:
         return await self._get("/v1/admin/audit", AuditPublic)
+
+    # --- API keys (admin) ------------------------------------------------------------------
+    async def create_key(self, name: str, scopes: list[str]) -> KeyCreated:
+        """A new key; ``.key`` is the secret, returned this once."""
+        return await self._post("/v1/keys", {"name": name, "scopes": scopes}, KeyCreated)
+
+    async def keys(self, *, include_revoked: bool = False) -> KeyList:
+        return await self._get("/v1/keys", KeyList, include_revoked=include_revoked or None)
+
+    async def revoke_key(self, key_id: str) -> KeyPublic:
+        return await self._post(f"/v1/keys/{_segment(key_id)}/revoke", None, KeyPublic)
 
 
 class RemoteBilling:

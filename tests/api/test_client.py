@@ -187,3 +187,23 @@ def test_remote_billing_answers_like_the_library(live: LiveService, keys: dict[s
             billing.sweep(now=object())  # type: ignore[arg-type]
     finally:
         billing.close()
+
+
+def test_keys_are_managed_over_http_by_admins(live: LiveService, keys: dict[str, str]) -> None:
+    with Client(live.url, keys["admin"]) as admin:
+        made = admin.create_key("dashboard", ["read"])
+        assert made.key.startswith(made.prefix) and made.scopes == ["read"]
+        listed = admin.keys().items
+        assert made.id in {k.id for k in listed}
+        assert all("key" not in k.to_dict() for k in listed)  # never shown again
+        with Client(live.url, made.key) as dashboard:
+            assert dashboard.catalogs().items
+            with pytest.raises(errors.PermissionDenied):
+                dashboard.create_key("escalate", ["admin"])
+            assert admin.revoke_key(made.id).revoked_at is not None
+            with pytest.raises(errors.AuthenticationFailed):
+                dashboard.catalogs()  # refused at once by this (single-worker) service
+        assert made.id not in {k.id for k in admin.keys().items}
+        assert made.id in {k.id for k in admin.keys(include_revoked=True).items}
+        with pytest.raises(errors.NotFound):
+            admin.revoke_key("key_missing")

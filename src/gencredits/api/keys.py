@@ -135,8 +135,10 @@ class KeyStore:
         """A new key and its secret; the secret is returned here and never again."""
         chosen = check_scopes(scopes)
         name = name.strip()
-        if not name or len(name) > NAME_LENGTH_MAX:
-            raise InvalidRequest.for_field("name", name, f"1 to {NAME_LENGTH_MAX} characters")
+        if not name or len(name) > NAME_LENGTH_MAX or any(ord(c) < 32 for c in name):
+            raise InvalidRequest.for_field(
+                "name", name, f"1 to {NAME_LENGTH_MAX} printable characters"
+            )
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         record = ApiKey(
             id="key_" + secrets.token_hex(8),

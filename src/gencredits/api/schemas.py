@@ -32,6 +32,10 @@ __all__ = [
     "JobFail",
     "JobPage",
     "JobPublic",
+    "KeyCreate",
+    "KeyCreated",
+    "KeyList",
+    "KeyPublic",
     "ModeDetail",
     "ModelDetail",
     "ModelList",
@@ -401,3 +405,25 @@ class ViolationPublic(_Out):
 class AuditPublic(_Out):
     clean: bool
     violations: list[ViolationPublic]
+
+
+class KeyCreate(_In):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    scopes: list[Literal["admin", "billing", "read"]] = Field(min_length=1, max_length=3)
+
+
+class KeyPublic(_Out):
+    id: str
+    name: str
+    prefix: str = Field(description="The first characters of the key, to recognise it.")
+    scopes: list[str]
+    created_at: str
+    revoked_at: str | None
+
+
+class KeyCreated(KeyPublic):
+    key: str = Field(description="The key itself: shown in this answer only, never again.")
+
+
+class KeyList(_Out):
+    items: list[KeyPublic]
