@@ -10,6 +10,7 @@ becomes :class:`~gencredits.ledger.store.RetryableConflict` and the service retr
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -110,9 +111,22 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.backend = engine.dialect.name
+        # SQLite admits one writer at a time; writers of this process queue on a mutex instead
+        # of on SQLite's busy handler, which sleeps with back-off (up to 100 ms a try) and
+        # wastes most of the time under contention.  Other processes still meet busy_timeout.
+        self._writer = threading.Lock() if self.backend == "sqlite" else None
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[_SqlUnit]:
+        if self._writer is not None and not readonly:
+            with self._writer, self._unit(readonly) as unit:
+                yield unit
+        else:
+            with self._unit(readonly) as unit:
+                yield unit
+
+    @contextmanager
+    def _unit(self, readonly: bool) -> Iterator[_SqlUnit]:
         try:
             with self.engine.connect() as conn:
                 if readonly:

@@ -1,0 +1,245 @@
+"""Ledger throughput: submit+complete pairs per second, beside the backend's raw rate.
+
+For SQLite (a temporary file, WAL, synchronous=FULL, BEGIN IMMEDIATE) and PostgreSQL (a fresh
+database on 127.0.0.1:5432, dropped afterwards), with ``--threads`` (default 32) concurrent
+submitters in ONE process:
+
+* spread: each pair (``Billing.submit`` then ``Billing.complete``, each its own atomic unit of
+  work with the wallet row locked) goes to one of ``--wallets`` (default 10,000) wallets;
+* hot:    every pair goes to ONE team wallet.
+
+Beside each, the raw rate of the same backend at the same concurrency, through the same
+engine settings: one ``UPDATE balance`` + one ``INSERT entry`` per transaction, spread over the
+same number of rows, or all on one hot row.  A pair is two transactions, so the table also
+gives ledger transactions per second (2 x pairs).
+
+Usage: ``.venv/bin/python bench/ledger.py [--seconds 8] [--threads 32] [--wallets 10000]
+[--backends sqlite,postgresql]``.  Prints a Markdown table for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from gencredits.billing import Billing
+from gencredits.db import make_engine, upgrade
+from gencredits.ledger.sql import SqlStore
+from gencredits.pricing import CatalogSet, parse_catalog
+
+CATALOG = """
+catalog: bench
+version: "1"
+title: bench
+models:
+  img:
+    name: img
+    modes: [text-to-image]
+    price: {flat: 3}
+"""
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    import psycopg
+
+    name = f"gcbench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+        ) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def hammer(threads: int, seconds: float, work: Callable[[random.Random, int], None]) -> float:
+    """Run ``work(rng, n)`` in a loop on ``threads`` threads for ``seconds``; calls per second."""
+    stop = threading.Event()
+    counts = [0] * threads
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads + 1)
+
+    def loop(i: int) -> None:
+        rng = random.Random(i)
+        barrier.wait()
+        n = 0
+        try:
+            while not stop.is_set():
+                work(rng, i * 10_000_000 + n)
+                n += 1
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+        counts[i] = n
+
+    pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return sum(counts) / elapsed
+
+
+def seed(billing: Billing, wallets: int, threads: int) -> float:
+    """Create the wallets (and the hot team wallet) with plenty of credit; seconds taken."""
+    ids = [f"u{i:05d}" for i in range(wallets)]
+    started = time.perf_counter()
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not ids:
+                    return
+                wid = ids.pop()
+            billing.create_wallet(wid)
+            billing.grant(wid, 10**9, kind="purchase", idempotency_key="seed")
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    billing.create_wallet("team", owner_kind="team")
+    billing.grant("team", 10**12, kind="purchase", idempotency_key="seed")
+    return time.perf_counter() - started
+
+
+def pairs_rate(billing: Billing, wallets: int, hot: bool, args: argparse.Namespace) -> float:
+    run = uuid.uuid4().hex[:6]
+
+    def pair(rng: random.Random, n: int) -> None:
+        wid = "team" if hot else f"u{rng.randrange(wallets):05d}"
+        job = billing.submit(wid, "img", idempotency_key=f"{run}-{n}")
+        billing.complete(job.id, idempotency_key=f"{run}-{n}-done")
+
+    return hammer(args.threads, args.seconds, pair)
+
+
+def raw_rate(url: str, rows: int, args: argparse.Namespace) -> float:
+    """One UPDATE + one INSERT per transaction, same engine settings and concurrency."""
+    engine = make_engine(url)
+    meta = sa.MetaData()
+    balance = sa.Table(
+        "bench_raw_balance",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("balance", sa.BigInteger, nullable=False),
+    )
+    entry = sa.Table(
+        "bench_raw_entry",
+        meta,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+        sa.Column("account", sa.Integer, nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+    )
+    meta.drop_all(engine)
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(balance.insert(), [{"id": i, "balance": 0} for i in range(rows)])
+    update = (
+        balance.update()
+        .where(balance.c.id == sa.bindparam("row"))
+        .values(balance=balance.c.balance + sa.bindparam("amount"))
+    )
+    insert = entry.insert()
+
+    def tx(rng: random.Random, _n: int) -> None:
+        row = rng.randrange(rows)
+        with engine.begin() as conn:
+            conn.execute(update, {"row": row, "amount": 1})
+            conn.execute(insert, {"account": row, "amount": 1})
+
+    try:
+        return hammer(args.threads, args.seconds, tx)
+    finally:
+        meta.drop_all(engine)
+        engine.dispose()
+
+
+def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[tuple[str, ...]]:
+    catalogs = CatalogSet([parse_catalog(CATALOG, "bench")])
+    engine = make_engine(url)
+    upgrade(engine)
+    billing = Billing(SqlStore(engine), catalogs)
+    seconds = seed(billing, args.wallets, args.threads)
+    print(f"# {name}: seeded {args.wallets} wallets in {seconds:.1f} s", file=sys.stderr)
+    rows = []
+    for label, hot, raw_rows in (
+        (f"spread over {args.wallets:,} wallets", False, args.wallets),
+        ("one hot team wallet", True, 1),
+    ):
+        pairs = pairs_rate(billing, args.wallets, hot, args)
+        raw = raw_rate(url, raw_rows, args)
+        print(f"# {name} {label}: {pairs:.0f} pairs/s, raw {raw:.0f} tx/s", file=sys.stderr)
+        rows.append(
+            (
+                name,
+                label,
+                f"{pairs:,.0f}",
+                f"{2 * pairs:,.0f}",
+                f"{raw:,.0f}",
+                f"{pairs / raw:.2f}",
+            )
+        )
+    violations = billing.audit()
+    assert violations == [], violations[:5]
+    billing.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    rows: list[tuple[str, ...]] = []
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                rows += bench_backend("SQLite", f"sqlite:///{folder}/bench.db", args)
+        elif backend == "postgresql":
+            with postgres_database() as url:
+                rows += bench_backend("PostgreSQL", url, args)
+        else:
+            parser.error(f"unknown backend {backend!r}")
+    print(
+        f"\n{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.threads} threads in one process, {args.seconds:g} s per figure\n"
+    )
+    print(
+        "| backend | workload | submit+complete pairs/s | ledger tx/s | raw UPDATE+INSERT tx/s "
+        "| pairs / raw |"
+    )
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
