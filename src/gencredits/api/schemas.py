@@ -401,6 +401,9 @@ class ViolationPublic(_Out):
     subject: str
     message: str
 
+    def __str__(self) -> str:  # as gencredits.billing.Violation prints
+        return f"{self.code} {self.subject}: {self.message}"
+
 
 class AuditPublic(_Out):
     clean: bool
