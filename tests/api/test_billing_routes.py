@@ -232,3 +232,34 @@ def test_metrics_show_holds_and_credits(api: httpx.Client, keys: dict[str, str])
         float(held.split()[1]) >= quote(CATALOG, "kling/v2-1-pro", {"duration": 10}).total_credits
     )
     assert "gencredits_holds_open " in text and "gencredits_credits_refunded " in text
+
+
+def test_a_client_gone_mid_request_leaves_no_half_made_hold(
+    live: LiveService, api: httpx.Client, keys: dict[str, str]
+) -> None:
+    """PEERS: holds leaked when a client disconnected between the hold and its record."""
+    import socket
+
+    wallet = funded_wallet(api, 1000)
+    body = json.dumps(KLING_10S).encode()
+    for attempt in range(5):
+        request = (
+            f"POST /v1/wallets/{wallet}/jobs HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {keys['billing']}\r\nIdempotency-Key: gone-{attempt}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        with socket.create_connection(("127.0.0.1", live.port)) as s:
+            s.sendall(request)
+        # closed at once: the service may or may not have held; either way, whole or nothing
+    time.sleep(0.5)
+    jobs = api.get(f"/v1/wallets/{wallet}/jobs").json()["items"]
+    shown = api.get(f"/v1/wallets/{wallet}").json()
+    assert shown["held"] == sum(j["credits_held"] for j in jobs)
+    # the platform retries each with its key: one job per key, never two holds
+    for attempt in range(5):
+        retried = post(api, f"/v1/wallets/{wallet}/jobs", KLING_10S, key=f"gone-{attempt}")
+        assert retried.status_code == 201, retried.text
+    jobs = api.get(f"/v1/wallets/{wallet}/jobs").json()["items"]
+    assert len(jobs) == 5
+    price = jobs[0]["creditsUsed"]
+    assert api.get(f"/v1/wallets/{wallet}").json()["held"] == 5 * price
