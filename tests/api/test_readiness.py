@@ -36,3 +36,24 @@ async def test_readyz_waits_for_the_migrations(tmp_path: Path) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_database_is_a_503_not_a_500(tmp_path: Path) -> None:
+    """A key that is not in the memory cache needs the database; when it is gone, every
+    route (the quote fast path included) answers 503 unavailable, which clients retry."""
+    url = f"sqlite:///{tmp_path / 'gone' / 'x.db'}"
+    db.upgrade(url)
+    app = create_app(load_settings(database_url=url, sweep_interval_s=0))
+    (tmp_path / "gone" / "x.db").unlink()
+    (tmp_path / "gone").rmdir()
+    (tmp_path / "gone").write_text("not a folder any more")  # the file cannot be reopened
+    app.state.services.engine.dispose()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        headers = {"Authorization": "Bearer gck_anything"}
+        quoted = await c.post("/v1/quotes", json={"model": "veo3"}, headers=headers)
+        listed = await c.get("/v1/catalogs", headers=headers)
+    for response in (quoted, listed):
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "unavailable"

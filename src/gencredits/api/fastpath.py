@@ -16,6 +16,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gencredits.api.auth import Authenticator, admit
@@ -76,6 +77,14 @@ class QuoteFastPath:
             return JSONResponse(q.to_dict())
         except GencreditsError as exc:
             return error_json(exc.http_status, exc.code, exc.message, exc.details)
+        except (OperationalError, InterfaceError):  # the key lookup could not reach the database
+            log.warning("database unavailable while checking a key")
+            return error_json(
+                503,
+                "unavailable",
+                "the database cannot be reached; retry later",
+                {"retryable": True},
+            )
         except Exception:
             log.exception("unexpected error on POST %s", PATH)
             return error_json(
