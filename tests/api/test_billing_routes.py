@@ -263,3 +263,14 @@ def test_a_client_gone_mid_request_leaves_no_half_made_hold(
     assert len(jobs) == 5
     price = jobs[0]["creditsUsed"]
     assert api.get(f"/v1/wallets/{wallet}").json()["held"] == 5 * price
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/jobs/a%00b", "/v1/wallets/w%00", "/v1/wallets/w%01/jobs", "/v1/wallets/w%00/history",
+     "/v1/wallets/w%00/grants"],
+)  # fmt: skip
+def test_control_characters_in_ids_are_422_on_every_backend(api: httpx.Client, path: str) -> None:
+    refused = api.get(path)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "invalid_request"

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gencredits.errors import GencreditsError, InvalidRequest
@@ -145,6 +145,19 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return error_json(
             503, "unavailable", "the database cannot be reached; retry later", {"retryable": True}
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (PostgreSQL: a NUL in a text): bad input, not a
+        # crash.  The routes validate what they know; this catches what slips past them.
+        log.warning("database refused a value on %s %s: %s", request.method,
+                    request.url.path, exc.orig)  # fmt: skip
+        return error_json(
+            422,
+            "invalid_request",
+            "a value in this request cannot be stored (e.g. a NUL character)",
+            {"field": None, "value": None, "allowed": "printable text"},
         )
 
     @app.exception_handler(Exception)

@@ -18,7 +18,7 @@ import hmac
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
@@ -58,6 +58,11 @@ IdempotencyHeader = Annotated[
 OptionalIdempotencyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
 ]
+#: Ids in paths: printable, bounded (PostgreSQL cannot even compare a text with a NUL in it).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+WalletId = Annotated[str, Path(max_length=200, pattern=PRINTABLE)]
+JobId = Annotated[str, Path(max_length=64, pattern=PRINTABLE)]
+GrantId = Annotated[str, Path(max_length=64, pattern=PRINTABLE)]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
@@ -143,7 +148,7 @@ def list_wallets(
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def get_wallet(wallet_id: str, services: ServicesDep, _key: ReadKey) -> JSONResponse:
+def get_wallet(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> JSONResponse:
     """Available, held and balance, and every grant with its kind, remaining and expiry."""
     return _json(_billing(services).get_wallet(wallet_id))
 
@@ -160,7 +165,7 @@ def get_wallet(wallet_id: str, services: ServicesDep, _key: ReadKey) -> JSONResp
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 def create_grant(
-    wallet_id: str,
+    wallet_id: WalletId,
     body: GrantCreate,
     services: ServicesDep,
     _key: BillingKey,
@@ -187,7 +192,7 @@ def create_grant(
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def list_grants(wallet_id: str, services: ServicesDep, _key: ReadKey) -> JSONResponse:
+def list_grants(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> JSONResponse:
     grants = _billing(services).list_grants(wallet_id)
     return JSONResponse({"items": [g.to_dict() for g in grants]})
 
@@ -200,7 +205,7 @@ def list_grants(wallet_id: str, services: ServicesDep, _key: ReadKey) -> JSONRes
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 def void_grant(
-    grant_id: str, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
+    grant_id: GrantId, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
 ) -> JSONResponse:
     """Take back what is left of a grant (a refunded pack); held credits stay held."""
     return _json(_writer(services).void_grant(grant_id, idempotency_key=idempotency_key))
@@ -218,7 +223,7 @@ def void_grant(
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 def submit_job(
-    wallet_id: str,
+    wallet_id: WalletId,
     body: JobCreate,
     services: ServicesDep,
     key: BillingKey,
@@ -251,7 +256,7 @@ def submit_job(
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 def record_free_job(
-    wallet_id: str,
+    wallet_id: WalletId,
     body: FreeJobCreate,
     services: ServicesDep,
     key: BillingKey,
@@ -275,7 +280,7 @@ def record_free_job(
     openapi_extra=SCOPE_EXTRA["read"],
 )
 def list_jobs(
-    wallet_id: str,
+    wallet_id: WalletId,
     services: ServicesDep,
     _key: ReadKey,
     status: Annotated[int | None, Query(ge=0, le=2, description="0, 1 or 2")] = None,
@@ -297,7 +302,7 @@ def list_jobs(
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def get_job(job_id: str, services: ServicesDep, _key: ReadKey) -> JSONResponse:
+def get_job(job_id: JobId, services: ServicesDep, _key: ReadKey) -> JSONResponse:
     return _json(_billing(services).get_job(job_id))
 
 
@@ -309,7 +314,7 @@ def get_job(job_id: str, services: ServicesDep, _key: ReadKey) -> JSONResponse:
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 def complete_job(
-    job_id: str,
+    job_id: JobId,
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: IdempotencyHeader,
@@ -335,7 +340,7 @@ def complete_job(
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 def fail_job(
-    job_id: str,
+    job_id: JobId,
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: IdempotencyHeader,
@@ -355,7 +360,7 @@ def fail_job(
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 def cancel_job(
-    job_id: str, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
+    job_id: JobId, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
 ) -> JSONResponse:
     """Cancel before completion: released like a failure (status 2)."""
     return _json(_writer(services).cancel(job_id, idempotency_key=idempotency_key))
@@ -372,7 +377,7 @@ def cancel_job(
     openapi_extra=SCOPE_EXTRA["read"],
 )
 def wallet_history(
-    wallet_id: str,
+    wallet_id: WalletId,
     services: ServicesDep,
     _key: ReadKey,
     cursor: Cursor = None,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -47,7 +49,11 @@ async def list_keys(
     responses=error_responses(401, 403, 404, 503),
     openapi_extra=SCOPE_EXTRA["admin"],
 )
-async def revoke_key(key_id: str, services: ServicesDep, _key: AdminKey) -> JSONResponse:
+async def revoke_key(
+    key_id: Annotated[str, Path(max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$")],
+    services: ServicesDep,
+    _key: AdminKey,
+) -> JSONResponse:
     """Revoke a key.  This worker forgets it at once; the others within
     ``api_key_cache_ttl_s``.  Revoking a revoked key answers it unchanged."""
     record = await run_in_threadpool(services.keys.revoke, key_id)
