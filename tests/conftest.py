@@ -70,22 +70,34 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str | None:
-    """The database URL of each store the contract suite runs on (``None``: in memory)."""
-    if request.param == "memory":
+STORES = ["memory", "sqlite", "postgresql", "sqlite+group-commit", "postgresql+group-commit"]
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store the contract suite runs on (``+group-commit``: writes batched)."""
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture
+def store_url(store_kind: str, request: pytest.FixtureRequest, tmp_path: object) -> str | None:
+    """The database URL of the store under test (``None``: in memory)."""
+    if store_kind == "memory":
         return None
-    if request.param == "sqlite":
+    if store_kind.startswith("sqlite"):
         return f"sqlite:///{tmp_path}/ledger.db"
     url: str = request.getfixturevalue("postgres_url")
     return url
 
 
 @pytest.fixture
-def store(store_url: str | None) -> Iterator[Any]:
-    """A fresh ledger store, migrated to head: memory, SQLite file, real PostgreSQL."""
+def store(store_kind: str, store_url: str | None) -> Iterator[Any]:
+    """A fresh ledger store, migrated to head: memory, SQLite file, real PostgreSQL, and the
+    two SQL stores behind group commit."""
     from gencredits.db import make_engine, upgrade
     from gencredits.ledger import MemoryStore
+    from gencredits.ledger.batching import GroupCommitStore
     from gencredits.ledger.sql import SqlStore
 
     if store_url is None:
@@ -93,7 +105,9 @@ def store(store_url: str | None) -> Iterator[Any]:
         return
     engine = make_engine(store_url)
     upgrade(engine)
-    sql_store = SqlStore(engine)
+    sql_store: Any = SqlStore(engine)
+    if store_kind.endswith("+group-commit"):
+        sql_store = GroupCommitStore(sql_store)
     try:
         yield sql_store
     finally:

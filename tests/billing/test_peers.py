@@ -53,6 +53,10 @@ class FaultyStore:
         with self.inner.unit_of_work(readonly=readonly) as uow:
             yield _Faulty(uow, self)
 
+    def run_unit(self, unit: Callable[[Any], Any]) -> Any:
+        with self.unit_of_work() as uow:
+            return unit(uow)
+
     def close(self) -> None:
         self.inner.close()
 

@@ -233,42 +233,45 @@ class Billing:
         if key is not None:
             _check_text("idempotency_key", key, MAX_KEY_LEN)
         fingerprint = _fingerprint(operation, request)
+
+        def unit(uow: UnitOfWork) -> Any:
+            wallet_id = locate(uow)
+            wallet = uow.lock_wallet(wallet_id)
+            now = self.clock.now()
+            if key is not None:
+                record = uow.get_idempotency(scope, key)
+                if record is not None:
+                    if record.fingerprint != fingerprint:
+                        raise IdempotencyConflict(
+                            f"idempotency_key: {key!r} was already used for a different "
+                            f"{record.operation} request in {scope}; nothing changed",
+                            details={
+                                "field": "idempotency_key",
+                                "value": key,
+                                "scope": scope,
+                                "original_operation": record.operation,
+                            },
+                        )
+                    return self._replay(uow, record, now)
+            done = body(uow, wallet, now)
+            if key is not None:
+                uow.insert_idempotency(
+                    IdempotencyRecord(
+                        scope=scope,
+                        key=key,
+                        operation=operation,
+                        fingerprint=fingerprint,
+                        result_kind=done.result_kind,
+                        result_id=done.result_id,
+                        outcome=done.outcome,
+                        created_at=now,
+                    )
+                )
+            return done.view
+
         for _attempt in range(UNIT_RETRIES):
             try:
-                with self.store.unit_of_work() as uow:
-                    wallet_id = locate(uow)
-                    wallet = uow.lock_wallet(wallet_id)
-                    now = self.clock.now()
-                    if key is not None:
-                        record = uow.get_idempotency(scope, key)
-                        if record is not None:
-                            if record.fingerprint != fingerprint:
-                                raise IdempotencyConflict(
-                                    f"idempotency_key: {key!r} was already used for a different "
-                                    f"{record.operation} request in {scope}; nothing changed",
-                                    details={
-                                        "field": "idempotency_key",
-                                        "value": key,
-                                        "scope": scope,
-                                        "original_operation": record.operation,
-                                    },
-                                )
-                            return self._replay(uow, record, now)
-                    done = body(uow, wallet, now)
-                    if key is not None:
-                        uow.insert_idempotency(
-                            IdempotencyRecord(
-                                scope=scope,
-                                key=key,
-                                operation=operation,
-                                fingerprint=fingerprint,
-                                result_kind=done.result_kind,
-                                result_id=done.result_id,
-                                outcome=done.outcome,
-                                created_at=now,
-                            )
-                        )
-                    return done.view
+                return self.store.run_unit(unit)
             except RetryableConflict:
                 continue
         raise Unavailable(
@@ -1276,12 +1279,15 @@ class Billing:
     def _sweep_unit(
         self, wallet_id: str, fn: Callable[[UnitOfWork, Wallet], int | None]
     ) -> int | None:
+        def unit(uow: UnitOfWork) -> int | None:
+            wallet = uow.lock_wallet(wallet_id)
+            assert wallet is not None
+            return fn(uow, wallet)
+
         for _attempt in range(UNIT_RETRIES):
             try:
-                with self.store.unit_of_work() as uow:
-                    wallet = uow.lock_wallet(wallet_id)
-                    assert wallet is not None
-                    return fn(uow, wallet)
+                result: int | None = self.store.run_unit(unit)
+                return result
             except RetryableConflict:
                 continue
         return None

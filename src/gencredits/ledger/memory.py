@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from gencredits.ledger.model import (
     Event,
@@ -27,6 +27,7 @@ from gencredits.ledger.store import AuditSnapshot, RetryableConflict
 __all__ = ["MemoryStore"]
 
 _MISSING = object()
+T = TypeVar("T")
 
 
 class MemoryStore:
@@ -67,6 +68,10 @@ class MemoryStore:
             finally:
                 if outer:
                     self._undo = None
+
+    def run_unit(self, unit: Callable[[Any], T]) -> T:
+        with self.unit_of_work() as uow:
+            return unit(uow)
 
     def close(self) -> None:
         pass

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -36,6 +36,8 @@ from gencredits.ledger.model import (
 from gencredits.ledger.store import AuditSnapshot, RetryableConflict
 
 __all__ = ["SqlStore"]
+
+T = TypeVar("T")
 
 #: SQLSTATEs after which the whole unit of work may simply be run again.
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
@@ -117,13 +119,26 @@ class SqlStore:
         self._writer = threading.Lock() if self.backend == "sqlite" else None
 
     @contextmanager
-    def unit_of_work(self, *, readonly: bool = False) -> Iterator[_SqlUnit]:
-        if self._writer is not None and not readonly:
-            with self._writer, self._unit(readonly) as unit:
-                yield unit
+    def writer_lock(self) -> Iterator[None]:
+        """Held around every writing transaction of this process (SQLite only; else no-op)."""
+        if self._writer is None:
+            yield
         else:
+            with self._writer:
+                yield
+
+    @contextmanager
+    def unit_of_work(self, *, readonly: bool = False) -> Iterator[_SqlUnit]:
+        if readonly:
             with self._unit(readonly) as unit:
                 yield unit
+        else:
+            with self.writer_lock(), self._unit(readonly) as unit:
+                yield unit
+
+    def run_unit(self, unit: Callable[[Any], T]) -> T:
+        with self.unit_of_work() as uow:
+            return unit(uow)
 
     @contextmanager
     def _unit(self, readonly: bool) -> Iterator[_SqlUnit]:

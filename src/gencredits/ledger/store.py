@@ -14,11 +14,11 @@ PostgreSQL).  One contract suite (``tests/ledger``) runs against all three.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from gencredits.ledger.model import (
     Event,
@@ -30,6 +30,8 @@ from gencredits.ledger.model import (
 )
 
 __all__ = ["AuditSnapshot", "LedgerStore", "RetryableConflict", "UnitOfWork"]
+
+T = TypeVar("T")
 
 
 class RetryableConflict(Exception):
@@ -121,6 +123,15 @@ class LedgerStore(Protocol):
 
     def unit_of_work(self, *, readonly: bool = False) -> AbstractContextManager[UnitOfWork]:
         """One atomic transaction; commits when the block ends normally, else rolls back."""
+        ...
+
+    def run_unit(self, unit: Callable[[UnitOfWork], T]) -> T:
+        """Run ``unit`` atomically and return its result once it is durable (committed).
+
+        Plain adapters run it in their own unit of work; a group-commit adapter runs many
+        callers' units in one database transaction (each in a savepoint) and answers each
+        caller after the shared commit.
+        """
         ...
 
     def close(self) -> None: ...
