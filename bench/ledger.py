@@ -10,8 +10,11 @@ submitters in ONE process:
 
 Beside each, the raw rate of the same backend at the same concurrency, through the same
 engine settings: one ``UPDATE balance`` + one ``INSERT entry`` per transaction, spread over the
-same number of rows, or all on one hot row.  A pair is two transactions, so the table also
-gives ledger transactions per second (2 x pairs).
+same number of rows, or all on one hot row.  A pair is two ledger operations (each, without
+group commit, its own database transaction), so the table also gives ledger operations per
+second (2 x pairs) and their ratio to the raw rate.  ``--modes plain,group`` runs each
+workload with one transaction per call and with :class:`GroupCommitStore` (one writer thread
+batching up to ``--max-batch`` calls per transaction).
 
 Usage: ``.venv/bin/python bench/ledger.py [--seconds 8] [--threads 32] [--wallets 10000]
 [--backends sqlite,postgresql]``.  Prints a Markdown table for bench/RESULTS.md.
@@ -35,6 +38,7 @@ import sqlalchemy as sa
 
 from gencredits.billing import Billing
 from gencredits.db import make_engine, upgrade
+from gencredits.ledger.batching import GroupCommitStore
 from gencredits.ledger.sql import SqlStore
 from gencredits.pricing import CatalogSet, parse_catalog
 
@@ -184,30 +188,45 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[tuple[s
     catalogs = CatalogSet([parse_catalog(CATALOG, "bench")])
     engine = make_engine(url)
     upgrade(engine)
-    billing = Billing(SqlStore(engine), catalogs)
-    seconds = seed(billing, args.wallets, args.threads)
+    plain = Billing(SqlStore(engine), catalogs)
+    seconds = seed(plain, args.wallets, args.threads)
     print(f"# {name}: seeded {args.wallets} wallets in {seconds:.1f} s", file=sys.stderr)
     rows = []
     for label, hot, raw_rows in (
         (f"spread over {args.wallets:,} wallets", False, args.wallets),
         ("one hot team wallet", True, 1),
     ):
-        pairs = pairs_rate(billing, args.wallets, hot, args)
         raw = raw_rate(url, raw_rows, args)
-        print(f"# {name} {label}: {pairs:.0f} pairs/s, raw {raw:.0f} tx/s", file=sys.stderr)
-        rows.append(
-            (
-                name,
-                label,
-                f"{pairs:,.0f}",
-                f"{2 * pairs:,.0f}",
-                f"{raw:,.0f}",
-                f"{pairs / raw:.2f}",
+        for mode in args.modes.split(","):
+            if mode == "plain":
+                billing = plain
+            else:
+                store = GroupCommitStore(SqlStore(make_engine(url)), max_batch=args.max_batch)
+                billing = Billing(store, catalogs)
+            pairs = pairs_rate(billing, args.wallets, hot, args)
+            note = ""
+            if billing is not plain:
+                note = f"{store.units / max(store.batches, 1):.1f} units per commit"
+                billing.close()
+            print(
+                f"# {name} {label} {mode}: {pairs:.0f} pairs/s, raw {raw:.0f} tx/s {note}",
+                file=sys.stderr,
             )
-        )
-    violations = billing.audit()
+            rows.append(
+                (
+                    name,
+                    label,
+                    "group commit" if mode != "plain" else "one tx per call",
+                    f"{pairs:,.0f}",
+                    f"{2 * pairs:,.0f}",
+                    f"{raw:,.0f}",
+                    f"{2 * pairs / raw:.2f}",
+                    note,
+                )
+            )
+    violations = plain.audit()
     assert violations == [], violations[:5]
-    billing.close()
+    plain.close()
     return rows
 
 
@@ -217,6 +236,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--modes", default="plain,group", help="plain and/or group (commit)")
+    parser.add_argument("--max-batch", type=int, default=256)
     args = parser.parse_args()
     rows: list[tuple[str, ...]] = []
     for backend in args.backends.split(","):
@@ -233,10 +254,10 @@ def main() -> None:
         f"{args.threads} threads in one process, {args.seconds:g} s per figure\n"
     )
     print(
-        "| backend | workload | submit+complete pairs/s | ledger tx/s | raw UPDATE+INSERT tx/s "
-        "| pairs / raw |"
+        "| backend | workload | mode | submit+complete pairs/s | ledger ops/s "
+        "| raw UPDATE+INSERT tx/s | ops / raw | note |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
 

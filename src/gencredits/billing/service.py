@@ -204,16 +204,23 @@ class Billing:
         database_url: str | None = None,
         catalogs: CatalogSet | None = None,
         clock: Clock | None = None,
+        *,
+        group_commit: bool = False,
         **options: Any,
     ) -> Billing:
         """A service on the database at ``database_url`` (default: env, then the SQLite file),
-        migrated to the newest schema first."""
+        migrated to the newest schema first.  ``group_commit``: batch the writes of this
+        process into shared transactions (see :mod:`gencredits.ledger.batching`)."""
         from gencredits.db import make_engine, upgrade
+        from gencredits.ledger.batching import GroupCommitStore
         from gencredits.ledger.sql import SqlStore
 
         engine = make_engine(database_url)
         upgrade(engine)
-        return cls(SqlStore(engine), catalogs, clock, **options)
+        store: LedgerStore = SqlStore(engine)
+        if group_commit:
+            store = GroupCommitStore(SqlStore(engine))
+        return cls(store, catalogs, clock, **options)
 
     def close(self) -> None:
         self.store.close()
