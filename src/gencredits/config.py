@@ -32,6 +32,8 @@ __all__ = ["DEFAULT_DATABASE_URL", "Settings", "load_settings", "read_config_fil
 DEFAULT_DATABASE_URL = "sqlite:///./var/gencredits.db"
 ENV_PREFIX = "GENCREDITS_"
 CONFIG_ENV = "GENCREDITS_CONFIG"
+#: The ledger's own ceiling on a hold's time limit (a week).
+HOLD_TTL_S_LIMIT = 7 * 24 * 3600
 
 
 class Settings(BaseSettings):
@@ -52,10 +54,16 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
     hold_ttl_s_default: int = Field(
-        3600, ge=1, description="Time limit of a hold when neither the wallet nor the job sets one."
+        3600,
+        ge=1,
+        le=HOLD_TTL_S_LIMIT,
+        description="Time limit of a hold when neither the wallet nor the job sets one.",
     )
     hold_ttl_s_max: int = Field(
-        86400, ge=1, description="Upper bound on any hold time limit a request may ask for."
+        86400,
+        ge=1,
+        le=HOLD_TTL_S_LIMIT,
+        description="Upper bound on any hold time limit a request may ask for.",
     )
     callback_secret: SecretStr | None = Field(
         None, description="Shared secret of provider callbacks (HMAC-SHA256); unset: refused."
