@@ -33,9 +33,9 @@ from gencredits.ledger.model import DEFAULT_KIND_PRIORITIES
 
 OPS = {
     "memory": 100_000,
-    "sqlite": 8_000,
-    "postgresql": 2_500,
-    "sqlite+group-commit": 1_500,
+    "sqlite": 6_000,
+    "postgresql": 2_000,
+    "sqlite+group-commit": 1_000,
     "postgresql+group-commit": 1_000,
 }
 AUDIT_EVERY = 2_000  # 5,000 in memory
