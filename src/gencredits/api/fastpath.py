@@ -25,7 +25,7 @@ from gencredits.api.schemas import QuoteCreate
 from gencredits.errors import GencreditsError, InvalidRequest
 from gencredits.pricing import CatalogSet, quote
 
-__all__ = ["QuoteFastPath"]
+__all__ = ["QuoteFastPath", "price_quote"]
 
 log = logging.getLogger("gencredits.api")
 PATH = "/v1/quotes"
@@ -66,15 +66,9 @@ class QuoteFastPath:
             if body is None:
                 return None  # the client went away
             try:
-                request = QuoteCreate.model_validate_json(body)
-            except ValidationError as exc:
-                errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-                return validation_error_response(RequestValidationError(errors))
-            where: Any = self.catalogs
-            if request.catalog is not None:
-                where = self.catalogs[request.catalog]
-            q = quote(where, request.model, request.params, request.generations)
-            return JSONResponse(q.to_dict())
+                return JSONResponse(price_quote(self.catalogs, body))
+            except RequestValidationError as exc:
+                return validation_error_response(exc)
         except GencreditsError as exc:
             return error_json(exc.http_status, exc.code, exc.message, exc.details)
         except (OperationalError, InterfaceError):  # the key lookup could not reach the database
@@ -93,6 +87,22 @@ class QuoteFastPath:
                 "internal error; it was logged on the server (no details are sent to clients)",
                 {},
             )
+
+
+def price_quote(catalogs: CatalogSet, body: bytes) -> dict[str, Any]:
+    """Parse a quote request body and price it: what both this path and the documented
+    route answer.  Raises ``RequestValidationError`` for a malformed body and the library's
+    errors for a request it refuses."""
+    try:
+        request = QuoteCreate.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
+    where: CatalogSet | Any = catalogs
+    if request.catalog is not None:
+        where = catalogs[request.catalog]
+    return quote(where, request.model, request.params, request.generations).to_dict()
 
 
 def _bearer(scope: Scope) -> str | None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from gencredits.api.auth import SCOPE_EXTRA, ReadKey, authorize
 from gencredits.api.errors import error_responses, reject_unknown_query
+from gencredits.api.fastpath import price_quote
 from gencredits.api.schemas import (
     CapacityCreate,
     CapacityPublic,
@@ -222,12 +221,5 @@ async def create_quote(request: Request) -> JSONResponse:
     await authorize(request, "read")
     if request.scope.get("query_string"):
         await reject_unknown_query(request)
-    try:
-        body = QuoteCreate.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        ) from None
     services: Services = request.app.state.services
-    where = services.catalogs[body.catalog] if body.catalog is not None else services.catalogs
-    return JSONResponse(quote(where, body.model, body.params, body.generations).to_dict())
+    return JSONResponse(price_quote(services.catalogs, await request.body()))
