@@ -17,12 +17,15 @@ workload with one transaction per call and with :class:`GroupCommitStore` (one w
 batching up to ``--max-batch`` calls per transaction).
 
 Usage: ``.venv/bin/python bench/ledger.py [--seconds 8] [--threads 32] [--wallets 10000]
-[--backends sqlite,postgresql]``.  Prints a Markdown table for bench/RESULTS.md.
+[--backends sqlite,postgresql] [--processes 2]``.  With ``--processes N`` the threads are
+split over N processes (each its own engine; rates summed).  Prints a Markdown table for
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import random
@@ -33,6 +36,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -143,9 +147,7 @@ def pairs_rate(billing: Billing, wallets: int, hot: bool, args: argparse.Namespa
     return hammer(args.threads, args.seconds, pair)
 
 
-def raw_rate(url: str, rows: int, args: argparse.Namespace) -> float:
-    """One UPDATE + one INSERT per transaction, same engine settings and concurrency."""
-    engine = make_engine(url)
+def _raw_tables() -> tuple[sa.MetaData, sa.Table, sa.Table]:
     meta = sa.MetaData()
     balance = sa.Table(
         "bench_raw_balance",
@@ -160,10 +162,26 @@ def raw_rate(url: str, rows: int, args: argparse.Namespace) -> float:
         sa.Column("account", sa.Integer, nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
     )
+    return meta, balance, entry
+
+
+def raw_setup(url: str, rows: int, *, drop_only: bool = False) -> None:
+    engine = make_engine(url)
+    meta, balance, _entry = _raw_tables()
     meta.drop_all(engine)
-    meta.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(balance.insert(), [{"id": i, "balance": 0} for i in range(rows)])
+    if not drop_only:
+        meta.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(balance.insert(), [{"id": i, "balance": 0} for i in range(rows)])
+    engine.dispose()
+
+
+def raw_rate(url: str, rows: int, args: argparse.Namespace, *, create: bool = True) -> float:
+    """One UPDATE + one INSERT per transaction, same engine settings and concurrency."""
+    if create:
+        raw_setup(url, rows)
+    engine = make_engine(url)
+    _meta, balance, entry = _raw_tables()
     update = (
         balance.update()
         .where(balance.c.id == sa.bindparam("row"))
@@ -180,8 +198,43 @@ def raw_rate(url: str, rows: int, args: argparse.Namespace) -> float:
     try:
         return hammer(args.threads, args.seconds, tx)
     finally:
-        meta.drop_all(engine)
         engine.dispose()
+        if create:
+            raw_setup(url, rows, drop_only=True)
+
+
+def _child(
+    what: str, url: str, size: int, hot: bool, args: argparse.Namespace, barrier: Any, out: Any
+) -> None:
+    """One worker process of a ``--processes`` run: its share of the threads, its own engine."""
+    barrier.wait()
+    if what == "raw":
+        out.put(raw_rate(url, size, args, create=False))
+        return
+    catalogs = CatalogSet([parse_catalog(CATALOG, "bench")])
+    store: Any = SqlStore(make_engine(url))
+    if what == "group":
+        store = GroupCommitStore(store, max_batch=args.max_batch)
+    billing = Billing(store, catalogs)
+    out.put(pairs_rate(billing, size, hot, args))
+    billing.close()
+
+
+def in_processes(what: str, url: str, size: int, hot: bool, args: argparse.Namespace) -> float:
+    """The summed rate of ``args.processes`` processes sharing ``args.threads`` threads."""
+    ctx = multiprocessing.get_context("spawn")
+    share = argparse.Namespace(**{**vars(args), "threads": args.threads // args.processes})
+    barrier, out = ctx.Barrier(args.processes), ctx.Queue()
+    procs = [
+        ctx.Process(target=_child, args=(what, url, size, hot, share, barrier, out))
+        for _ in range(args.processes)
+    ]
+    for proc in procs:
+        proc.start()
+    rates = [out.get(timeout=args.seconds * 10 + 120) for _ in procs]
+    for proc in procs:
+        proc.join()
+    return float(sum(rates))
 
 
 def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[tuple[str, ...]]:
@@ -196,8 +249,31 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[tuple[s
         (f"spread over {args.wallets:,} wallets", False, args.wallets),
         ("one hot team wallet", True, 1),
     ):
-        raw = raw_rate(url, raw_rows, args)
+        if args.processes > 1:
+            raw_setup(url, raw_rows)
+            raw = in_processes("raw", url, raw_rows, hot, args)
+            raw_setup(url, raw_rows, drop_only=True)
+        else:
+            raw = raw_rate(url, raw_rows, args)
         for mode in args.modes.split(","):
+            if args.processes > 1:
+                pairs = in_processes(mode, url, args.wallets, hot, args)
+                rows.append(
+                    (
+                        name,
+                        label,
+                        f"{mode}, {args.processes} processes",
+                        f"{pairs:,.0f}",
+                        f"{2 * pairs:,.0f}",
+                        f"{raw:,.0f}",
+                        f"{2 * pairs / raw:.2f}",
+                        "",
+                    )
+                )
+                print(
+                    f"# {name} {label} {mode}: {pairs:.0f} pairs/s, raw {raw:.0f}", file=sys.stderr
+                )
+                continue
             if mode == "plain":
                 billing = plain
             else:
@@ -238,6 +314,9 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--modes", default="plain,group", help="plain and/or group (commit)")
     parser.add_argument("--max-batch", type=int, default=256)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="split the threads over this many processes"
+    )
     args = parser.parse_args()
     rows: list[tuple[str, ...]] = []
     for backend in args.backends.split(","):

@@ -276,6 +276,7 @@ class Billing:
                 )
             return done.view
 
+        unit.locate = locate  # type: ignore[attr-defined]  # lets group commit lock in order
         for _attempt in range(UNIT_RETRIES):
             try:
                 return self.store.run_unit(unit)
@@ -1290,6 +1291,8 @@ class Billing:
             wallet = uow.lock_wallet(wallet_id)
             assert wallet is not None
             return fn(uow, wallet)
+
+        unit.locate = lambda _uow: wallet_id  # type: ignore[attr-defined]
 
         for _attempt in range(UNIT_RETRIES):
             try:

@@ -10,7 +10,9 @@ idempotency key).
 
 Why: a commit (fsync, lock hand-over) per operation caps a hot wallet at the backend's
 one-row rate; a batch pays it once for many operations, as TigerBeetle does.  The wallet
-row lock is taken per unit as usual, so other processes (without batching) stay correct.
+row lock is taken per unit as usual, so other processes (with or without batching) stay
+correct; on PostgreSQL a batch first locks all its wallets in id order (units that expose
+``unit.locate``), so two processes' batches cannot deadlock on each other.
 Reads (``unit_of_work(readonly=True)``) do not queue.
 """
 
@@ -117,10 +119,35 @@ class GroupCommitStore:
             if stop:
                 return
 
+    def _lock_in_order(self, uow: _SqlUnit, batch: list[_Pending]) -> None:
+        """Lock every wallet the batch will touch up front, in id order.
+
+        Units lock their wallet when they start; two processes' batches doing that in arrival
+        order would deadlock on PostgreSQL (each holding some wallets the other wants).
+        Taking all of a batch's locks first, sorted, makes lock order global; a unit's own
+        ``lock_wallet`` then finds its row already locked by this transaction.
+        """
+        if self.backend != "postgresql" or len(batch) < 2:
+            return
+        wallets: set[str] = set()
+        for pending in batch:
+            locate = getattr(pending.unit, "locate", None)
+            if locate is None:
+                continue
+            savepoint = uow.c.begin_nested()
+            try:
+                wallets.add(locate(uow))
+                savepoint.commit()
+            except Exception:
+                savepoint.rollback()  # the unit will meet the same problem and report it
+        for wallet_id in sorted(wallets):
+            uow.lock_wallet(wallet_id)
+
     def _run_batch(self, batch: list[_Pending]) -> None:
         try:
             with self.inner.writer_lock(), self.engine.connect() as conn, conn.begin():
                 uow = _SqlUnit(conn, self.backend)
+                self._lock_in_order(uow, batch)
                 for pending in batch:
                     savepoint = conn.begin_nested()
                     try:
