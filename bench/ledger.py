@@ -330,7 +330,7 @@ def main() -> None:
             parser.error(f"unknown backend {backend!r}")
     print(
         f"\n{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{args.threads} threads in one process, {args.seconds:g} s per figure\n"
+        f"{args.threads} threads over {args.processes} process(es), {args.seconds:g} s per figure\n"
     )
     print(
         "| backend | workload | mode | submit+complete pairs/s | ledger ops/s "
