@@ -222,3 +222,13 @@ class Event:
     created_at: datetime
     payload: Mapping[str, Any] = field(default_factory=dict)
     seq: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "wallet_id": self.wallet_id,
+            "type": self.type,
+            "subject_id": self.subject_id,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+            "payload": dict(self.payload),
+        }
