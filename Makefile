@@ -6,7 +6,8 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+# Two workers: the suite is half waiting on PostgreSQL, SQLite fsyncs and real service processes.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run venv test check lint format typecheck unit bench clean
 
