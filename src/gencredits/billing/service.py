@@ -111,6 +111,15 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:24]
 
 
+def _event_position(cursor: str | None) -> tuple[int, int] | None:
+    if cursor is None:
+        return None
+    txid, sep, seq = cursor.partition("-")
+    if not (sep and txid.isdigit() and seq.isdigit()) or len(cursor) > 60:
+        raise InvalidRequest.for_field("after", cursor, "an event's cursor, e.g. '0-42'")
+    return int(txid), int(seq)
+
+
 def _fingerprint(operation: str, request: Mapping[str, Any]) -> str:
     text = json.dumps([operation, request], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -1245,10 +1254,14 @@ class Billing:
 
         return self._read(read)
 
-    def events(self, *, after_seq: int | None = None, limit: int = 100) -> list[Event]:
-        """Outbox events in commit order (for webhooks, alerts, reports)."""
+    def events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:
+        """Committed outbox events in delivery order (for webhooks, alerts, reports).
+
+        Resume with ``after=<the last event's cursor>``: an event that commits later never
+        sorts before one already handed out, so a consumer misses and repeats nothing."""
         _check_int("limit", limit, 1, 10 * MAX_PAGE)
-        return self._read(lambda uow, _now: uow.events(after_seq=after_seq, limit=limit))
+        position = _event_position(after)
+        return self._read(lambda uow, _now: uow.events(after=position, limit=limit))
 
     # ------------------------------------------------------------------ sweep, audit
     def sweep(self, now: datetime | None = None) -> SweepReport:

@@ -252,8 +252,9 @@ class _MemoryUnit:
     def emit(self, event: Event) -> None:
         self.s._append(self.s.outbox, replace(event, seq=len(self.s.outbox) + 1))
 
-    def events(self, *, after_seq: int | None, limit: int) -> list[Event]:
-        start = after_seq or 0
+    def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
+        # One lock serialises writers here, so seq order is commit order.
+        start = after[1] if after else 0
         return self.s.outbox[start : start + limit]
 
     # sweeper, auditor

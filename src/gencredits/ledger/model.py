@@ -222,10 +222,24 @@ class Event:
     created_at: datetime
     payload: Mapping[str, Any] = field(default_factory=dict)
     seq: int | None = None
+    #: PostgreSQL: the id of the transaction that wrote it (None where writers are serialised)
+    txid: int | None = None
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """Where this event stands in delivery order: (transaction id, seq)."""
+        return (self.txid or 0, self.seq or 0)
+
+    @property
+    def cursor(self) -> str:
+        """Pass it back as ``events(after=...)`` to read the events after this one."""
+        txid, seq = self.position
+        return f"{txid}-{seq}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
+            "cursor": self.cursor,
             "wallet_id": self.wallet_id,
             "type": self.type,
             "subject_id": self.subject_id,

@@ -159,5 +159,8 @@ outbox = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("published_at", UTCDateTime, nullable=True),
+    # PostgreSQL fills it with the writing transaction's id (migration 0003); NULL on SQLite.
+    sa.Column("txid", sa.BigInteger, nullable=True),
     sa.Index("ix_ledger_outbox_unpublished", "published_at", "seq"),
+    sa.Index("ix_ledger_outbox_position", "txid", "seq"),
 )

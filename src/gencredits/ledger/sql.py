@@ -107,6 +107,17 @@ _SELECT_IDEM = sa.select(t.idempotency).where(
 )
 _INSERT_IDEM = t.idempotency.insert()
 _INSERT_EVENT = t.outbox.insert()
+# The oldest transaction that was running when this statement's snapshot was taken and may
+# still commit outbox rows here: the snapshot's in-progress ids, less those seen running in
+# ANOTHER database (one that ended meanwhile, or whose database we cannot see, still counts:
+# conservative); with none, the snapshot's xmax.  Same snapshot as the rows it filters.
+_OUTBOX_HORIZON: sa.ColumnClause[Any] = sa.literal_column(
+    "(SELECT coalesce(min(x::text::bigint), pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+    " FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+    " WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
+    " WHERE a.backend_xid::text = (x::text::bigint & 4294967295)::text"
+    " AND a.datname IS DISTINCT FROM current_database()))"
+)
 
 
 class SqlStore:
@@ -474,10 +485,28 @@ class _SqlUnit:
             },
         )
 
-    def events(self, *, after_seq: int | None, limit: int) -> list[Event]:
-        q = sa.select(t.outbox).order_by(t.outbox.c.seq).limit(limit)
-        if after_seq is not None:
-            q = q.where(t.outbox.c.seq > after_seq)
+    def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
+        o = t.outbox
+        if self.backend == "postgresql":
+            # seq is handed out before commit, so a lower seq can commit after a higher one.
+            # Hand out only events of transactions older than every transaction of this
+            # database still running (the horizon), in (txid, seq) order: whatever commits
+            # later has a txid at or above the horizon, so it sorts after everything handed
+            # out so far.
+            q = (
+                sa.select(o)
+                .where(o.c.txid < _OUTBOX_HORIZON)
+                .order_by(o.c.txid, o.c.seq)
+                .limit(limit)
+            )
+            if after is not None:
+                mark = sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+                q = q.where(sa.tuple_(o.c.txid, o.c.seq) > mark)
+        else:
+            # SQLite admits one writer at a time: seq order is commit order.
+            q = sa.select(o).order_by(o.c.seq).limit(limit)
+            if after is not None:
+                q = q.where(o.c.seq > after[1])
         return [
             Event(
                 wallet_id=r.wallet_id,
@@ -486,6 +515,7 @@ class _SqlUnit:
                 created_at=r.created_at,
                 payload=r.payload,
                 seq=r.seq,
+                txid=r.txid,
             )
             for r in self.c.execute(q)
         ]
