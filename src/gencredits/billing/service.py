@@ -409,6 +409,7 @@ class Billing:
         )
 
     def get_wallet(self, wallet_id: str) -> WalletView:
+        _check_text("wallet_id", wallet_id, MAX_ID_LEN)
         return self._read(lambda uow, now: self._wallet_view(uow, wallet_id, now))
 
     def list_wallets(self, *, cursor: str | None = None, limit: int = 50) -> Page[WalletView]:
@@ -584,6 +585,8 @@ class Billing:
         return view
 
     def list_grants(self, wallet_id: str) -> list[GrantView]:
+        _check_text("wallet_id", wallet_id, MAX_ID_LEN)
+
         def read(uow: UnitOfWork, now: datetime) -> list[GrantView]:
             self._need_wallet(uow.get_wallet(wallet_id), wallet_id)
             grants = sorted(uow.wallet_grants(wallet_id, active_only=False), key=Grant.spend_key)
@@ -1191,6 +1194,8 @@ class Billing:
         return job, "released"
 
     def get_job(self, job_id: str) -> JobView:
+        _check_text("job_id", job_id, MAX_ID_LEN)
+
         def read(uow: UnitOfWork, _now: datetime) -> JobView:
             job = uow.get_job(job_id)
             if job is None:
@@ -1212,6 +1217,7 @@ class Billing:
         limit: int = 50,
     ) -> Page[JobView]:
         """The wallet's jobs, oldest first, optionally by numbered status or state name."""
+        _check_text("wallet_id", wallet_id, MAX_ID_LEN)
         _check_int("limit", limit, 1, MAX_PAGE)
         states: list[str] | None = None
         if status is not None:
@@ -1242,6 +1248,7 @@ class Billing:
         self, wallet_id: str, *, cursor: str | None = None, limit: int = 50
     ) -> Page[EntryView]:
         """The wallet's ledger transactions, newest first, with their balanced postings."""
+        _check_text("wallet_id", wallet_id, MAX_ID_LEN)
         _check_int("limit", limit, 1, MAX_PAGE)
         before = _int_cursor("h", cursor)
 
