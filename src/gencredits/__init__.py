@@ -1,7 +1,8 @@
 """gencredits: the credit engine for generative-AI media platforms.
 
 The public API is exactly what this module re-exports: pricing (catalogs and exact
-quotes) and the error tree.  See the README for the tour.
+quotes), the error tree, the billing service that embeds the ledger (``Billing``) and the
+HTTP clients (``Client``, ``AsyncClient``).  See the README for the tour.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -40,17 +41,23 @@ from gencredits.pricing import (
 )
 
 if TYPE_CHECKING:
+    from gencredits.billing import Billing
     from gencredits.client import AsyncClient, Client
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    # The HTTP client (httpx) is loaded on first use, so the CLI and library start fast.
+    # The ledger (SQLAlchemy) and the HTTP client (httpx) load on first use, so the CLI
+    # and the pricing library start fast.
     if name in ("AsyncClient", "Client"):
         from gencredits import client
 
         return getattr(client, name)
+    if name == "Billing":
+        from gencredits.billing import Billing
+
+        return Billing
     raise AttributeError(f"module 'gencredits' has no attribute {name!r}")
 
 
@@ -58,6 +65,7 @@ __all__ = [
     "AsyncClient",
     "AuthenticationFailed",
     "BadCombination",
+    "Billing",
     "Catalog",
     "CatalogSet",
     "Client",
