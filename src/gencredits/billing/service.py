@@ -551,26 +551,14 @@ class Billing:
             if grant.state != "active":
                 outcome = f"already_{grant.state}"
                 return _Done(GrantView.of(grant, now, outcome=outcome), "grant", grant_id, outcome)
-            if grant.remaining > 0:
-                uow.record(
-                    Transaction(
-                        id=f"{grant_id}/void",
-                        wallet_id=grant.wallet_id,
-                        kind="void",
-                        postings=(
-                            Posting(grant_account(grant_id), -grant.remaining),
-                            Posting(ACCOUNT_ISSUED, grant.remaining),
-                        ),
-                        created_at=now,
-                        grant_id=grant_id,
-                        idem_scope=f"grant:{grant_id}",
-                        idem_key=idempotency_key,
-                    )
-                )
-            voided = replace(grant, remaining=0, state="voided", closed_at=now)
-            uow.update_grant(voided)
-            uow.emit(
-                Event(grant.wallet_id, "grant.voided", grant_id, now, {"amount": grant.remaining})
+            voided = _close_grant(
+                uow,
+                grant,
+                state="voided",
+                to_account=ACCOUNT_ISSUED,
+                at=now,
+                idem_scope=f"grant:{grant_id}",
+                idem_key=idempotency_key,
             )
             return _Done(GrantView.of(voided, now, outcome="voided"), "grant", grant_id, "voided")
 
@@ -1338,28 +1326,48 @@ class Billing:
             return None
         if grant.expires_at is None or grant.expires_at > at:
             return None
-        if grant.remaining:
-            uow.record(
-                Transaction(
-                    id=f"{grant_id}/expire",
-                    wallet_id=wallet.id,
-                    kind="expire",
-                    postings=(
-                        Posting(grant_account(grant_id), -grant.remaining),
-                        Posting(ACCOUNT_EXPIRED, grant.remaining),
-                    ),
-                    created_at=at,
-                    grant_id=grant_id,
-                )
-            )
-        uow.update_grant(replace(grant, remaining=0, state="expired", closed_at=at))
+        _close_grant(uow, grant, state="expired", to_account=ACCOUNT_EXPIRED, at=at)
         uow.update_wallet(replace(wallet, updated_at=at))
-        uow.emit(Event(wallet.id, "grant.expired", grant_id, at, {"amount": grant.remaining}))
         return grant.remaining
 
     def audit(self) -> list[Violation]:
         """Check every invariant of the ledger; an empty list means clean."""
         return self._read(lambda uow, now: audit_snapshot(uow.audit_snapshot(), now))
+
+
+def _close_grant(
+    uow: UnitOfWork,
+    grant: Grant,
+    *,
+    state: str,
+    to_account: str,
+    at: datetime,
+    idem_scope: str | None = None,
+    idem_key: str | None = None,
+) -> Grant:
+    """Move what is left of a grant to ``to_account`` (``issued`` for a void, ``expired`` for
+    breakage), close it in ``state`` and emit ``grant.<state>``: one posting pair, one event."""
+    kind = {"voided": "void", "expired": "expire"}[state]
+    if grant.remaining > 0:
+        uow.record(
+            Transaction(
+                id=f"{grant.id}/{kind}",
+                wallet_id=grant.wallet_id,
+                kind=kind,
+                postings=(
+                    Posting(grant_account(grant.id), -grant.remaining),
+                    Posting(to_account, grant.remaining),
+                ),
+                created_at=at,
+                grant_id=grant.id,
+                idem_scope=idem_scope,
+                idem_key=idem_key,
+            )
+        )
+    closed = replace(grant, remaining=0, state=state, closed_at=at)
+    uow.update_grant(closed)
+    uow.emit(Event(grant.wallet_id, f"grant.{state}", grant.id, at, {"amount": grant.remaining}))
+    return closed
 
 
 def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
