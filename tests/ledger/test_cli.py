@@ -76,6 +76,17 @@ def test_errors_exit_non_zero_with_the_code(run: Any) -> None:
     assert bad["error"]["details"]["field"] == "kind"
 
 
+def test_a_setting_without_an_equals_sign_is_refused_and_nothing_is_held(run: Any) -> None:
+    run("wallet", "create", "eve")
+    run("grant", "eve", "100", "--kind", "purchase", "-k", "g1")
+    for option in ("--set", "--meta"):
+        err = run("job", "submit", "eve", "gpt-image-2", option, "duration", "--json", code=2)
+        assert err["error"]["details"]["field"] == option
+        assert "KEY=VALUE" in err["error"]["details"]["allowed"]
+    wallet = run("wallet", "show", "eve", "--json")
+    assert (wallet["available"], wallet["held"]) == (100, 0)
+
+
 def test_audit_exits_1_naming_each_violation(run: Any) -> None:
     run("wallet", "create", "carol")
     run("grant", "carol", "50", "--kind", "bonus", "-k", "g")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from gencredits.errors import GencreditsError
+from gencredits.errors import GencreditsError, InvalidRequest
 
 app = typer.Typer(
     name="gencredits",
@@ -21,8 +21,32 @@ app = typer.Typer(
 # Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 160)
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="A setting KEY=VALUE (duration, resolution, aspect_ratio, audio, preview, "
+        "prompt_enhancer, start_frame, end_frame, references, input_images, mode, route). "
+        "Repeatable.",
+    ),
+]
+
 #: Exit status per error family (documented in the README): scripts can branch on it.
 EXIT_CODES: dict[int, int] = {422: 2, 404: 3, 409: 4, 402: 5, 401: 6, 403: 6, 503: 7}
+
+
+def parse_pairs(option: str, pairs: list[str] | None) -> dict[str, str]:
+    """``--set duration=8 --set audio=true`` as a mapping; a pair without ``=`` is refused."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            example = ", e.g. --set duration=8" if option == "--set" else ""
+            raise InvalidRequest.for_field(option, pair, f"KEY=VALUE{example}")
+        out[name.strip()] = value.strip()
+    return out
 
 
 def print_json(data: Any) -> None:

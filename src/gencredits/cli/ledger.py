@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from gencredits.cli._app import app, console, fail, print_json
+from gencredits.cli._app import JsonOpt, SetOpt, app, console, fail, parse_pairs, print_json
 from gencredits.cli.service import ApiKeyOpt, UrlOpt, open_billing
 from gencredits.errors import GencreditsError, InvalidRequest
 
@@ -28,7 +28,6 @@ app.add_typer(job_app, name="job")
 
 T = TypeVar("T")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 DbOpt = Annotated[
     str | None,
     typer.Option(
@@ -45,24 +44,10 @@ KeyOpt = Annotated[
         help="Makes the command safe to retry; default: a fresh random key (printed).",
     ),
 ]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", "-s", help="A setting KEY=VALUE (e.g. duration=8). Repeatable."),
-]
 
 
 def _key(key: str | None) -> str:
     return key or f"cli-{uuid.uuid4().hex}"
-
-
-def _pairs(option: str, pairs: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidRequest.for_field(option, pair, "KEY=VALUE")
-        out[name.strip()] = value.strip()
-    return out
 
 
 def _when(option: str, text: str | None) -> datetime | None:
@@ -290,13 +275,13 @@ def job_submit(
         lambda: _billing(database_url, url, api_key).submit(
             wallet_id,
             model,
-            _pairs("--set", settings),
+            parse_pairs("--set", settings),
             generations=generations,
             catalog=catalog,
             submitted_by=submitted_by,
             idempotency_key=key,
             hold_ttl_s=hold_ttl_s,
-            metadata=_pairs("--meta", meta),
+            metadata=parse_pairs("--meta", meta),
         ),
     )
     _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
@@ -318,7 +303,7 @@ def job_complete(
 ) -> None:
     """The provider delivered: capture (less when less was made; --set for actual settings)."""
     key = _key(idempotency_key)
-    actual = _pairs("--set", settings) or None
+    actual = parse_pairs("--set", settings) or None
     view = _call(
         as_json,
         lambda: _billing(database_url, url, api_key).complete(

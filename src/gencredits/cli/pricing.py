@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gencredits.cli._app import app, console, fail, print_json
+from gencredits.cli._app import JsonOpt, SetOpt, app, console, fail, parse_pairs, print_json
 from gencredits.errors import GencreditsError, InvalidCatalog, InvalidRequest
 from gencredits.pricing import (
     Catalog,
@@ -30,17 +30,6 @@ CatalogOpt = Annotated[
     str | None,
     typer.Option("--catalog", "-c", help="A bundled catalog's name, or a path to a catalog file."),
 ]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        help="A setting KEY=VALUE (duration, resolution, aspect_ratio, audio, preview, "
-        "prompt_enhancer, start_frame, end_frame, references, input_images, mode, route). "
-        "Repeatable.",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 GenerationsOpt = Annotated[
     int, typer.Option("--generations", "-n", help="Number of generations.", min=1)
 ]
@@ -60,16 +49,6 @@ def _one_catalog(selector: str | None) -> Catalog | None:
     if len(catalogs) == 1 and selector not in catalogs:
         return next(iter(catalogs.values()))
     return catalogs[selector]
-
-
-def _settings(pairs: list[str] | None) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidRequest.for_field("--set", pair, "KEY=VALUE, e.g. --set duration=8")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def _balance(value: int | None) -> int | None:
@@ -183,7 +162,7 @@ def quote_cmd(
     """The exact credits for MODEL with these settings: base, per generation, total."""
     try:
         source: Catalog | CatalogSet = _one_catalog(catalog) or _catalogs(None)
-        q = quote(source, model, _settings(settings), generations)
+        q = quote(source, model, parse_pairs("--set", settings), generations)
         balance = _balance(balance)
     except GencreditsError as exc:
         fail(exc, as_json=as_json)
@@ -216,7 +195,7 @@ def compare_cmd(
 ) -> None:
     """The same request across every model that can serve it, cheapest first."""
     try:
-        params = _settings(settings)
+        params = parse_pairs("--set", settings)
         chosen = [_one_catalog(catalog)] if catalog else list(_catalogs(None).values())
         quotes: list[Quote] = []
         skipped: dict[str, str] = {}

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from gencredits import db
 from gencredits.api.keys import SCOPES, KeyStore
-from gencredits.cli._app import app, console, print_json
+from gencredits.cli._app import JsonOpt, app, console, print_json
 from gencredits.config import CONFIG_ENV, Settings, load_settings
 
 keys_app = typer.Typer(help="API keys of the HTTP service (stored as hashes only).")
@@ -27,14 +27,9 @@ DatabaseOpt = Annotated[
     str | None,
     typer.Option("--database-url", help="SQLAlchemy URL (else $GENCREDITS_DATABASE_URL)."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 FIRST_KEY_NAME = "first admin key"
 err_console = Console(stderr=True)
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    return load_settings(config, **overrides)
 
 
 def _store(settings: Settings) -> KeyStore:
@@ -67,7 +62,9 @@ def serve(
     """Run the HTTP service: migrates the database first; the first start prints an admin key."""
     import uvicorn
 
-    settings = _settings(config, host=host, port=port, workers=workers, database_url=database_url)
+    settings = load_settings(
+        config, host=host, port=port, workers=workers, database_url=database_url
+    )
     # Workers are separate processes that read their settings from the environment.
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
@@ -117,7 +114,7 @@ def keys_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key; its secret is printed this once and never stored."""
-    store = _store(_settings(config, database_url=database_url))
+    store = _store(load_settings(config, database_url=database_url))
     record, secret = store.create(name, scope or ["read"])
     if as_json:
         print_json({**record.to_dict(), "key": secret})
@@ -134,7 +131,7 @@ def keys_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List keys (id, name, prefix, scopes; never the secret)."""
-    store = _store(_settings(config, database_url=database_url))
+    store = _store(load_settings(config, database_url=database_url))
     keys = store.list(include_revoked=include_revoked)
     if as_json:
         print_json({"items": [k.to_dict() for k in keys]})
@@ -160,7 +157,7 @@ def keys_revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a key: refused by every worker within api_key_cache_ttl_s (default 5 s)."""
-    store = _store(_settings(config, database_url=database_url))
+    store = _store(load_settings(config, database_url=database_url))
     record = store.revoke(key_id)
     if as_json:
         print_json(record.to_dict())
