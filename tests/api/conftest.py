@@ -14,17 +14,14 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.pg import create_pg_database, drop_pg_database, pg_url
 
-PG_HOST = os.environ.get("GENCREDITS_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("GENCREDITS_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("GENCREDITS_TEST_PG_USER", "postgres")
 START_TIMEOUT_S = 60
 #: Short enough for a revocation test, long enough to exercise the cache.
 KEY_CACHE_TTL_S = "0.5"
@@ -36,10 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @dataclass
@@ -150,41 +143,6 @@ class LiveService:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def create_pg_database() -> str:
-    import psycopg
-
-    name = f"gcapi_{uuid.uuid4().hex[:16]}"
-    try:
-        with psycopg.connect(
-            host=PG_HOST,
-            port=PG_PORT,
-            user=PG_USER,
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=3,
-        ) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL unreachable at {PG_HOST}:{PG_PORT}: {str(exc).strip()}"
-        if _ci():
-            pytest.fail(message + " (CI=true: a failure, not a skip)")
-        pytest.skip(message)
-    return name
-
-
-def drop_pg_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True
-    ) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def pg_url(name: str) -> str:
-    return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -197,7 +155,7 @@ def live(
         yield service
         service.stop()
         return
-    name = create_pg_database()
+    name = create_pg_database("gcapi")
     service = LiveService(pg_url(name), workdir)
     try:
         service.start()
