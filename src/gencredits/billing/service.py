@@ -63,7 +63,7 @@ from gencredits.ledger.model import (
     hold_account,
     overdraft_account,
 )
-from gencredits.ledger.store import LedgerStore, RetryableConflict, UnitOfWork
+from gencredits.ledger.store import LedgerStore, RetryableConflict, UnitHints, UnitOfWork
 from gencredits.pricing import CatalogSet, quote
 
 from .audit import audit_snapshot
@@ -243,6 +243,7 @@ class Billing:
         key: str | None,
         request: Mapping[str, Any],
         locate: Callable[[UnitOfWork], str],
+        hints: UnitHints,
         body: Callable[[UnitOfWork, Wallet | None, datetime], _Done],
     ) -> Any:
         """Run ``body`` once, atomically, under the wallet lock and the idempotency key."""
@@ -285,7 +286,10 @@ class Billing:
                 )
             return done.view
 
-        unit.locate = locate  # type: ignore[attr-defined]  # lets group commit lock in order
+        # What the unit will touch, so a batching store can lock and load a batch up front.
+        unit.hints = replace(  # type: ignore[attr-defined]
+            hints, idempotency=None if key is None else (scope, key)
+        )
         for _attempt in range(UNIT_RETRIES):
             try:
                 return self.store.run_unit(unit)
@@ -381,6 +385,7 @@ class Billing:
             key=idempotency_key,
             request=request,
             locate=lambda _uow: wallet_id,
+            hints=UnitHints(wallet_id=wallet_id),
             body=body,
         )
         return view
@@ -527,6 +532,7 @@ class Billing:
             key=idempotency_key,
             request=request,
             locate=lambda _uow: wallet_id,
+            hints=UnitHints(wallet_id=wallet_id),
             body=body,
         )
         return view
@@ -568,6 +574,7 @@ class Billing:
             key=idempotency_key,
             request={"grant_id": grant_id},
             locate=locate,
+            hints=UnitHints(grant_id=grant_id),
             body=body,
         )
         return view
@@ -799,6 +806,7 @@ class Billing:
             key=idempotency_key,
             request=request,
             locate=lambda _uow: wallet_id,
+            hints=UnitHints(wallet_id=wallet_id),
             body=body,
         )
         return view
@@ -864,6 +872,7 @@ class Billing:
             key=idempotency_key,
             request={"wallet_id": wallet_id, "kind": kind, "submitted_by": submitted_by},
             locate=lambda _uow: wallet_id,
+            hints=UnitHints(wallet_id=wallet_id),
             body=body,
         )
         return view
@@ -902,6 +911,7 @@ class Billing:
             key=key,
             request={"job_id": job_id, **request},
             locate=self._locate_job(job_id),
+            hints=UnitHints(job_id=job_id),
             body=body,
         )
         return view
@@ -1271,7 +1281,10 @@ class Billing:
         while items < SWEEP_MAX_ITEMS:
             due = self._read(lambda uow, _n: uow.due_holds(at, limit=SWEEP_BATCH))
             for job_id, wallet_id in due:
-                amount = self._sweep_unit(wallet_id, partial(self._timeout, job_id=job_id, at=at))
+                amount = self._sweep_unit(
+                    UnitHints(wallet_id=wallet_id, job_id=job_id),
+                    partial(self._timeout, job_id=job_id, at=at),
+                )
                 if amount is not None:
                     holds, released = holds + 1, released + amount
             items += len(due)
@@ -1281,7 +1294,8 @@ class Billing:
             due = self._read(lambda uow, _n: uow.due_grants(at, limit=SWEEP_BATCH))
             for grant_id, wallet_id in due:
                 amount = self._sweep_unit(
-                    wallet_id, partial(self._expire, grant_id=grant_id, at=at)
+                    UnitHints(wallet_id=wallet_id, grant_id=grant_id),
+                    partial(self._expire, grant_id=grant_id, at=at),
                 )
                 if amount is not None:
                     grants, expired = grants + 1, expired + amount
@@ -1293,14 +1307,17 @@ class Billing:
         return SweepReport(holds, released, grants, expired, more or items >= SWEEP_MAX_ITEMS)
 
     def _sweep_unit(
-        self, wallet_id: str, fn: Callable[[UnitOfWork, Wallet], int | None]
+        self, hints: UnitHints, fn: Callable[[UnitOfWork, Wallet], int | None]
     ) -> int | None:
+        wallet_id = hints.wallet_id
+        assert wallet_id is not None
+
         def unit(uow: UnitOfWork) -> int | None:
             wallet = uow.lock_wallet(wallet_id)
             assert wallet is not None
             return fn(uow, wallet)
 
-        unit.locate = lambda _uow: wallet_id  # type: ignore[attr-defined]
+        unit.hints = hints  # type: ignore[attr-defined]
 
         for _attempt in range(UNIT_RETRIES):
             try:

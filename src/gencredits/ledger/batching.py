@@ -2,18 +2,20 @@
 
 :class:`GroupCommitStore` wraps a :class:`~gencredits.ledger.sql.SqlStore`.  Callers hand
 their unit (see :meth:`run_unit`) to one writer thread, which drains the queue (up to
-``max_batch`` units), runs each unit inside its own SAVEPOINT of a shared transaction, commits
-once, and only then answers every caller.  A unit that fails rolls back to its savepoint and
-gets its exception; the others are unaffected.  If the commit itself fails, every unit of the
-batch gets the error and nothing of the batch happened (callers retry under the same
-idempotency key).
+``max_batch`` units), runs the batch as staged units (:mod:`gencredits.ledger.staged`: the
+batch's wallets locked in id order and its rows loaded with one query per table, each unit
+computed in memory, the net effect written with one multi-row statement per table), commits
+once, and only then answers every caller.  A unit that raises gets its exception and its
+writes are dropped; the others are unaffected.  If writing or committing the batch fails,
+every unit of the batch gets the error and nothing of the batch happened (callers retry under
+the same idempotency key).
 
 Why: a commit (fsync, lock hand-over) per operation caps a hot wallet at the backend's
-one-row rate; a batch pays it once for many operations, as TigerBeetle does.  The wallet
-row lock is taken per unit as usual, so other processes (with or without batching) stay
-correct; on PostgreSQL a batch first locks all its wallets in id order (units that expose
-``unit.locate``), so two processes' batches cannot deadlock on each other.
-Reads (``unit_of_work(readonly=True)``) do not queue.
+one-row rate, and ten-odd statements per operation cap it at the CPU's; a batch pays the
+commit once and a few statements in all, as TigerBeetle does.  Wallet rows are locked as
+usual (``SELECT ... FOR UPDATE``), so other processes (with or without batching) stay
+correct, and because a batch takes all its locks up front in id order, two processes'
+batches cannot deadlock on each other.  Reads (``unit_of_work(readonly=True)``) do not queue.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from gencredits.ledger.sql import SqlStore, _SqlUnit
-from gencredits.ledger.store import RetryableConflict
+from gencredits.ledger.sql import SqlStore
+from gencredits.ledger.staged import BatchState, StagedUnit
+from gencredits.ledger.store import RetryableConflict, UnitHints
 
 __all__ = ["GroupCommitStore"]
 
@@ -59,22 +62,34 @@ def _translate(exc: BaseException) -> BaseException:
 class GroupCommitStore:
     """A SQL store whose writes are group-committed by one writer thread per process."""
 
-    def __init__(self, inner: SqlStore, *, max_batch: int = 256) -> None:
+    def __init__(
+        self, inner: SqlStore, *, max_batch: int = 256, writers: int = 1
+    ) -> None:
+        """``writers``: writer threads, each running its own batches.  One is best measured
+        (``bench/ledger.py --writers``): more writers make smaller batches, and on SQLite they
+        take turns anyway.  Several processes each have their own."""
         if not 1 <= max_batch <= 10_000:
             raise ValueError("max_batch: from 1 to 10,000")
+        if not 1 <= writers <= 64:
+            raise ValueError("writers: from 1 to 64")
         self.inner = inner
         self.engine = inner.engine
         self.backend = inner.backend
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._closed = False
-        self._writer = threading.Thread(
-            target=self._write_loop, name="gencredits-group-commit", daemon=True
-        )
-        self._writer.start()
+        self._count_lock = threading.Lock()
         #: batches committed and units in them (for the benchmark and tests)
         self.batches = 0
         self.units = 0
+        self._writers = [
+            threading.Thread(
+                target=self._write_loop, name=f"gencredits-group-commit-{i}", daemon=True
+            )
+            for i in range(writers)
+        ]
+        for writer in self._writers:
+            writer.start()
 
     @contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[Any]:
@@ -95,8 +110,10 @@ class GroupCommitStore:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._writer.join()
+            for _writer in self._writers:
+                self._queue.put(None)
+            for writer in self._writers:
+                writer.join()
         self.inner.close()
 
     def _write_loop(self) -> None:
@@ -119,50 +136,30 @@ class GroupCommitStore:
             if stop:
                 return
 
-    def _lock_in_order(self, uow: _SqlUnit, batch: list[_Pending]) -> None:
-        """Lock every wallet the batch will touch up front, in id order.
-
-        Units lock their wallet when they start; two processes' batches doing that in arrival
-        order would deadlock on PostgreSQL (each holding some wallets the other wants).
-        Taking all of a batch's locks first, sorted, makes lock order global; a unit's own
-        ``lock_wallet`` then finds its row already locked by this transaction.
-        """
-        if self.backend != "postgresql" or len(batch) < 2:
-            return
-        wallets: set[str] = set()
-        for pending in batch:
-            locate = getattr(pending.unit, "locate", None)
-            if locate is None:
-                continue
-            savepoint = uow.c.begin_nested()
-            try:
-                wallets.add(locate(uow))
-                savepoint.commit()
-            except Exception:
-                savepoint.rollback()  # the unit will meet the same problem and report it
-        for wallet_id in sorted(wallets):
-            uow.lock_wallet(wallet_id)
-
     def _run_batch(self, batch: list[_Pending]) -> None:
         try:
             with self.inner.writer_lock(), self.engine.connect() as conn, conn.begin():
-                uow = _SqlUnit(conn, self.backend)
-                self._lock_in_order(uow, batch)
+                state = BatchState(conn, self.backend)
+                hints = (getattr(p.unit, "hints", None) for p in batch)
+                state.prefetch(h for h in hints if isinstance(h, UnitHints))
                 for pending in batch:
-                    savepoint = conn.begin_nested()
+                    unit = StagedUnit(state)
                     try:
-                        pending.result = pending.unit(uow)
-                        savepoint.commit()
-                    except BaseException as exc:
-                        if savepoint.is_active:
-                            savepoint.rollback()
+                        pending.result = pending.unit(unit)
+                    except sa.exc.DBAPIError:
+                        raise  # the transaction is doomed (PostgreSQL aborts it): fail the batch
+                    except Exception as exc:
                         pending.error = _translate(exc)
-            self.batches += 1
-            self.units += len(batch)
-        except BaseException as exc:  # the commit failed: nothing of this batch happened
+                    else:
+                        state.absorb(unit)
+                state.flush()
+            with self._count_lock:
+                self.batches += 1
+                self.units += len(batch)
+        except BaseException as exc:  # nothing of this batch happened
             error = _translate(exc)
             for pending in batch:
-                pending.result, pending.error = None, pending.error or error
+                pending.result, pending.error = None, error
         finally:
             for pending in batch:
                 pending.done.set()

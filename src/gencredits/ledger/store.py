@@ -29,7 +29,7 @@ from gencredits.ledger.model import (
     Wallet,
 )
 
-__all__ = ["AuditSnapshot", "LedgerStore", "RetryableConflict", "UnitOfWork"]
+__all__ = ["AuditSnapshot", "LedgerStore", "RetryableConflict", "UnitHints", "UnitOfWork"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,23 @@ class RetryableConflict(Exception):
     Nothing was committed; the service retries the whole unit of work, which then sees the
     winner's effect (typically its idempotency record) and answers accordingly.
     """
+
+
+@dataclass(frozen=True, slots=True)
+class UnitHints:
+    """What a unit of work will touch, known before it runs (all optional).
+
+    A unit passed to :meth:`LedgerStore.run_unit` may carry them as its ``hints`` attribute.
+    A batching store reads the hints of a whole batch first: it locks every wallet of the
+    batch in id order (so two processes' batches cannot deadlock) and loads the wallets,
+    their grants, the jobs and the idempotency records with one query each, instead of a few
+    queries per unit.  Hints only save work: a unit that reads something else still gets it.
+    """
+
+    wallet_id: str | None = None  # the wallet the unit locks, when known without a read
+    job_id: str | None = None  # a job whose wallet the unit locks
+    grant_id: str | None = None  # a grant whose wallet the unit locks
+    idempotency: tuple[str, str] | None = None  # (scope, key) the unit checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +98,12 @@ class UnitOfWork(Protocol):
     # --- jobs ---------------------------------------------------------------------------
     def get_job(self, job_id: str) -> Job | None: ...
     def insert_job(self, job: Job) -> Job: ...
-    def update_job(self, job: Job) -> None: ...
+    def update_job(self, job: Job) -> None:
+        """Write the job's lifecycle (state, credits held/used/written off, reason, times);
+        what was asked for (params, quote, catalog, hold legs, metadata) is written once, by
+        :meth:`insert_job`."""
+        ...
+
     def list_jobs(
         self,
         wallet_id: str,

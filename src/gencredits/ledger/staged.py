@@ -1,0 +1,417 @@
+"""Staged batches: many units of work computed in memory, then written with a few statements.
+
+The group-commit writer (:mod:`gencredits.ledger.batching`) runs a batch of callers' units in
+ONE database transaction.  Running each unit's ten-odd statements one by one (in a savepoint
+each) made the CPU cost per unit the same as without batching; here a batch costs a handful
+of statements whatever its size:
+
+1. :meth:`BatchState.prefetch` reads the hints (:class:`~gencredits.ledger.store.UnitHints`)
+   of every unit and, with one query each, finds the wallets of the jobs and grants named,
+   locks all the batch's wallets in id order (``SELECT ... ORDER BY id FOR UPDATE`` on
+   PostgreSQL; SQLite's writer lock already covers the file), and loads their spendable
+   grants, the jobs and the idempotency records.
+2. Each unit runs against a :class:`StagedUnit`: reads come from what the unit itself wrote,
+   then what earlier units of the batch wrote, then what was loaded, then the database;
+   writes stay in the unit.  When the unit returns, its writes join the batch; when it
+   raises (a refused hold, a conflict) they are dropped, and the other units never saw them.
+3. :meth:`BatchState.flush` writes the batch's net effect: each changed wallet and grant
+   once (a hot wallet's row is updated once per batch, not once per operation), and the
+   new jobs, ledger transactions and their entries, idempotency records and outbox events,
+   one multi-row statement per table.  Then the writer commits once.
+
+Caching is only sound under a lock, so only rows of wallets this batch has locked are kept:
+the wallet rows, their grants and jobs, and the idempotency records checked after the
+unit's wallet lock (every billing unit locks its wallet before it checks its key).  Anything
+else is read from the database each time.  A database error inside a unit dooms the whole
+transaction (PostgreSQL aborts it), so it fails the batch; the callers retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gencredits.ledger import schema as t
+from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
+from gencredits.ledger.sql import (
+    _UPDATE_GRANT,
+    _UPDATE_JOB,
+    _UPDATE_WALLET,
+    BulkStatement,
+    _SqlUnit,
+    entry_rows,
+    event_row,
+    grant_of,
+    grant_row,
+    grant_update_row,
+    idempotency_record,
+    idempotency_row,
+    job_of,
+    job_row,
+    job_update_row,
+    transaction_row,
+    wallet_of,
+    wallet_row,
+    wallet_update_row,
+)
+from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints
+
+__all__ = ["BatchState", "StagedUnit"]
+
+_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
+_JOB_OWNERS = sa.select(t.jobs.c.id, t.jobs.c.wallet_id).where(t.jobs.c.id.in_(_IDS))
+_GRANT_OWNERS = sa.select(t.grants.c.id, t.grants.c.wallet_id).where(t.grants.c.id.in_(_IDS))
+_WALLETS = sa.select(t.wallets).where(t.wallets.c.id.in_(_IDS)).order_by(t.wallets.c.id)
+_LOCK_WALLETS = _WALLETS.with_for_update()
+_JOBS = sa.select(t.jobs).where(t.jobs.c.id.in_(_IDS))
+_GRANTS = sa.select(t.grants).where(t.grants.c.id.in_(_IDS))
+_IDEM_RECORDS = sa.select(t.idempotency).where(
+    t.idempotency.c.scope.in_(sa.bindparam("scopes", expanding=True)),
+    t.idempotency.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+_LIVE_GRANTS = (
+    sa.select(t.grants)
+    .where(t.grants.c.wallet_id.in_(_IDS), t.grants.c.state == "active", t.grants.c.remaining > 0)
+    .order_by(t.grants.c.created_at, t.grants.c.id)
+)
+_INSERT_WALLETS = BulkStatement(t.wallets.insert())
+_UPDATE_WALLETS = BulkStatement(_UPDATE_WALLET)
+_INSERT_GRANTS = BulkStatement(t.grants.insert())
+_UPDATE_GRANTS = BulkStatement(_UPDATE_GRANT)
+_INSERT_JOBS = BulkStatement(t.jobs.insert())
+_UPDATE_JOBS = BulkStatement(_UPDATE_JOB)
+_INSERT_TXS = BulkStatement(t.transactions.insert())
+_INSERT_ENTRIES = BulkStatement(t.entries.insert())
+_INSERT_IDEMS = BulkStatement(t.idempotency.insert())
+_INSERT_EVENTS = BulkStatement(t.outbox.insert())
+# The new transactions' seqs, read back by id: one statement, where an INSERT ... RETURNING
+# in parameter order runs row by row on SQLite.
+_TX_SEQS = sa.select(t.transactions.c.id, t.transactions.c.seq).where(t.transactions.c.id.in_(_IDS))
+
+
+class BatchState:
+    """What one batch has loaded (under its locks) and what its finished units wrote."""
+
+    def __init__(self, conn: Connection, backend: str) -> None:
+        self.sql = _SqlUnit(conn, backend)
+        self.c = conn
+        self.backend = backend
+        #: wallets locked by this batch (or inserted by it), current values
+        self.wallets: dict[str, Wallet] = {}
+        #: grants of locked wallets, current values
+        self.grants: dict[str, Grant] = {}
+        #: locked wallet -> ids of its grants that may be spendable (loaded or added), in order
+        self.live: dict[str, dict[str, None]] = {}
+        self.jobs: dict[str, Job] = {}
+        self.idem: dict[tuple[str, str], IdempotencyRecord | None] = {}
+        # What finished units wrote, in order (dicts keep insertion order).
+        self.new_wallets: dict[str, None] = {}
+        self.changed_wallets: dict[str, None] = {}
+        self.new_grants: dict[str, None] = {}
+        self.changed_grants: dict[str, None] = {}
+        self.new_jobs: dict[str, None] = {}
+        self.changed_jobs: dict[str, None] = {}
+        self.transactions: list[Transaction] = []
+        self.tx_keys: set[tuple[str, str]] = set()
+        self.new_idem: list[IdempotencyRecord] = []
+        self.emitted: list[Event] = []
+
+    # ------------------------------------------------------------------ loading
+    def prefetch(self, hints: Iterable[UnitHints]) -> None:
+        """Lock the batch's wallets in id order and load what its units will read."""
+        hints = list(hints)
+        if not hints:
+            return
+        job_ids = sorted({h.job_id for h in hints if h.job_id is not None})
+        grant_ids = sorted({h.grant_id for h in hints if h.grant_id is not None})
+        owner: dict[str, str] = {}
+        if job_ids:
+            owner.update((r.id, r.wallet_id) for r in self.c.execute(_JOB_OWNERS, {"ids": job_ids}))
+        grant_owner: dict[str, str] = {}
+        if grant_ids:
+            grant_owner.update(
+                (r.id, r.wallet_id) for r in self.c.execute(_GRANT_OWNERS, {"ids": grant_ids})
+            )
+        wanted = {h.wallet_id for h in hints if h.wallet_id is not None}
+        wanted.update(owner.values(), grant_owner.values())
+        self.lock_many(wanted)
+        if job_ids:
+            for r in self.c.execute(_JOBS, {"ids": job_ids}):
+                self.remember_job(job_of(r))
+        if grant_ids:
+            for r in self.c.execute(_GRANTS, {"ids": grant_ids}):
+                self.remember_grant(grant_of(r))
+        keys: list[tuple[str, str]] = []
+        for h in hints:
+            if h.idempotency is None:
+                continue
+            wallet = h.wallet_id or owner.get(h.job_id or "") or grant_owner.get(h.grant_id or "")
+            if wallet in self.wallets and h.idempotency not in self.idem:
+                keys.append(h.idempotency)
+                self.idem[h.idempotency] = None  # under the wallet's lock: absent stays absent
+        if keys:
+            # scope IN (...) AND key IN (...) walks the primary key on both backends (a row
+            # value IN list made SQLite scan the table); the few extra pairs are skipped.
+            scopes = sorted({scope for scope, _ in keys})
+            names = sorted({key for _, key in keys})
+            for r in self.c.execute(_IDEM_RECORDS, {"scopes": scopes, "keys": names}):
+                if (r.scope, r.key) in self.idem:
+                    self.idem[(r.scope, r.key)] = idempotency_record(r)
+
+    def lock_many(self, wallet_ids: Iterable[str]) -> None:
+        """Lock (PostgreSQL) and load these wallets, in id order, with their live grants."""
+        ids = sorted(w for w in set(wallet_ids) if w not in self.wallets)
+        if not ids:
+            return
+        query = _LOCK_WALLETS if self.backend == "postgresql" else _WALLETS
+        loaded = [wallet_of(r) for r in self.c.execute(query, {"ids": ids})]
+        for wallet in loaded:
+            self.wallets[wallet.id] = wallet
+            self.live[wallet.id] = {}
+        if loaded:
+            for r in self.c.execute(_LIVE_GRANTS, {"ids": [w.id for w in loaded]}):
+                grant = grant_of(r)
+                self.grants[grant.id] = grant
+                self.live[grant.wallet_id][grant.id] = None
+
+    def remember_job(self, job: Job) -> None:
+        if job.wallet_id in self.wallets and job.id not in self.jobs:
+            self.jobs[job.id] = job
+
+    def remember_grant(self, grant: Grant) -> None:
+        if grant.wallet_id in self.wallets and grant.id not in self.grants:
+            self.grants[grant.id] = grant
+
+    # ------------------------------------------------------------------ writing
+    def absorb(self, unit: StagedUnit) -> None:
+        """A unit finished: its writes become the batch's."""
+        for wallet_id, wallet in unit.wallets.items():
+            self.wallets[wallet_id] = wallet
+            if wallet_id in unit.new_wallets:
+                self.new_wallets[wallet_id] = None
+                self.live.setdefault(wallet_id, {})
+            elif wallet_id not in self.new_wallets:
+                self.changed_wallets[wallet_id] = None
+        for grant_id, grant in unit.grants.items():
+            self.grants[grant_id] = grant
+            if grant_id in unit.new_grants:
+                self.new_grants[grant_id] = None
+            elif grant_id not in self.new_grants:
+                self.changed_grants[grant_id] = None
+            live = self.live.get(grant.wallet_id)
+            if live is not None and grant.state == "active" and grant.remaining > 0:
+                live[grant_id] = None
+        for job_id, job in unit.jobs.items():
+            self.jobs[job_id] = job
+            if job_id in unit.new_jobs:
+                self.new_jobs[job_id] = None
+            elif job_id not in self.new_jobs:
+                self.changed_jobs[job_id] = None
+        self.idem.update(unit.idem)
+        self.new_idem += unit.new_idem
+        self.transactions += unit.transactions
+        self.tx_keys.update(unit.tx_keys)
+        self.emitted += unit.emitted
+
+    def flush(self) -> None:
+        """Write the batch's net effect: one multi-row statement per table, parents first."""
+        c = self.c
+        _INSERT_WALLETS.run(c, [wallet_row(self.wallets[i]) for i in self.new_wallets])
+        changed = sorted(self.changed_wallets)
+        _UPDATE_WALLETS.run(c, [wallet_update_row(self.wallets[i]) for i in changed])
+        _INSERT_GRANTS.run(c, [grant_row(self.grants[i]) for i in self.new_grants])
+        changed = sorted(self.changed_grants)
+        _UPDATE_GRANTS.run(c, [grant_update_row(self.grants[i]) for i in changed])
+        _INSERT_JOBS.run(c, [job_row(self.jobs[i]) for i in self.new_jobs])
+        _UPDATE_JOBS.run(c, [job_update_row(self.jobs[i]) for i in sorted(self.changed_jobs)])
+        if self.transactions:
+            _INSERT_TXS.run(c, [transaction_row(tx) for tx in self.transactions])
+            ids = [tx.id for tx in self.transactions]
+            seqs = dict(c.execute(_TX_SEQS, {"ids": ids}).tuples().all())
+            entries: list[dict[str, Any]] = []
+            for tx in self.transactions:
+                entries += entry_rows(seqs[tx.id], tx)
+            _INSERT_ENTRIES.run(c, entries)
+        _INSERT_IDEMS.run(c, [idempotency_row(r) for r in self.new_idem])
+        _INSERT_EVENTS.run(c, [event_row(e) for e in self.emitted])
+
+
+class StagedUnit:
+    """One unit of work of a batch: its writes stay here until it finishes (see module)."""
+
+    def __init__(self, batch: BatchState) -> None:
+        self.b = batch
+        self.locked = False
+        self.wallets: dict[str, Wallet] = {}
+        self.new_wallets: set[str] = set()
+        self.grants: dict[str, Grant] = {}
+        self.new_grants: set[str] = set()
+        self.jobs: dict[str, Job] = {}
+        self.new_jobs: set[str] = set()
+        self.idem: dict[tuple[str, str], IdempotencyRecord | None] = {}
+        self.new_idem: list[IdempotencyRecord] = []
+        self.transactions: list[Transaction] = []
+        self.tx_keys: set[tuple[str, str]] = set()
+        self.emitted: list[Event] = []
+
+    # wallets
+    def lock_wallet(self, wallet_id: str) -> Wallet | None:
+        self.locked = True
+        if wallet_id not in self.b.wallets and wallet_id not in self.wallets:
+            self.b.lock_many([wallet_id])
+        return self.get_wallet(wallet_id)
+
+    def get_wallet(self, wallet_id: str) -> Wallet | None:
+        wallet = self.wallets.get(wallet_id) or self.b.wallets.get(wallet_id)
+        if wallet is None:
+            return self.b.sql.get_wallet(wallet_id)  # not locked here: read, never kept
+        return wallet
+
+    # Inserts check what this batch knows; the database's unique keys catch the rest when
+    # the batch is written (the batch then fails and its callers retry, seeing the winner).
+    def insert_wallet(self, wallet: Wallet) -> None:
+        if wallet.id in self.wallets or wallet.id in self.b.wallets:
+            raise RetryableConflict(f"wallet {wallet.id} exists")
+        self.wallets[wallet.id] = wallet
+        self.new_wallets.add(wallet.id)
+
+    def update_wallet(self, wallet: Wallet) -> None:
+        self.wallets[wallet.id] = wallet
+
+    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
+        raise _read_only("list_wallets")
+
+    # grants
+    def wallet_grants(
+        self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
+    ) -> list[Grant]:
+        live = self.b.live.get(wallet_id)
+        found: dict[str, Grant] = {}
+        if live is None or not (active_only and nonempty_only):
+            # Not the hold path: the database's grants with this batch's changes laid over.
+            found = {
+                g.id: g
+                for g in self.b.sql.wallet_grants(
+                    wallet_id, active_only=active_only, nonempty_only=nonempty_only
+                )
+            }
+            ids: Iterable[str] = [*found, *self.b.new_grants, *self.b.changed_grants, *self.grants]
+        else:
+            ids = [*live, *self.grants]
+        out: list[Grant] = []
+        seen: set[str] = set()
+        for grant_id in ids:
+            if grant_id in seen:
+                continue
+            seen.add(grant_id)
+            grant = self.grants.get(grant_id) or self.b.grants.get(grant_id) or found[grant_id]
+            if grant.wallet_id != wallet_id:
+                continue
+            if active_only and grant.state != "active":
+                continue
+            if nonempty_only and grant.remaining <= 0:
+                continue
+            out.append(grant)
+        return out
+
+    def get_grant(self, grant_id: str) -> Grant | None:
+        grant = self.grants.get(grant_id) or self.b.grants.get(grant_id)
+        if grant is None:
+            grant = self.b.sql.get_grant(grant_id)
+            if grant is not None:
+                self.b.remember_grant(grant)
+        return grant
+
+    def insert_grant(self, grant: Grant) -> None:
+        if grant.id in self.grants or grant.id in self.b.grants:
+            raise RetryableConflict(f"grant {grant.id} exists")
+        self.grants[grant.id] = grant
+        self.new_grants.add(grant.id)
+
+    def update_grant(self, grant: Grant) -> None:
+        self.grants[grant.id] = grant
+
+    # jobs
+    def get_job(self, job_id: str) -> Job | None:
+        job = self.jobs.get(job_id) or self.b.jobs.get(job_id)
+        if job is None:
+            job = self.b.sql.get_job(job_id)
+            if job is not None:
+                self.b.remember_job(job)
+        return job
+
+    def insert_job(self, job: Job) -> Job:
+        if job.id in self.jobs or job.id in self.b.jobs:
+            raise RetryableConflict(f"job {job.id} exists")
+        self.jobs[job.id] = job
+        self.new_jobs.add(job.id)
+        return job  # its seq is given by the database when the batch is written
+
+    def update_job(self, job: Job) -> None:
+        self.jobs[job.id] = job
+
+    def list_jobs(
+        self,
+        wallet_id: str,
+        *,
+        after_seq: int | None,
+        limit: int,
+        states: Sequence[str] | None,
+    ) -> list[Job]:
+        raise _read_only("list_jobs")
+
+    # ledger
+    def record(self, transaction: Transaction) -> None:
+        if transaction.idem_scope is not None and transaction.idem_key is not None:
+            key = (transaction.idem_scope, transaction.idem_key)
+            if key in self.tx_keys or key in self.b.tx_keys:
+                raise RetryableConflict(f"a transaction already exists under key {key}")
+            self.tx_keys.add(key)
+        self.transactions.append(transaction)
+
+    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
+        raise _read_only("history")
+
+    # idempotency, outbox
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        wanted = (scope, key)
+        if wanted in self.idem:
+            return self.idem[wanted]
+        if wanted in self.b.idem:
+            return self.b.idem[wanted]
+        record = self.b.sql.get_idempotency(scope, key)
+        if self.locked:  # checked under the unit's wallet lock: it stays true for the batch
+            self.b.idem[wanted] = record
+        return record
+
+    def insert_idempotency(self, record: IdempotencyRecord) -> None:
+        key = (record.scope, record.key)
+        if self.idem.get(key) is not None or self.b.idem.get(key) is not None:
+            raise RetryableConflict(f"idempotency key {key} taken")
+        self.idem[key] = record
+        self.new_idem.append(record)
+
+    def emit(self, event: Event) -> None:
+        self.emitted.append(event)
+
+    def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
+        raise _read_only("events")
+
+    def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        raise _read_only("due_holds")
+
+    def due_grants(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        raise _read_only("due_grants")
+
+    def audit_snapshot(self) -> AuditSnapshot:
+        raise _read_only("audit_snapshot")
+
+
+def _read_only(name: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"{name} reads many rows; call it in a read-only unit of work, not in a batched write"
+    )
