@@ -334,9 +334,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--modes", default="plain,group", help="plain and/or group (commit)")
     parser.add_argument("--max-batch", type=int, default=256)
-    parser.add_argument(
-        "--writers", type=int, default=1, help="group-commit writer threads"
-    )
+    parser.add_argument("--writers", type=int, default=1, help="group-commit writer threads")
     parser.add_argument(
         "--warmup", type=float, default=2.0, help="seconds of pairs before measuring, then ANALYZE"
     )

@@ -15,11 +15,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -49,9 +51,20 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get(ENV_DATABASE_URL) or DEFAULT_DATABASE_URL
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns' text: orjson (several times faster than ``json``, which jobs' quotes
+    and events made a visible share of a write), falling back to ``json`` for what orjson
+    refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url`` (see :func:`database_url`) with the ledger's settings applied."""
     resolved = sa.make_url(database_url(url))
+    kwargs = {"json_serializer": json_dumps, "json_deserializer": orjson.loads, **kwargs}
     if resolved.get_backend_name() == "sqlite":
         return _sqlite_engine(resolved, **kwargs)
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 40}

@@ -26,8 +26,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -59,6 +60,7 @@ from gencredits.ledger.model import (
     Posting,
     Transaction,
     Wallet,
+    evolve,
     grant_account,
     hold_account,
     overdraft_account,
@@ -125,12 +127,15 @@ def _fingerprint(operation: str, request: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
+
+
 def _check_text(field: str, value: object, max_len: int) -> str:
     if (
         not isinstance(value, str)
         or not value
         or len(value) > max_len
-        or any(ord(c) < 32 for c in value)
+        or _CONTROL_CHARACTER.search(value) is not None
     ):
         raise InvalidRequest.for_field(
             field, value, f"a non-empty string of at most {max_len} printable characters"
@@ -287,7 +292,7 @@ class Billing:
             return done.view
 
         # What the unit will touch, so a batching store can lock and load a batch up front.
-        unit.hints = replace(  # type: ignore[attr-defined]
+        unit.hints = evolve(  # type: ignore[attr-defined]
             hints, idempotency=None if key is None else (scope, key)
         )
         for _attempt in range(UNIT_RETRIES):
@@ -310,7 +315,7 @@ class Billing:
             assert grant is not None, record
             return GrantView.of(grant, now, outcome=record.outcome, replayed=True)
         assert record.result_kind == "wallet", record
-        return replace(self._wallet_view(uow, record.result_id, now), replayed=True)
+        return evolve(self._wallet_view(uow, record.result_id, now), replayed=True)
 
     def _read(self, fn: Callable[[UnitOfWork, datetime], V]) -> V:
         with self.store.unit_of_work(readonly=True) as uow:
@@ -362,7 +367,7 @@ class Billing:
                         f"wallet_id: {wallet_id!r} already exists with other settings",
                         details={"field": "wallet_id", "value": wallet_id},
                     )
-                view = replace(self._wallet_view(uow, wallet_id, now), replayed=True)
+                view = evolve(self._wallet_view(uow, wallet_id, now), replayed=True)
                 return _Done(view, "wallet", wallet_id, "exists")
             uow.insert_wallet(
                 Wallet(
@@ -487,7 +492,7 @@ class Billing:
                     Posting(grant_account(grant_id), -repaid),
                     Posting(overdraft_account(wallet_id), repaid),
                 ]
-                uow.update_wallet(replace(wallet, debt=wallet.debt - repaid, updated_at=now))
+                uow.update_wallet(evolve(wallet, debt=wallet.debt - repaid, updated_at=now))
             grant = Grant(
                 id=grant_id,
                 wallet_id=wallet_id,
@@ -616,12 +621,12 @@ class Billing:
             if left == 0:
                 break
             part = min(left, g.remaining)
-            uow.update_grant(replace(g, remaining=g.remaining - part))
+            uow.update_grant(evolve(g, remaining=g.remaining - part))
             legs.append(HoldLeg(g.id, part))
             left -= part
         if left:
             legs.append(HoldLeg(None, left))
-            wallet = replace(wallet, debt=wallet.debt + left)
+            wallet = evolve(wallet, debt=wallet.debt + left)
         return legs, wallet
 
     def _return(
@@ -649,7 +654,7 @@ class Billing:
                 back = min(leg.amount, wallet.debt)
                 if back:
                     postings.append(Posting(overdraft_account(wallet.id), back))
-                    wallet = replace(wallet, debt=wallet.debt - back)
+                    wallet = evolve(wallet, debt=wallet.debt - back)
                 refund += leg.amount - back
                 continue
             grant = uow.get_grant(leg.grant_id)
@@ -657,7 +662,7 @@ class Billing:
             if grant.state == "voided":
                 postings.append(Posting(ACCOUNT_ISSUED, leg.amount))
             elif grant.state == "active" and (grant.expires_at is None or now < grant.expires_at):
-                uow.update_grant(replace(grant, remaining=grant.remaining + leg.amount))
+                uow.update_grant(evolve(grant, remaining=grant.remaining + leg.amount))
                 postings.append(Posting(grant_account(grant.id), leg.amount))
             else:
                 refund += leg.amount
@@ -788,7 +793,7 @@ class Billing:
                         idem_key=idempotency_key,
                     )
                 )
-            uow.update_wallet(replace(wallet, held=wallet.held + amount, updated_at=now))
+            uow.update_wallet(evolve(wallet, held=wallet.held + amount, updated_at=now))
             uow.emit(
                 Event(
                     wallet_id,
@@ -1071,8 +1076,8 @@ class Billing:
                     idem_key=key,
                 )
             )
-        uow.update_wallet(replace(wallet, held=wallet.held - held, updated_at=now))
-        job = replace(
+        uow.update_wallet(evolve(wallet, held=wallet.held - held, updated_at=now))
+        job = evolve(
             job,
             state=JobState.SUCCEEDED,
             credits_held=0,
@@ -1129,10 +1134,10 @@ class Billing:
                     idem_key=key,
                 )
             )
-            uow.update_wallet(replace(wallet, updated_at=now))
+            uow.update_wallet(evolve(wallet, updated_at=now))
         else:
             outcome = "charged_after_timeout"
-        job = replace(
+        job = evolve(
             job,
             state=JobState.SUCCEEDED_AFTER_TIMEOUT,
             credits_used=used,
@@ -1177,8 +1182,8 @@ class Billing:
                     idem_key=key,
                 )
             )
-        uow.update_wallet(replace(wallet, held=wallet.held - held, updated_at=now))
-        job = replace(
+        uow.update_wallet(evolve(wallet, held=wallet.held - held, updated_at=now))
+        job = evolve(
             job,
             state=state,
             credits_held=0,
@@ -1344,7 +1349,7 @@ class Billing:
         if grant.expires_at is None or grant.expires_at > at:
             return None
         _close_grant(uow, grant, state="expired", to_account=ACCOUNT_EXPIRED, at=at)
-        uow.update_wallet(replace(wallet, updated_at=at))
+        uow.update_wallet(evolve(wallet, updated_at=at))
         return grant.remaining
 
     def audit(self) -> list[Violation]:
@@ -1381,7 +1386,7 @@ def _close_grant(
                 idem_key=idem_key,
             )
         )
-    closed = replace(grant, remaining=0, state=state, closed_at=at)
+    closed = evolve(grant, remaining=0, state=state, closed_at=at)
     uow.update_grant(closed)
     uow.emit(Event(grant.wallet_id, f"grant.{state}", grant.id, at, {"amount": grant.remaining}))
     return closed

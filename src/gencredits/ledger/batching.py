@@ -44,7 +44,10 @@ class _Pending:
 
     def __init__(self, unit: Callable[[Any], Any]) -> None:
         self.unit = unit
-        self.done = threading.Event()
+        # Held until the writer answers: a bare lock is the cheapest hand-over between threads
+        # (an Event is a Condition around a lock), and there is one per call.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -62,9 +65,7 @@ def _translate(exc: BaseException) -> BaseException:
 class GroupCommitStore:
     """A SQL store whose writes are group-committed by one writer thread per process."""
 
-    def __init__(
-        self, inner: SqlStore, *, max_batch: int = 256, writers: int = 1
-    ) -> None:
+    def __init__(self, inner: SqlStore, *, max_batch: int = 256, writers: int = 1) -> None:
         """``writers``: writer threads, each running its own batches.  One is best measured
         (``bench/ledger.py --writers``): more writers make smaller batches, and on SQLite they
         take turns anyway.  Several processes each have their own."""
@@ -101,7 +102,7 @@ class GroupCommitStore:
             raise RuntimeError("the group-commit store is closed")
         pending = _Pending(unit)
         self._queue.put(pending)
-        pending.done.wait()
+        pending.done.acquire()
         if pending.error is not None:
             raise pending.error
         result: T = pending.result
@@ -114,6 +115,14 @@ class GroupCommitStore:
                 self._queue.put(None)
             for writer in self._writers:
                 writer.join()
+            while True:  # a call that slipped in while closing gets an answer, not a hang
+                try:
+                    late = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if late is not None:
+                    late.error = RuntimeError("the group-commit store is closed")
+                    late.done.release()
         self.inner.close()
 
     def _write_loop(self) -> None:
@@ -162,4 +171,4 @@ class GroupCommitStore:
                 pending.result, pending.error = None, error
         finally:
             for pending in batch:
-                pending.done.set()
+                pending.done.release()

@@ -28,7 +28,7 @@ transaction (PostgreSQL aborts it), so it fails the batch; the callers retry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,21 +62,65 @@ from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints
 
 __all__ = ["BatchState", "StagedUnit"]
 
-_IDS: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
-_JOB_OWNERS = sa.select(t.jobs.c.id, t.jobs.c.wallet_id).where(t.jobs.c.id.in_(_IDS))
-_GRANT_OWNERS = sa.select(t.grants.c.id, t.grants.c.wallet_id).where(t.grants.c.id.in_(_IDS))
-_WALLETS = sa.select(t.wallets).where(t.wallets.c.id.in_(_IDS)).order_by(t.wallets.c.id)
-_LOCK_WALLETS = _WALLETS.with_for_update()
-_JOBS = sa.select(t.jobs).where(t.jobs.c.id.in_(_IDS))
-_GRANTS = sa.select(t.grants).where(t.grants.c.id.in_(_IDS))
-_IDEM_RECORDS = sa.select(t.idempotency).where(
-    t.idempotency.c.scope.in_(sa.bindparam("scopes", expanding=True)),
-    t.idempotency.c.key.in_(sa.bindparam("keys", expanding=True)),
+
+class _InList:
+    """A SELECT with ``IN (...)`` lists, compiled once per list length rounded up to a power
+    of two (the list padded by repeating its last value).  An ``expanding`` parameter would
+    rebuild the SQL text on every call, a visible share of loading a batch."""
+
+    def __init__(self, build: Callable[..., sa.Select[Any]]) -> None:
+        self.build = build
+        self._by_size: dict[tuple[int, ...], sa.Select[Any]] = {}
+
+    def run(self, conn: Connection, *lists: Sequence[str]) -> sa.CursorResult[Any]:
+        sizes = tuple(1 << (len(values) - 1).bit_length() for values in lists)
+        statement = self._by_size.get(sizes)
+        if statement is None:
+            marks: list[list[sa.BindParameter[str]]] = [
+                [sa.bindparam(f"p{j}_{i}") for i in range(n)] for j, n in enumerate(sizes)
+            ]
+            statement = self._by_size[sizes] = self.build(*marks)
+        params: dict[str, str] = {}
+        for j, (values, size) in enumerate(zip(lists, sizes, strict=True)):
+            for i in range(size):
+                params[f"p{j}_{i}"] = values[min(i, len(values) - 1)]
+        return conn.execute(statement, params)
+
+
+_JOB_OWNERS = _InList(
+    lambda m: sa.select(t.jobs.c.id, t.jobs.c.wallet_id).where(t.jobs.c.id.in_(m))
 )
-_LIVE_GRANTS = (
-    sa.select(t.grants)
-    .where(t.grants.c.wallet_id.in_(_IDS), t.grants.c.state == "active", t.grants.c.remaining > 0)
-    .order_by(t.grants.c.created_at, t.grants.c.id)
+_GRANT_OWNERS = _InList(
+    lambda m: sa.select(t.grants.c.id, t.grants.c.wallet_id).where(t.grants.c.id.in_(m))
+)
+_WALLETS = _InList(
+    lambda m: sa.select(t.wallets).where(t.wallets.c.id.in_(m)).order_by(t.wallets.c.id)
+)
+_LOCK_WALLETS = _InList(
+    lambda m: (
+        sa.select(t.wallets).where(t.wallets.c.id.in_(m)).order_by(t.wallets.c.id).with_for_update()
+    )
+)
+_JOBS = _InList(lambda m: sa.select(t.jobs).where(t.jobs.c.id.in_(m)))
+_GRANTS = _InList(lambda m: sa.select(t.grants).where(t.grants.c.id.in_(m)))
+# scope IN (...) AND key IN (...) walks the primary key on both backends (a row value IN
+# list made SQLite scan the table); the few extra pairs it finds are skipped.
+_IDEM_RECORDS = _InList(
+    lambda scopes, keys: sa.select(t.idempotency).where(
+        t.idempotency.c.scope.in_(scopes), t.idempotency.c.key.in_(keys)
+    )
+)
+_LIVE_GRANTS = _InList(
+    lambda m: (
+        sa.select(t.grants)
+        .where(t.grants.c.wallet_id.in_(m), t.grants.c.state == "active", t.grants.c.remaining > 0)
+        .order_by(t.grants.c.created_at, t.grants.c.id)
+    )
+)
+# The new transactions' seqs, read back by id: one statement, where an INSERT ... RETURNING
+# in parameter order runs row by row on SQLite.
+_TX_SEQS = _InList(
+    lambda m: sa.select(t.transactions.c.id, t.transactions.c.seq).where(t.transactions.c.id.in_(m))
 )
 _INSERT_WALLETS = BulkStatement(t.wallets.insert())
 _UPDATE_WALLETS = BulkStatement(_UPDATE_WALLET)
@@ -88,9 +132,6 @@ _INSERT_TXS = BulkStatement(t.transactions.insert())
 _INSERT_ENTRIES = BulkStatement(t.entries.insert())
 _INSERT_IDEMS = BulkStatement(t.idempotency.insert())
 _INSERT_EVENTS = BulkStatement(t.outbox.insert())
-# The new transactions' seqs, read back by id: one statement, where an INSERT ... RETURNING
-# in parameter order runs row by row on SQLite.
-_TX_SEQS = sa.select(t.transactions.c.id, t.transactions.c.seq).where(t.transactions.c.id.in_(_IDS))
 
 
 class BatchState:
@@ -130,20 +171,18 @@ class BatchState:
         grant_ids = sorted({h.grant_id for h in hints if h.grant_id is not None})
         owner: dict[str, str] = {}
         if job_ids:
-            owner.update((r.id, r.wallet_id) for r in self.c.execute(_JOB_OWNERS, {"ids": job_ids}))
+            owner.update((r.id, r.wallet_id) for r in _JOB_OWNERS.run(self.c, job_ids))
         grant_owner: dict[str, str] = {}
         if grant_ids:
-            grant_owner.update(
-                (r.id, r.wallet_id) for r in self.c.execute(_GRANT_OWNERS, {"ids": grant_ids})
-            )
+            grant_owner.update((r.id, r.wallet_id) for r in _GRANT_OWNERS.run(self.c, grant_ids))
         wanted = {h.wallet_id for h in hints if h.wallet_id is not None}
         wanted.update(owner.values(), grant_owner.values())
         self.lock_many(wanted)
         if job_ids:
-            for r in self.c.execute(_JOBS, {"ids": job_ids}):
+            for r in _JOBS.run(self.c, job_ids):
                 self.remember_job(job_of(r))
         if grant_ids:
-            for r in self.c.execute(_GRANTS, {"ids": grant_ids}):
+            for r in _GRANTS.run(self.c, grant_ids):
                 self.remember_grant(grant_of(r))
         keys: list[tuple[str, str]] = []
         for h in hints:
@@ -154,11 +193,9 @@ class BatchState:
                 keys.append(h.idempotency)
                 self.idem[h.idempotency] = None  # under the wallet's lock: absent stays absent
         if keys:
-            # scope IN (...) AND key IN (...) walks the primary key on both backends (a row
-            # value IN list made SQLite scan the table); the few extra pairs are skipped.
             scopes = sorted({scope for scope, _ in keys})
             names = sorted({key for _, key in keys})
-            for r in self.c.execute(_IDEM_RECORDS, {"scopes": scopes, "keys": names}):
+            for r in _IDEM_RECORDS.run(self.c, scopes, names):
                 if (r.scope, r.key) in self.idem:
                     self.idem[(r.scope, r.key)] = idempotency_record(r)
 
@@ -168,12 +205,12 @@ class BatchState:
         if not ids:
             return
         query = _LOCK_WALLETS if self.backend == "postgresql" else _WALLETS
-        loaded = [wallet_of(r) for r in self.c.execute(query, {"ids": ids})]
+        loaded = [wallet_of(r) for r in query.run(self.c, ids)]
         for wallet in loaded:
             self.wallets[wallet.id] = wallet
             self.live[wallet.id] = {}
         if loaded:
-            for r in self.c.execute(_LIVE_GRANTS, {"ids": [w.id for w in loaded]}):
+            for r in _LIVE_GRANTS.run(self.c, [w.id for w in loaded]):
                 grant = grant_of(r)
                 self.grants[grant.id] = grant
                 self.live[grant.wallet_id][grant.id] = None
@@ -231,7 +268,7 @@ class BatchState:
         if self.transactions:
             _INSERT_TXS.run(c, [transaction_row(tx) for tx in self.transactions])
             ids = [tx.id for tx in self.transactions]
-            seqs = dict(c.execute(_TX_SEQS, {"ids": ids}).tuples().all())
+            seqs = dict(_TX_SEQS.run(c, ids).tuples().all())
             entries: list[dict[str, Any]] = []
             for tx in self.transactions:
                 entries += entry_rows(seqs[tx.id], tx)
