@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     callback_tolerance_s: int = Field(
         300, ge=1, le=3600, description="Callbacks with an older or future timestamp are refused."
     )
+    group_commit: bool = Field(
+        True,
+        description="Batch each worker's ledger writes into shared transactions "
+        "(one writer thread, one commit for many calls); false: one transaction per call.",
+    )
     sweep_interval_s: int = Field(
         60, ge=0, description="How often the service sweeps expired holds and grants; 0: never."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,30 @@ from gencredits.ledger.sql import SqlStore
 from gencredits.pricing import CatalogSet
 
 
-def test_queued_units_commit_together_and_a_refused_one_does_not_spoil_the_batch(
-    tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any
-) -> None:
+def _sqlite_group(
+    tmp_path: Path, catalogs: CatalogSet, clock: Any, credits: int
+) -> tuple[GroupCommitStore, Billing]:
+    """A group-commit service on a SQLite file with wallet ``w`` holding ``credits``."""
     engine = make_engine(f"sqlite:///{tmp_path}/gc.db")
     upgrade(engine)
     store = GroupCommitStore(SqlStore(engine))
-    billing = Billing(store, ledger_catalogs, clock)
+    billing = Billing(store, catalogs, clock)
     billing.create_wallet("w")
-    billing.grant("w", 80, kind="purchase", idempotency_key="g")  # room for 8 of 16 holds
+    billing.grant("w", credits, kind="purchase", idempotency_key="g")
+    return store, billing
+
+
+def _wait_for(condition: Any) -> None:
+    deadline = time.monotonic() + 30
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert condition()
+
+
+def test_queued_units_commit_together_and_a_refused_one_does_not_spoil_the_batch(
+    tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any
+) -> None:
+    store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 80)  # 8 of 16 holds
     before = store.batches
     results: list[Any] = [None] * 16
 
@@ -35,19 +51,14 @@ def test_queued_units_commit_together_and_a_refused_one_does_not_spoil_the_batch
         except InsufficientCredits as exc:
             results[i] = exc
 
-    def wait_for(condition: Any) -> None:
-        deadline = time.monotonic() + 30
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.005)
-
     threads = [threading.Thread(target=submit, args=(i,)) for i in range(16)]
     with store.inner.writer_lock():  # the writer takes the first unit, then must wait
         threads[0].start()
-        wait_for(lambda: store._queue.qsize() == 0)
+        _wait_for(lambda: store._queue.qsize() == 0)
         time.sleep(0.05)
         for t in threads[1:]:
             t.start()
-        wait_for(lambda: store._queue.qsize() == 15)  # the rest queue up behind it
+        _wait_for(lambda: store._queue.qsize() == 15)  # the rest queue up behind it
     for t in threads:
         t.join(timeout=60)
     refused = [r for r in results if isinstance(r, InsufficientCredits)]
@@ -107,3 +118,96 @@ def test_two_group_commit_writers_on_one_postgresql_database_do_not_deadlock(
             sa.text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
         ).scalar_one()
     assert deadlocks == 0
+
+
+def _one_batch(billing: Billing, store: GroupCommitStore, calls: list[Any]) -> list[Any]:
+    """Run ``calls`` (each on its own thread, queued in this order) as ONE batch.
+
+    SQLite only: the writer takes a first "plug" call and waits for the writer lock held here;
+    meanwhile the calls queue up behind it, and the writer takes them all at once."""
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    plug = threading.Thread(target=lambda: billing.create_wallet("plug"))
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    with store.inner.writer_lock():
+        plug.start()
+        _wait_for(lambda: store._queue.qsize() == 0)
+        time.sleep(0.05)  # the writer holds the plug and waits for the lock
+        for i, t in enumerate(threads):
+            t.start()
+            _wait_for(lambda i=i: store._queue.qsize() == i + 1)
+    for t in [plug, *threads]:
+        t.join(timeout=60)
+    return results
+
+
+def test_calls_in_one_batch_see_each_others_writes_and_a_refused_one_leaves_nothing(
+    tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any
+) -> None:
+    from gencredits.billing.service import _digest
+
+    store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 25)
+    first_job = "job_" + _digest("job", "w", "s1")
+    before = store.batches
+    results = _one_batch(
+        billing,
+        store,
+        [
+            partial(billing.submit, "w", "img", idempotency_key="s1"),
+            partial(billing.submit, "w", "img", idempotency_key="s1"),  # a retry: a replay
+            partial(billing.complete, first_job, idempotency_key="done"),  # submitted just now
+            partial(billing.submit, "w", "img", generations=3, idempotency_key="s2"),  # 30 > 15
+            partial(billing.submit, "w", "img", idempotency_key="s3"),
+        ],
+    )
+    assert store.batches - before == 2  # the plug, then the five calls together
+    held, replay, completed, refused, second = results
+    assert (held.id, held.outcome, held.credits_used) == (first_job, "held", 10)
+    assert (replay.id, replay.replayed) == (first_job, True)
+    assert (completed.state, completed.outcome) == ("succeeded", "captured")
+    assert isinstance(refused, InsufficientCredits)
+    assert refused.details["available"] == 15  # it saw the hold made earlier in its batch
+    assert second.outcome == "held"
+    wallet = billing.get_wallet("w")
+    assert (wallet.available, wallet.held) == (5, 10)
+    assert [j.id for j in billing.list_jobs("w").items] == [first_job, second.id]
+    assert billing.audit() == []
+    billing.close()
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(
+    tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any
+) -> None:
+    """Batching is about statements, not only commits: a batch of 16 holds on one wallet
+    runs exactly as many SQL statements as a batch of 4."""
+    store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 10_000)
+    statements: list[str] = []
+    counting = [False]
+
+    @sa.event.listens_for(store.engine, "before_cursor_execute")
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if counting[0] and threading.current_thread().name.startswith("gencredits-group"):
+            statements.append(statement)
+
+    billing.create_wallet("plug")  # the same plug call before both batches
+    per_batch = []
+    for size in (4, 16):
+        calls = [
+            partial(billing.submit, "w", "img", idempotency_key=f"{size}-{i}") for i in range(size)
+        ]
+        statements.clear()
+        counting[0] = True
+        results = _one_batch(billing, store, calls)
+        counting[0] = False
+        assert [r.outcome for r in results] == ["held"] * size
+        per_batch.append(len(statements))
+    assert per_batch[0] == per_batch[1]
+    assert billing.get_wallet("w").held == (4 + 16) * 10
+    assert billing.audit() == []
+    billing.close()

@@ -34,6 +34,7 @@ from gencredits.api.state import SerialWrites, Services
 from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
 from gencredits.ledger import schema as ledger_schema
+from gencredits.ledger.batching import GroupCommitStore
 from gencredits.ledger.sql import SqlStore
 from gencredits.pricing import CatalogSet
 
@@ -64,10 +65,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine=engine,
         keys=keys,
         authenticator=Authenticator(keys, settings.api_key_cache_ttl_s),
-        billing=Billing(SqlStore(engine), catalogs, default_hold_ttl_s=settings.hold_ttl_s_default),
+        billing=Billing(
+            GroupCommitStore(SqlStore(engine)) if settings.group_commit else SqlStore(engine),
+            catalogs,
+            default_hold_ttl_s=settings.hold_ttl_s_default,
+        ),
     )
+    # Group commit queues this worker's writes for its one writer thread; without it, SQLite
+    # writers of this worker take turns on a mutex (see SerialWrites).
     services.writer = (
-        SerialWrites(services.billing) if engine.dialect.name == "sqlite" else services.billing
+        SerialWrites(services.billing)
+        if engine.dialect.name == "sqlite" and not settings.group_commit
+        else services.billing
     )
 
     @asynccontextmanager
@@ -82,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            services.billing.close()  # answers queued writes, stops the writer, disposes
             engine.dispose()
 
     app = FastAPI(
