@@ -155,8 +155,8 @@ class LedgerStore(Protocol):
         """Run ``unit`` atomically and return its result once it is durable (committed).
 
         Plain adapters run it in their own unit of work; a group-commit adapter runs many
-        callers' units in one database transaction (each in a savepoint) and answers each
-        caller after the shared commit.
+        callers' units in one database transaction (each staged in memory, see
+        :mod:`gencredits.ledger.staged`) and answers each caller after the shared commit.
         """
         ...
 
