@@ -211,3 +211,45 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(
     assert billing.get_wallet("w").held == (4 + 16) * 10
     assert billing.audit() == []
     billing.close()
+
+
+def test_a_conflict_when_the_batch_is_written_fails_only_the_call_that_caused_it(
+    tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any
+) -> None:
+    """A unique key broken at write time (here: a unit inserting a wallet that exists, as a
+    racing process would) must not fail the calls batched with it: the batch is run again one
+    call at a time and only the offending call gets the conflict."""
+    from gencredits.ledger.model import Wallet
+    from gencredits.ledger.store import RetryableConflict
+
+    store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 100)
+
+    def insert_existing_wallet(uow: Any) -> None:  # no lock, so the batch cannot know
+        now = clock.now()
+        uow.insert_wallet(Wallet("plug", "team", 0, None, 0, 0, now, now))
+
+    billing.create_wallet("plug")
+    run_unit, calls = store.run_unit, []
+
+    def counted(unit: Any) -> Any:
+        calls.append(unit)
+        return run_unit(unit)
+
+    store.run_unit = counted  # type: ignore[method-assign]
+    results = _one_batch(
+        billing,
+        store,
+        [
+            partial(billing.submit, "w", "img", idempotency_key="a"),
+            partial(run_unit, insert_existing_wallet),
+            partial(billing.submit, "w", "img", idempotency_key="b"),
+        ],
+    )
+    assert results[0].outcome == "held" and results[2].outcome == "held"
+    assert len(calls) == 1 + 2  # the plug and the two submits, each once: nobody retried
+    assert isinstance(results[1], RetryableConflict)
+    wallet = billing.get_wallet("w")
+    assert (wallet.available, wallet.held) == (80, 20)
+    assert billing.get_wallet("plug").owner_kind == "user"  # the first one stands
+    assert billing.audit() == []
+    billing.close()

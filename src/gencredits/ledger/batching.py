@@ -7,8 +7,10 @@ batch's wallets locked in id order and its rows loaded with one query per table,
 computed in memory, the net effect written with one multi-row statement per table), commits
 once, and only then answers every caller.  A unit that raises gets its exception and its
 writes are dropped; the others are unaffected.  If writing or committing the batch fails,
-every unit of the batch gets the error and nothing of the batch happened (callers retry under
-the same idempotency key).
+nothing of it happened: after a conflict (a unique key another process took first, a
+deadlock) its units are run again one per transaction, so only the conflicting call's caller
+gets :class:`RetryableConflict` (and retries under the same idempotency key); after any other
+error every caller gets it.
 
 Why: a commit (fsync, lock hand-over) per operation caps a hot wallet at the backend's
 one-row rate, and ten-odd statements per operation cap it at the CPU's; a batch pays the
@@ -147,28 +149,40 @@ class GroupCommitStore:
 
     def _run_batch(self, batch: list[_Pending]) -> None:
         try:
-            with self.inner.writer_lock(), self.engine.connect() as conn, conn.begin():
-                state = BatchState(conn, self.backend)
-                hints = (getattr(p.unit, "hints", None) for p in batch)
-                state.prefetch(h for h in hints if isinstance(h, UnitHints))
-                for pending in batch:
-                    unit = StagedUnit(state)
-                    try:
-                        pending.result = pending.unit(unit)
-                    except sa.exc.DBAPIError:
-                        raise  # the transaction is doomed (PostgreSQL aborts it): fail the batch
-                    except Exception as exc:
-                        pending.error = _translate(exc)
-                    else:
-                        state.absorb(unit)
-                state.flush()
-            with self._count_lock:
-                self.batches += 1
-                self.units += len(batch)
+            self._attempt(batch)
         except BaseException as exc:  # nothing of this batch happened
             error = _translate(exc)
+            if len(batch) > 1 and isinstance(error, RetryableConflict):
+                # One call's conflict (a row another process wrote first, a deadlock) must not
+                # fail the calls batched with it: run each alone, so only its own caller
+                # retries (and then sees the winner's effect).
+                for pending in batch:
+                    self._run_batch([pending])
+                return
             for pending in batch:
                 pending.result, pending.error = None, error
-        finally:
-            for pending in batch:
                 pending.done.release()
+
+    def _attempt(self, batch: list[_Pending]) -> None:
+        """Run the batch as one transaction; answer every caller once it committed."""
+        with self.inner.writer_lock(), self.engine.connect() as conn, conn.begin():
+            state = BatchState(conn, self.backend)
+            hints = (getattr(p.unit, "hints", None) for p in batch)
+            state.prefetch(h for h in hints if isinstance(h, UnitHints))
+            for pending in batch:
+                pending.result, pending.error = None, None
+                unit = StagedUnit(state)
+                try:
+                    pending.result = pending.unit(unit)
+                except sa.exc.DBAPIError:
+                    raise  # the transaction is doomed (PostgreSQL aborts it): fail the batch
+                except Exception as exc:
+                    pending.error = _translate(exc)
+                else:
+                    state.absorb(unit)
+            state.flush()
+        with self._count_lock:
+            self.batches += 1
+            self.units += len(batch)
+        for pending in batch:
+            pending.done.release()
