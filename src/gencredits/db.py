@@ -64,7 +64,8 @@ def json_dumps(value: Any) -> str:
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url`` (see :func:`database_url`) with the ledger's settings applied."""
     resolved = sa.make_url(database_url(url))
-    kwargs = {"json_serializer": json_dumps, "json_deserializer": orjson.loads, **kwargs}
+    # Reading stays with ``json``: exact for any integer, and it reads what it wrote.
+    kwargs = {"json_serializer": json_dumps, **kwargs}
     if resolved.get_backend_name() == "sqlite":
         return _sqlite_engine(resolved, **kwargs)
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 40}

@@ -7,6 +7,7 @@ generation (up to 4), ``vid`` costs 100 for 5 s and 200 for 10 s.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -256,6 +257,12 @@ def test_submit_bad_request_is_refused_before_anything_is_recorded(billing: Bill
     assert "duration" in err.value.message
     with pytest.raises(InvalidRequest):
         billing.submit("w1", "img", generations=9, idempotency_key="k")
+    # A value the job row cannot store as it was given (a Decimal, NaN) is refused up front,
+    # by name, instead of failing when the row is written.
+    for bad in (Decimal(5), float("nan"), [5]):
+        with pytest.raises(InvalidRequest) as err:
+            billing.submit("w1", "vid", {"duration": bad}, idempotency_key="k")
+        assert err.value.details["field"] == "params[duration]"
     assert billing.list_jobs("w1").items == []
 
 

@@ -253,3 +253,72 @@ def test_a_conflict_when_the_batch_is_written_fails_only_the_call_that_caused_it
     assert billing.get_wallet("plug").owner_kind == "user"  # the first one stands
     assert billing.audit() == []
     billing.close()
+
+
+def test_a_value_that_cannot_be_written_fails_only_its_own_call(
+    tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any
+) -> None:
+    """A row that cannot be stored fails when the batch is written; the batch is run again
+    one call at a time, so the calls batched with it still succeed."""
+    from gencredits.ledger.model import Event
+
+    store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 100)
+
+    def emit_unstorable(uow: Any) -> None:
+        uow.emit(Event("w", "test.event", "w", clock.now(), {"value": object()}))
+
+    billing.create_wallet("plug")
+    results = _one_batch(
+        billing,
+        store,
+        [
+            partial(billing.submit, "w", "img", idempotency_key="a"),
+            partial(store.run_unit, emit_unstorable),
+            partial(billing.submit, "w", "img", idempotency_key="b"),
+        ],
+    )
+    assert results[0].outcome == "held" and results[2].outcome == "held"
+    assert isinstance(results[1], Exception) and "serializ" in str(results[1])
+    assert billing.get_wallet("w").held == 20
+    assert [e.type for e in billing.events(limit=500)].count("test.event") == 0
+    assert billing.audit() == []
+    billing.close()
+
+
+def test_a_missing_wallet_locks_nothing_so_its_key_is_read_again_later_in_the_batch(
+    postgres_url: str, ledger_catalogs: CatalogSet, clock: Any
+) -> None:
+    """PostgreSQL: a call on a wallet that does not exist yet locks no row, so what it read
+    (no record under its idempotency key) may be stale for a later call of the same batch.
+    Here another process creates the wallet and makes the submit meanwhile; the client's
+    retry in the same batch must replay that submit, not hold a second time."""
+    from gencredits.errors import WalletNotFound
+    from gencredits.ledger.batching import _Pending
+
+    upgrade(make_engine(postgres_url))
+    store = GroupCommitStore(SqlStore(make_engine(postgres_url)))
+    billing = Billing(store, ledger_catalogs, clock)
+    other = Billing(SqlStore(make_engine(postgres_url)), ledger_catalogs, clock)
+    units: list[Any] = []
+    run_unit = store.run_unit
+    store.run_unit = units.append  # type: ignore[assignment,method-assign]
+    billing.submit("late", "img", idempotency_key="k")  # too early: no wallet yet
+    billing.submit("late", "img", idempotency_key="k")  # the client's retry
+    store.run_unit = run_unit  # type: ignore[method-assign]
+
+    def other_process(_uow: Any) -> str:
+        other.create_wallet("late")
+        other.grant("late", 10, kind="purchase", idempotency_key="g")  # room for one hold
+        return other.submit("late", "img", idempotency_key="k").id
+
+    batch = [_Pending(units[0]), _Pending(other_process), _Pending(units[1])]
+    store._run_batch(batch)
+    first, made, retry = batch
+    assert isinstance(first.error, WalletNotFound)
+    assert retry.error is None, retry.error
+    assert (retry.result.id, retry.result.replayed) == (made.result, True)
+    wallet = billing.get_wallet("late")
+    assert (wallet.available, wallet.held) == (0, 10)
+    assert billing.audit() == []
+    billing.close()
+    other.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ MAX_AMOUNT = 10**15
 MAX_PRIORITY = 1000
 MAX_PAGE = 500
 MAX_METADATA_KEYS = 20
+MAX_PARAMS = 50
 MAX_METADATA_VALUE_LEN = 500
 MAX_HOLD_TTL_S = 7 * 24 * 3600
 DEFAULT_HOLD_TTL_S = 3600
@@ -722,9 +724,7 @@ class Billing:
         if hold_ttl_s is not None:
             _check_int("hold_ttl_s", hold_ttl_s, 1, MAX_HOLD_TTL_S)
         meta = _check_metadata(metadata)
-        if params is not None and not isinstance(params, Mapping):
-            raise InvalidRequest.for_field("params", params, "a mapping of parameter names")
-        raw_params = dict(params or {})
+        raw_params = _check_params(params)
         request = {
             "wallet_id": wallet_id,
             "model": model,
@@ -1406,6 +1406,28 @@ def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
                 f"metadata[{k}]", v, f"a string of at most {MAX_METADATA_VALUE_LEN} characters"
             )
     return dict(metadata)
+
+
+def _check_params(params: Mapping[str, object] | None) -> dict[str, object]:
+    """The request's parameters as stored with the job: names, and JSON scalar values."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping) or len(params) > MAX_PARAMS:
+        raise InvalidRequest.for_field(
+            "params", params, f"a mapping of at most {MAX_PARAMS} parameter names"
+        )
+    for name, value in params.items():
+        _check_text("params name", name, 100)
+        scalar = value is None or isinstance(value, str | bool)
+        scalar = scalar or (isinstance(value, int) and abs(value) < 2**63)
+        scalar = scalar or (isinstance(value, float) and math.isfinite(value))
+        if not scalar or (isinstance(value, str) and len(value) > MAX_METADATA_VALUE_LEN):
+            raise InvalidRequest.for_field(
+                f"params[{name}]",
+                value,
+                "a string, a whole number, a finite decimal number, true/false or null",
+            )
+    return dict(params)
 
 
 def _leg_debits(wallet_id: str, legs: Sequence[HoldLeg]) -> list[Posting]:

@@ -55,13 +55,15 @@ class _Pending:
 
 
 def _translate(exc: BaseException) -> BaseException:
-    if isinstance(exc, sa.exc.IntegrityError):
-        return RetryableConflict(str(exc.orig))
-    if isinstance(exc, sa.exc.OperationalError) and (
-        getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
-    ):
-        return RetryableConflict(str(exc.orig))
-    return exc
+    retry = isinstance(exc, sa.exc.IntegrityError) or (
+        isinstance(exc, sa.exc.OperationalError)
+        and getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
+    )
+    if not retry:
+        return exc
+    conflict = RetryableConflict(str(getattr(exc, "orig", exc)))
+    conflict.__cause__ = exc
+    return conflict
 
 
 class GroupCommitStore:
@@ -71,8 +73,8 @@ class GroupCommitStore:
         """``writers``: writer threads, each running its own batches.  One is best measured
         (``bench/ledger.py --writers``): more writers make smaller batches, and on SQLite they
         take turns anyway.  Several processes each have their own."""
-        if not 1 <= max_batch <= 10_000:
-            raise ValueError("max_batch: from 1 to 10,000")
+        if not 1 <= max_batch <= 1_000:
+            raise ValueError("max_batch: from 1 to 1,000")
         if not 1 <= writers <= 64:
             raise ValueError("writers: from 1 to 64")
         self.inner = inner
@@ -81,6 +83,7 @@ class GroupCommitStore:
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._closed = False
+        self._close_lock = threading.Lock()  # no call can queue once close() has begun
         self._count_lock = threading.Lock()
         #: batches committed and units in them (for the benchmark and tests)
         self.batches = 0
@@ -100,10 +103,11 @@ class GroupCommitStore:
             yield uow
 
     def run_unit(self, unit: Callable[[Any], T]) -> T:
-        if self._closed:
-            raise RuntimeError("the group-commit store is closed")
         pending = _Pending(unit)
-        self._queue.put(pending)
+        with self._close_lock:
+            if self._closed:
+                raise RuntimeError("the group-commit store is closed")
+            self._queue.put(pending)
         pending.done.acquire()
         if pending.error is not None:
             raise pending.error
@@ -111,13 +115,15 @@ class GroupCommitStore:
         return result
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            for _writer in self._writers:
-                self._queue.put(None)
+        with self._close_lock:
+            closing, self._closed = not self._closed, True
+            if closing:
+                for _writer in self._writers:
+                    self._queue.put(None)
+        if closing:
             for writer in self._writers:
                 writer.join()
-            while True:  # a call that slipped in while closing gets an answer, not a hang
+            while True:  # calls queued behind the stop signals get an answer, not a hang
                 try:
                     late = self._queue.get_nowait()
                 except queue.Empty:
@@ -150,18 +156,24 @@ class GroupCommitStore:
     def _run_batch(self, batch: list[_Pending]) -> None:
         try:
             self._attempt(batch)
-        except BaseException as exc:  # nothing of this batch happened
-            error = _translate(exc)
-            if len(batch) > 1 and isinstance(error, RetryableConflict):
-                # One call's conflict (a row another process wrote first, a deadlock) must not
-                # fail the calls batched with it: run each alone, so only its own caller
-                # retries (and then sees the winner's effect).
+        except Exception as exc:  # nothing of this batch happened
+            if len(batch) > 1:
+                # One call's failure (a row another process wrote first, a deadlock, a value
+                # that cannot be stored) must not fail the calls batched with it: run each
+                # alone, so only its own caller gets the error (a conflict is then retried
+                # and sees the winner's effect).
                 for pending in batch:
                     self._run_batch([pending])
                 return
+            error = _translate(exc)
             for pending in batch:
                 pending.result, pending.error = None, error
                 pending.done.release()
+        except BaseException as exc:  # the writer is being torn down: answer, then stop
+            for pending in batch:
+                pending.result, pending.error = None, exc
+                pending.done.release()
+            raise
 
     def _attempt(self, batch: list[_Pending]) -> None:
         """Run the batch as one transaction; answer every caller once it committed."""

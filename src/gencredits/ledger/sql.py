@@ -139,7 +139,7 @@ class BulkStatement:
         # and never asks for the new primary key back.
         self.insert = isinstance(statement, sa.Insert)
         self.statement = statement.inline() if isinstance(statement, sa.Insert) else statement
-        self._plans: dict[str, _BulkPlan] = {}
+        self._plans: dict[Any, _BulkPlan] = {}  # per dialect instance: its own converters
 
     def _plan(self, dialect: Any, row: Mapping[str, Any]) -> _BulkPlan:
         compiled = self.statement.compile(
@@ -163,13 +163,13 @@ class BulkStatement:
                 if n in processors
             ),
         )
-        self._plans[dialect.name] = plan
+        self._plans[dialect] = plan
         return plan
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        plan = self._plans.get(conn.dialect.name) or self._plan(conn.dialect, rows[0])
+        plan = self._plans.get(conn.dialect) or self._plan(conn.dialect, rows[0])
         params: list[tuple[Any, ...]] = []
         for row in rows:
             values = plan.getter(row)

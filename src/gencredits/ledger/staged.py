@@ -103,11 +103,16 @@ _LOCK_WALLETS = _InList(
 )
 _JOBS = _InList(lambda m: sa.select(t.jobs).where(t.jobs.c.id.in_(m)))
 _GRANTS = _InList(lambda m: sa.select(t.grants).where(t.grants.c.id.in_(m)))
-# scope IN (...) AND key IN (...) walks the primary key on both backends (a row value IN
-# list made SQLite scan the table); the few extra pairs it finds are skipped.
+# (scope = ? AND key = ?) OR ... walks the primary key once per pair on both backends (a row
+# value IN list made SQLite scan the table; scope IN AND key IN reads every combination).
 _IDEM_RECORDS = _InList(
     lambda scopes, keys: sa.select(t.idempotency).where(
-        t.idempotency.c.scope.in_(scopes), t.idempotency.c.key.in_(keys)
+        sa.or_(
+            *(
+                sa.and_(t.idempotency.c.scope == scope, t.idempotency.c.key == key)
+                for scope, key in zip(scopes, keys, strict=True)
+            )
+        )
     )
 )
 _LIVE_GRANTS = _InList(
@@ -193,8 +198,7 @@ class BatchState:
                 keys.append(h.idempotency)
                 self.idem[h.idempotency] = None  # under the wallet's lock: absent stays absent
         if keys:
-            scopes = sorted({scope for scope, _ in keys})
-            names = sorted({key for _, key in keys})
+            scopes, names = [scope for scope, _ in keys], [key for _, key in keys]
             for r in _IDEM_RECORDS.run(self.c, scopes, names):
                 if (r.scope, r.key) in self.idem:
                     self.idem[(r.scope, r.key)] = idempotency_record(r)
@@ -257,7 +261,9 @@ class BatchState:
     def flush(self) -> None:
         """Write the batch's net effect: one multi-row statement per table, parents first."""
         c = self.c
-        _INSERT_WALLETS.run(c, [wallet_row(self.wallets[i]) for i in self.new_wallets])
+        # New wallets in id order: no row is locked for them, so two processes' batches that
+        # create the same wallets must meet on them in the same order (no deadlock).
+        _INSERT_WALLETS.run(c, [wallet_row(self.wallets[i]) for i in sorted(self.new_wallets)])
         changed = sorted(self.changed_wallets)
         _UPDATE_WALLETS.run(c, [wallet_update_row(self.wallets[i]) for i in changed])
         _INSERT_GRANTS.run(c, [grant_row(self.grants[i]) for i in self.new_grants])
@@ -297,10 +303,12 @@ class StagedUnit:
 
     # wallets
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
-        self.locked = True
         if wallet_id not in self.b.wallets and wallet_id not in self.wallets:
             self.b.lock_many([wallet_id])
-        return self.get_wallet(wallet_id)
+        wallet = self.get_wallet(wallet_id)
+        # A missing row locks nothing (PostgreSQL): what is read next is not under a lock.
+        self.locked = wallet is not None
+        return wallet
 
     def get_wallet(self, wallet_id: str) -> Wallet | None:
         wallet = self.wallets.get(wallet_id) or self.b.wallets.get(wallet_id)
