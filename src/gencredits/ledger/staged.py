@@ -17,13 +17,14 @@ of statements whatever its size:
 3. :meth:`BatchState.flush` writes the batch's net effect: each changed wallet and grant
    once (a hot wallet's row is updated once per batch, not once per operation), and the
    new jobs, ledger transactions and their entries, idempotency records and outbox events,
-   one multi-row statement per table.  Then the writer commits once.
+   one ``executemany`` per table.  Then the writer commits once.
 
 Caching is only sound under a lock, so only rows of wallets this batch has locked are kept:
 the wallet rows, their grants and jobs, and the idempotency records checked after the
-unit's wallet lock (every billing unit locks its wallet before it checks its key).  Anything
-else is read from the database each time.  A database error inside a unit dooms the whole
-transaction (PostgreSQL aborts it), so it fails the batch; the callers retry.
+unit's wallet lock (every billing unit locks its wallet before it checks its key; a wallet
+that does not exist locks nothing, so then nothing is kept).  Anything else is read from the
+database each time.  A database error inside a unit dooms the whole transaction (PostgreSQL
+aborts it), so it fails the batch, which the writer then runs again one unit at a time.
 """
 
 from __future__ import annotations
