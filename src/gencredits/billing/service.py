@@ -1281,35 +1281,46 @@ class Billing:
         so many sweepers may run at once: an item is handled by exactly one of them.
         """
         at = self.clock.now() if now is None else _check_time("now", now)
-        holds = grants = released = expired = items = 0
-        more = False
-        while items < SWEEP_MAX_ITEMS:
-            due = self._read(lambda uow, _n: uow.due_holds(at, limit=SWEEP_BATCH))
-            for job_id, wallet_id in due:
-                amount = self._sweep_unit(
-                    UnitHints(wallet_id=wallet_id, job_id=job_id),
-                    partial(self._timeout, job_id=job_id, at=at),
-                )
+        holds, released, seen, _done = self._sweep_due(
+            lambda uow: uow.due_holds(at, limit=SWEEP_BATCH),
+            lambda job_id, wallet_id: (
+                UnitHints(wallet_id=wallet_id, job_id=job_id),
+                partial(self._timeout, job_id=job_id, at=at),
+            ),
+            SWEEP_MAX_ITEMS,
+        )
+        grants, expired, more_seen, done = self._sweep_due(
+            lambda uow: uow.due_grants(at, limit=SWEEP_BATCH),
+            lambda grant_id, wallet_id: (
+                UnitHints(wallet_id=wallet_id, grant_id=grant_id),
+                partial(self._expire, grant_id=grant_id, at=at),
+            ),
+            SWEEP_MAX_ITEMS - seen,
+        )
+        more = not done or seen + more_seen >= SWEEP_MAX_ITEMS
+        return SweepReport(holds, released, grants, expired, more)
+
+    def _sweep_due(
+        self,
+        due: Callable[[UnitOfWork], list[tuple[str, str]]],
+        unit_for: Callable[
+            [str, str], tuple[UnitHints, Callable[[UnitOfWork, Wallet], int | None]]
+        ],
+        budget: int,
+    ) -> tuple[int, int, int, bool]:
+        """Handle due (item id, wallet id) pairs page by page, looking at no more than
+        ``budget``: (items handled, credits they moved, items looked at, all done)."""
+        handled = moved = seen = 0
+        while seen < budget:
+            page = self._read(lambda uow, _now: due(uow))
+            for item_id, wallet_id in page:
+                amount = self._sweep_unit(*unit_for(item_id, wallet_id))
                 if amount is not None:
-                    holds, released = holds + 1, released + amount
-            items += len(due)
-            if len(due) < SWEEP_BATCH:
-                break
-        while items < SWEEP_MAX_ITEMS:
-            due = self._read(lambda uow, _n: uow.due_grants(at, limit=SWEEP_BATCH))
-            for grant_id, wallet_id in due:
-                amount = self._sweep_unit(
-                    UnitHints(wallet_id=wallet_id, grant_id=grant_id),
-                    partial(self._expire, grant_id=grant_id, at=at),
-                )
-                if amount is not None:
-                    grants, expired = grants + 1, expired + amount
-            items += len(due)
-            if len(due) < SWEEP_BATCH:
-                break
-        else:
-            more = True
-        return SweepReport(holds, released, grants, expired, more or items >= SWEEP_MAX_ITEMS)
+                    handled, moved = handled + 1, moved + amount
+            seen += len(page)
+            if len(page) < SWEEP_BATCH:
+                return handled, moved, seen, True
+        return handled, moved, seen, False
 
     def _sweep_unit(
         self, hints: UnitHints, fn: Callable[[UnitOfWork, Wallet], int | None]

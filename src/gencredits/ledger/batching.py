@@ -30,15 +30,13 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from gencredits.ledger.sql import SqlStore
+from gencredits.ledger.sql import SqlStore, as_retryable
 from gencredits.ledger.staged import BatchState, StagedUnit
-from gencredits.ledger.store import RetryableConflict, UnitHints
+from gencredits.ledger.store import UnitHints
 
 __all__ = ["GroupCommitStore"]
 
 T = TypeVar("T")
-
-_RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 
 
 class _Pending:
@@ -46,24 +44,12 @@ class _Pending:
 
     def __init__(self, unit: Callable[[Any], Any]) -> None:
         self.unit = unit
-        # Held until the writer answers: a bare lock is the cheapest hand-over between threads
-        # (an Event is a Condition around a lock), and there is one per call.
+        # Held until the writer answers: a bare lock, one per call (an Event would be a
+        # Condition around one, with more to build and to wake).
         self.done = threading.Lock()
         self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
-
-
-def _translate(exc: BaseException) -> BaseException:
-    retry = isinstance(exc, sa.exc.IntegrityError) or (
-        isinstance(exc, sa.exc.OperationalError)
-        and getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
-    )
-    if not retry:
-        return exc
-    conflict = RetryableConflict(str(getattr(exc, "orig", exc)))
-    conflict.__cause__ = exc
-    return conflict
 
 
 class GroupCommitStore:
@@ -165,7 +151,7 @@ class GroupCommitStore:
                 for pending in batch:
                     self._run_batch([pending])
                 return
-            error = _translate(exc)
+            error = as_retryable(exc)
             for pending in batch:
                 pending.result, pending.error = None, error
                 pending.done.release()
@@ -189,7 +175,7 @@ class GroupCommitStore:
                 except sa.exc.DBAPIError:
                     raise  # the transaction is doomed (PostgreSQL aborts it): fail the batch
                 except Exception as exc:
-                    pending.error = _translate(exc)
+                    pending.error = as_retryable(exc)
                 else:
                     state.absorb(unit)
             state.flush()

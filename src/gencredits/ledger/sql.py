@@ -122,6 +122,21 @@ class _BulkPlan:
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
+def as_retryable(exc: BaseException) -> BaseException:
+    """:class:`RetryableConflict` for a database error after which the whole unit of work may
+    simply run again (unique key, serialisation failure, deadlock); else ``exc`` itself."""
+    retry = isinstance(exc, sa.exc.IntegrityError) or (
+        isinstance(exc, sa.exc.OperationalError)
+        and getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
+    )
+    if not retry:
+        return exc
+    assert isinstance(exc, sa.exc.DBAPIError)
+    conflict = RetryableConflict(str(exc.orig))
+    conflict.__cause__ = exc
+    return conflict
+
+
 class BulkStatement:
     """A prebuilt write run for many rows straight through the driver.
 
@@ -220,12 +235,11 @@ class SqlStore:
                     conn = conn.execution_options(**{READONLY_OPTION: True})
                 with conn.begin():
                     yield _SqlUnit(conn, self.backend)
-        except sa.exc.IntegrityError as exc:
-            raise RetryableConflict(str(exc.orig)) from exc
-        except sa.exc.OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
-                raise RetryableConflict(str(exc.orig)) from exc
-            raise
+        except sa.exc.DBAPIError as exc:
+            conflict = as_retryable(exc)
+            if conflict is exc:
+                raise
+            raise conflict from exc
 
     def close(self) -> None:
         self.engine.dispose()

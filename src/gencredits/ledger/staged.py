@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -140,6 +140,16 @@ _INSERT_IDEMS = BulkStatement(t.idempotency.insert())
 _INSERT_EVENTS = BulkStatement(t.outbox.insert())
 
 
+class _HasOwner(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def wallet_id(self) -> str: ...
+
+
+_Owned = TypeVar("_Owned", bound=_HasOwner)
+
+
 class BatchState:
     """What one batch has loaded (under its locks) and what its finished units wrote."""
 
@@ -186,10 +196,10 @@ class BatchState:
         self.lock_many(wanted)
         if job_ids:
             for r in _JOBS.run(self.c, job_ids):
-                self.remember_job(job_of(r))
+                self.remember(self.jobs, job_of(r))
         if grant_ids:
             for r in _GRANTS.run(self.c, grant_ids):
-                self.remember_grant(grant_of(r))
+                self.remember(self.grants, grant_of(r))
         keys: list[tuple[str, str]] = []
         for h in hints:
             if h.idempotency is None:
@@ -220,13 +230,10 @@ class BatchState:
                 self.grants[grant.id] = grant
                 self.live[grant.wallet_id][grant.id] = None
 
-    def remember_job(self, job: Job) -> None:
-        if job.wallet_id in self.wallets and job.id not in self.jobs:
-            self.jobs[job.id] = job
-
-    def remember_grant(self, grant: Grant) -> None:
-        if grant.wallet_id in self.wallets and grant.id not in self.grants:
-            self.grants[grant.id] = grant
+    def remember(self, table: dict[str, _Owned], row: _Owned) -> None:
+        """Keep a row read from the database, if it belongs to a wallet this batch locked."""
+        if row.wallet_id in self.wallets and row.id not in table:
+            table[row.id] = row
 
     # ------------------------------------------------------------------ writing
     def absorb(self, unit: StagedUnit) -> None:
@@ -365,12 +372,7 @@ class StagedUnit:
         return out
 
     def get_grant(self, grant_id: str) -> Grant | None:
-        grant = self.grants.get(grant_id) or self.b.grants.get(grant_id)
-        if grant is None:
-            grant = self.b.sql.get_grant(grant_id)
-            if grant is not None:
-                self.b.remember_grant(grant)
-        return grant
+        return self._get(self.grants, self.b.grants, grant_id, self.b.sql.get_grant)
 
     def insert_grant(self, grant: Grant) -> None:
         if grant.id in self.grants or grant.id in self.b.grants:
@@ -383,12 +385,22 @@ class StagedUnit:
 
     # jobs
     def get_job(self, job_id: str) -> Job | None:
-        job = self.jobs.get(job_id) or self.b.jobs.get(job_id)
-        if job is None:
-            job = self.b.sql.get_job(job_id)
-            if job is not None:
-                self.b.remember_job(job)
-        return job
+        return self._get(self.jobs, self.b.jobs, job_id, self.b.sql.get_job)
+
+    def _get(
+        self,
+        mine: dict[str, _Owned],
+        batch: dict[str, _Owned],
+        key: str,
+        load: Callable[[str], _Owned | None],
+    ) -> _Owned | None:
+        """This unit's row, else the batch's, else the database's (kept if under our lock)."""
+        row = mine.get(key) or batch.get(key)
+        if row is None:
+            row = load(key)
+            if row is not None:
+                self.b.remember(batch, row)
+        return row
 
     def insert_job(self, job: Job) -> Job:
         if job.id in self.jobs or job.id in self.b.jobs:
