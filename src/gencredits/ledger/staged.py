@@ -185,21 +185,31 @@ class BatchState:
             return
         job_ids = sorted({h.job_id for h in hints if h.job_id is not None})
         grant_ids = sorted({h.grant_id for h in hints if h.grant_id is not None})
-        owner: dict[str, str] = {}
-        if job_ids:
+        # PostgreSQL: a job or grant read before its wallet is locked may change meanwhile, so
+        # find the owners first and read the rows once locked.  SQLite: this writer holds the
+        # whole file, so one read serves both.
+        early = self.backend != "postgresql"
+        jobs = [job_of(r) for r in _JOBS.run(self.c, job_ids)] if job_ids and early else []
+        grants = (
+            [grant_of(r) for r in _GRANTS.run(self.c, grant_ids)] if grant_ids and early else []
+        )
+        owner = {job.id: job.wallet_id for job in jobs}
+        grant_owner = {grant.id: grant.wallet_id for grant in grants}
+        if not early and job_ids:
             owner.update((r.id, r.wallet_id) for r in _JOB_OWNERS.run(self.c, job_ids))
-        grant_owner: dict[str, str] = {}
-        if grant_ids:
+        if not early and grant_ids:
             grant_owner.update((r.id, r.wallet_id) for r in _GRANT_OWNERS.run(self.c, grant_ids))
         wanted = {h.wallet_id for h in hints if h.wallet_id is not None}
         wanted.update(owner.values(), grant_owner.values())
         self.lock_many(wanted)
-        if job_ids:
-            for r in _JOBS.run(self.c, job_ids):
-                self.remember(self.jobs, job_of(r))
-        if grant_ids:
-            for r in _GRANTS.run(self.c, grant_ids):
-                self.remember(self.grants, grant_of(r))
+        if not early and job_ids:
+            jobs = [job_of(r) for r in _JOBS.run(self.c, job_ids)]
+        if not early and grant_ids:
+            grants = [grant_of(r) for r in _GRANTS.run(self.c, grant_ids)]
+        for job in jobs:
+            self.remember(self.jobs, job)
+        for grant in grants:
+            self.remember(self.grants, grant)
         keys: list[tuple[str, str]] = []
         for h in hints:
             if h.idempotency is None:
