@@ -232,6 +232,16 @@ def test_submit_holds_the_quote_and_answers_status_0(billing: Billing) -> None:
     clean(billing)
 
 
+def test_job_metadata_reads_back_exactly(billing: Billing) -> None:
+    """Metadata (and the job's other JSON columns) come back as they went in, non-ASCII text
+    and characters JSON must escape included."""
+    funded(billing, amount=1000)
+    metadata = {"project": "Grüße, 世界", "note": 'quote " and \\ back\tslash', "e": "🎬"}
+    job = billing.submit("w1", "img", idempotency_key="meta-1", metadata=metadata)
+    assert billing.get_job(job.id).to_dict()["metadata"] == metadata
+    clean(billing)
+
+
 def test_insufficient_credits_says_required_available_shortfall_and_records_nothing(
     billing: Billing,
 ) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from gencredits import db
-from gencredits.ledger.schema import metadata
+from gencredits.ledger.schema import UTCDateTime, metadata, sqlite_utc_text
 
 
 def test_sqlite_is_wal_with_full_sync_and_a_busy_timeout(tmp_path: Path) -> None:
@@ -55,3 +59,25 @@ def test_migrations_reach_head_and_match_the_schema_in_code(
         assert "ledger_entries" in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    instant=st.datetimes(
+        min_value=datetime(1900, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.timezones()
+    )
+)
+def test_the_bulk_writers_sqlite_instants_are_sqlalchemys_text(instant: datetime) -> None:
+    """Batched writes format UTC instants themselves (sqlite_utc_text); what they store must
+    be exactly what the per-row path stores through SQLAlchemy's processors."""
+    dialect = sqlite.dialect()
+    expected = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert expected is not None
+    assert sqlite_utc_text(instant) == expected(instant)
+    assert sqlite_utc_text(instant.astimezone(UTC)) == expected(instant)
+    assert sqlite_utc_text(None) is None
+
+
+def test_the_bulk_writers_sqlite_instants_refuse_naive_datetimes() -> None:
+    with pytest.raises(ValueError, match="naive datetime refused"):
+        sqlite_utc_text(datetime(2026, 1, 1))

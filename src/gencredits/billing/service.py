@@ -67,7 +67,7 @@ from gencredits.ledger.model import (
     overdraft_account,
 )
 from gencredits.ledger.store import LedgerStore, RetryableConflict, UnitHints, UnitOfWork
-from gencredits.pricing import CatalogSet, quote
+from gencredits.pricing import CatalogSet, Quote, quote
 
 from .audit import audit_snapshot
 from .views import (
@@ -109,6 +109,17 @@ class _Done:
     result_kind: str
     result_id: str
     outcome: str | None = None
+
+
+class _Later:
+    """An answer built by the caller once its unit has run, not by the writer inside the
+    transaction (a group-commit writer runs every caller's unit in turn: what it need not
+    do there, it should not)."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self.build = build
 
 
 def _digest(*parts: str) -> str:
@@ -299,9 +310,10 @@ class Billing:
         )
         for _attempt in range(UNIT_RETRIES):
             try:
-                return self.store.run_unit(unit)
+                answer = self.store.run_unit(unit)
             except RetryableConflict:
                 continue
+            return answer.build() if isinstance(answer, _Later) else answer
         raise Unavailable(
             f"{operation}: too much contention on {scope}; nothing changed, retry later",
             details={"operation": operation, "scope": scope},
@@ -736,10 +748,21 @@ class Billing:
             "metadata": meta,
         }
         job_id = "job_" + _digest("job", wallet_id, idempotency_key)
+        # The price depends on the request alone: worked out here, by the caller, not under
+        # the wallet's lock.  A pricing error is raised where it always was (after the wallet
+        # check, and never on a replay), so the order of errors does not change.
+        priced: Quote | Exception
+        try:
+            priced = quote(self._catalog_for(catalog), model, raw_params, generations)
+            quoted = priced.to_dict()
+        except Exception as exc:  # re-raised inside the unit, unchanged
+            priced, quoted = exc, {}
 
         def body(uow: UnitOfWork, wallet: Wallet | None, now: datetime) -> _Done:
             wallet = self._need_wallet(wallet, wallet_id)
-            q = quote(self._catalog_for(catalog), model, raw_params, generations)
+            if isinstance(priced, Exception):
+                raise priced
+            q = priced
             amount = q.total_credits
             legs, wallet = self._take(uow, wallet, amount, now) if amount else ([], wallet)
             ttl = self._hold_ttl_s(wallet, q.model, hold_ttl_s)
@@ -752,7 +775,7 @@ class Billing:
                     state=JobState.PENDING,
                     params=raw_params,
                     generations=q.generations,
-                    quote=q.to_dict(),
+                    quote=quoted,
                     catalog=q.catalog,
                     catalog_version=q.catalog_version,
                     catalog_hash=q.catalog_hash,
@@ -803,7 +826,7 @@ class Billing:
                     {"model": q.model, "credits_held": amount, "submitted_by": submitted_by},
                 )
             )
-            return _Done(JobView.of(job, outcome="held"), "job", job_id, "held")
+            return _Done(_Later(partial(JobView.of, job, outcome="held")), "job", job_id, "held")
 
         view: JobView = self._run(
             operation="submit",
@@ -908,7 +931,7 @@ class Billing:
             job = uow.get_job(job_id)
             assert job is not None and wallet is not None
             job, outcome = on_job(uow, wallet, job, now)
-            return _Done(JobView.of(job, outcome=outcome), "job", job_id, outcome)
+            return _Done(_Later(partial(JobView.of, job, outcome=outcome)), "job", job_id, outcome)
 
         view: JobView = self._run(
             operation=operation,

@@ -15,9 +15,10 @@ A posting's ``amount`` is signed: positive credits the account, negative debits 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 __all__ = [
@@ -249,18 +250,25 @@ class Event:
         }
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], dict[str, int]]] = {}
 _D = TypeVar("_D")
 
 
 def evolve(record: _D, **changes: Any) -> _D:
     """A copy of a dataclass ``record`` with ``changes``: :func:`dataclasses.replace` without
-    its per-call field introspection (3.4 us against 6.2 us for a Wallet, timeit on the test
-    machine; a ledger operation makes several)."""
+    its per-call field introspection, fields read by one ``attrgetter`` and passed by position
+    (1.9 us against 6.2 us for a Wallet, timeit on the test machine; a ledger operation makes
+    several).  ``__init__`` still runs, with its checks."""
     cls = type(record)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cast(Any, cls)))
-    values = {name: getattr(record, name) for name in names}
-    values.update(changes)
-    return cls(**values)
+    plan = _FIELDS.get(cls)
+    if plan is None:
+        names = tuple(f.name for f in fields(cast(Any, cls)))
+        read = attrgetter(*names) if len(names) > 1 else (lambda r: (getattr(r, names[0]),))
+        plan = _FIELDS[cls] = (read, {name: i for i, name in enumerate(names)})
+    read, position = plan
+    values = list(read(record))
+    for name, value in changes.items():
+        if name not in position:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+        values[position[name]] = value
+    return cls(*values)

