@@ -20,6 +20,7 @@ from gencredits.errors import (
     InvalidRequest,
     InvalidTransition,
     JobNotFound,
+    UnknownModel,
     WalletExists,
     WalletNotFound,
 )
@@ -372,6 +373,26 @@ def test_price_is_the_one_quoted_even_if_the_catalog_changed(
     assert after.complete(full.id, idempotency_key="c1").credits_used == 20
     assert after.complete(partial.id, actual_generations=3, idempotency_key="c2").credits_used == 30
     assert after.submit("w1", "img", idempotency_key="s3").credits_used == 25
+    clean(after)
+
+
+def test_a_submit_replay_needs_no_price_and_a_missing_wallet_is_named_before_the_model(
+    store: Any, clock: Any, ledger_catalogs: CatalogSet
+) -> None:
+    """The price is worked out before the unit runs, but its errors keep their place: a
+    retry of an accepted submission replays even once its model is gone from the catalog,
+    and an unknown wallet is reported before an unknown model."""
+    before = Billing(store, ledger_catalogs, clock)
+    funded(before, amount=1000)
+    job = before.submit("w1", "vid", {"duration": 5}, idempotency_key="s1")
+    after = Billing(store, CatalogSet([parse_catalog(REPRICED, "repriced")]), clock)  # no vid
+    again = after.submit("w1", "vid", {"duration": 5}, idempotency_key="s1")
+    assert (again.id, again.replayed, again.credits_used) == (job.id, True, 100)
+    with pytest.raises(UnknownModel):
+        after.submit("w1", "vid", {"duration": 5}, idempotency_key="s2")
+    with pytest.raises(WalletNotFound):
+        after.submit("nobody", "vid", {"duration": 5}, idempotency_key="s3")
+    assert after.get_wallet("w1").held == 100
     clean(after)
 
 
