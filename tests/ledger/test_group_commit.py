@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from gencredits.billing import Billing
-from gencredits.db import make_engine, upgrade
+from gencredits.billing.service import _digest
+from gencredits.db import READONLY_OPTION, make_engine, upgrade
 from gencredits.errors import InsufficientCredits
 from gencredits.ledger.batching import GroupCommitStore
 from gencredits.ledger.sql import SqlStore
@@ -322,3 +323,44 @@ def test_a_missing_wallet_locks_nothing_so_its_key_is_read_again_later_in_the_ba
     assert billing.audit() == []
     billing.close()
     other.close()
+
+
+def test_a_caller_is_answered_after_its_own_batch_commits_and_before_the_next_one_does(
+    tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any
+) -> None:
+    """Pipelined answers: a batch's callers may be woken as late as just before the next batch
+    commits (they then work while it waits on the disk), never before their own batch has
+    committed, and never after the next one has."""
+    store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 1000)
+    reader = make_engine(f"sqlite:///{tmp_path}/gc.db")
+
+    def committed(key: str) -> bool:
+        with reader.connect().execution_options(**{READONLY_OPTION: True}) as conn:
+            found = conn.execute(
+                sa.text("SELECT count(*) FROM ledger_jobs WHERE id = :id"),
+                {"id": "job_" + _digest("job", "w", key)},
+            ).scalar()
+        return found == 1
+
+    # Every commit from now on takes 0.2 s before it reaches the database.
+    sa.event.listen(store.engine, "commit", lambda _conn: time.sleep(0.2))
+    seen: dict[str, tuple[bool, bool]] = {}
+
+    def submit(key: str) -> None:
+        billing.submit("w", "img", idempotency_key=key)
+        seen[key] = (committed(key), committed("b1"))  # own batch, the second batch
+
+    first = threading.Thread(target=submit, args=("a",))
+    later = [threading.Thread(target=submit, args=(k,)) for k in ("b1", "b2")]
+    with store.inner.writer_lock():  # the writer takes "a" alone; b1 and b2 queue behind it
+        first.start()
+        _wait_for(lambda: store._queue.qsize() == 0)
+        time.sleep(0.05)
+        for t in later:
+            t.start()
+        _wait_for(lambda: store._queue.qsize() == 2)
+    for t in (first, *later):
+        t.join(timeout=60)
+    assert seen == {"a": (True, False), "b1": (True, True), "b2": (True, True)}
+    billing.close()
+    reader.dispose()

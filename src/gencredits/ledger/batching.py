@@ -125,11 +125,16 @@ class GroupCommitStore:
         try:
             self._drain()
         finally:
+            self._answer_held()
             self._release_connection()
 
     def _drain(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get_nowait()
+            except queue.Empty:
+                self._answer_held()  # no next batch to overlap with: answer now
+                first = self._queue.get()
             if first is None:
                 return
             batch = [first]
@@ -163,10 +168,18 @@ class GroupCommitStore:
         if conn is not None:
             conn.close()
 
+    def _answer_held(self) -> None:
+        """Wake the callers of this thread's last committed batch (see :meth:`_attempt`)."""
+        held: list[_Pending] = getattr(self._local, "held", None) or []
+        self._local.held = None
+        for pending in held:
+            pending.done.release()
+
     def _run_batch(self, batch: list[_Pending]) -> None:
         try:
             self._attempt(batch)
         except Exception as exc:  # nothing of this batch happened
+            self._answer_held()
             self._release_connection()
             if len(batch) > 1:
                 # One call's failure (a row another process wrote first, a deadlock, a value
@@ -181,13 +194,20 @@ class GroupCommitStore:
                 pending.result, pending.error = None, error
                 pending.done.release()
         except BaseException as exc:  # the writer is being torn down: answer, then stop
+            self._answer_held()
             for pending in batch:
                 pending.result, pending.error = None, exc
                 pending.done.release()
             raise
 
     def _attempt(self, batch: list[_Pending]) -> None:
-        """Run the batch as one transaction; answer every caller once it committed."""
+        """Run the batch as one transaction; its callers are answered once it committed.
+
+        Pipelined: a committed batch's callers are woken just before the NEXT batch commits
+        (or at once when no batch follows).  The commit waits on the disk without the GIL, so
+        the woken callers build their answers and their next calls while it does; woken
+        earlier, they would compete with this batch's Python work for the one GIL instead.
+        No caller is answered before its own batch has committed."""
         conn = self._connection()
         with self.inner.writer_lock(), conn.begin():
             state = BatchState(conn, self.backend)
@@ -205,8 +225,8 @@ class GroupCommitStore:
                 else:
                     state.absorb(unit)
             state.flush()
+            self._answer_held()  # the commit, as this block ends, waits without the GIL
         with self._count_lock:
             self.batches += 1
             self.units += len(batch)
-        for pending in batch:
-            pending.done.release()
+        self._local.held = batch

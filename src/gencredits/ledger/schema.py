@@ -42,14 +42,24 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     as its ``process_bind_param`` followed by SQLAlchemy's SQLite ``DATETIME`` processor
     (``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC; a test checks the two agree), which cost three
     Python frames and a %-format per value (3.0 us against 1.1 us, timeit on the test machine)."""
+    global _last_instant
     if value is None:
         return None
-    if value.tzinfo is not UTC:
-        if value.tzinfo is None:
+    last = _last_instant  # a unit stamps all its rows with one instant: convert it once
+    if last[0] is value:
+        return last[1]
+    instant = value
+    if instant.tzinfo is not UTC:
+        if instant.tzinfo is None:
             raise ValueError("naive datetime refused; the ledger stores UTC instants")
-        value = value.astimezone(UTC)
+        instant = instant.astimezone(UTC)
     # "YYYY-MM-DD HH:MM:SS.ffffff+00:00": the year is always four digits, so 26 characters.
-    return value.isoformat(" ", "microseconds")[:26]
+    text = instant.isoformat(" ", "microseconds")[:26]
+    _last_instant = (value, text)  # holds value, so its id cannot be reused while cached
+    return text
+
+
+_last_instant: tuple[datetime | None, str] = (None, "")
 
 
 #: An auto-numbered 64-bit key; on SQLite it must be spelled INTEGER to alias the rowid.
