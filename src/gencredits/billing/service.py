@@ -103,7 +103,8 @@ UNIT_RETRIES = 20
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    """What a unit of work produced: the answer and what the idempotency record points at."""
+    """What a unit of work produced: the answer (or a :class:`_Later` that builds it) and what
+    the idempotency record points at."""
 
     view: Any
     result_kind: str
