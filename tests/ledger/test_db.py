@@ -67,17 +67,18 @@ def test_migrations_reach_head_and_match_the_schema_in_code(
         min_value=datetime(1900, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.timezones()
     )
 )
-def test_the_bulk_writers_sqlite_instants_are_sqlalchemys_text(instant: datetime) -> None:
-    """Batched writes format UTC instants themselves (sqlite_utc_text); what they store must
-    be exactly what the per-row path stores through SQLAlchemy's processors."""
+def test_sqlite_instants_are_the_text_sqlalchemys_processors_give(instant: datetime) -> None:
+    """UTC instants are formatted for SQLite by sqlite_utc_text, not by SQLAlchemy's two
+    processors; what is stored must be exactly the text those would have given."""
     dialect = sqlite.dialect()
-    expected = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
-    assert expected is not None
-    assert sqlite_utc_text(instant) == expected(instant)
-    assert sqlite_utc_text(instant.astimezone(UTC)) == expected(instant)
+    datetime_text = sqlite.DATETIME().bind_processor(dialect)
+    expected = datetime_text(UTCDateTime().process_bind_param(instant, dialect))
+    assert UTCDateTime().dialect_impl(dialect).bind_processor(dialect) is sqlite_utc_text
+    assert sqlite_utc_text(instant) == expected
+    assert sqlite_utc_text(instant.astimezone(UTC)) == expected
     assert sqlite_utc_text(None) is None
 
 
-def test_the_bulk_writers_sqlite_instants_refuse_naive_datetimes() -> None:
+def test_sqlite_instants_refuse_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="naive datetime refused"):
         sqlite_utc_text(datetime(2026, 1, 1))

@@ -143,9 +143,7 @@ class BulkStatement:
     SQLAlchemy's executemany builds and processes each row's parameters in Python, which was
     most of the CPU of writing a batch.  Here the statement is compiled once per dialect;
     each row becomes a tuple converted by SQLAlchemy's own bind processors for the same
-    columns (UTC instants, JSON), so what is stored is exactly what the per-row path stores
-    (on SQLite, UTC instants by :func:`~gencredits.ledger.schema.sqlite_utc_text`, which a
-    test holds to SQLAlchemy's text).
+    columns (UTC instants, JSON), so what is stored is exactly what the per-row path stores.
     The driver's ``executemany`` runs the rows: a loop in C on SQLite, one pipelined round
     trip of a prepared statement on psycopg.  (A multi-row ``INSERT ... VALUES (...), (...)``
     measured no faster on PostgreSQL: a new statement to parse and plan for every batch size.)
@@ -170,11 +168,7 @@ class BulkStatement:
             sql = _NAMED_PARAM.sub("%s", sql)
         if len(names) != len(set(names)) or not set(names) <= set(row):
             raise AssertionError(f"cannot run {sql!r} in bulk with keys {sorted(row)}")
-        processors = dict(compiled._bind_processors)
-        if dialect.name == "sqlite":
-            for name in names:
-                if isinstance(compiled.binds[name].type, t.UTCDateTime):
-                    processors[name] = t.sqlite_utc_text
+        processors = compiled._bind_processors
         plan = _BulkPlan(
             sql=sql,
             getter=itemgetter(*names) if len(names) > 1 else lambda r: (r[names[0]],),
