@@ -261,14 +261,20 @@ class Billing:
         scope: str,
         key: str | None,
         request: Mapping[str, Any],
-        locate: Callable[[UnitOfWork], str],
         hints: UnitHints,
         body: Callable[[UnitOfWork, Wallet | None, datetime], _Done],
+        locate: Callable[[UnitOfWork], str] | None = None,
     ) -> Any:
-        """Run ``body`` once, atomically, under the wallet lock and the idempotency key."""
+        """Run ``body`` once, atomically, under the wallet lock and the idempotency key.
+
+        The wallet is ``hints.wallet_id``, or what ``locate`` finds (from a job or grant)."""
         if key is not None:
             _check_text("idempotency_key", key, MAX_KEY_LEN)
         fingerprint = _fingerprint(operation, request)
+        named = hints.wallet_id
+        if locate is None:
+            assert named is not None, "a unit needs hints.wallet_id or locate"
+            locate = lambda _uow: named  # noqa: E731
 
         def unit(uow: UnitOfWork) -> Any:
             wallet_id = locate(uow)
@@ -404,7 +410,6 @@ class Billing:
             scope=f"wallet:{wallet_id}",
             key=idempotency_key,
             request=request,
-            locate=lambda _uow: wallet_id,
             hints=UnitHints(wallet_id=wallet_id),
             body=body,
         )
@@ -551,7 +556,6 @@ class Billing:
             scope=f"wallet:{wallet_id}",
             key=idempotency_key,
             request=request,
-            locate=lambda _uow: wallet_id,
             hints=UnitHints(wallet_id=wallet_id),
             body=body,
         )
@@ -834,7 +838,6 @@ class Billing:
             scope=f"wallet:{wallet_id}",
             key=idempotency_key,
             request=request,
-            locate=lambda _uow: wallet_id,
             hints=UnitHints(wallet_id=wallet_id),
             body=body,
         )
@@ -900,7 +903,6 @@ class Billing:
             scope=f"wallet:{wallet_id}",
             key=idempotency_key,
             request={"wallet_id": wallet_id, "kind": kind, "submitted_by": submitted_by},
-            locate=lambda _uow: wallet_id,
             hints=UnitHints(wallet_id=wallet_id),
             body=body,
         )
