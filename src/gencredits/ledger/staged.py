@@ -140,13 +140,17 @@ _INSERT_IDEMS = BulkStatement(t.idempotency.insert())
 _INSERT_EVENTS = BulkStatement(t.outbox.insert())
 
 
-class _HasOwner(Protocol):
+class _HasId(Protocol):
     @property
     def id(self) -> str: ...
+
+
+class _HasOwner(_HasId, Protocol):
     @property
     def wallet_id(self) -> str: ...
 
 
+_Keyed = TypeVar("_Keyed", bound=_HasId)
 _Owned = TypeVar("_Owned", bound=_HasOwner)
 
 
@@ -337,10 +341,20 @@ class StagedUnit:
     # Inserts check what this batch knows; the database's unique keys catch the rest when
     # the batch is written (the batch then fails and its callers retry, seeing the winner).
     def insert_wallet(self, wallet: Wallet) -> None:
-        if wallet.id in self.wallets or wallet.id in self.b.wallets:
-            raise RetryableConflict(f"wallet {wallet.id} exists")
-        self.wallets[wallet.id] = wallet
-        self.new_wallets.add(wallet.id)
+        self._stage_new("wallet", wallet, self.wallets, self.b.wallets, self.new_wallets)
+
+    def _stage_new(
+        self,
+        what: str,
+        row: _Keyed,
+        mine: dict[str, _Keyed],
+        batch: dict[str, _Keyed],
+        new: set[str],
+    ) -> None:
+        if row.id in mine or row.id in batch:
+            raise RetryableConflict(f"{what} {row.id} exists")
+        mine[row.id] = row
+        new.add(row.id)
 
     def update_wallet(self, wallet: Wallet) -> None:
         self.wallets[wallet.id] = wallet
@@ -385,10 +399,7 @@ class StagedUnit:
         return self._get(self.grants, self.b.grants, grant_id, self.b.sql.get_grant)
 
     def insert_grant(self, grant: Grant) -> None:
-        if grant.id in self.grants or grant.id in self.b.grants:
-            raise RetryableConflict(f"grant {grant.id} exists")
-        self.grants[grant.id] = grant
-        self.new_grants.add(grant.id)
+        self._stage_new("grant", grant, self.grants, self.b.grants, self.new_grants)
 
     def update_grant(self, grant: Grant) -> None:
         self.grants[grant.id] = grant
@@ -413,10 +424,7 @@ class StagedUnit:
         return row
 
     def insert_job(self, job: Job) -> Job:
-        if job.id in self.jobs or job.id in self.b.jobs:
-            raise RetryableConflict(f"job {job.id} exists")
-        self.jobs[job.id] = job
-        self.new_jobs.add(job.id)
+        self._stage_new("job", job, self.jobs, self.b.jobs, self.new_jobs)
         return job  # its seq is given by the database when the batch is written
 
     def update_job(self, job: Job) -> None:
