@@ -17,9 +17,9 @@ workload with one transaction per call and with :class:`GroupCommitStore` (one w
 batching up to ``--max-batch`` calls per transaction).
 
 Usage: ``.venv/bin/python bench/ledger.py [--seconds 8] [--threads 32] [--wallets 10000]
-[--backends sqlite,postgresql] [--processes 2]``.  With ``--processes N`` the threads are
-split over N processes (each its own engine; rates summed).  Prints a Markdown table for
-bench/RESULTS.md.
+[--backends sqlite,postgresql] [--workloads spread,hot] [--modes plain,group]
+[--processes 2]``.  With ``--processes N`` the threads are split over N processes (each its
+own engine; rates summed).  Prints a Markdown table for bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -256,7 +256,9 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[tuple[s
     engine = make_engine(url)
     upgrade(engine)
     plain = Billing(SqlStore(engine), catalogs)
-    seconds = seed(plain, args.wallets, args.threads)
+    seeder = Billing(GroupCommitStore(SqlStore(make_engine(url))), catalogs)
+    seconds = seed(seeder, args.wallets, args.threads)
+    seeder.close()
     print(f"# {name}: seeded {args.wallets} wallets in {seconds:.1f} s", file=sys.stderr)
     if args.warmup > 0:  # some history in every table, then fresh statistics
         warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup})
@@ -267,6 +269,8 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[tuple[s
         (f"spread over {args.wallets:,} wallets", False, args.wallets),
         ("one hot team wallet", True, 1),
     ):
+        if ("hot" if hot else "spread") not in args.workloads.split(","):
+            continue
         if args.processes > 1:
             raw_setup(url, raw_rows)
             raw = in_processes("raw", url, raw_rows, hot, args)
@@ -333,6 +337,7 @@ def main() -> None:
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--modes", default="plain,group", help="plain and/or group (commit)")
+    parser.add_argument("--workloads", default="spread,hot", help="spread and/or hot")
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--writers", type=int, default=1, help="group-commit writer threads")
     parser.add_argument(
