@@ -15,7 +15,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, TypeVar, cast
@@ -44,10 +44,26 @@ T = TypeVar("T")
 #: SQLSTATEs after which the whole unit of work may simply be run again.
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 
+
+def _columns(
+    table: sa.Table, model: type[Any], rename: Mapping[str, str] | None = None
+) -> tuple[sa.Column[Any], ...]:
+    """The table's columns in the order of the model's fields, so that a row builds the model
+    by position (``Wallet(*row)``): no per-column lookups by name."""
+    rename = rename or {}
+    return tuple(table.c[rename.get(f.name, f.name)] for f in fields(model))
+
+
+WALLET_COLUMNS = _columns(t.wallets, Wallet)
+GRANT_COLUMNS = _columns(t.grants, Grant)
+JOB_COLUMNS = _columns(t.jobs, Job, {"metadata": "meta"})
+IDEM_COLUMNS = _columns(t.idempotency, IdempotencyRecord)
+_HOLD_LEGS = [f.name for f in fields(Job)].index("hold_legs")
+
 # Statements are built once: executing a prebuilt statement with a parameter dict skips
 # SQLAlchemy's per-call construction and cache-key work (most of the time of a unit of work).
 _B = sa.bindparam
-_SELECT_WALLET = sa.select(t.wallets).where(t.wallets.c.id == _B("id"))
+_SELECT_WALLET = sa.select(*WALLET_COLUMNS).where(t.wallets.c.id == _B("id"))
 _LOCK_WALLET = _SELECT_WALLET.with_for_update()
 _INSERT_WALLET = t.wallets.insert()
 _UPDATE_WALLET = (
@@ -55,14 +71,14 @@ _UPDATE_WALLET = (
     .where(t.wallets.c.id == _B("w_id"))
     .values(held=_B("held"), debt=_B("debt"), updated_at=_B("updated_at"))
 )
-_SELECT_GRANT = sa.select(t.grants).where(t.grants.c.id == _B("id"))
+_SELECT_GRANT = sa.select(*GRANT_COLUMNS).where(t.grants.c.id == _B("id"))
 _WALLET_GRANTS = (
-    sa.select(t.grants)
+    sa.select(*GRANT_COLUMNS)
     .where(t.grants.c.wallet_id == _B("wallet_id"))
     .order_by(t.grants.c.created_at)
 )
 _ACTIVE_WALLET_GRANTS = (
-    sa.select(t.grants)
+    sa.select(*GRANT_COLUMNS)
     .where(t.grants.c.wallet_id == _B("wallet_id"), t.grants.c.state == "active")
     .order_by(t.grants.c.created_at)
 )
@@ -74,7 +90,7 @@ _UPDATE_GRANT = (
     .where(t.grants.c.id == _B("g_id"))
     .values(remaining=_B("remaining"), state=_B("state"), closed_at=_B("closed_at"))
 )
-_SELECT_JOB = sa.select(t.jobs).where(t.jobs.c.id == _B("id"))
+_SELECT_JOB = sa.select(*JOB_COLUMNS).where(t.jobs.c.id == _B("id"))
 _INSERT_JOB = t.jobs.insert()
 # What changes after a job is inserted: its lifecycle.  The request (params, quote, catalog,
 # hold legs, metadata) is written once, at insert.
@@ -93,8 +109,16 @@ _UPDATE_JOB = (
     .values({name: _B(name) for name in _JOB_LIFECYCLE})
 )
 _INSERT_TX = t.transactions.insert()
-_INSERT_ENTRY = t.entries.insert()
-_SELECT_IDEM = sa.select(t.idempotency).where(
+# An entry names its transaction by id and the database looks the seq up: a batch writes its
+# transactions and then their entries without reading the new seqs back in between.
+_INSERT_ENTRY = t.entries.insert().values(
+    tx_seq=sa.select(t.transactions.c.seq)
+    .where(t.transactions.c.id == _B("tx_id"))
+    .scalar_subquery(),
+    account=_B("account"),
+    amount=_B("amount"),
+)
+_SELECT_IDEM = sa.select(*IDEM_COLUMNS).where(
     t.idempotency.c.scope == _B("scope"), t.idempotency.c.key == _B("key")
 )
 _INSERT_IDEM = t.idempotency.insert()
@@ -116,10 +140,198 @@ _NAMED_PARAM = re.compile(r"%\((\w+)\)s")
 
 
 @dataclass(frozen=True, slots=True)
-class _BulkPlan:
+class _DriverPlan:
+    """A statement compiled for one dialect, to run on the driver's own cursor."""
+
     sql: str
+    #: the values of one execution, by parameter name, in the driver's positional order
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    #: SQLAlchemy's bind processors (by parameter position) and result processors (by column)
+    binds: tuple[tuple[int, Callable[[Any], Any]], ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = self.getter(params)
+        if self.binds:
+            converted = list(values)
+            for i, process in self.binds:
+                converted[i] = process(converted[i])
+            values = tuple(converted)
+        return values
+
+
+def _driver_plan(
+    statement: sa.Executable,
+    dialect: Any,
+    *,
+    keys: Sequence[str] | None = None,
+    insert: bool = False,
+) -> _DriverPlan:
+    """Compile ``statement`` once: its SQL text for the driver (positional parameters), and
+    the same bind and result processors SQLAlchemy would apply, so that what is written and
+    read is exactly what ``Connection.execute`` writes and reads.  ``keys``: the parameters
+    every execution brings (an insert's are its columns)."""
+    compiled = cast(Any, statement).compile(dialect=dialect, column_keys=keys if insert else None)
+    if compiled.post_compile_params:
+        raise AssertionError(
+            f"{statement}: a parameter expanded at execution (IN a list) cannot be prebuilt"
+        )
+    sql: str = compiled.string
+    if compiled.positiontup is not None:
+        names = list(compiled.positiontup)
+    else:  # named (psycopg): positional is cheaper to build and to send
+        names = _NAMED_PARAM.findall(sql)
+        sql = _NAMED_PARAM.sub("%s", sql)
+    if len(names) != len(set(names)) or (
+        keys is not None and not {n for n in names if compiled.binds[n].required} <= set(keys)
+    ):
+        raise AssertionError(f"cannot run {sql!r} on the driver with keys {keys}")
+    binds = compiled._bind_processors
+    results = []
+    for i, column in enumerate(compiled._result_columns):
+        process = column.type._cached_result_processor(dialect, None)
+        if process is not None:
+            results.append((i, process))
+    # Literals of the statement (``state == "active"``) are parameters with a value.
+    constants = {
+        n: compiled.binds[n].effective_value for n in names if not compiled.binds[n].required
+    }
     getter: Callable[[Mapping[str, Any]], Any]
-    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    if constants:
+        template = [constants.get(n) for n in names]
+        slots = [(i, n) for i, n in enumerate(names) if n not in constants]
+
+        def getter(params: Mapping[str, Any]) -> tuple[Any, ...]:
+            values = template.copy()
+            for i, name in slots:
+                values[i] = params[name]
+            return tuple(values)
+
+    elif len(names) == 1:
+        only = names[0]
+        getter = lambda params: (params[only],)  # noqa: E731
+    else:
+        getter = itemgetter(*names) if names else lambda _params: ()
+    return _DriverPlan(
+        sql=sql,
+        getter=getter,
+        binds=tuple((i, binds[n]) for i, n in enumerate(names) if n in binds),
+        results=tuple(results),
+    )
+
+
+def _on_driver(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
+    """Run ``sql`` on a driver cursor of ``conn`` (inside its transaction), without
+    SQLAlchemy's execution layer (events, execution context, result objects): for a batch of
+    sixteen calls that layer cost more than the statements.  A driver error is raised as
+    SQLAlchemy would raise it (``IntegrityError``, ``OperationalError``, ...), and a lost
+    connection is invalidated, so callers handle errors the same way on either path.
+    Returns the open cursor, for its rows (see :class:`SentSelect`)."""
+    cursor = conn.connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        cursor.close()
+        raise _sqlalchemy_error(conn, exc, sql, params, many=many, cursor=cursor) from exc
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
+
+
+def _sqlalchemy_error(
+    conn: Connection, exc: Exception, sql: str, params: Any, *, many: bool, cursor: Any = None
+) -> sa.exc.DBAPIError:
+    """The error SQLAlchemy would raise for the driver's ``exc``; a lost connection is
+    invalidated, as SQLAlchemy does, so that it is never used again."""
+    dialect = conn.dialect
+    lost = dialect.is_disconnect(cast(Any, exc), conn.connection.dbapi_connection, cursor)
+    error = sa.exc.DBAPIError.instance(
+        sql,
+        params,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+        ismulti=many,
+    )
+    if lost:
+        conn.invalidate(exc)
+    return cast(sa.exc.DBAPIError, error)
+
+
+@contextmanager
+def driver_pipeline(conn: Connection) -> Iterator[None]:
+    """PostgreSQL: the statements run on the driver inside this block (bulk writes, queries
+    sent with :meth:`DirectSelect.send`) go out one after the other without waiting for each
+    other's results (psycopg's pipeline mode): reading the first rows, or the end of the
+    block, waits for everything sent so far at once.  One round trip for a batch's ten
+    writes, not ten.  The server runs them in the order sent.  An error is raised (as
+    SQLAlchemy's) where its result is read, by the block's end at the latest.  Other
+    backends: no change (each statement runs as it is sent)."""
+    dbapi = conn.connection.dbapi_connection
+    pipeline = getattr(dbapi, "pipeline", None)
+    if conn.dialect.name != "postgresql" or pipeline is None:
+        yield
+        return
+    try:
+        with pipeline():
+            yield
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _sqlalchemy_error(conn, exc, "(pipeline)", None, many=True) from exc
+
+
+class DirectSelect:
+    """A prebuilt SELECT run on a driver cursor (see :func:`_on_driver`); its rows are plain
+    tuples, converted by SQLAlchemy's own result processors for its columns."""
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+        self._plans: dict[Any, _DriverPlan] = {}  # per dialect instance: its own converters
+
+    def send(self, conn: Connection, params: Mapping[str, Any]) -> SentSelect:
+        """Send the query; its rows are read by :meth:`SentSelect.rows`.  Inside a
+        :func:`driver_pipeline` block, several queries sent one after the other cost one
+        round trip (they run in the order sent)."""
+        plan = self._plans.get(conn.dialect)
+        if plan is None:
+            plan = self._plans[conn.dialect] = _driver_plan(self.statement, conn.dialect)
+        values = plan.values(params)
+        return SentSelect(conn, _on_driver(conn, plan.sql, values), plan, values)
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return self.send(conn, params).rows()
+
+
+class SentSelect:
+    """A query sent by :meth:`DirectSelect.send`, its rows not read yet."""
+
+    __slots__ = ("_conn", "_cursor", "_plan", "_values")
+
+    def __init__(self, conn: Connection, cursor: Any, plan: _DriverPlan, values: Any) -> None:
+        self._conn, self._cursor, self._plan, self._values = conn, cursor, plan, values
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        cursor = self._cursor
+        try:
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        except self._conn.dialect.loaded_dbapi.Error as exc:
+            sql, values = self._plan.sql, self._values
+            raise _sqlalchemy_error(self._conn, exc, sql, values, many=False) from exc
+        finally:
+            cursor.close()
+        if not self._plan.results:
+            return rows
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, process in self._plan.results:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
 
 
 def as_retryable(exc: BaseException) -> BaseException:
@@ -149,51 +361,24 @@ class BulkStatement:
     measured no faster on PostgreSQL: a new statement to parse and plan for every batch size.)
     """
 
-    def __init__(self, statement: sa.Insert | sa.Update) -> None:
-        # An insert names the columns of its rows (all rows of one statement share their keys)
-        # and never asks for the new primary key back.
-        self.insert = isinstance(statement, sa.Insert)
+    def __init__(self, statement: sa.Insert | sa.Update, *, keyed: bool = True) -> None:
+        """``keyed``: an insert's rows name its columns (all rows of one statement share
+        their keys); False for an insert with a VALUES clause of its own.  An insert never
+        asks for the new primary key back."""
+        self.insert = isinstance(statement, sa.Insert) and keyed
         self.statement = statement.inline() if isinstance(statement, sa.Insert) else statement
-        self._plans: dict[Any, _BulkPlan] = {}  # per dialect instance: its own converters
-
-    def _plan(self, dialect: Any, row: Mapping[str, Any]) -> _BulkPlan:
-        compiled = self.statement.compile(
-            dialect=dialect, column_keys=list(row) if self.insert else None
-        )
-        sql = compiled.string
-        if compiled.positiontup is not None:
-            names = list(compiled.positiontup)
-        else:  # named (psycopg): positional is cheaper to build and to send
-            names = _NAMED_PARAM.findall(sql)
-            sql = _NAMED_PARAM.sub("%s", sql)
-        if len(names) != len(set(names)) or not set(names) <= set(row):
-            raise AssertionError(f"cannot run {sql!r} in bulk with keys {sorted(row)}")
-        processors = compiled._bind_processors
-        plan = _BulkPlan(
-            sql=sql,
-            getter=itemgetter(*names) if len(names) > 1 else lambda r: (r[names[0]],),
-            processors=tuple(
-                (i, cast(Callable[[Any], Any], processors[n]))
-                for i, n in enumerate(names)
-                if n in processors
-            ),
-        )
-        self._plans[dialect] = plan
-        return plan
+        self._plans: dict[Any, _DriverPlan] = {}  # per dialect instance: its own converters
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        plan = self._plans.get(conn.dialect) or self._plan(conn.dialect, rows[0])
-        params: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = plan.getter(row)
-            if plan.processors:
-                values = list(values)
-                for i, process in plan.processors:
-                    values[i] = process(values[i])
-            params.append(tuple(values))
-        conn.exec_driver_sql(plan.sql, params)
+        plan = self._plans.get(conn.dialect)
+        if plan is None:
+            plan = _driver_plan(
+                self.statement, conn.dialect, keys=list(rows[0]), insert=self.insert
+            )
+            self._plans[conn.dialect] = plan
+        _on_driver(conn, plan.sql, [plan.values(row) for row in rows], many=True).close()
 
 
 class SqlStore:
@@ -245,64 +430,21 @@ class SqlStore:
         self.engine.dispose()
 
 
-def wallet_of(r: Any) -> Wallet:
-    return Wallet(
-        id=r.id,
-        owner_kind=r.owner_kind,
-        overdraft_limit=r.overdraft_limit,
-        hold_ttl_s=r.hold_ttl_s,
-        held=r.held,
-        debt=r.debt,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-    )
+def wallet_of(r: Sequence[Any]) -> Wallet:
+    """A wallet from a row of :data:`WALLET_COLUMNS` (a SQLAlchemy row or a plain tuple)."""
+    return Wallet(*r)
 
 
-def grant_of(r: Any) -> Grant:
-    return Grant(
-        id=r.id,
-        wallet_id=r.wallet_id,
-        kind=r.kind,
-        amount=r.amount,
-        remaining=r.remaining,
-        priority=r.priority,
-        effective_at=r.effective_at,
-        expires_at=r.expires_at,
-        source=r.source,
-        state=r.state,
-        created_at=r.created_at,
-        closed_at=r.closed_at,
-    )
+def grant_of(r: Sequence[Any]) -> Grant:
+    """A grant from a row of :data:`GRANT_COLUMNS`."""
+    return Grant(*r)
 
 
-def job_of(r: Any) -> Job:
-    return Job(
-        id=r.id,
-        wallet_id=r.wallet_id,
-        kind=r.kind,
-        model=r.model,
-        state=r.state,
-        params=r.params,
-        generations=r.generations,
-        quote=r.quote,
-        catalog=r.catalog,
-        catalog_version=r.catalog_version,
-        catalog_hash=r.catalog_hash,
-        credits_quoted=r.credits_quoted,
-        hold_amount=r.hold_amount,
-        credits_held=r.credits_held,
-        credits_used=r.credits_used,
-        written_off=r.written_off,
-        hold_legs=tuple(HoldLeg(g, a) for g, a in r.hold_legs),
-        hold_expires_at=r.hold_expires_at,
-        submitted_by=r.submitted_by,
-        metadata=r.meta,
-        reason=r.reason,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-        resolved_at=r.resolved_at,
-        seq=r.seq,
-    )
+def job_of(r: Sequence[Any]) -> Job:
+    """A job from a row of :data:`JOB_COLUMNS` (hold legs are stored as ``[[grant, amount]]``)."""
+    values = list(r)
+    values[_HOLD_LEGS] = tuple(HoldLeg(g, a) for g, a in values[_HOLD_LEGS])
+    return Job(*values)
 
 
 def wallet_row(w: Wallet) -> dict[str, Any]:
@@ -370,8 +512,9 @@ def transaction_row(tx: Transaction) -> dict[str, Any]:
     }
 
 
-def entry_rows(tx_seq: int, tx: Transaction) -> list[dict[str, Any]]:
-    return [{"tx_seq": tx_seq, "account": p.account, "amount": p.amount} for p in tx.postings]
+def entry_rows(tx: Transaction) -> list[dict[str, Any]]:
+    """The rows of ``_INSERT_ENTRY`` for a transaction's postings (written after it)."""
+    return [{"tx_id": tx.id, "account": p.account, "amount": p.amount} for p in tx.postings]
 
 
 def idempotency_row(r: IdempotencyRecord) -> dict[str, Any]:
@@ -387,17 +530,9 @@ def idempotency_row(r: IdempotencyRecord) -> dict[str, Any]:
     }
 
 
-def idempotency_record(row: Any) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        scope=row.scope,
-        key=row.key,
-        operation=row.operation,
-        fingerprint=row.fingerprint,
-        result_kind=row.result_kind,
-        result_id=row.result_id,
-        outcome=row.outcome,
-        created_at=row.created_at,
-    )
+def idempotency_record(r: Sequence[Any]) -> IdempotencyRecord:
+    """An idempotency record from a row of :data:`IDEM_COLUMNS`."""
+    return IdempotencyRecord(*r)
 
 
 def event_row(e: Event) -> dict[str, Any]:
@@ -462,7 +597,7 @@ class _SqlUnit:
         self.c.execute(_UPDATE_WALLET, wallet_update_row(wallet))
 
     def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
-        q = sa.select(t.wallets).order_by(t.wallets.c.id).limit(limit)
+        q = sa.select(*WALLET_COLUMNS).order_by(t.wallets.c.id).limit(limit)
         if after_id is not None:
             q = q.where(t.wallets.c.id > after_id)
         return [wallet_of(r) for r in self.c.execute(q)]
@@ -509,7 +644,7 @@ class _SqlUnit:
         limit: int,
         states: Sequence[str] | None,
     ) -> list[Job]:
-        q = sa.select(t.jobs).where(t.jobs.c.wallet_id == wallet_id)
+        q = sa.select(*JOB_COLUMNS).where(t.jobs.c.wallet_id == wallet_id)
         if after_seq is not None:
             q = q.where(t.jobs.c.seq > after_seq)
         if states is not None:
@@ -518,10 +653,8 @@ class _SqlUnit:
 
     # ledger
     def record(self, transaction: Transaction) -> None:
-        result = self.c.execute(_INSERT_TX, transaction_row(transaction))
-        pk = result.inserted_primary_key
-        assert pk is not None
-        self.c.execute(_INSERT_ENTRY, entry_rows(pk[0], transaction))
+        self.c.execute(_INSERT_TX, transaction_row(transaction))
+        self.c.execute(_INSERT_ENTRY, entry_rows(transaction))
 
     def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
         q = sa.select(t.transactions).where(t.transactions.c.wallet_id == wallet_id)
@@ -660,9 +793,9 @@ class _SqlUnit:
         return AuditSnapshot(
             account_balances=balances,
             unbalanced_transactions=unbalanced,
-            wallets=[wallet_of(r) for r in self.c.execute(sa.select(t.wallets))],
-            grants=[grant_of(r) for r in self.c.execute(sa.select(t.grants))],
-            jobs=[job_of(r) for r in self.c.execute(sa.select(t.jobs))],
+            wallets=[wallet_of(r) for r in self.c.execute(sa.select(*WALLET_COLUMNS))],
+            grants=[grant_of(r) for r in self.c.execute(sa.select(*GRANT_COLUMNS))],
+            jobs=[job_of(r) for r in self.c.execute(sa.select(*JOB_COLUMNS))],
             job_transactions=dict(job_txs),
             transaction_keys=keys,
             idempotency_keys=idem,

@@ -39,11 +39,19 @@ from sqlalchemy.engine import Connection
 from gencredits.ledger import schema as t
 from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
 from gencredits.ledger.sql import (
+    _INSERT_ENTRY,
     _UPDATE_GRANT,
     _UPDATE_JOB,
     _UPDATE_WALLET,
+    GRANT_COLUMNS,
+    IDEM_COLUMNS,
+    JOB_COLUMNS,
+    WALLET_COLUMNS,
     BulkStatement,
+    DirectSelect,
+    SentSelect,
     _SqlUnit,
+    driver_pipeline,
     entry_rows,
     event_row,
     grant_of,
@@ -66,26 +74,30 @@ __all__ = ["BatchState", "StagedUnit"]
 
 class _InList:
     """A SELECT with ``IN (...)`` lists, compiled once per list length rounded up to a power
-    of two (the list padded by repeating its last value).  An ``expanding`` parameter would
-    rebuild the SQL text on every call, a visible share of loading a batch."""
+    of two (the list padded by repeating its last value), run on the driver's cursor
+    (:class:`~gencredits.ledger.sql.DirectSelect`): rows are tuples.  An ``expanding``
+    parameter would rebuild the SQL text on every call, a visible share of loading a batch."""
 
     def __init__(self, build: Callable[..., sa.Select[Any]]) -> None:
         self.build = build
-        self._by_size: dict[tuple[int, ...], sa.Select[Any]] = {}
+        self._by_size: dict[tuple[int, ...], DirectSelect] = {}
 
-    def run(self, conn: Connection, *lists: Sequence[str]) -> sa.CursorResult[Any]:
+    def send(self, conn: Connection, *lists: Sequence[str]) -> SentSelect:
         sizes = tuple(1 << (len(values) - 1).bit_length() for values in lists)
         statement = self._by_size.get(sizes)
         if statement is None:
             marks: list[list[sa.BindParameter[str]]] = [
                 [sa.bindparam(f"p{j}_{i}") for i in range(n)] for j, n in enumerate(sizes)
             ]
-            statement = self._by_size[sizes] = self.build(*marks)
+            statement = self._by_size[sizes] = DirectSelect(self.build(*marks))
         params: dict[str, str] = {}
         for j, (values, size) in enumerate(zip(lists, sizes, strict=True)):
             for i in range(size):
                 params[f"p{j}_{i}"] = values[min(i, len(values) - 1)]
-        return conn.execute(statement, params)
+        return statement.send(conn, params)
+
+    def run(self, conn: Connection, *lists: Sequence[str]) -> list[tuple[Any, ...]]:
+        return self.send(conn, *lists).rows()
 
 
 _JOB_OWNERS = _InList(
@@ -95,19 +107,22 @@ _GRANT_OWNERS = _InList(
     lambda m: sa.select(t.grants.c.id, t.grants.c.wallet_id).where(t.grants.c.id.in_(m))
 )
 _WALLETS = _InList(
-    lambda m: sa.select(t.wallets).where(t.wallets.c.id.in_(m)).order_by(t.wallets.c.id)
+    lambda m: sa.select(*WALLET_COLUMNS).where(t.wallets.c.id.in_(m)).order_by(t.wallets.c.id)
 )
 _LOCK_WALLETS = _InList(
     lambda m: (
-        sa.select(t.wallets).where(t.wallets.c.id.in_(m)).order_by(t.wallets.c.id).with_for_update()
+        sa.select(*WALLET_COLUMNS)
+        .where(t.wallets.c.id.in_(m))
+        .order_by(t.wallets.c.id)
+        .with_for_update()
     )
 )
-_JOBS = _InList(lambda m: sa.select(t.jobs).where(t.jobs.c.id.in_(m)))
-_GRANTS = _InList(lambda m: sa.select(t.grants).where(t.grants.c.id.in_(m)))
+_JOBS = _InList(lambda m: sa.select(*JOB_COLUMNS).where(t.jobs.c.id.in_(m)))
+_GRANTS = _InList(lambda m: sa.select(*GRANT_COLUMNS).where(t.grants.c.id.in_(m)))
 # (scope = ? AND key = ?) OR ... walks the primary key once per pair on both backends (a row
 # value IN list made SQLite scan the table; scope IN AND key IN reads every combination).
 _IDEM_RECORDS = _InList(
-    lambda scopes, keys: sa.select(t.idempotency).where(
+    lambda scopes, keys: sa.select(*IDEM_COLUMNS).where(
         sa.or_(
             *(
                 sa.and_(t.idempotency.c.scope == scope, t.idempotency.c.key == key)
@@ -118,15 +133,10 @@ _IDEM_RECORDS = _InList(
 )
 _LIVE_GRANTS = _InList(
     lambda m: (
-        sa.select(t.grants)
+        sa.select(*GRANT_COLUMNS)
         .where(t.grants.c.wallet_id.in_(m), t.grants.c.state == "active", t.grants.c.remaining > 0)
         .order_by(t.grants.c.created_at, t.grants.c.id)
     )
-)
-# The new transactions' seqs, read back by id: one statement, where an INSERT ... RETURNING
-# in parameter order runs row by row on SQLite.
-_TX_SEQS = _InList(
-    lambda m: sa.select(t.transactions.c.id, t.transactions.c.seq).where(t.transactions.c.id.in_(m))
 )
 _INSERT_WALLETS = BulkStatement(t.wallets.insert())
 _UPDATE_WALLETS = BulkStatement(_UPDATE_WALLET)
@@ -135,7 +145,7 @@ _UPDATE_GRANTS = BulkStatement(_UPDATE_GRANT)
 _INSERT_JOBS = BulkStatement(t.jobs.insert())
 _UPDATE_JOBS = BulkStatement(_UPDATE_JOB)
 _INSERT_TXS = BulkStatement(t.transactions.insert())
-_INSERT_ENTRIES = BulkStatement(t.entries.insert())
+_INSERT_ENTRIES = BulkStatement(_INSERT_ENTRY, keyed=False)
 _INSERT_IDEMS = BulkStatement(t.idempotency.insert())
 _INSERT_EVENTS = BulkStatement(t.outbox.insert())
 
@@ -183,66 +193,95 @@ class BatchState:
 
     # ------------------------------------------------------------------ loading
     def prefetch(self, hints: Iterable[UnitHints]) -> None:
-        """Lock the batch's wallets in id order and load what its units will read."""
+        """Lock the batch's wallets in id order and load what its units will read.
+
+        PostgreSQL: two round trips (pipelined, see
+        :func:`~gencredits.ledger.sql.driver_pipeline`): the owners of the jobs and grants
+        named, then the wallet locks followed by everything read under them.  A job or grant
+        read before its wallet is locked may change meanwhile, so its row is read after the
+        lock.  SQLite: this writer holds the whole file, so one read of a job or grant serves
+        both."""
         hints = list(hints)
         if not hints:
             return
+        c = self.c
         job_ids = sorted({h.job_id for h in hints if h.job_id is not None})
         grant_ids = sorted({h.grant_id for h in hints if h.grant_id is not None})
-        # PostgreSQL: a job or grant read before its wallet is locked may change meanwhile, so
-        # find the owners first and read the rows once locked.  SQLite: this writer holds the
-        # whole file, so one read serves both.
         early = self.backend != "postgresql"
-        jobs = [job_of(r) for r in _JOBS.run(self.c, job_ids)] if job_ids and early else []
-        grants = (
-            [grant_of(r) for r in _GRANTS.run(self.c, grant_ids)] if grant_ids and early else []
-        )
-        owner = {job.id: job.wallet_id for job in jobs}
-        grant_owner = {grant.id: grant.wallet_id for grant in grants}
-        if not early and job_ids:
-            owner.update((r.id, r.wallet_id) for r in _JOB_OWNERS.run(self.c, job_ids))
-        if not early and grant_ids:
-            grant_owner.update((r.id, r.wallet_id) for r in _GRANT_OWNERS.run(self.c, grant_ids))
+        jobs: list[Job] = []
+        grants: list[Grant] = []
+        with driver_pipeline(c):
+            if early:
+                sent_jobs = _JOBS.send(c, job_ids) if job_ids else None
+                sent_grants = _GRANTS.send(c, grant_ids) if grant_ids else None
+                jobs = [job_of(r) for r in sent_jobs.rows()] if sent_jobs else []
+                grants = [grant_of(r) for r in sent_grants.rows()] if sent_grants else []
+                owner = {job.id: job.wallet_id for job in jobs}
+                grant_owner = {grant.id: grant.wallet_id for grant in grants}
+            else:
+                sent_owners = _JOB_OWNERS.send(c, job_ids) if job_ids else None
+                sent_grant_owners = _GRANT_OWNERS.send(c, grant_ids) if grant_ids else None
+                owner = dict(sent_owners.rows()) if sent_owners else {}
+                grant_owner = dict(sent_grant_owners.rows()) if sent_grant_owners else {}
         wanted = {h.wallet_id for h in hints if h.wallet_id is not None}
         wanted.update(owner.values(), grant_owner.values())
-        self.lock_many(wanted)
-        if not early and job_ids:
-            jobs = [job_of(r) for r in _JOBS.run(self.c, job_ids)]
-        if not early and grant_ids:
-            grants = [grant_of(r) for r in _GRANTS.run(self.c, grant_ids)]
-        for job in jobs:
-            self.remember(self.jobs, job)
-        for grant in grants:
-            self.remember(self.grants, grant)
-        keys: list[tuple[str, str]] = []
+        keys: dict[tuple[str, str], str] = {}  # idempotency key -> the wallet it is checked under
         for h in hints:
             if h.idempotency is None:
                 continue
             wallet = h.wallet_id or owner.get(h.job_id or "") or grant_owner.get(h.grant_id or "")
-            if wallet in self.wallets and h.idempotency not in self.idem:
-                keys.append(h.idempotency)
-                self.idem[h.idempotency] = None  # under the wallet's lock: absent stays absent
-        if keys:
+            if wallet is not None:
+                keys.setdefault(h.idempotency, wallet)
+        with driver_pipeline(c):
+            locking = self._send_lock(wanted)
+            sent_jobs = _JOBS.send(c, job_ids) if job_ids and not early else None
+            sent_grants = _GRANTS.send(c, grant_ids) if grant_ids and not early else None
             scopes, names = [scope for scope, _ in keys], [key for _, key in keys]
-            for r in _IDEM_RECORDS.run(self.c, scopes, names):
-                if (r.scope, r.key) in self.idem:
-                    self.idem[(r.scope, r.key)] = idempotency_record(r)
+            sent_idem = _IDEM_RECORDS.send(c, scopes, names) if keys else None
+            self._receive_lock(locking)
+            if sent_jobs:
+                jobs = [job_of(r) for r in sent_jobs.rows()]
+            if sent_grants:
+                grants = [grant_of(r) for r in sent_grants.rows()]
+            records = [idempotency_record(r) for r in sent_idem.rows()] if sent_idem else []
+        for job in jobs:
+            self.remember(self.jobs, job)
+        for grant in grants:
+            self.remember(self.grants, grant)
+        for key, wallet in keys.items():
+            if wallet in self.wallets:  # read under the wallet's lock: absent stays absent
+                self.idem[key] = None
+        for record in records:
+            if (record.scope, record.key) in self.idem:
+                self.idem[(record.scope, record.key)] = record
 
     def lock_many(self, wallet_ids: Iterable[str]) -> None:
         """Lock (PostgreSQL) and load these wallets, in id order, with their live grants."""
+        with driver_pipeline(self.c):
+            self._receive_lock(self._send_lock(wallet_ids))
+
+    def _send_lock(self, wallet_ids: Iterable[str]) -> tuple[SentSelect, SentSelect] | None:
         ids = sorted(w for w in set(wallet_ids) if w not in self.wallets)
         if not ids:
-            return
+            return None
         query = _LOCK_WALLETS if self.backend == "postgresql" else _WALLETS
-        loaded = [wallet_of(r) for r in query.run(self.c, ids)]
-        for wallet in loaded:
+        # The grants are read after the locks: the server runs the two in the order sent.
+        return query.send(self.c, ids), _LIVE_GRANTS.send(self.c, ids)
+
+    def _receive_lock(self, sent: tuple[SentSelect, SentSelect] | None) -> None:
+        if sent is None:
+            return
+        for r in sent[0].rows():
+            wallet = wallet_of(r)
             self.wallets[wallet.id] = wallet
             self.live[wallet.id] = {}
-        if loaded:
-            for r in _LIVE_GRANTS.run(self.c, [w.id for w in loaded]):
-                grant = grant_of(r)
-                self.grants[grant.id] = grant
-                self.live[grant.wallet_id][grant.id] = None
+        for r in sent[1].rows():
+            grant = grant_of(r)
+            live = self.live.get(grant.wallet_id)
+            if live is None:  # PostgreSQL: a wallet made since the locks were taken
+                continue
+            self.grants[grant.id] = grant
+            live[grant.id] = None
 
     def remember(self, table: dict[str, _Owned], row: _Owned) -> None:
         """Keep a row read from the database, if it belongs to a wallet this batch locked."""
@@ -282,7 +321,10 @@ class BatchState:
 
     def flush(self) -> None:
         """Write the batch's net effect: one multi-row statement per table, parents first."""
-        c = self.c
+        with driver_pipeline(self.c):
+            self._write(self.c)
+
+    def _write(self, c: Connection) -> None:
         # New wallets in id order: no row is locked for them, so two processes' batches that
         # create the same wallets must meet on them in the same order (no deadlock).
         _INSERT_WALLETS.run(c, [wallet_row(self.wallets[i]) for i in sorted(self.new_wallets)])
@@ -293,14 +335,8 @@ class BatchState:
         _UPDATE_GRANTS.run(c, [grant_update_row(self.grants[i]) for i in changed])
         _INSERT_JOBS.run(c, [job_row(self.jobs[i]) for i in self.new_jobs])
         _UPDATE_JOBS.run(c, [job_update_row(self.jobs[i]) for i in sorted(self.changed_jobs)])
-        if self.transactions:
-            _INSERT_TXS.run(c, [transaction_row(tx) for tx in self.transactions])
-            ids = [tx.id for tx in self.transactions]
-            seqs = dict(_TX_SEQS.run(c, ids).tuples().all())
-            entries: list[dict[str, Any]] = []
-            for tx in self.transactions:
-                entries += entry_rows(seqs[tx.id], tx)
-            _INSERT_ENTRIES.run(c, entries)
+        _INSERT_TXS.run(c, [transaction_row(tx) for tx in self.transactions])
+        _INSERT_ENTRIES.run(c, [row for tx in self.transactions for row in entry_rows(tx)])
         _INSERT_IDEMS.run(c, [idempotency_row(r) for r in self.new_idem])
         _INSERT_EVENTS.run(c, [event_row(e) for e in self.emitted])
 

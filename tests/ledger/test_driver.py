@@ -1,0 +1,152 @@
+"""The batch writer's driver path (``DirectSelect``, ``BulkStatement``, ``driver_pipeline``)
+reads and writes exactly what SQLAlchemy's own execution does, and fails the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gencredits.db import make_engine, upgrade
+from gencredits.ledger import schema as t
+from gencredits.ledger.model import HoldLeg, Job, Wallet
+from gencredits.ledger.sql import (
+    JOB_COLUMNS,
+    BulkStatement,
+    DirectSelect,
+    as_retryable,
+    driver_pipeline,
+    job_of,
+    job_row,
+    wallet_row,
+)
+from gencredits.ledger.store import RetryableConflict
+
+NOW = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    url = (
+        f"sqlite:///{tmp_path}/d.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    made = make_engine(url)
+    upgrade(made)
+    yield made
+    made.dispose()
+
+
+def _wallet(conn: Connection, wallet_id: str) -> None:
+    conn.execute(t.wallets.insert(), wallet_row(_wallet_model(wallet_id)))
+
+
+def _job(job_id: str, **changes: object) -> Job:
+    job = Job(
+        id=job_id,
+        wallet_id="w",
+        kind="generation",
+        model="img",
+        state="pending",
+        params={"duration": 5, "text": "naïve ✓"},
+        generations=2,
+        quote={"total_credits": 20, "breakdown": [{"label": "base", "credits": 10}]},
+        catalog="c",
+        catalog_version="1",
+        catalog_hash="h",
+        credits_quoted=20,
+        hold_amount=20,
+        credits_held=20,
+        credits_used=0,
+        written_off=0,
+        hold_legs=(HoldLeg("gr_1", 15), HoldLeg(None, 5)),
+        hold_expires_at=NOW + timedelta(hours=1),
+        submitted_by=None,
+        metadata={"k": "v"},
+        reason=None,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    return Job(**{**{f: getattr(job, f) for f in job.__dataclass_fields__}, **changes})
+
+
+def test_rows_written_in_bulk_read_back_through_the_driver_equal_sqlalchemys(
+    engine: Engine,
+) -> None:
+    jobs = [_job("job_a"), _job("job_b", model=None, quote=None, hold_expires_at=None)]
+    insert = BulkStatement(t.jobs.insert())
+    ids = [sa.bindparam("a"), sa.bindparam("b")]
+    select = DirectSelect(sa.select(*JOB_COLUMNS).where(t.jobs.c.id.in_(ids)))
+    params = {"a": "job_a", "b": "job_b"}
+    with engine.begin() as conn:
+        _wallet(conn, "w")
+        with driver_pipeline(conn):
+            insert.run(conn, [job_row(j) for j in jobs])
+        direct = sorted((job_of(r) for r in select.run(conn, params)), key=lambda j: j.id)
+        through_sqlalchemy = sorted(
+            (job_of(r) for r in conn.execute(select.statement, params)), key=lambda j: j.id
+        )
+    assert direct == through_sqlalchemy
+    # What went in comes out (the store numbers the rows).
+    assert [j.seq is not None for j in direct] == [True, True]
+    assert [Job(**{**_fields(j), "seq": None}) for j in direct] == jobs
+    assert direct[0].hold_expires_at == NOW + timedelta(hours=1)
+    assert direct[0].created_at.tzinfo is UTC
+
+
+def test_a_list_expanded_at_execution_is_refused_when_compiled(engine: Engine) -> None:
+    select = DirectSelect(sa.select(t.jobs.c.id).where(t.jobs.c.id.in_(["job_a", "job_b"])))
+    with engine.connect() as conn, pytest.raises(AssertionError, match="expanded"):
+        select.run(conn, {})
+
+
+def _fields(job: Job) -> dict[str, object]:
+    return {f: getattr(job, f) for f in job.__dataclass_fields__}
+
+
+def test_a_statement_literal_is_sent_with_the_query(engine: Engine) -> None:
+    """``state == "pending"`` compiles to a parameter with a value: the driver path sends it."""
+    select = DirectSelect(sa.select(t.jobs.c.id).where(t.jobs.c.state == "pending"))
+    with engine.begin() as conn:
+        _wallet(conn, "w")
+        BulkStatement(t.jobs.insert()).run(
+            conn, [job_row(_job("job_a")), job_row(_job("job_b", state="failed"))]
+        )
+        assert select.run(conn, {}) == [("job_a",)]
+
+
+def test_a_duplicate_key_written_in_a_pipeline_is_sqlalchemys_integrity_error(
+    engine: Engine,
+) -> None:
+    """The error surfaces as SQLAlchemy's (on PostgreSQL at the end of the pipeline), so the
+    group-commit writer turns it into a retryable conflict, and nothing of the block stays."""
+    insert = BulkStatement(t.wallets.insert())
+    with engine.begin() as conn:
+        _wallet(conn, "w")
+    with engine.connect() as conn:
+        rows = [wallet_row(_wallet_model("x")), wallet_row(_wallet_model("w"))]  # w is taken
+        with pytest.raises(sa.exc.IntegrityError) as caught, conn.begin(), driver_pipeline(conn):
+            insert.run(conn, rows)
+        assert isinstance(as_retryable(caught.value), RetryableConflict)
+        ids = conn.execute(sa.select(t.wallets.c.id).order_by(t.wallets.c.id)).scalars().all()
+        assert ids == ["w"]  # "x" was rolled back with the rest; the connection still works
+
+
+def test_a_failing_query_sent_in_a_pipeline_is_raised_as_sqlalchemys_error(
+    engine: Engine,
+) -> None:
+    bad = DirectSelect(sa.select(sa.literal_column("no_such_column")).select_from(t.wallets))
+    with engine.connect() as conn:
+        with pytest.raises(sa.exc.DBAPIError) as caught, conn.begin(), driver_pipeline(conn):
+            bad.send(conn, {}).rows()
+        assert "no_such_column" in str(caught.value)
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.wallets)).scalar() == 0
+
+
+def _wallet_model(wallet_id: str) -> Wallet:
+    return Wallet(wallet_id, "user", 0, None, 0, 0, NOW, NOW)
