@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gencredits.billing import Billing
+from gencredits.billing.service import _digest
 from gencredits.errors import (
     GrantNotFound,
     IdempotencyConflict,
@@ -288,6 +289,26 @@ def test_submit_replay_returns_the_same_job_and_a_changed_request_conflicts(
         billing.submit("w1", "img", generations=3, idempotency_key="r")
     assert err.value.code == "idempotency_conflict"
     assert billing.get_wallet("w1").held == 20
+    clean(billing)
+
+
+def test_a_retry_later_replays_the_first_job_and_job_ids_sort_by_submission_time(
+    billing: Billing, clock: Any
+) -> None:
+    """Ids carry the submission's millisecond (so new rows go to the end of every index keyed
+    by them); a retry at another time still finds the first job, by its idempotency key."""
+    funded(billing)
+    first = billing.submit("w1", "img", idempotency_key="a")
+    clock.advance(3600)
+    retry = billing.submit("w1", "img", idempotency_key="a")
+    assert (retry.id, retry.replayed) == (first.id, True)
+    later = billing.submit("w1", "img", idempotency_key="b")
+    clock.advance(0.001)
+    latest = billing.submit("w1", "img", idempotency_key="c")
+    assert _digest("job", "w1", "c") < _digest("job", "w1", "b")  # the hash alone: c first
+    assert first.id < later.id < latest.id
+    assert len({first.id, later.id, latest.id}) == 3
+    assert billing.get_wallet("w1").held == 30  # three holds, not four
     clean(billing)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gencredits.billing import Billing
-from gencredits.billing.service import _digest
+from gencredits.billing.service import job_id_for
 from gencredits.db import READONLY_OPTION, make_engine, upgrade
 from gencredits.errors import InsufficientCredits
 from gencredits.ledger.batching import GroupCommitStore
@@ -151,10 +151,8 @@ def _one_batch(billing: Billing, store: GroupCommitStore, calls: list[Any]) -> l
 def test_calls_in_one_batch_see_each_others_writes_and_a_refused_one_leaves_nothing(
     tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any
 ) -> None:
-    from gencredits.billing.service import _digest
-
     store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 25)
-    first_job = "job_" + _digest("job", "w", "s1")
+    first_job = job_id_for(clock.now(), "w", "s1")  # the clock stands still
     before = store.batches
     results = _one_batch(
         billing,
@@ -338,7 +336,7 @@ def test_a_caller_is_answered_after_its_own_batch_commits_and_before_the_next_on
         with reader.connect().execution_options(**{READONLY_OPTION: True}) as conn:
             found = conn.execute(
                 sa.text("SELECT count(*) FROM ledger_jobs WHERE id = :id"),
-                {"id": "job_" + _digest("job", "w", key)},
+                {"id": job_id_for(clock.now(), "w", key)},
             ).scalar()
         return found == 1
 
