@@ -13,17 +13,21 @@ from sqlalchemy.engine import Connection, Engine
 
 from gencredits.db import make_engine, upgrade
 from gencredits.ledger import schema as t
-from gencredits.ledger.model import HoldLeg, Job, Wallet
+from gencredits.ledger.model import HoldLeg, Job, Posting, Transaction, Wallet
 from gencredits.ledger.sql import (
     JOB_COLUMNS,
     BulkStatement,
     DirectSelect,
     as_retryable,
     driver_pipeline,
+    entry_rows,
     job_of,
     job_row,
+    transaction_row,
     wallet_row,
+    wallet_update_row,
 )
+from gencredits.ledger.staged import _INSERT_ENTRIES, _INSERT_TXS, _UPDATE_WALLETS
 from gencredits.ledger.store import RetryableConflict
 
 NOW = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)
@@ -150,3 +154,45 @@ def test_a_failing_query_sent_in_a_pipeline_is_raised_as_sqlalchemys_error(
 
 def _wallet_model(wallet_id: str) -> Wallet:
     return Wallet(wallet_id, "user", 0, None, 0, 0, NOW, NOW)
+
+
+def test_bulk_updates_change_each_row_by_its_key(engine: Engine) -> None:
+    later = NOW + timedelta(minutes=5)
+    with engine.begin() as conn:
+        for wallet_id in ("a", "b", "c"):
+            _wallet(conn, wallet_id)
+        changed = [
+            wallet_update_row(Wallet("c", "user", 0, None, 7, 1, NOW, later)),
+            wallet_update_row(Wallet("a", "user", 0, None, 3, 0, NOW, later)),
+        ]
+        _UPDATE_WALLETS.run(conn, changed)
+        rows = conn.execute(
+            sa.select(
+                t.wallets.c.id, t.wallets.c.held, t.wallets.c.debt, t.wallets.c.updated_at
+            ).order_by(t.wallets.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [("a", 3, 0, later), ("b", 0, 0, NOW), ("c", 7, 1, later)]
+
+
+def test_bulk_entries_find_their_transactions_and_keep_their_order(engine: Engine) -> None:
+    """An entry names its transaction by id; the database fills in the transaction's seq, and
+    the entries are numbered in the order given (a history lists postings in that order)."""
+    txs = [
+        Transaction("tx-1", "w", "hold", (Posting("grant:g", -5), Posting("hold:j", 5)), NOW),
+        Transaction("tx-2", "w", "resolve", (Posting("hold:j", -5), Posting("consumed", 5)), NOW),
+    ]
+    with engine.begin() as conn:
+        _INSERT_TXS.run(conn, [transaction_row(tx) for tx in txs])
+        _INSERT_ENTRIES.run(conn, [row for tx in txs for row in entry_rows(tx)])
+        e, tr = t.entries, t.transactions
+        rows = conn.execute(
+            sa.select(tr.c.id, e.c.account, e.c.amount)
+            .join(tr, tr.c.seq == e.c.tx_seq)
+            .order_by(e.c.seq)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("tx-1", "grant:g", -5),
+        ("tx-1", "hold:j", 5),
+        ("tx-2", "hold:j", -5),
+        ("tx-2", "consumed", 5),
+    ]
