@@ -101,9 +101,6 @@ class _InList:
                 params[f"p{j}_{i}"] = values[min(i, len(values) - 1)]
         return statement.send(conn, params)
 
-    def run(self, conn: Connection, *lists: Sequence[str]) -> list[tuple[Any, ...]]:
-        return self.send(conn, *lists).rows()
-
 
 _JOB_OWNERS = _InList(
     lambda m: sa.select(t.jobs.c.id, t.jobs.c.wallet_id).where(t.jobs.c.id.in_(m))
