@@ -91,7 +91,7 @@ def test_rows_written_in_bulk_read_back_through_the_driver_equal_sqlalchemys(
         _wallet(conn, "w")
         with driver_pipeline(conn):
             insert.run(conn, [job_row(j) for j in jobs])
-        direct = sorted((job_of(r) for r in select.run(conn, params)), key=lambda j: j.id)
+        direct = sorted((job_of(r) for r in select.send(conn, params).rows()), key=lambda j: j.id)
         through_sqlalchemy = sorted(
             (job_of(r) for r in conn.execute(select.statement, params)), key=lambda j: j.id
         )
@@ -106,7 +106,7 @@ def test_rows_written_in_bulk_read_back_through_the_driver_equal_sqlalchemys(
 def test_a_list_expanded_at_execution_is_refused_when_compiled(engine: Engine) -> None:
     select = DirectSelect(sa.select(t.jobs.c.id).where(t.jobs.c.id.in_(["job_a", "job_b"])))
     with engine.connect() as conn, pytest.raises(AssertionError, match="expanded"):
-        select.run(conn, {})
+        select.send(conn, {}).rows()
 
 
 def _fields(job: Job) -> dict[str, object]:
@@ -121,7 +121,7 @@ def test_a_statement_literal_is_sent_with_the_query(engine: Engine) -> None:
         BulkStatement(t.jobs.insert()).run(
             conn, [job_row(_job("job_a")), job_row(_job("job_b", state="failed"))]
         )
-        assert select.run(conn, {}) == [("job_a",)]
+        assert select.send(conn, {}).rows() == [("job_a",)]
 
 
 def test_a_duplicate_key_written_in_a_pipeline_is_sqlalchemys_integrity_error(
