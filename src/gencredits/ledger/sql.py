@@ -62,20 +62,55 @@ JOB_COLUMNS = _columns(t.jobs, Job, {"metadata": "meta"})
 IDEM_COLUMNS = _columns(t.idempotency, IdempotencyRecord)
 _HOLD_LEGS = [f.name for f in fields(Job)].index("hold_legs")
 
+
+def unnest_rows(types: Mapping[str, sa.types.TypeEngine[Any]]) -> Any:
+    """PostgreSQL: ``unnest(:a::T[], :b::U[], ...) WITH ORDINALITY AS u(a, b, ..., n)``, the
+    rows of a batch passed as one array per column (``u.c.a``, ..., ``u.c.n`` their order)."""
+    # One dimension: a JSON value that is itself a list stays one element.
+    arrays = [sa.bindparam(k, type_=ARRAY(type_, dimensions=1)) for k, type_ in types.items()]
+    return sa.func.unnest(*arrays).table_valued(*types, with_ordinality="n").render_derived("u")
+
+
+def unnest_insert(table: sa.Table, keys: Sequence[str]) -> sa.Insert:
+    """PostgreSQL: insert the rows given as arrays (see :func:`unnest_rows`), in their order."""
+    rows = unnest_rows({key: table.c[key].type for key in keys})
+    return table.insert().from_select(
+        list(keys), sa.select(*(rows.c[key] for key in keys)).order_by(rows.c.n)
+    )
+
+
+def unnest_update(table: sa.Table, key: tuple[str, str], columns: Sequence[str]) -> sa.Update:
+    """PostgreSQL: ``UPDATE table SET c = u.c ... FROM unnest(...) AS u WHERE table.k =
+    u.param`` for ``key = (k, param)``, the rows given as arrays (see :func:`unnest_rows`)."""
+    column, param = key
+    types = {param: table.c[column].type, **{c: table.c[c].type for c in columns}}
+    rows = unnest_rows(types)
+    return (
+        table.update()
+        .values({c: rows.c[c] for c in columns})
+        .where(table.c[column] == rows.c[param])
+    )
+
+
+def keyed_update(table: sa.Table, key: tuple[str, str], columns: Sequence[str]) -> sa.Update:
+    """``UPDATE table SET c = :c ... WHERE table.k = :param`` for ``key = (k, param)``: the
+    row-at-a-time form of :func:`unnest_update`."""
+    column, param = key
+    changes: dict[str, Any] = {c: sa.bindparam(c) for c in columns}
+    return table.update().where(table.c[column] == sa.bindparam(param)).values(changes)
+
+
 # Statements are built once: executing a prebuilt statement with a parameter dict skips
 # SQLAlchemy's per-call construction and cache-key work (most of the time of a unit of work).
 _B = sa.bindparam
 _SELECT_WALLET = sa.select(*WALLET_COLUMNS).where(t.wallets.c.id == _B("id"))
 _LOCK_WALLET = _SELECT_WALLET.with_for_update()
 _INSERT_WALLET = t.wallets.insert()
-# What changes in a wallet and in a grant after they are inserted.
-_WALLET_CHANGES = ("held", "debt", "updated_at")
-_GRANT_CHANGES = ("remaining", "state", "closed_at")
-_UPDATE_WALLET = (
-    t.wallets.update()
-    .where(t.wallets.c.id == _B("w_id"))
-    .values({name: _B(name) for name in _WALLET_CHANGES})
-)
+# What changes in a wallet and in a grant after they are inserted: (table, (key column, its
+# parameter), changed columns), for one row here and for a batch's rows in BulkStatement.update.
+WALLET_CHANGE = (t.wallets, ("id", "w_id"), ("held", "debt", "updated_at"))
+GRANT_CHANGE = (t.grants, ("id", "g_id"), ("remaining", "state", "closed_at"))
+_UPDATE_WALLET = keyed_update(*WALLET_CHANGE)
 _SELECT_GRANT = sa.select(*GRANT_COLUMNS).where(t.grants.c.id == _B("id"))
 _WALLET_GRANTS = (
     sa.select(*GRANT_COLUMNS)
@@ -90,11 +125,7 @@ _ACTIVE_WALLET_GRANTS = (
 _NONEMPTY_GRANTS = _WALLET_GRANTS.where(t.grants.c.remaining > 0)
 _NONEMPTY_ACTIVE_GRANTS = _ACTIVE_WALLET_GRANTS.where(t.grants.c.remaining > 0)
 _INSERT_GRANT = t.grants.insert()
-_UPDATE_GRANT = (
-    t.grants.update()
-    .where(t.grants.c.id == _B("g_id"))
-    .values({name: _B(name) for name in _GRANT_CHANGES})
-)
+_UPDATE_GRANT = keyed_update(*GRANT_CHANGE)
 _SELECT_JOB = sa.select(*JOB_COLUMNS).where(t.jobs.c.id == _B("id"))
 _INSERT_JOB = t.jobs.insert()
 # What changes after a job is inserted: its lifecycle.  The request (params, quote, catalog,
@@ -108,20 +139,34 @@ _JOB_LIFECYCLE = (
     "updated_at",
     "resolved_at",
 )
-_UPDATE_JOB = (
-    t.jobs.update()
-    .where(t.jobs.c.id == _B("j_id"))
-    .values({name: _B(name) for name in _JOB_LIFECYCLE})
-)
+JOB_CHANGE = (t.jobs, ("id", "j_id"), _JOB_LIFECYCLE)
+_UPDATE_JOB = keyed_update(*JOB_CHANGE)
 _INSERT_TX = t.transactions.insert()
+
+
+def _tx_seq(tx_id: Any) -> Any:
+    """The seq of the transaction whose id is ``tx_id`` (a parameter or a column)."""
+    return sa.select(t.transactions.c.seq).where(t.transactions.c.id == tx_id).scalar_subquery()
+
+
 # An entry names its transaction by id and the database looks the seq up: a batch writes its
 # transactions and then their entries without reading the new seqs back in between.
 _INSERT_ENTRY = t.entries.insert().values(
-    tx_seq=sa.select(t.transactions.c.seq)
-    .where(t.transactions.c.id == _B("tx_id"))
-    .scalar_subquery(),
-    account=_B("account"),
-    amount=_B("amount"),
+    tx_seq=_tx_seq(_B("tx_id")), account=_B("account"), amount=_B("amount")
+)
+_ENTRY_ARRAYS = unnest_rows(
+    {
+        "tx_id": t.transactions.c.id.type,
+        "account": t.entries.c.account.type,
+        "amount": t.entries.c.amount.type,
+    }
+)
+#: the same for a batch's rows on PostgreSQL (see BulkStatement), in their order
+_INSERT_ENTRY_ARRAYS = t.entries.insert().from_select(
+    ["tx_seq", "account", "amount"],
+    sa.select(
+        _tx_seq(_ENTRY_ARRAYS.c.tx_id), _ENTRY_ARRAYS.c.account, _ENTRY_ARRAYS.c.amount
+    ).order_by(_ENTRY_ARRAYS.c.n),
 )
 _SELECT_IDEM = sa.select(*IDEM_COLUMNS).where(
     t.idempotency.c.scope == _B("scope"), t.idempotency.c.key == _B("key")
@@ -365,35 +410,6 @@ def as_retryable(exc: BaseException) -> BaseException:
     return conflict
 
 
-def unnest_rows(types: Mapping[str, sa.types.TypeEngine[Any]]) -> Any:
-    """PostgreSQL: ``unnest(:a::T[], :b::U[], ...) WITH ORDINALITY AS u(a, b, ..., n)``, the
-    rows of a batch passed as one array per column (``u.c.a``, ..., ``u.c.n`` their order)."""
-    # One dimension: a JSON value that is itself a list stays one element.
-    arrays = [sa.bindparam(k, type_=ARRAY(type_, dimensions=1)) for k, type_ in types.items()]
-    return sa.func.unnest(*arrays).table_valued(*types, with_ordinality="n").render_derived("u")
-
-
-def unnest_insert(table: sa.Table, keys: Sequence[str]) -> sa.Insert:
-    """PostgreSQL: insert the rows given as arrays (see :func:`unnest_rows`), in their order."""
-    rows = unnest_rows({key: table.c[key].type for key in keys})
-    return table.insert().from_select(
-        list(keys), sa.select(*(rows.c[key] for key in keys)).order_by(rows.c.n)
-    )
-
-
-def unnest_update(table: sa.Table, key: tuple[str, str], columns: Sequence[str]) -> sa.Update:
-    """PostgreSQL: ``UPDATE table SET c = u.c ... FROM unnest(...) AS u WHERE table.k =
-    u.param`` for ``key = (k, param)``, the rows given as arrays (see :func:`unnest_rows`)."""
-    column, param = key
-    types = {param: table.c[column].type, **{c: table.c[c].type for c in columns}}
-    rows = unnest_rows(types)
-    return (
-        table.update()
-        .values({c: rows.c[c] for c in columns})
-        .where(table.c[column] == rows.c[param])
-    )
-
-
 class BulkStatement:
     """A prebuilt write run for many rows straight through the driver.
 
@@ -428,6 +444,11 @@ class BulkStatement:
         self.statement = statement.inline() if isinstance(statement, sa.Insert) else statement
         self.columnar = columnar
         self._plans: dict[Any, _DriverPlan] = {}  # per dialect instance: its own converters
+
+    @classmethod
+    def update(cls, table: sa.Table, key: tuple[str, str], columns: Sequence[str]) -> BulkStatement:
+        """Rows of :func:`keyed_update` (e.g. ``BulkStatement.update(*WALLET_CHANGE)``)."""
+        return cls(keyed_update(table, key, columns), columnar=unnest_update(table, key, columns))
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:

@@ -39,16 +39,14 @@ from sqlalchemy.engine import Connection
 from gencredits.ledger import schema as t
 from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
 from gencredits.ledger.sql import (
-    _GRANT_CHANGES,
     _INSERT_ENTRY,
-    _JOB_LIFECYCLE,
-    _UPDATE_GRANT,
-    _UPDATE_JOB,
-    _UPDATE_WALLET,
-    _WALLET_CHANGES,
+    _INSERT_ENTRY_ARRAYS,
+    GRANT_CHANGE,
     GRANT_COLUMNS,
     IDEM_COLUMNS,
+    JOB_CHANGE,
     JOB_COLUMNS,
+    WALLET_CHANGE,
     WALLET_COLUMNS,
     BulkStatement,
     DirectSelect,
@@ -66,8 +64,6 @@ from gencredits.ledger.sql import (
     job_row,
     job_update_row,
     transaction_row,
-    unnest_rows,
-    unnest_update,
     wallet_of,
     wallet_row,
     wallet_update_row,
@@ -141,39 +137,13 @@ _LIVE_GRANTS = _InList(
     )
 )
 _INSERT_WALLETS = BulkStatement(t.wallets.insert())
-_UPDATE_WALLETS = BulkStatement(
-    _UPDATE_WALLET, columnar=unnest_update(t.wallets, ("id", "w_id"), _WALLET_CHANGES)
-)
+_UPDATE_WALLETS = BulkStatement.update(*WALLET_CHANGE)
 _INSERT_GRANTS = BulkStatement(t.grants.insert())
-_UPDATE_GRANTS = BulkStatement(
-    _UPDATE_GRANT, columnar=unnest_update(t.grants, ("id", "g_id"), _GRANT_CHANGES)
-)
+_UPDATE_GRANTS = BulkStatement.update(*GRANT_CHANGE)
 _INSERT_JOBS = BulkStatement(t.jobs.insert())
-_UPDATE_JOBS = BulkStatement(
-    _UPDATE_JOB, columnar=unnest_update(t.jobs, ("id", "j_id"), _JOB_LIFECYCLE)
-)
+_UPDATE_JOBS = BulkStatement.update(*JOB_CHANGE)
 _INSERT_TXS = BulkStatement(t.transactions.insert())
-_ENTRIES = unnest_rows(
-    {
-        "tx_id": t.transactions.c.id.type,
-        "account": t.entries.c.account.type,
-        "amount": t.entries.c.amount.type,
-    }
-)
-_INSERT_ENTRIES = BulkStatement(
-    _INSERT_ENTRY,
-    keyed=False,
-    columnar=t.entries.insert().from_select(
-        ["tx_seq", "account", "amount"],
-        sa.select(
-            sa.select(t.transactions.c.seq)
-            .where(t.transactions.c.id == _ENTRIES.c.tx_id)
-            .scalar_subquery(),
-            _ENTRIES.c.account,
-            _ENTRIES.c.amount,
-        ).order_by(_ENTRIES.c.n),
-    ),
-)
+_INSERT_ENTRIES = BulkStatement(_INSERT_ENTRY, keyed=False, columnar=_INSERT_ENTRY_ARRAYS)
 _INSERT_IDEMS = BulkStatement(t.idempotency.insert())
 _INSERT_EVENTS = BulkStatement(t.outbox.insert())
 
