@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gencredits.db import make_engine, upgrade
 from gencredits.ledger import schema as t
-from gencredits.ledger.model import HoldLeg, Job, Posting, Transaction, Wallet
+from gencredits.ledger.model import HoldLeg, Job, Posting, Transaction, Wallet, evolve
 from gencredits.ledger.sql import (
     JOB_COLUMNS,
     BulkStatement,
@@ -76,7 +76,7 @@ def _job(job_id: str, **changes: object) -> Job:
         created_at=NOW,
         updated_at=NOW,
     )
-    return Job(**{**{f: getattr(job, f) for f in job.__dataclass_fields__}, **changes})
+    return evolve(job, **changes)
 
 
 def test_rows_written_in_bulk_read_back_through_the_driver_equal_sqlalchemys(
@@ -98,7 +98,7 @@ def test_rows_written_in_bulk_read_back_through_the_driver_equal_sqlalchemys(
     assert direct == through_sqlalchemy
     # What went in comes out (the store numbers the rows).
     assert [j.seq is not None for j in direct] == [True, True]
-    assert [Job(**{**_fields(j), "seq": None}) for j in direct] == jobs
+    assert [evolve(j, seq=None) for j in direct] == jobs
     assert direct[0].hold_expires_at == NOW + timedelta(hours=1)
     assert direct[0].created_at.tzinfo is UTC
 
@@ -107,10 +107,6 @@ def test_a_list_expanded_at_execution_is_refused_when_compiled(engine: Engine) -
     select = DirectSelect(sa.select(t.jobs.c.id).where(t.jobs.c.id.in_(["job_a", "job_b"])))
     with engine.connect() as conn, pytest.raises(AssertionError, match="expanded"):
         select.send(conn, {}).rows()
-
-
-def _fields(job: Job) -> dict[str, object]:
-    return {f: getattr(job, f) for f in job.__dataclass_fields__}
 
 
 def test_a_statement_literal_is_sent_with_the_query(engine: Engine) -> None:
