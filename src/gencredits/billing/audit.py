@@ -33,7 +33,7 @@ def audit_snapshot(s: AuditSnapshot, now: datetime) -> list[Violation]:
     out: list[Violation] = []
 
     def bad(code: str, subject: str, message: str) -> None:
-        out.append(Violation(code, subject, message))
+        out.append(Violation(code=code, subject=subject, message=message))
 
     bal = s.account_balances
     for tx_id, total in s.unbalanced_transactions:

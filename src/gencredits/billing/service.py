@@ -53,6 +53,7 @@ from gencredits.ledger.model import (
     ACCOUNT_ISSUED,
     ACCOUNT_WRITTEN_OFF,
     DEFAULT_KIND_PRIORITIES,
+    JOB_STATUS,
     Event,
     Grant,
     HoldLeg,
@@ -353,7 +354,7 @@ class Billing:
             assert grant is not None, record
             return GrantView.of(grant, now, outcome=record.outcome, replayed=True)
         assert record.result_kind == "wallet", record
-        return evolve(self._wallet_view(uow, record.result_id, now), replayed=True)
+        return self._wallet_view(uow, record.result_id, now).as_replayed()
 
     def _read(self, fn: Callable[[UnitOfWork, datetime], V]) -> V:
         with self.store.unit_of_work(readonly=True) as uow:
@@ -405,7 +406,7 @@ class Billing:
                         f"wallet_id: {wallet_id!r} already exists with other settings",
                         details={"field": "wallet_id", "value": wallet_id},
                     )
-                view = evolve(self._wallet_view(uow, wallet_id, now), replayed=True)
+                view = self._wallet_view(uow, wallet_id, now).as_replayed()
                 return _Done(view, "wallet", wallet_id, "exists")
             uow.insert_wallet(
                 Wallet(
@@ -470,7 +471,9 @@ class Billing:
                 for w in wallets[:limit]
             ]
             more = len(wallets) > limit
-            return Page(items, _encode_cursor("w", items[-1].id) if more else None)
+            return Page(
+                items=items, next_cursor=_encode_cursor("w", items[-1].id) if more else None
+            )
 
         return self._read(read)
 
@@ -1269,10 +1272,12 @@ class Billing:
         if status is not None:
             if status not in (0, 1, 2) or isinstance(status, bool):
                 raise InvalidRequest.for_field("status", status, "0, 1 or 2")
-            states = [s for s, n in JobState.STATUS.items() if n == status]
+            states = [s for s, n in JOB_STATUS.items() if n == status]
         if state is not None:
-            if state not in JobState.ALL:
-                raise InvalidRequest.for_field("state", state, f"one of {', '.join(JobState.ALL)}")
+            if state not in tuple(JobState):
+                raise InvalidRequest.for_field(
+                    "state", state, f"one of {', '.join(tuple(JobState))}"
+                )
             states = [s for s in (states or [state]) if s == state]
         after = _int_cursor("j", cursor)
 
@@ -1283,8 +1288,8 @@ class Billing:
             more = len(jobs) > limit
             last = items[-1].seq if items else None
             return Page(
-                [JobView.of(j) for j in items],
-                _encode_cursor("j", last) if more and last is not None else None,
+                items=[JobView.of(j) for j in items],
+                next_cursor=_encode_cursor("j", last) if more and last is not None else None,
             )
 
         return self._read(read)
@@ -1303,7 +1308,9 @@ class Billing:
             txs = uow.history(wallet_id, before_seq=before, limit=limit + 1)
             items = [EntryView.of(tx) for tx in txs[:limit]]
             more = len(txs) > limit
-            return Page(items, _encode_cursor("h", items[-1].seq) if more else None)
+            return Page(
+                items=items, next_cursor=_encode_cursor("h", items[-1].seq) if more else None
+            )
 
         return self._read(read)
 
@@ -1341,7 +1348,13 @@ class Billing:
             SWEEP_MAX_ITEMS - seen,
         )
         more = not done or seen + more_seen >= SWEEP_MAX_ITEMS
-        return SweepReport(holds, released, grants, expired, more)
+        return SweepReport(
+            holds_released=holds,
+            credits_released=released,
+            grants_expired=grants,
+            credits_expired=expired,
+            more=more,
+        )
 
     def _sweep_due(
         self,

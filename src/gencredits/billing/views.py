@@ -1,18 +1,25 @@
-"""What the billing service answers: frozen views with JSON-ready ``to_dict()``.
+"""The wire types: what the billing service answers, one frozen type per entity.
 
-Amounts are ints; instants are ISO 8601 strings in UTC.  ``JobView.to_dict()`` numbers
-``status`` as the seed API does: 0 pending, 1 success, 2 failed/refunded (cancel and
-timeout also end as 2); ``state`` says which, and ``creditsUsed`` is authoritative.
+The same class is returned by the embedded :class:`~gencredits.billing.Billing`, declared as
+the HTTP routes' ``response_model`` (so the documented answer is the checked one) and parsed
+by :class:`~gencredits.client.Client` from the service's JSON.  ``to_dict()`` is the JSON the
+service sends: amounts are ints, instants ISO 8601 in UTC (``...Z``).
+
+A job's ``status`` is numbered as the seed API numbers it: 0 pending, 1 success, 2 failed or
+refunded (cancel and timeout also end as 2); ``state`` says which, and ``creditsUsed`` is
+authoritative (held while pending, as the seed API pre-debits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, computed_field
 
 from gencredits.ledger.model import (
+    JOB_STATUS,
     Grant,
     Job,
     JobState,
@@ -24,56 +31,101 @@ __all__ = [
     "EntryView",
     "GrantView",
     "JobView",
+    "Outcome",
     "Page",
+    "PostingView",
     "SweepReport",
     "Violation",
     "WalletView",
 ]
 
 
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat().replace("+00:00", "Z")
+class Outcome(StrEnum):
+    """What a call did: stable names, also stored with the idempotency record so a replay
+    answers the same.  ``already_*`` answers a duplicate or late callback: it moved nothing."""
+
+    CREATED = "created"
+    EXISTS = "exists"
+    GRANTED = "granted"
+    VOIDED = "voided"
+    HELD = "held"
+    RECORDED = "recorded"
+    CAPTURED = "captured"
+    CAPTURED_PARTIAL = "captured_partial"
+    CHARGED_EXTRA = "charged_extra"
+    EXTRA_WRITTEN_OFF = "extra_written_off"
+    RELEASED = "released"
+    CHARGED_AFTER_TIMEOUT = "charged_after_timeout"
+    WRITTEN_OFF_AFTER_TIMEOUT = "written_off_after_timeout"
+    ALREADY_SUCCEEDED = "already_succeeded"
+    ALREADY_FAILED = "already_failed"
+    ALREADY_CANCELLED = "already_cancelled"
+    ALREADY_TIMED_OUT = "already_timed_out"
+    ALREADY_VOIDED = "already_voided"
+    ALREADY_EXPIRED = "already_expired"
+
+    @classmethod
+    def already(cls, state: str) -> Outcome:
+        """The answer to a callback for a job (or grant) already in ``state``."""
+        if state in (JobState.SUCCEEDED, JobState.SUCCEEDED_AFTER_TIMEOUT):
+            return cls.ALREADY_SUCCEEDED
+        return cls(f"already_{state}")
 
 
-class _HasToDict(Protocol):
-    def to_dict(self) -> dict[str, Any]: ...
+def _iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
 
 
-T = TypeVar("T", bound=_HasToDict)
+#: An instant on the wire: ISO 8601 in UTC with a ``Z``, as every answer has always written it.
+Instant = Annotated[datetime, PlainSerializer(_iso, return_type=str, when_used="json")]
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON the service sends for this answer."""
+        return self.model_dump(mode="json")
+
+
+class _Replayable(_Wire):
+    replayed: bool = Field(False, description="True when this answers a retried idempotency key.")
+
+    def as_replayed(self) -> Any:
+        return self.model_copy(update={"replayed": True})
+
+
+T = TypeVar("T", bound=_Wire)
+
+
+class Page(_Wire, Generic[T]):
+    """One page of a list; pass ``next_cursor`` back for the next (``None``: the last)."""
+
     items: list[T]
     next_cursor: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"items": [i.to_dict() for i in self.items], "next_cursor": self.next_cursor}
 
-
-@dataclass(frozen=True, slots=True)
-class GrantView:
+class GrantView(_Replayable):
     id: str
     wallet_id: str
-    kind: str
+    kind: str = Field(description="allowance, promotional, bonus, compensation, refund or purchase")
     amount: int
-    remaining: int
-    priority: int
-    effective_at: datetime
-    expires_at: datetime | None
+    remaining: int = Field(description="Unspent and not held.")
+    priority: int = Field(description="Lower is spent first.")
+    effective_at: Instant
+    expires_at: Instant | None
     source: str | None
-    state: str
-    created_at: datetime
-    closed_at: datetime | None
+    state: str = Field(description="active, expired or voided")
     spendable: bool
+    created_at: Instant
+    closed_at: Instant | None
     outcome: str | None = None
-    replayed: bool = False
 
     @classmethod
     def of(
         cls, g: Grant, now: datetime, *, outcome: str | None = None, replayed: bool = False
     ) -> GrantView:
-        return cls(
+        return cls.model_construct(
             id=g.id,
             wallet_id=g.wallet_id,
             kind=g.kind,
@@ -84,120 +136,87 @@ class GrantView:
             expires_at=g.expires_at,
             source=g.source,
             state=g.state,
+            spendable=g.spendable_at(now),
             created_at=g.created_at,
             closed_at=g.closed_at,
-            spendable=g.spendable_at(now),
             outcome=outcome,
             replayed=replayed,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "wallet_id": self.wallet_id,
-            "kind": self.kind,
-            "amount": self.amount,
-            "remaining": self.remaining,
-            "priority": self.priority,
-            "effective_at": _iso(self.effective_at),
-            "expires_at": _iso(self.expires_at),
-            "source": self.source,
-            "state": self.state,
-            "spendable": self.spendable,
-            "created_at": _iso(self.created_at),
-            "closed_at": _iso(self.closed_at),
-            "outcome": self.outcome,
-            "replayed": self.replayed,
-        }
 
-
-@dataclass(frozen=True, slots=True)
-class WalletView:
-    """``available`` = unexpired remaining - debt (never below -overdraft_limit); ``grants`` are
-    the active grants with credit left, in spend order;
-    ``held`` = reserved for pending jobs; ``balance`` = available + held."""
+class WalletView(_Replayable):
+    """``available`` = unexpired remaining - debt (never below -overdraft_limit); ``held`` =
+    reserved for pending jobs; ``balance`` = available + held; ``grants`` are the active
+    grants with credit left, in spend order."""
 
     id: str
-    owner_kind: str
-    available: int
-    held: int
-    balance: int
+    owner_kind: str = Field(description="user or team")
+    available: int = Field(description="Spendable now: unexpired remaining minus debt.")
+    held: int = Field(description="Reserved by pending jobs.")
+    balance: int = Field(description="available + held.")
     debt: int
     overdraft_limit: int
     hold_ttl_s: int | None
     grants: tuple[GrantView, ...]
-    created_at: datetime
-    updated_at: datetime
-    replayed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "owner_kind": self.owner_kind,
-            "available": self.available,
-            "held": self.held,
-            "balance": self.balance,
-            "debt": self.debt,
-            "overdraft_limit": self.overdraft_limit,
-            "hold_ttl_s": self.hold_ttl_s,
-            "grants": [g.to_dict() for g in self.grants],
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-            "replayed": self.replayed,
-        }
+    created_at: Instant
+    updated_at: Instant
 
 
-@dataclass(frozen=True, slots=True)
-class JobView:
+class JobView(_Replayable):
     id: str
     wallet_id: str
     kind: str
     model: str | None
-    state: str
-    status: int
+    status: int = Field(description="As the seed API numbers it: 0 pending, 1 success, 2 failed.")
+    state: str = Field(description="pending, succeeded, failed, cancelled, timed_out, ...")
     credits_used: int
     credits_held: int
     credits_quoted: int
     written_off: int
     generations: int
-    params: Mapping[str, Any]
-    quote: Mapping[str, Any] | None
+    params: dict[str, Any]
+    quote: dict[str, Any] | None
     catalog: str | None
     catalog_version: str | None
     catalog_hash: str | None
     submitted_by: str | None
-    metadata: Mapping[str, str]
+    metadata: dict[str, str]
     reason: str | None
-    hold_expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-    outcome: str | None = None
-    replayed: bool = False
+    hold_expires_at: Instant | None
+    created_at: Instant
+    updated_at: Instant
+    resolved_at: Instant | None
+    outcome: str | None = Field(
+        None, description="For a duplicate or late callback: what had already happened."
+    )
+
+    @computed_field(description="The authoritative amount charged (held while pending).")
+    def creditsUsed(self) -> int:  # the seed API spells it so
+        return self.credits_used
 
     @classmethod
     def of(cls, j: Job, *, outcome: str | None = None, replayed: bool = False) -> JobView:
         # While pending, the credits taken are the hold (pre-debited, as the seed API says).
         used = j.credits_held if j.state == JobState.PENDING else j.credits_used
-        return cls(
+        return cls.model_construct(
             id=j.id,
             wallet_id=j.wallet_id,
             kind=j.kind,
             model=j.model,
+            status=JOB_STATUS[j.state],
             state=j.state,
-            status=JobState.STATUS[j.state],
             credits_used=used,
             credits_held=j.credits_held,
             credits_quoted=j.credits_quoted,
             written_off=j.written_off,
             generations=j.generations,
-            params=j.params,
-            quote=j.quote,
+            params=dict(j.params),
+            quote=None if j.quote is None else dict(j.quote),
             catalog=j.catalog,
             catalog_version=j.catalog_version,
             catalog_hash=j.catalog_hash,
             submitted_by=j.submitted_by,
-            metadata=j.metadata,
+            metadata=dict(j.metadata),
             reason=j.reason,
             hold_expires_at=j.hold_expires_at,
             created_at=j.created_at,
@@ -207,50 +226,24 @@ class JobView:
             replayed=replayed,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "wallet_id": self.wallet_id,
-            "kind": self.kind,
-            "model": self.model,
-            "status": self.status,
-            "state": self.state,
-            "creditsUsed": self.credits_used,
-            "credits_used": self.credits_used,
-            "credits_held": self.credits_held,
-            "credits_quoted": self.credits_quoted,
-            "written_off": self.written_off,
-            "generations": self.generations,
-            "params": dict(self.params),
-            "quote": None if self.quote is None else dict(self.quote),
-            "catalog": self.catalog,
-            "catalog_version": self.catalog_version,
-            "catalog_hash": self.catalog_hash,
-            "submitted_by": self.submitted_by,
-            "metadata": dict(self.metadata),
-            "reason": self.reason,
-            "hold_expires_at": _iso(self.hold_expires_at),
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-            "resolved_at": _iso(self.resolved_at),
-            "outcome": self.outcome,
-            "replayed": self.replayed,
-        }
+
+class PostingView(_Wire):
+    account: str
+    amount: int
 
 
-@dataclass(frozen=True, slots=True)
-class EntryView:
+class EntryView(_Wire):
     """One ledger transaction as a wallet sees it, with its balanced postings."""
 
     id: str
     seq: int
-    kind: str
-    created_at: datetime
+    kind: str = Field(description="Why: grant, hold, capture, release, timeout, expire, ...")
+    created_at: Instant
     job_id: str | None
     grant_id: str | None
     available_delta: int
     held_delta: int
-    postings: tuple[Posting, ...]
+    postings: tuple[PostingView, ...]
     memo: str | None
 
     @classmethod
@@ -260,7 +253,7 @@ class EntryView:
             p.amount for p in tx.postings if p.account.startswith(("grant:", "overdraft:"))
         )
         held = sum(p.amount for p in tx.postings if p.account.startswith("hold:"))
-        return cls(
+        return cls.model_construct(
             id=tx.id,
             seq=tx.seq,
             kind=tx.kind,
@@ -269,53 +262,29 @@ class EntryView:
             grant_id=tx.grant_id,
             available_delta=available,
             held_delta=held,
-            postings=tx.postings,
+            postings=tuple(_posting(p) for p in tx.postings),
             memo=tx.memo,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "seq": self.seq,
-            "kind": self.kind,
-            "created_at": _iso(self.created_at),
-            "job_id": self.job_id,
-            "grant_id": self.grant_id,
-            "available_delta": self.available_delta,
-            "held_delta": self.held_delta,
-            "postings": [{"account": p.account, "amount": p.amount} for p in self.postings],
-            "memo": self.memo,
-        }
+
+def _posting(p: Posting) -> PostingView:
+    return PostingView.model_construct(account=p.account, amount=p.amount)
 
 
-@dataclass(frozen=True, slots=True)
-class SweepReport:
+class SweepReport(_Wire):
     holds_released: int = 0
     credits_released: int = 0
     grants_expired: int = 0
     credits_expired: int = 0
-    more: bool = False  # the per-call limit was reached: run the sweep again
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "holds_released": self.holds_released,
-            "credits_released": self.credits_released,
-            "grants_expired": self.grants_expired,
-            "credits_expired": self.credits_expired,
-            "more": self.more,
-        }
+    more: bool = Field(False, description="The per-call limit was reached: sweep again.")
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
+class Violation(_Wire):
     """One broken invariant found by the auditor: a stable code, what, and why."""
 
     code: str
     subject: str
     message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "subject": self.subject, "message": self.message}
 
     def __str__(self) -> str:
         return f"{self.code} {self.subject}: {self.message}"

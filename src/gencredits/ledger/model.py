@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from enum import StrEnum
 from operator import attrgetter
 from typing import Any, TypeVar, cast
 
@@ -27,14 +28,18 @@ __all__ = [
     "ACCOUNT_ISSUED",
     "ACCOUNT_WRITTEN_OFF",
     "DEFAULT_KIND_PRIORITIES",
+    "JOB_STATUS",
     "Event",
+    "EventType",
     "Grant",
+    "GrantState",
     "HoldLeg",
     "IdempotencyRecord",
     "Job",
     "JobState",
     "Posting",
     "Transaction",
+    "TransactionKind",
     "Wallet",
     "evolve",
     "grant_account",
@@ -73,8 +78,9 @@ def overdraft_account(wallet_id: str) -> str:
     return f"overdraft:{wallet_id}"
 
 
-class JobState:
-    """Job states and the seed API's numbered status for each (0 pending, 1 success, 2 failed)."""
+class JobState(StrEnum):
+    """A job's state; :attr:`status` is the seed API's number for it (0 pending, 1 success,
+    2 failed: cancel and timeout also end as 2)."""
 
     PENDING = "pending"
     SUCCEEDED = "succeeded"
@@ -83,15 +89,57 @@ class JobState:
     TIMED_OUT = "timed_out"
     SUCCEEDED_AFTER_TIMEOUT = "succeeded_after_timeout"
 
-    STATUS: Mapping[str, int] = {
-        PENDING: 0,
-        SUCCEEDED: 1,
-        SUCCEEDED_AFTER_TIMEOUT: 1,
-        FAILED: 2,
-        CANCELLED: 2,
-        TIMED_OUT: 2,
-    }
-    ALL = tuple(STATUS)
+    @property
+    def status(self) -> int:
+        return JOB_STATUS[self]
+
+
+#: The seed API's numbered status of each job state.
+JOB_STATUS: Mapping[str, int] = {
+    JobState.PENDING: 0,
+    JobState.SUCCEEDED: 1,
+    JobState.SUCCEEDED_AFTER_TIMEOUT: 1,
+    JobState.FAILED: 2,
+    JobState.CANCELLED: 2,
+    JobState.TIMED_OUT: 2,
+}
+
+
+class GrantState(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    VOIDED = "voided"
+
+
+class TransactionKind(StrEnum):
+    """Why a ledger transaction was recorded (one posting template each, see
+    :mod:`gencredits.ledger.postings`)."""
+
+    GRANT = "grant"
+    HOLD = "hold"
+    CAPTURE = "capture"
+    RELEASE = "release"
+    TIMEOUT = "timeout"
+    LATE_CAPTURE = "late_capture"
+    WRITE_OFF = "write_off"
+    VOID = "void"
+    EXPIRE = "expire"
+
+
+class EventType(StrEnum):
+    """The outbox's event types: one per kind of change a consumer may act on."""
+
+    WALLET_CREATED = "wallet.created"
+    GRANT_CREATED = "grant.created"
+    GRANT_VOIDED = "grant.voided"
+    GRANT_EXPIRED = "grant.expired"
+    JOB_SUBMITTED = "job.submitted"
+    JOB_RECORDED = "job.recorded"
+    JOB_SUCCEEDED = "job.succeeded"
+    JOB_FAILED = "job.failed"
+    JOB_CANCELLED = "job.cancelled"
+    JOB_TIMED_OUT = "job.timed_out"
+    JOB_SUCCEEDED_AFTER_TIMEOUT = "job.succeeded_after_timeout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +165,13 @@ class Grant:
     effective_at: datetime
     expires_at: datetime | None
     source: str | None
-    state: str  # active | expired | voided
+    state: str  # a GrantState
     created_at: datetime
     closed_at: datetime | None = None
 
     def spendable_at(self, now: datetime) -> bool:
         return (
-            self.state == "active"
+            self.state == GrantState.ACTIVE
             and self.effective_at <= now
             and (self.expires_at is None or now < self.expires_at)
         )

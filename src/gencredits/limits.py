@@ -1,0 +1,83 @@
+"""Every bound on what a caller may send, in one place ("put a limit on everything").
+
+The embedded library (:mod:`gencredits.billing.inputs`), the HTTP request schemas
+(:mod:`gencredits.api.schemas`) and the CLI all read these names, so the three faces accept
+and refuse exactly the same things.  Units go last in names: ``_s`` seconds, ``_len``
+characters, ``_bytes`` bytes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AMOUNT_MAX",
+    "BODY_BYTES_MAX",
+    "CURSOR_LEN_MAX",
+    "EVENTS_PAGE_MAX",
+    "FREE_KIND_LEN_MAX",
+    "GENERATIONS_ACTUAL_MAX",
+    "GENERATIONS_MAX",
+    "GRANT_KIND_LEN_MAX",
+    "HOLD_TTL_S_DEFAULT",
+    "HOLD_TTL_S_MAX",
+    "ID_LEN_MAX",
+    "JOB_ID_LEN_MAX",
+    "KEY_LEN_MAX",
+    "METADATA_KEYS_MAX",
+    "METADATA_KEY_LEN_MAX",
+    "METADATA_VALUE_LEN_MAX",
+    "PAGE_MAX",
+    "PARAMS_MAX",
+    "PARAM_NAME_LEN_MAX",
+    "PARAM_VALUE_LEN_MAX",
+    "PRIORITY_MAX",
+    "REASON_LEN_MAX",
+    "SWEEP_BATCH",
+    "SWEEP_ITEMS_MAX",
+    "UNIT_RETRIES",
+]
+
+#: Ids a caller chooses (wallets, sources, submitters) and catalog/model names.
+ID_LEN_MAX = 200
+#: Ids the service makes and a caller sends back (jobs, grants).
+JOB_ID_LEN_MAX = 64
+#: An ``Idempotency-Key``.
+KEY_LEN_MAX = 200
+#: Credits in one grant, one overdraft limit, one balance.
+AMOUNT_MAX = 10**15
+#: A grant's spend priority (lower is spent first).
+PRIORITY_MAX = 1000
+GRANT_KIND_LEN_MAX = 20
+#: The zero-cost usage kind of a recorded free job (scheduling, publishing, ...).
+FREE_KIND_LEN_MAX = 40
+
+#: A job's settings: how many, how long a name, how long a text value.
+PARAMS_MAX = 20
+PARAM_NAME_LEN_MAX = 50
+PARAM_VALUE_LEN_MAX = 100
+#: Generations asked for in one request, and reported by a completion.
+GENERATIONS_MAX = 1000
+GENERATIONS_ACTUAL_MAX = 10_000
+#: A job's free-form metadata.
+METADATA_KEYS_MAX = 20
+METADATA_KEY_LEN_MAX = 50
+METADATA_VALUE_LEN_MAX = 500
+#: A failure's reason.
+REASON_LEN_MAX = 500
+
+#: Holds: the ledger's ceiling on a hold's time limit (a week), and the default (an hour).
+HOLD_TTL_S_MAX = 7 * 24 * 3600
+HOLD_TTL_S_DEFAULT = 3600
+
+#: Pages.
+PAGE_MAX = 500
+EVENTS_PAGE_MAX = 10 * PAGE_MAX
+CURSOR_LEN_MAX = 200
+
+#: Request bodies over HTTP.
+BODY_BYTES_MAX = 1024 * 1024
+
+#: The sweep: items per page, items per call.
+SWEEP_BATCH = 500
+SWEEP_ITEMS_MAX = 10_000
+#: Attempts of one unit of work before ``unavailable`` (contention, a lost connection).
+UNIT_RETRIES = 20
