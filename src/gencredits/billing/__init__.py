@@ -1,5 +1,6 @@
 """Job billing on top of the ledger: the one public service, :class:`Billing`."""
 
+from gencredits.billing.protocol import BillingAPI
 from gencredits.billing.service import Billing
 from gencredits.billing.views import (
     EntryView,
@@ -13,6 +14,7 @@ from gencredits.billing.views import (
 
 __all__ = [
     "Billing",
+    "BillingAPI",
     "EntryView",
     "GrantView",
     "JobView",

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gencredits.clock import Clock, SystemClock, as_utc
 from gencredits.errors import (
@@ -1515,3 +1515,10 @@ def _merge(postings: Sequence[Posting]) -> list[Posting]:
     for p in postings:
         totals[p.account] = totals.get(p.account, 0) + p.amount
     return [Posting(a, n) for a, n in totals.items() if n]
+
+
+if TYPE_CHECKING:
+    from .protocol import BillingAPI
+
+    def _implements(billing: Billing) -> BillingAPI:  # mypy checks Billing against the protocol
+        return billing

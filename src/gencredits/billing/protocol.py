@@ -1,0 +1,116 @@
+"""``BillingAPI``: the one typed surface of billing, embedded or remote.
+
+:class:`~gencredits.billing.Billing` (in-process, on a store) and
+:class:`~gencredits.client.Client` (the HTTP service) both implement it, and mypy checks
+both against it (each module ends with a typed assignment under ``TYPE_CHECKING``), so code
+written against one runs unchanged against the other: the CLI's remote mode is the client
+itself, with no adapter.
+
+Keys: the embedded service needs the caller's ``idempotency_key`` on every call that moves
+credits; the client makes one per call when none is given (and sends the same one on each
+retry), which the protocol allows (a wider parameter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from .views import EntryView, GrantView, JobView, Page, SweepReport, Violation, WalletView
+
+__all__ = ["BillingAPI"]
+
+
+class BillingAPI(Protocol):
+    # --- wallets and grants ---------------------------------------------------------------
+    def create_wallet(
+        self,
+        wallet_id: str,
+        *,
+        owner_kind: str = "user",
+        overdraft_limit: int = 0,
+        hold_ttl_s: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> WalletView: ...
+
+    def get_wallet(self, wallet_id: str) -> WalletView: ...
+
+    def list_wallets(self, *, cursor: str | None = None, limit: int = 50) -> Page[WalletView]: ...
+
+    def grant(
+        self,
+        wallet_id: str,
+        amount: int,
+        *,
+        kind: str,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
+        effective_at: datetime | None = None,
+        source: str | None = None,
+        idempotency_key: str,
+    ) -> GrantView: ...
+
+    def void_grant(self, grant_id: str, *, idempotency_key: str) -> GrantView: ...
+
+    def list_grants(self, wallet_id: str) -> list[GrantView]: ...
+
+    # --- jobs -----------------------------------------------------------------------------
+    def submit(
+        self,
+        wallet_id: str,
+        model: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        generations: int = 1,
+        catalog: str | None = None,
+        submitted_by: str | None = None,
+        idempotency_key: str,
+        hold_ttl_s: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> JobView: ...
+
+    def record_free_job(
+        self,
+        wallet_id: str,
+        kind: str,
+        *,
+        submitted_by: str | None = None,
+        idempotency_key: str,
+    ) -> JobView: ...
+
+    def complete(
+        self,
+        job_id: str,
+        *,
+        actual_params: Mapping[str, object] | None = None,
+        actual_generations: int | None = None,
+        idempotency_key: str,
+    ) -> JobView: ...
+
+    def fail(self, job_id: str, *, reason: str | None = None, idempotency_key: str) -> JobView: ...
+
+    def cancel(self, job_id: str, *, idempotency_key: str) -> JobView: ...
+
+    def get_job(self, job_id: str) -> JobView: ...
+
+    def list_jobs(
+        self,
+        wallet_id: str,
+        *,
+        status: int | None = None,
+        state: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[JobView]: ...
+
+    # --- history, operations ----------------------------------------------------------------
+    def history(
+        self, wallet_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[EntryView]: ...
+
+    def sweep(self) -> SweepReport: ...
+
+    def audit(self) -> list[Violation]: ...
+
+    def close(self) -> None: ...
