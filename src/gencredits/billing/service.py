@@ -226,19 +226,22 @@ class Billing:
         hold_ttl_by_model: Mapping[str, int] | None = None,
         kind_priorities: Mapping[str, int] | None = None,
         refund_grant_ttl_s: int | None = None,
+        max_hold_ttl_s: int = MAX_HOLD_TTL_S,
     ) -> None:
         """
         ``hold_ttl_by_model`` overrides the hold time limit per model id; a wallet's own
         ``hold_ttl_s`` overrides the service default; a submit's ``hold_ttl_s`` overrides both.
         ``kind_priorities`` replaces :data:`DEFAULT_KIND_PRIORITIES` (lower is spent first).
         ``refund_grant_ttl_s``: lifetime of the credit returned when a released hold's grant
-        expired meanwhile (``None``: it never expires).
+        expired meanwhile (``None``: it never expires).  ``max_hold_ttl_s``: the operator's
+        ceiling on any hold's time limit (at most the ledger's own, a week).
         """
         self.store = store
         self.catalogs = catalogs if catalogs is not None else CatalogSet.bundled()
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self.max_hold_ttl_s = _check_int("max_hold_ttl_s", max_hold_ttl_s, 1, MAX_HOLD_TTL_S)
         self.default_hold_ttl_s = _check_int(
-            "default_hold_ttl_s", default_hold_ttl_s, 1, MAX_HOLD_TTL_S
+            "default_hold_ttl_s", default_hold_ttl_s, 1, self.max_hold_ttl_s
         )
         self.hold_ttl_by_model = dict(hold_ttl_by_model or {})
         self.kind_priorities = dict(kind_priorities or DEFAULT_KIND_PRIORITIES)
@@ -386,7 +389,7 @@ class Billing:
             raise InvalidRequest.for_field("owner_kind", owner_kind, "one of user, team")
         _check_int("overdraft_limit", overdraft_limit, 0, MAX_AMOUNT)
         if hold_ttl_s is not None:
-            _check_int("hold_ttl_s", hold_ttl_s, 1, MAX_HOLD_TTL_S)
+            _check_int("hold_ttl_s", hold_ttl_s, 1, self.max_hold_ttl_s)
         request = {
             "wallet_id": wallet_id,
             "owner_kind": owner_kind,
@@ -759,7 +762,7 @@ class Billing:
         if submitted_by is not None:
             _check_text("submitted_by", submitted_by, MAX_ID_LEN)
         if hold_ttl_s is not None:
-            _check_int("hold_ttl_s", hold_ttl_s, 1, MAX_HOLD_TTL_S)
+            _check_int("hold_ttl_s", hold_ttl_s, 1, self.max_hold_ttl_s)
         meta = _check_metadata(metadata)
         raw_params = _check_params(params)
         request = {
