@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import gencredits.billing.service as service
+from gencredits.billing.ids import digest
 import ledger as bench
 from gencredits.billing import Billing
 from gencredits.db import make_engine, upgrade
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32)
     args = parser.parse_args()
     if args.ids == "hash":
-        service.job_id_for = lambda _at, wallet, key: "job_" + service._digest("job", wallet, key)
+        service.job_id_for = lambda _at, wallet, key: "job_" + digest("job", wallet, key)
     catalogs = CatalogSet([parse_catalog(bench.CATALOG, "bench")])
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/b.db"

@@ -53,7 +53,10 @@ class FaultyStore:
         with self.inner.unit_of_work(readonly=readonly) as uow:
             yield _Faulty(uow, self)
 
-    def run_unit(self, unit: Callable[[Any], Any]) -> Any:
+    def reader(self) -> Any:
+        return self.unit_of_work(readonly=True)
+
+    def run_unit(self, unit: Callable[[Any], Any], hints: Any) -> Any:
         with self.unit_of_work() as uow:
             return unit(uow)
 

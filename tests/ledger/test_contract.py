@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from gencredits.billing import Billing
-from gencredits.billing.service import _digest
+from gencredits.billing.ids import digest as _digest
 from gencredits.errors import (
     GrantNotFound,
     IdempotencyConflict,

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gencredits.billing import Billing
-from gencredits.billing.service import job_id_for
+from gencredits.billing.ids import job_id_for
 from gencredits.db import READONLY_OPTION, make_engine, upgrade
 from gencredits.errors import InsufficientCredits
 from gencredits.ledger.batching import GroupCommitStore

@@ -14,7 +14,10 @@ from gencredits.ledger.model import (
     ACCOUNT_EXPIRED,
     ACCOUNT_ISSUED,
     ACCOUNT_WRITTEN_OFF,
+    GrantState,
+    Job,
     JobState,
+    TransactionKind,
     grant_account,
     hold_account,
     overdraft_account,
@@ -25,56 +28,97 @@ from .views import Violation
 
 __all__ = ["audit_snapshot"]
 
-_RESOLUTIONS = ("capture", "release", "timeout")
-_LATE = ("late_capture", "write_off")
+_RESOLUTIONS = (TransactionKind.CAPTURE, TransactionKind.RELEASE, TransactionKind.TIMEOUT)
+_LATE = (TransactionKind.LATE_CAPTURE, TransactionKind.WRITE_OFF)
 
 
 def audit_snapshot(s: AuditSnapshot, now: datetime) -> list[Violation]:
-    out: list[Violation] = []
+    """Every violation in the snapshot, all at once (an empty list: clean)."""
+    auditor = _Auditor(s, now)
+    auditor.ledger()
+    auditor.grants()
+    auditor.jobs()
+    auditor.wallets()
+    auditor.accounts_and_keys()
+    return auditor.out
 
-    def bad(code: str, subject: str, message: str) -> None:
-        out.append(Violation(code=code, subject=subject, message=message))
 
-    bal = s.account_balances
-    for tx_id, total in s.unbalanced_transactions:
-        bad("transaction_unbalanced", tx_id, f"entries sum to {total}, not 0")
-    grand = sum(bal.values())
-    if grand != 0:
-        bad("ledger_not_zero_sum", "ledger", f"all entries sum to {grand}, not 0")
-    for account, sign in ((ACCOUNT_ISSUED, -1), (ACCOUNT_WRITTEN_OFF, -1)):
-        if bal.get(account, 0) * sign < 0:
-            bad("system_account_sign", account, f"balance {bal[account]} should be <= 0")
-    for account in (ACCOUNT_CONSUMED, ACCOUNT_EXPIRED):
-        if bal.get(account, 0) < 0:
-            bad("system_account_sign", account, f"balance {bal[account]} should be >= 0")
+class _Auditor:
+    def __init__(self, s: AuditSnapshot, now: datetime) -> None:
+        self.s, self.now, self.bal = s, now, s.account_balances
+        self.out: list[Violation] = []
+        self.known: set[str] = {
+            ACCOUNT_ISSUED,
+            ACCOUNT_CONSUMED,
+            ACCOUNT_EXPIRED,
+            ACCOUNT_WRITTEN_OFF,
+        }
+        self.spendable: dict[str, int] = defaultdict(int)
+        self.held_by_wallet: dict[str, int] = defaultdict(int)
 
-    known: set[str] = {ACCOUNT_ISSUED, ACCOUNT_CONSUMED, ACCOUNT_EXPIRED, ACCOUNT_WRITTEN_OFF}
-    spendable: dict[str, int] = defaultdict(int)
-    for g in s.grants:
-        account = grant_account(g.id)
-        known.add(account)
-        actual = bal.get(account, 0)
-        if g.remaining != actual:
-            bad("grant_balance_mismatch", g.id, f"remaining {g.remaining} but entries say {actual}")
-        if not 0 <= g.remaining <= g.amount:
-            bad("grant_remaining_out_of_range", g.id, f"remaining {g.remaining} of {g.amount}")
-        if g.state != "active" and g.remaining != 0:
-            bad("closed_grant_not_empty", g.id, f"{g.state} grant still has {g.remaining}")
-        if g.spendable_at(now):
-            spendable[g.wallet_id] += g.remaining
+    def bad(self, code: str, subject: str, message: str) -> None:
+        self.out.append(Violation(code=code, subject=subject, message=message))
 
-    held_by_wallet: dict[str, int] = defaultdict(int)
-    consumed_by_jobs = 0
-    for j in s.jobs:
-        account = hold_account(j.id)
-        known.add(account)
-        actual = bal.get(account, 0)
-        held_by_wallet[j.wallet_id] += actual
-        consumed_by_jobs += j.credits_used + j.written_off
-        if j.credits_held != actual:
-            bad("hold_balance_mismatch", j.id, f"credits_held {j.credits_held}, entries {actual}")
-        kinds = Counter(s.job_transactions.get(j.id, ()))
-        holds = kinds["hold"]
+    def ledger(self) -> None:
+        bal, bad = self.bal, self.bad
+        for tx_id, total in self.s.unbalanced_transactions:
+            bad("transaction_unbalanced", tx_id, f"entries sum to {total}, not 0")
+        grand = sum(bal.values())
+        if grand != 0:
+            bad("ledger_not_zero_sum", "ledger", f"all entries sum to {grand}, not 0")
+        for account in (ACCOUNT_ISSUED, ACCOUNT_WRITTEN_OFF):
+            if bal.get(account, 0) > 0:
+                bad("system_account_sign", account, f"balance {bal[account]} should be <= 0")
+        for account in (ACCOUNT_CONSUMED, ACCOUNT_EXPIRED):
+            if bal.get(account, 0) < 0:
+                bad("system_account_sign", account, f"balance {bal[account]} should be >= 0")
+
+    def grants(self) -> None:
+        bad = self.bad
+        for g in self.s.grants:
+            account = grant_account(g.id)
+            self.known.add(account)
+            actual = self.bal.get(account, 0)
+            if g.remaining != actual:
+                bad(
+                    "grant_balance_mismatch",
+                    g.id,
+                    f"remaining {g.remaining} but entries say {actual}",
+                )
+            if not 0 <= g.remaining <= g.amount:
+                bad("grant_remaining_out_of_range", g.id, f"remaining {g.remaining} of {g.amount}")
+            if g.state != GrantState.ACTIVE and g.remaining != 0:
+                bad("closed_grant_not_empty", g.id, f"{g.state} grant still has {g.remaining}")
+            if g.spendable_at(self.now):
+                self.spendable[g.wallet_id] += g.remaining
+
+    def jobs(self) -> None:
+        consumed_by_jobs = 0
+        for j in self.s.jobs:
+            account = hold_account(j.id)
+            self.known.add(account)
+            actual = self.bal.get(account, 0)
+            self.held_by_wallet[j.wallet_id] += actual
+            consumed_by_jobs += j.credits_used + j.written_off
+            if j.credits_held != actual:
+                self.bad(
+                    "hold_balance_mismatch",
+                    j.id,
+                    f"credits_held {j.credits_held}, entries {actual}",
+                )
+            self.job_transactions(j)
+        consumed = self.bal.get(ACCOUNT_CONSUMED, 0)
+        if consumed != consumed_by_jobs:
+            self.bad(
+                "consumed_mismatch",
+                ACCOUNT_CONSUMED,
+                f"account {consumed}, jobs {consumed_by_jobs}",
+            )
+
+    def job_transactions(self, j: Job) -> None:
+        bad = self.bad
+        kinds = Counter(self.s.job_transactions.get(j.id, ()))
+        holds = kinds[TransactionKind.HOLD]
         resolutions = sum(kinds[k] for k in _RESOLUTIONS)
         late = sum(kinds[k] for k in _LATE)
         if holds != (1 if j.hold_amount else 0):
@@ -100,30 +144,37 @@ def audit_snapshot(s: AuditSnapshot, now: datetime) -> list[Violation]:
             bad("refund_exceeds_charge", j.id, f"{j.state} job still charged {j.credits_used}")
         if j.credits_used < 0 or j.written_off < 0:
             bad("negative_charge", j.id, f"used {j.credits_used}, written off {j.written_off}")
-    consumed = bal.get(ACCOUNT_CONSUMED, 0)
-    if consumed != consumed_by_jobs:
-        bad("consumed_mismatch", ACCOUNT_CONSUMED, f"account {consumed}, jobs {consumed_by_jobs}")
 
-    for w in s.wallets:
-        account = overdraft_account(w.id)
-        known.add(account)
-        if w.held != held_by_wallet[w.id]:
-            bad("wallet_held_mismatch", w.id, f"held {w.held}, holds {held_by_wallet[w.id]}")
-        if w.debt != -bal.get(account, 0):
-            bad("wallet_debt_mismatch", w.id, f"debt {w.debt}, entries {-bal.get(account, 0)}")
-        if not 0 <= w.debt <= w.overdraft_limit:
-            bad("overdraft_exceeded", w.id, f"debt {w.debt}, limit {w.overdraft_limit}")
-        available = spendable[w.id] - w.debt
-        if available < -w.overdraft_limit:
-            bad("negative_available", w.id, f"available {available}")
+    def wallets(self) -> None:
+        bad = self.bad
+        for w in self.s.wallets:
+            account = overdraft_account(w.id)
+            self.known.add(account)
+            held = self.held_by_wallet[w.id]
+            if w.held != held:
+                bad("wallet_held_mismatch", w.id, f"held {w.held}, holds {held}")
+            if w.debt != -self.bal.get(account, 0):
+                bad(
+                    "wallet_debt_mismatch",
+                    w.id,
+                    f"debt {w.debt}, entries {-self.bal.get(account, 0)}",
+                )
+            if not 0 <= w.debt <= w.overdraft_limit:
+                bad("overdraft_exceeded", w.id, f"debt {w.debt}, limit {w.overdraft_limit}")
+            available = self.spendable[w.id] - w.debt
+            if available < -w.overdraft_limit:
+                bad("negative_available", w.id, f"available {available}")
 
-    for account in bal:
-        if account not in known:
-            bad("unknown_account", account, "entries on an account no wallet, grant or job owns")
-
-    for key, n in Counter(s.transaction_keys).items():
-        if n > 1:
-            bad("idempotency_key_reused", "/".join(key), f"{n} effects under one key")
-        if key not in s.idempotency_keys:
-            bad("effect_without_key_record", "/".join(key), "no idempotency record for effect")
-    return out
+    def accounts_and_keys(self) -> None:
+        for account in self.bal:
+            if account not in self.known:
+                self.bad(
+                    "unknown_account", account, "entries on an account no wallet, grant or job owns"
+                )
+        for key, n in Counter(self.s.transaction_keys).items():
+            if n > 1:
+                self.bad("idempotency_key_reused", "/".join(key), f"{n} effects under one key")
+            if key not in self.s.idempotency_keys:
+                self.bad(
+                    "effect_without_key_record", "/".join(key), "no idempotency record for effect"
+                )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, computed_field
 
@@ -91,7 +91,7 @@ class _Wire(BaseModel):
 class _Replayable(_Wire):
     replayed: bool = Field(False, description="True when this answers a retried idempotency key.")
 
-    def as_replayed(self) -> Any:
+    def as_replayed(self) -> Self:
         return self.model_copy(update={"replayed": True})
 
 

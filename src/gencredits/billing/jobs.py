@@ -1,0 +1,350 @@
+"""The job lifecycle: given a job and what happened to it, the next state and the posting
+template that applies, and applying it inside the wallet's unit of work.
+
+::
+
+    submit ──> pending ──complete──> succeeded                    (capture; rest released)
+                  │ ├────fail─────> failed                        (release all)
+                  │ ├────cancel───> cancelled                     (release all)
+                  │ └────sweep────> timed_out ──complete──> succeeded_after_timeout
+                  │                                                (charged, or written off)
+    record_free_job ──> succeeded (zero cost, visible in usage)
+
+Each hold resolves exactly once.  A callback that arrives twice or out of order (complete
+after fail, fail after complete, anything after a timeout except a success) changes nothing
+and answers the job as it is with an ``already_*`` outcome; cancelling a finished success is
+refused (``invalid_transition``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from gencredits.errors import InsufficientCredits, InvalidTransition
+from gencredits.ledger import postings
+from gencredits.ledger.collector import split_legs
+from gencredits.ledger.model import Event, EventType, HoldLeg, Job, JobState, Wallet, evolve
+from gencredits.ledger.postings import Charge, Key
+from gencredits.ledger.store import WriteUnit
+from gencredits.pricing import CatalogSet, Quote, quote
+
+from . import spending
+from .inputs import CompleteJob, RecordFreeJob, SubmitJob
+from .spending import SpendPolicy
+from .views import Outcome
+
+__all__ = [
+    "Action",
+    "JobEvent",
+    "Resolution",
+    "Step",
+    "apply",
+    "free_job",
+    "next_step",
+    "open_job",
+    "price_actual",
+]
+
+
+class JobEvent(StrEnum):
+    COMPLETE = "complete"
+    FAIL = "fail"
+    CANCEL = "cancel"
+    TIMEOUT = "timeout"  # the sweep found the hold past its time limit
+
+
+class Action(StrEnum):
+    CAPTURE = "capture"  # settle the hold: charge what was made, release the rest
+    LATE_CAPTURE = "late_capture"  # a success after the timeout released the hold
+    RELEASE = "release"  # give the whole hold back
+    NOTHING = "nothing"  # already resolved: answer the job as it is
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    action: Action
+    state: JobState | None = None  # the state a release ends in
+    outcome: Outcome | None = None  # the answer when nothing moves
+
+
+_FINISHED_OK = (JobState.SUCCEEDED, JobState.SUCCEEDED_AFTER_TIMEOUT)
+_RELEASE_STATE = {
+    JobEvent.FAIL: JobState.FAILED,
+    JobEvent.CANCEL: JobState.CANCELLED,
+    JobEvent.TIMEOUT: JobState.TIMED_OUT,
+}
+
+
+def next_step(job: Job, event: JobEvent) -> Step:
+    """The lifecycle's table: what ``event`` does to ``job``.  Raises
+    :class:`InvalidTransition` for a cancel of a job that succeeded."""
+    if job.state == JobState.PENDING:
+        if event == JobEvent.COMPLETE:
+            return Step(Action.CAPTURE)
+        return Step(Action.RELEASE, state=_RELEASE_STATE[event])
+    if event == JobEvent.COMPLETE and job.state == JobState.TIMED_OUT:
+        return Step(Action.LATE_CAPTURE)
+    if event == JobEvent.CANCEL and job.state in _FINISHED_OK:
+        raise InvalidTransition(
+            f"job_id: {job.id!r} is {job.state}; only a pending job can be cancelled",
+            details={"field": "job_id", "value": job.id, "state": job.state},
+        )
+    return Step(Action.NOTHING, outcome=Outcome.already(job.state))
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """How a step is applied: the charge for what was made (capture steps), the reason
+    recorded (release steps), and the idempotency key the transaction is recorded under."""
+
+    charge: int = 0
+    reason: str | None = None
+    key: str | None = None
+
+
+def apply(
+    uow: WriteUnit,
+    wallet: Wallet,
+    job: Job,
+    step: Step,
+    how: Resolution,
+    now: datetime,
+    policy: SpendPolicy,
+) -> tuple[Job, Outcome]:
+    """Apply ``step`` to ``job``: post its transaction, update the wallet, the job and the
+    grants, emit the job's event.  Returns the job as it is now and the outcome."""
+    key = Key(None if how.key is None else f"job:{job.id}", how.key)
+    if step.action == Action.CAPTURE:
+        return _capture(uow, wallet, job, how.charge, now, key, policy)
+    if step.action == Action.LATE_CAPTURE:
+        return _late_capture(uow, wallet, job, how.charge, now, key)
+    if step.action == Action.RELEASE:
+        assert step.state is not None
+        return _release(uow, wallet, job, step.state, how.reason, now, key, policy)
+    assert step.outcome is not None
+    return job, step.outcome
+
+
+def _charge(uow: WriteUnit, wallet: Wallet, amount: int, now: datetime) -> tuple[Charge, Wallet]:
+    """Take ``amount`` beyond any hold when the wallet can pay it, else write it off."""
+    try:
+        legs, wallet = spending.take(uow, wallet, amount, now)
+    except InsufficientCredits:
+        return Charge(written_off=amount), wallet
+    return Charge(legs=legs), wallet
+
+
+def _capture(
+    uow: WriteUnit,
+    wallet: Wallet,
+    job: Job,
+    charge: int,
+    now: datetime,
+    key: Key,
+    policy: SpendPolicy,
+) -> tuple[Job, Outcome]:
+    held = job.credits_held
+    captured = min(charge, held)
+    _taken, released = split_legs(job.hold_legs, captured)
+    returned, wallet = spending.give_back(uow, wallet, job.id, released, now, policy)
+    extra, wallet = (
+        _charge(uow, wallet, charge - captured, now) if charge > held else (Charge(), wallet)
+    )
+    tx = postings.capture(
+        job.id,
+        job.wallet_id,
+        held=held,
+        captured=captured,
+        returned=returned,
+        extra=extra,
+        at=now,
+        key=key,
+    )
+    if tx is not None:
+        uow.record(tx)
+    uow.update_wallet(evolve(wallet, held=wallet.held - held, updated_at=now))
+    used = captured + (extra.amount - extra.written_off)
+    job = evolve(
+        job,
+        state=JobState.SUCCEEDED,
+        credits_held=0,
+        credits_used=used,
+        written_off=extra.written_off,
+        updated_at=now,
+        resolved_at=now,
+    )
+    uow.update_job(job)
+    payload = {"credits_used": used, "released": held - captured, "written_off": extra.written_off}
+    uow.emit(Event(job.wallet_id, EventType.JOB_SUCCEEDED, job.id, now, payload))
+    if extra.written_off:
+        return job, Outcome.EXTRA_WRITTEN_OFF
+    if extra.amount:
+        return job, Outcome.CHARGED_EXTRA
+    return job, Outcome.CAPTURED if charge == held else Outcome.CAPTURED_PARTIAL
+
+
+def _late_capture(
+    uow: WriteUnit, wallet: Wallet, job: Job, charge: int, now: datetime, key: Key
+) -> tuple[Job, Outcome]:
+    """A success after the hold timed out: charge it if the wallet can pay, else write off."""
+    extra = Charge()
+    if charge:
+        extra, wallet = _charge(uow, wallet, charge, now)
+        uow.record(postings.late_capture(job.id, job.wallet_id, extra, at=now, key=key))
+        uow.update_wallet(evolve(wallet, updated_at=now))
+    used = extra.amount - extra.written_off
+    job = evolve(
+        job,
+        state=JobState.SUCCEEDED_AFTER_TIMEOUT,
+        credits_used=used,
+        written_off=extra.written_off,
+        updated_at=now,
+        resolved_at=now,
+    )
+    uow.update_job(job)
+    payload = {"credits_used": used, "written_off": extra.written_off}
+    uow.emit(Event(job.wallet_id, EventType.JOB_SUCCEEDED_AFTER_TIMEOUT, job.id, now, payload))
+    if extra.written_off:
+        return job, Outcome.WRITTEN_OFF_AFTER_TIMEOUT
+    return job, Outcome.CHARGED_AFTER_TIMEOUT
+
+
+def _release(
+    uow: WriteUnit,
+    wallet: Wallet,
+    job: Job,
+    state: JobState,
+    reason: str | None,
+    now: datetime,
+    key: Key,
+    policy: SpendPolicy,
+) -> tuple[Job, Outcome]:
+    held = job.credits_held
+    if held:
+        returned, wallet = spending.give_back(uow, wallet, job.id, job.hold_legs, now, policy)
+        timed_out = state == JobState.TIMED_OUT
+        tx = postings.release(
+            job.id,
+            job.wallet_id,
+            held=held,
+            returned=returned,
+            timed_out=timed_out,
+            at=now,
+            key=key,
+        )
+        uow.record(tx)
+    uow.update_wallet(evolve(wallet, held=wallet.held - held, updated_at=now))
+    job = evolve(
+        job,
+        state=state,
+        credits_held=0,
+        credits_used=0,
+        reason=reason,
+        updated_at=now,
+        resolved_at=now,
+    )
+    uow.update_job(job)
+    uow.emit(Event(job.wallet_id, EventType(f"job.{state}"), job.id, now, {"released": held}))
+    return job, Outcome.RELEASED
+
+
+def open_job(
+    uow: WriteUnit,
+    wallet: Wallet,
+    job_id: str,
+    asked: SubmitJob,
+    priced: Quote,
+    now: datetime,
+    hold_ttl: timedelta,
+    key: str,
+) -> Job:
+    """Submit: hold the quote's total on the wallet and record the pending job."""
+    amount = priced.total_credits
+    legs: tuple[HoldLeg, ...] = ()
+    if amount:
+        legs, wallet = spending.take(uow, wallet, amount, now)
+    job = uow.insert_job(
+        Job(
+            id=job_id,
+            wallet_id=wallet.id,
+            kind="generation",
+            model=priced.model,
+            state=JobState.PENDING,
+            params=asked.params or {},
+            generations=priced.generations,
+            quote=priced.to_dict(),
+            catalog=priced.catalog,
+            catalog_version=priced.catalog_version,
+            catalog_hash=priced.catalog_hash,
+            credits_quoted=amount,
+            hold_amount=amount,
+            credits_held=amount,
+            credits_used=0,
+            written_off=0,
+            hold_legs=legs,
+            hold_expires_at=now + hold_ttl,
+            submitted_by=asked.submitted_by,
+            metadata=asked.metadata or {},
+            reason=None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    if amount:
+        uow.record(postings.hold(job_id, wallet.id, legs, at=now, key=Key(asked.scope, key)))
+    uow.update_wallet(evolve(wallet, held=wallet.held + amount, updated_at=now))
+    payload = {"model": priced.model, "credits_held": amount, "submitted_by": asked.submitted_by}
+    uow.emit(Event(wallet.id, EventType.JOB_SUBMITTED, job_id, now, payload))
+    return job
+
+
+def free_job(job_id: str, asked: RecordFreeJob, now: datetime) -> Job:
+    """Zero-cost usage (scheduling, publishing, ...): a job born succeeded, moving nothing."""
+    return Job(
+        id=job_id,
+        wallet_id=asked.wallet_id,
+        kind=asked.kind,
+        model=None,
+        state=JobState.SUCCEEDED,
+        params={},
+        generations=0,
+        quote=None,
+        catalog=None,
+        catalog_version=None,
+        catalog_hash=None,
+        credits_quoted=0,
+        hold_amount=0,
+        credits_held=0,
+        credits_used=0,
+        written_off=0,
+        hold_legs=(),
+        hold_expires_at=None,
+        submitted_by=asked.submitted_by,
+        metadata={},
+        reason=None,
+        created_at=now,
+        updated_at=now,
+        resolved_at=now,
+    )
+
+
+def price_actual(catalogs: CatalogSet, job: Job, asked: CompleteJob) -> int:
+    """The charge for what was actually made, on the price quoted at submission."""
+    if not asked.reports_actuals:
+        return job.credits_quoted
+    gens = job.generations if asked.actual_generations is None else asked.actual_generations
+    if gens == 0:
+        return 0
+    unit = int(job.quote["unit_credits"]) if job.quote else 0
+    scales = unit * job.generations == job.credits_quoted
+    if not asked.actual_params and scales:
+        return unit * gens
+    catalog = catalogs.get(job.catalog or "")
+    if catalog is not None and catalog.hash == job.catalog_hash and job.model is not None:
+        merged = {**job.params, **(asked.actual_params or {})}
+        return quote(catalog, job.model, merged, gens).total_credits
+    # The catalog the job was priced on is gone: never reprice on another one.  Scale the
+    # quote by generations when it is a per-generation price, else keep the quote.
+    return unit * gens if scales else job.credits_quoted

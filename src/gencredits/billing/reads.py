@@ -1,0 +1,172 @@
+"""Reads: wallet views, lists, history pages and the outbox, each from one reader (one
+read-only transaction), with opaque cursors that page on a stable order."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+
+from gencredits import limits
+from gencredits.errors import GrantNotFound, InvalidRequest, JobNotFound
+from gencredits.ledger.model import JOB_STATUS, Event, Grant, Job, JobState, Wallet
+from gencredits.ledger.store import LedgerReader, WriteUnit
+
+from .inputs import check_int
+from .runner import need_wallet
+from .views import EntryView, GrantView, JobView, Page, WalletView
+
+__all__ = [
+    "decode_cursor",
+    "encode_cursor",
+    "event_position",
+    "find_grant",
+    "find_job",
+    "history_page",
+    "job_page",
+    "job_states",
+    "view_of",
+    "wallet_page",
+    "wallet_view",
+]
+
+
+def encode_cursor(kind: str, value: str | int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        text = ""
+    prefix, _, value = text.partition(":")
+    if prefix != kind or not value:
+        raise InvalidRequest.for_field("cursor", cursor, "a next_cursor from a previous page")
+    return value
+
+
+def int_cursor(kind: str, cursor: str | None) -> int | None:
+    value = decode_cursor(kind, cursor)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise InvalidRequest.for_field("cursor", cursor, "a next_cursor from a previous page")
+    return int(value)
+
+
+def event_position(cursor: str | None) -> tuple[int, int] | None:
+    if cursor is None:
+        return None
+    txid, sep, seq = cursor.partition("-")
+    if not (sep and txid.isdigit() and seq.isdigit()) or len(cursor) > 60:
+        raise InvalidRequest.for_field("after", cursor, "an event's cursor, e.g. '0-42'")
+    return int(txid), int(seq)
+
+
+def view_of(wallet: Wallet, grants: Sequence[Grant], now: datetime) -> WalletView:
+    spendable = sum(g.remaining for g in grants if g.spendable_at(now))
+    available = spendable - wallet.debt
+    return WalletView(
+        id=wallet.id,
+        owner_kind=wallet.owner_kind,
+        available=available,
+        held=wallet.held,
+        balance=available + wallet.held,
+        debt=wallet.debt,
+        overdraft_limit=wallet.overdraft_limit,
+        hold_ttl_s=wallet.hold_ttl_s,
+        grants=tuple(GrantView.of(g, now) for g in sorted(grants, key=Grant.spend_key)),
+        created_at=wallet.created_at,
+        updated_at=wallet.updated_at,
+    )
+
+
+def wallet_view(reader: LedgerReader | WriteUnit, wallet_id: str, now: datetime) -> WalletView:
+    wallet = need_wallet(reader.get_wallet(wallet_id), wallet_id)
+    return view_of(
+        wallet, reader.wallet_grants(wallet_id, active_only=True, nonempty_only=True), now
+    )
+
+
+def wallet_page(
+    reader: LedgerReader, cursor: str | None, limit: int, now: datetime
+) -> Page[WalletView]:
+    wallets = reader.list_wallets(after_id=decode_cursor("w", cursor), limit=limit + 1)
+    items = [
+        view_of(w, reader.wallet_grants(w.id, active_only=True, nonempty_only=True), now)
+        for w in wallets[:limit]
+    ]
+    more = len(wallets) > limit
+    return Page(items=items, next_cursor=encode_cursor("w", items[-1].id) if more else None)
+
+
+def job_states(status: int | None, state: str | None) -> list[str] | None:
+    """The job states a list asks for, by numbered status and/or state name."""
+    states: list[str] | None = None
+    if status is not None:
+        if status not in (0, 1, 2) or isinstance(status, bool):
+            raise InvalidRequest.for_field("status", status, "0, 1 or 2")
+        states = [s for s, n in JOB_STATUS.items() if n == status]
+    if state is not None:
+        if state not in tuple(JobState):
+            raise InvalidRequest.for_field("state", state, f"one of {', '.join(JobState)}")
+        states = [s for s in (states or [state]) if s == state]
+    return states
+
+
+def job_page(
+    reader: LedgerReader,
+    wallet_id: str,
+    states: list[str] | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[JobView]:
+    after = int_cursor("j", cursor)
+    need_wallet(reader.get_wallet(wallet_id), wallet_id)
+    jobs = reader.list_jobs(wallet_id, after_seq=after, limit=limit + 1, states=states)
+    items = jobs[:limit]
+    last = items[-1].seq if items else None
+    more = len(jobs) > limit and last is not None
+    return Page(
+        items=[JobView.of(j) for j in items],
+        next_cursor=encode_cursor("j", last) if more and last is not None else None,
+    )
+
+
+def history_page(
+    reader: LedgerReader, wallet_id: str, cursor: str | None, limit: int
+) -> Page[EntryView]:
+    before = int_cursor("h", cursor)
+    need_wallet(reader.get_wallet(wallet_id), wallet_id)
+    txs = reader.history(wallet_id, before_seq=before, limit=limit + 1)
+    items = [EntryView.of(tx) for tx in txs[:limit]]
+    more = len(txs) > limit
+    return Page(items=items, next_cursor=encode_cursor("h", items[-1].seq) if more else None)
+
+
+def events(reader: LedgerReader, after: str | None, limit: int) -> list[Event]:
+    check_int("limit", limit, 1, limits.EVENTS_PAGE_MAX)
+    return reader.events(after=event_position(after), limit=limit)
+
+
+def find_job(reader: LedgerReader | WriteUnit, job_id: str) -> Job:
+    job = reader.get_job(job_id)
+    if job is None:
+        raise JobNotFound(
+            f"job_id: {job_id!r} does not exist",
+            details={"field": "job_id", "value": job_id},
+        )
+    return job
+
+
+def find_grant(reader: LedgerReader | WriteUnit, grant_id: str) -> Grant:
+    grant = reader.get_grant(grant_id)
+    if grant is None:
+        raise GrantNotFound(
+            f"grant_id: {grant_id!r} does not exist",
+            details={"field": "grant_id", "value": grant_id},
+        )
+    return grant

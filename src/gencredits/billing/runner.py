@@ -1,0 +1,162 @@
+"""The one unit-of-work runner: idempotency, the wallet lock, and one retry policy.
+
+Every mutating call is ONE unit of work on the store: lock the wallet row, check the
+idempotency key, apply the effect (ledger transaction, materialised balances, job, outbox
+event), write the idempotency record, commit.  The key record is written in the same
+transaction as the effect, never before it, so a crash cannot leave a claimed key with no
+effect (or an effect with no key).  A retry finds the first attempt by that record (and two
+racing attempts cannot both commit: the key is unique), so it can never make a second hold;
+a replay answers with the same object and ``replayed=True``.
+
+Retries: a unit that meets a concurrent writer (:class:`RetryableConflict`) runs again, at
+most :data:`~gencredits.limits.UNIT_RETRIES` times in all, then the call fails with
+``unavailable`` having changed nothing.  The sweep's units go through the same policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from gencredits import limits
+from gencredits.clock import Clock
+from gencredits.errors import IdempotencyConflict, Unavailable, WalletNotFound
+from gencredits.ledger.model import IdempotencyRecord, Wallet, evolve
+from gencredits.ledger.store import (
+    LedgerReader,
+    LedgerStore,
+    RetryableConflict,
+    UnitHints,
+    WriteUnit,
+)
+
+from .inputs import Operation, check_text
+
+__all__ = ["Done", "Later", "UnitRunner", "need_wallet"]
+
+V = TypeVar("V")
+
+
+class Later(Generic[V]):
+    """An answer built by the caller once its unit has run, not by the writer inside the
+    transaction (a group-commit writer runs every caller's unit in turn: what it need not
+    do there, it should not)."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build: Callable[[], V]) -> None:
+        self.build = build
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[V]):
+    """What a unit produced: the answer (or a :class:`Later` that builds it) and what the
+    idempotency record points at."""
+
+    answer: V | Later[V]
+    result_kind: str  # wallet | grant | job
+    result_id: str
+    outcome: str | None = None
+
+
+Body = Callable[[WriteUnit, "Wallet | None", datetime], Done[V]]
+Replay = Callable[[WriteUnit, IdempotencyRecord, datetime], V]
+
+
+def need_wallet(wallet: Wallet | None, wallet_id: str) -> Wallet:
+    if wallet is None:
+        raise WalletNotFound(
+            f"wallet_id: {wallet_id!r} does not exist; create it first",
+            details={"field": "wallet_id", "value": wallet_id},
+        )
+    return wallet
+
+
+class UnitRunner:
+    def __init__(self, store: LedgerStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def run(
+        self,
+        op: Operation,
+        *,
+        scope: str,
+        key: str | None,
+        hints: UnitHints,
+        body: Body[V],
+        replay: Replay[V],
+        locate: Callable[[WriteUnit], str] | None = None,
+    ) -> V:
+        """Run ``body`` once, atomically, under the wallet lock and the idempotency key.
+
+        The wallet is ``hints.wallet_id``, or what ``locate`` finds (from a job or grant)."""
+        if key is not None:
+            check_text("idempotency_key", key, limits.KEY_LEN_MAX)
+        fingerprint = op.fingerprint()
+        named = hints.wallet_id
+
+        def unit(uow: WriteUnit) -> V | Later[V]:
+            wallet_id = locate(uow) if locate is not None else named
+            assert wallet_id is not None, "a unit needs hints.wallet_id or locate"
+            wallet = uow.lock_wallet(wallet_id)
+            now = self.clock.now()
+            if key is not None:
+                record = uow.get_idempotency(scope, key)
+                if record is not None:
+                    _same_request(record, fingerprint, scope, key)
+                    return replay(uow, record, now)
+            done = body(uow, wallet, now)
+            if key is not None:
+                uow.insert_idempotency(
+                    IdempotencyRecord(
+                        scope=scope,
+                        key=key,
+                        operation=op.operation,
+                        fingerprint=fingerprint,
+                        result_kind=done.result_kind,
+                        result_id=done.result_id,
+                        outcome=done.outcome,
+                        created_at=now,
+                    )
+                )
+            return done.answer
+
+        # What the unit will touch, so a batching store can lock and load a batch up front.
+        hints = evolve(hints, idempotency=None if key is None else (scope, key))
+        answer = self.write(unit, hints, operation=op.operation, scope=scope)
+        return answer.build() if isinstance(answer, Later) else answer
+
+    def write(
+        self, unit: Callable[[WriteUnit], V], hints: UnitHints, *, operation: str, scope: str
+    ) -> V:
+        """Run ``unit`` under the one retry policy: ``unavailable`` after the limit."""
+        for _attempt in range(limits.UNIT_RETRIES):
+            try:
+                return self.store.run_unit(unit, hints)
+            except RetryableConflict:
+                continue
+        raise Unavailable(
+            f"{operation}: too much contention on {scope}; nothing changed, retry later",
+            details={"operation": operation, "scope": scope},
+        )
+
+    def read(self, fn: Callable[[LedgerReader, datetime], V]) -> V:
+        with self.store.reader() as reader:
+            return fn(reader, self.clock.now())
+
+
+def _same_request(record: IdempotencyRecord, fingerprint: str, scope: str, key: str) -> None:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            f"idempotency_key: {key!r} was already used for a different "
+            f"{record.operation} request in {scope}; nothing changed",
+            details={
+                "field": "idempotency_key",
+                "value": key,
+                "scope": scope,
+                "original_operation": record.operation,
+            },
+        )

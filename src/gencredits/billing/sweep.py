@@ -1,0 +1,111 @@
+"""The sweep: release holds past their time limit and expire grants past their expiry.
+
+Each item is its own unit of work under its wallet's lock and re-checks its state, so many
+sweepers may run at once: an item is handled by exactly one of them.  Items go through the
+runner's one retry policy (``unavailable`` after the limit, as every call).  One call looks
+at no more than :data:`~gencredits.limits.SWEEP_ITEMS_MAX` items; ``more`` says to call again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from gencredits import limits
+from gencredits.ledger.model import GrantState, Job, JobState, Wallet, evolve
+from gencredits.ledger.postings import Key
+from gencredits.ledger.store import LedgerReader, UnitHints, WriteUnit
+
+from . import grants, jobs
+from .runner import UnitRunner
+from .spending import SpendPolicy
+from .views import SweepReport
+
+__all__ = ["sweep"]
+
+ItemUnit = Callable[[WriteUnit, Wallet], int | None]
+
+
+def sweep(runner: UnitRunner, policy: SpendPolicy, at: datetime) -> SweepReport:
+    holds, released, seen, _done = _sweep_due(
+        runner,
+        lambda reader: reader.due_holds(at, limit=limits.SWEEP_BATCH),
+        lambda job_id, wallet_id: (
+            UnitHints(wallet_id=wallet_id, job_id=job_id),
+            f"job:{job_id}",
+            lambda uow, wallet: _timeout(uow, wallet, job_id, at, policy),
+        ),
+        limits.SWEEP_ITEMS_MAX,
+    )
+    expired_grants, expired, more_seen, done = _sweep_due(
+        runner,
+        lambda reader: reader.due_grants(at, limit=limits.SWEEP_BATCH),
+        lambda grant_id, wallet_id: (
+            UnitHints(wallet_id=wallet_id, grant_id=grant_id),
+            f"grant:{grant_id}",
+            lambda uow, wallet: _expire(uow, wallet, grant_id, at),
+        ),
+        limits.SWEEP_ITEMS_MAX - seen,
+    )
+    return SweepReport(
+        holds_released=holds,
+        credits_released=released,
+        grants_expired=expired_grants,
+        credits_expired=expired,
+        more=not done or seen + more_seen >= limits.SWEEP_ITEMS_MAX,
+    )
+
+
+def _sweep_due(
+    runner: UnitRunner,
+    due: Callable[[LedgerReader], list[tuple[str, str]]],
+    unit_for: Callable[[str, str], tuple[UnitHints, str, ItemUnit]],
+    budget: int,
+) -> tuple[int, int, int, bool]:
+    """Handle due (item id, wallet id) pairs page by page, looking at no more than
+    ``budget``: (items handled, credits they moved, items looked at, all done)."""
+    handled = moved = seen = 0
+    while seen < budget:
+        page = runner.read(lambda reader, _now: due(reader))
+        for item_id, wallet_id in page:
+            hints, scope, fn = unit_for(item_id, wallet_id)
+            amount = runner.write(_locked(wallet_id, fn), hints, operation="sweep", scope=scope)
+            if amount is not None:
+                handled, moved = handled + 1, moved + amount
+        seen += len(page)
+        if len(page) < limits.SWEEP_BATCH:
+            return handled, moved, seen, True
+    return handled, moved, seen, False
+
+
+def _locked(wallet_id: str, fn: ItemUnit) -> Callable[[WriteUnit], int | None]:
+    def unit(uow: WriteUnit) -> int | None:
+        wallet = uow.lock_wallet(wallet_id)
+        assert wallet is not None
+        return fn(uow, wallet)
+
+    return unit
+
+
+def _timeout(
+    uow: WriteUnit, wallet: Wallet, job_id: str, at: datetime, policy: SpendPolicy
+) -> int | None:
+    job: Job | None = uow.get_job(job_id)
+    if job is None or job.state != JobState.PENDING:
+        return None  # another sweeper, or a callback, resolved it first
+    if job.hold_expires_at is None or job.hold_expires_at > at:
+        return None
+    step = jobs.next_step(job, jobs.JobEvent.TIMEOUT)
+    jobs.apply(uow, wallet, job, step, jobs.Resolution(reason="hold timed out"), at, policy)
+    return job.credits_held
+
+
+def _expire(uow: WriteUnit, wallet: Wallet, grant_id: str, at: datetime) -> int | None:
+    grant = uow.get_grant(grant_id)
+    if grant is None or grant.state != GrantState.ACTIVE:
+        return None
+    if grant.expires_at is None or grant.expires_at > at:
+        return None
+    grants.close(uow, grant, voided=False, at=at, key=Key())
+    uow.update_wallet(evolve(wallet, updated_at=at))
+    return grant.remaining

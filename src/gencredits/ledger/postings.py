@@ -1,0 +1,225 @@
+"""Posting templates: every kind of ledger transaction, each a pure function returning ONE
+balanced :class:`Transaction` (or ``None`` where nothing moves).
+
+The accounts are drawn in :mod:`gencredits.ledger.model`.  Who decides WHICH template applies
+is the job lifecycle (:mod:`gencredits.billing.jobs`); which grants a hold takes from and where
+a release goes back is the collector (:mod:`gencredits.ledger.collector`).  Here is only how
+each movement is written:
+
+=================  ===============================================================  ==========
+template           postings (``-`` debits, ``+`` credits)                           kind
+=================  ===============================================================  ==========
+issue              issued -n, grant +n  (then grant -r, overdraft +r to repay debt)  grant
+hold               each leg's grant/overdraft -leg, hold +total                     hold
+capture            hold -held, consumed +captured, returned legs +, extra legs -,   capture
+                   consumed +extra (or written_off -extra, consumed +extra)
+release            hold -held, returned legs +                                      release,
+                                                                                    timeout
+late_capture       legs -, consumed +charge  (or written_off -charge, consumed +)   late_capture,
+                                                                                    write_off
+close_grant        grant -remaining, issued +remaining (void) / expired + (expire)  void, expire
+=================  ===============================================================  ==========
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gencredits.ledger.collector import leg_debits
+from gencredits.ledger.model import (
+    ACCOUNT_CONSUMED,
+    ACCOUNT_EXPIRED,
+    ACCOUNT_ISSUED,
+    ACCOUNT_WRITTEN_OFF,
+    Grant,
+    HoldLeg,
+    Posting,
+    Transaction,
+    TransactionKind,
+    grant_account,
+    hold_account,
+    overdraft_account,
+)
+
+__all__ = [
+    "Charge",
+    "Key",
+    "capture",
+    "close_grant",
+    "hold",
+    "issue",
+    "late_capture",
+    "merge",
+    "release",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """The idempotency scope and key a transaction was recorded under (both ``None``: none)."""
+
+    scope: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """Credits charged beyond a hold: taken from ``legs`` when the wallet could pay them,
+    else ``written_off`` (the platform absorbs them).  One of the two is empty."""
+
+    legs: tuple[HoldLeg, ...] = ()
+    written_off: int = 0
+
+    @property
+    def amount(self) -> int:
+        return sum(leg.amount for leg in self.legs) + self.written_off
+
+    def postings(self, wallet_id: str) -> list[Posting]:
+        if self.written_off:
+            return [
+                Posting(ACCOUNT_WRITTEN_OFF, -self.written_off),
+                Posting(ACCOUNT_CONSUMED, self.written_off),
+            ]
+        taken = sum(leg.amount for leg in self.legs)
+        return [*leg_debits(wallet_id, self.legs), Posting(ACCOUNT_CONSUMED, taken)]
+
+
+def merge(postings: Iterable[Posting]) -> tuple[Posting, ...]:
+    """One posting per account (in first-seen order), zero postings dropped."""
+    totals: dict[str, int] = {}
+    for p in postings:
+        totals[p.account] = totals.get(p.account, 0) + p.amount
+    return tuple(Posting(a, n) for a, n in totals.items() if n)
+
+
+def issue(grant: Grant, *, repaid: int, at: datetime, key: Key, memo: str | None) -> Transaction:
+    """New credits into ``grant``; ``repaid`` of them straight on to the wallet's debt."""
+    account = grant_account(grant.id)
+    postings = [Posting(ACCOUNT_ISSUED, -grant.amount), Posting(account, grant.amount)]
+    if repaid:
+        postings += [Posting(account, -repaid), Posting(overdraft_account(grant.wallet_id), repaid)]
+    return Transaction(
+        id=f"{grant.id}/issue",
+        wallet_id=grant.wallet_id,
+        kind=TransactionKind.GRANT,
+        postings=merge(postings),
+        created_at=at,
+        grant_id=grant.id,
+        idem_scope=key.scope,
+        idem_key=key.key,
+        memo=memo,
+    )
+
+
+def hold(
+    job_id: str, wallet_id: str, legs: Sequence[HoldLeg], *, at: datetime, key: Key
+) -> Transaction:
+    """Reserve the legs' credits on the job's hold account."""
+    total = sum(leg.amount for leg in legs)
+    return Transaction(
+        id=f"{job_id}/hold",
+        wallet_id=wallet_id,
+        kind=TransactionKind.HOLD,
+        postings=(*leg_debits(wallet_id, legs), Posting(hold_account(job_id), total)),
+        created_at=at,
+        job_id=job_id,
+        idem_scope=key.scope,
+        idem_key=key.key,
+    )
+
+
+def capture(
+    job_id: str,
+    wallet_id: str,
+    *,
+    held: int,
+    captured: int,
+    returned: Sequence[Posting],
+    extra: Charge,
+    at: datetime,
+    key: Key,
+) -> Transaction | None:
+    """Settle a hold on success: ``captured`` of it consumed, the rest ``returned`` (postings
+    from the collector), plus an ``extra`` charge beyond the hold."""
+    postings: list[Posting] = []
+    if held:
+        postings.append(Posting(hold_account(job_id), -held))
+    if captured:
+        postings.append(Posting(ACCOUNT_CONSUMED, captured))
+    postings += returned
+    if extra.amount:
+        postings += extra.postings(wallet_id)
+    merged = merge(postings)
+    if not merged:
+        return None
+    return Transaction(
+        id=f"{job_id}/resolve",
+        wallet_id=wallet_id,
+        kind=TransactionKind.CAPTURE,
+        postings=merged,
+        created_at=at,
+        job_id=job_id,
+        idem_scope=key.scope,
+        idem_key=key.key,
+    )
+
+
+def release(
+    job_id: str,
+    wallet_id: str,
+    *,
+    held: int,
+    returned: Sequence[Posting],
+    timed_out: bool,
+    at: datetime,
+    key: Key,
+) -> Transaction:
+    """Give a whole hold back (failure, cancel, or the sweep's timeout)."""
+    return Transaction(
+        id=f"{job_id}/resolve",
+        wallet_id=wallet_id,
+        kind=TransactionKind.TIMEOUT if timed_out else TransactionKind.RELEASE,
+        postings=merge([Posting(hold_account(job_id), -held), *returned]),
+        created_at=at,
+        job_id=job_id,
+        idem_scope=key.scope,
+        idem_key=key.key,
+    )
+
+
+def late_capture(
+    job_id: str, wallet_id: str, charge: Charge, *, at: datetime, key: Key
+) -> Transaction:
+    """A success after the hold timed out: charged from ``charge.legs``, or written off."""
+    return Transaction(
+        id=f"{job_id}/late",
+        wallet_id=wallet_id,
+        kind=TransactionKind.WRITE_OFF if charge.written_off else TransactionKind.LATE_CAPTURE,
+        postings=merge(charge.postings(wallet_id)),
+        created_at=at,
+        job_id=job_id,
+        idem_scope=key.scope,
+        idem_key=key.key,
+    )
+
+
+def close_grant(grant: Grant, *, voided: bool, at: datetime, key: Key) -> Transaction | None:
+    """Move what is left of ``grant`` to ``issued`` (a void) or ``expired`` (breakage)."""
+    if grant.remaining <= 0:
+        return None
+    kind = TransactionKind.VOID if voided else TransactionKind.EXPIRE
+    return Transaction(
+        id=f"{grant.id}/{kind}",
+        wallet_id=grant.wallet_id,
+        kind=kind,
+        postings=(
+            Posting(grant_account(grant.id), -grant.remaining),
+            Posting(ACCOUNT_ISSUED if voided else ACCOUNT_EXPIRED, grant.remaining),
+        ),
+        created_at=at,
+        grant_id=grant.id,
+        idem_scope=key.scope,
+        idem_key=key.key,
+    )

@@ -1,0 +1,86 @@
+"""The job lifecycle's table, without a store: every (state, event) pair and what it does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from gencredits.billing.jobs import Action, JobEvent, next_step
+from gencredits.billing.views import Outcome
+from gencredits.errors import InvalidTransition
+from gencredits.ledger.model import Job, JobState
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def job(state: JobState) -> Job:
+    return Job(
+        "job_1",
+        "w",
+        "generation",
+        "m",
+        state,
+        {},
+        1,
+        None,
+        None,
+        None,
+        None,
+        5,
+        5,
+        5,
+        0,
+        0,
+        (),
+        None,
+        None,
+        {},
+        None,
+        NOW,
+        NOW,
+    )
+
+
+S, E = JobState, JobEvent
+TABLE = {
+    (S.PENDING, E.COMPLETE): (Action.CAPTURE, None, None),
+    (S.PENDING, E.FAIL): (Action.RELEASE, S.FAILED, None),
+    (S.PENDING, E.CANCEL): (Action.RELEASE, S.CANCELLED, None),
+    (S.PENDING, E.TIMEOUT): (Action.RELEASE, S.TIMED_OUT, None),
+    (S.TIMED_OUT, E.COMPLETE): (Action.LATE_CAPTURE, None, None),
+    (S.TIMED_OUT, E.FAIL): (Action.NOTHING, None, Outcome.ALREADY_TIMED_OUT),
+    (S.TIMED_OUT, E.CANCEL): (Action.NOTHING, None, Outcome.ALREADY_TIMED_OUT),
+    (S.SUCCEEDED, E.COMPLETE): (Action.NOTHING, None, Outcome.ALREADY_SUCCEEDED),
+    (S.SUCCEEDED, E.FAIL): (Action.NOTHING, None, Outcome.ALREADY_SUCCEEDED),
+    (S.SUCCEEDED_AFTER_TIMEOUT, E.COMPLETE): (Action.NOTHING, None, Outcome.ALREADY_SUCCEEDED),
+    (S.SUCCEEDED_AFTER_TIMEOUT, E.FAIL): (Action.NOTHING, None, Outcome.ALREADY_SUCCEEDED),
+    (S.FAILED, E.COMPLETE): (Action.NOTHING, None, Outcome.ALREADY_FAILED),
+    (S.FAILED, E.FAIL): (Action.NOTHING, None, Outcome.ALREADY_FAILED),
+    (S.FAILED, E.CANCEL): (Action.NOTHING, None, Outcome.ALREADY_FAILED),
+    (S.CANCELLED, E.COMPLETE): (Action.NOTHING, None, Outcome.ALREADY_CANCELLED),
+    (S.CANCELLED, E.FAIL): (Action.NOTHING, None, Outcome.ALREADY_CANCELLED),
+    (S.CANCELLED, E.CANCEL): (Action.NOTHING, None, Outcome.ALREADY_CANCELLED),
+}
+
+
+@pytest.mark.parametrize(("state", "event"), sorted(TABLE))
+def test_each_state_and_event_has_one_step(state: JobState, event: JobEvent) -> None:
+    step = next_step(job(state), event)
+    assert (step.action, step.state, step.outcome) == TABLE[state, event]
+
+
+@pytest.mark.parametrize("state", [S.SUCCEEDED, S.SUCCEEDED_AFTER_TIMEOUT])
+def test_a_success_cannot_be_cancelled(state: JobState) -> None:
+    with pytest.raises(InvalidTransition) as err:
+        next_step(job(state), E.CANCEL)
+    assert err.value.details["state"] == state
+
+
+def test_a_hold_resolves_once_only_a_pending_job_moves_credits() -> None:
+    for state in JobState:
+        for event in JobEvent:
+            if state in (S.SUCCEEDED, S.SUCCEEDED_AFTER_TIMEOUT) and event == E.CANCEL:
+                continue
+            moves = next_step(job(state), event).action != Action.NOTHING
+            assert moves == (state == S.PENDING or (state, event) == (S.TIMED_OUT, E.COMPLETE))
