@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -49,8 +49,10 @@ from gencredits.pricing.schema import (
     Accepts,
     CatalogSpec,
     ModelSpec,
+    ModeSpec,
     PriceSpec,
     ProviderCost,
+    RouteSpec,
     TableSpec,
     table_key,
 )
@@ -294,6 +296,17 @@ def catalog_hash(spec: CatalogSpec) -> str:
 # --- compilation -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What a price is compiled for: a model in a mode, what it accepts there, and the
+    references (``profile:NAME``, ``model:ID:MODE``) followed to reach it, to catch cycles."""
+
+    accepts: CompiledAccepts
+    model_id: str
+    mode: str
+    seen: frozenset[str] = frozenset()
+
+
 class _Compiler:
     def __init__(self, spec: CatalogSpec, problems: list[str]) -> None:
         self.spec = spec
@@ -309,16 +322,66 @@ class _Compiler:
             return mode_spec.price, f"models.{model_id}.modes.{mode}.price"
         return model.price, f"models.{model_id}.price"
 
-    def plan(
-        self,
-        spec: PriceSpec,
-        path: str,
-        accepts: CompiledAccepts,
-        model_id: str,
-        mode: str,
-        seen: frozenset[str] = frozenset(),
+    def compile_model(self, model_id: str, m: ModelSpec) -> CompiledModel:
+        routes = list(m.routes) or [DEFAULT_ROUTE]
+        modes: dict[str, CompiledMode] = {
+            name: self.compile_mode(model_id, m, name, mode_spec, routes)
+            for name, mode_spec in m.modes.items()
+        }
+        return CompiledModel(
+            id=model_id,
+            name=m.name,
+            aliases=tuple(m.aliases),
+            modes=modes,
+            default_mode=next(iter(m.modes)),
+            routes=tuple(routes),
+            default_route=m.default_route or routes[0],
+            spec=m,
+        )
+
+    def compile_mode(
+        self, model_id: str, m: ModelSpec, mode: str, mode_spec: ModeSpec, routes: list[str]
+    ) -> CompiledMode:
+        accepts = compile_accepts(
+            merge_accepts(m.accepts, mode_spec.accepts), self.spec.generations_max, m.name
+        )
+        ctx = _Context(accepts, model_id, mode)
+        mode_path = f"models.{model_id}.modes.{mode}"
+        plans: dict[str, Plan] = {}
+        costs: dict[str, ProviderCost | None] = {}
+        for route in routes:
+            route_spec = m.routes.get(route)
+            plan = self.route_plan(ctx, route, route_spec, mode_path)
+            if plan is not None:
+                plans[route] = plan
+                costs[route] = (route_spec.provider_cost if route_spec else None) or m.provider_cost
+        base_credits: dict[str, int] = {}
+        for route, plan in plans.items():
+            try:
+                base_credits[route] = accepts.price_at_defaults(plan)
+            except InvalidRequest as exc:
+                self.problem(mode_path, f"does not quote at its defaults: {exc.message}")
+        return CompiledMode(mode, accepts, plans, base_credits, costs)
+
+    def route_plan(
+        self, ctx: _Context, route: str, route_spec: RouteSpec | None, mode_path: str
     ) -> Plan | None:
-        base = self.base(spec, path, accepts, model_id, mode, seen)
+        """The route's price (else the mode's, else the model's), then the route's multiplier."""
+        price, path = self.price_for(ctx.model_id, ctx.mode)
+        if route_spec is not None and route_spec.price is not None:
+            price, path = route_spec.price, f"models.{ctx.model_id}.routes.{route}.price"
+        if price is None:
+            self.problem(mode_path, "has no price (give the model or the mode a price)")
+            return None
+        plan = self.plan(price, path, ctx)
+        if plan is None or route_spec is None or route_spec.multiplier is None:
+            return plan
+        factor = ConstantFactor(route_spec.multiplier, f"route {route} x{route_spec.multiplier}")
+        return Plan(plan.base, (*plan.factors, factor), plan.addons)
+
+    def plan(self, spec: PriceSpec, path: str, ctx: _Context) -> Plan | None:
+        base = self.base(spec, path, ctx)
+        accepts = ctx.accepts
         factors: list[Factor] = []
         for i, m in enumerate(spec.multipliers):
             where = f"{path}.multipliers.{i}"
@@ -354,17 +417,10 @@ class _Compiler:
             return Plan(base.base, (*base.factors, *factors), (*base.addons, *addons))
         return Plan(base, tuple(factors), tuple(addons))
 
-    def base(
-        self,
-        spec: PriceSpec,
-        path: str,
-        accepts: CompiledAccepts,
-        model_id: str,
-        mode: str,
-        seen: frozenset[str],
-    ) -> Any:
+    def base(self, spec: PriceSpec, path: str, ctx: _Context) -> Any:
         kind = spec.base_kind()
         where = f"{path}.{kind}"
+        accepts = ctx.accepts
         needs_duration = kind in ("per_second", "per_clip", "scale", "rate_of")
         if needs_duration and accepts.durations is None:
             self.problem(where, f"a {kind} price needs the model to accept a duration")
@@ -374,11 +430,11 @@ class _Compiler:
             return Flat(spec.flat)
         if kind == "table":
             assert spec.table is not None
-            return self.table(spec.table, where, accepts, model_id)
+            return self.table(spec.table, where, accepts, ctx.model_id)
         if kind == "per_second":
             rate = spec.per_second
             if isinstance(rate, TableSpec):
-                table = self.table(rate, where, accepts, model_id)
+                table = self.table(rate, where, accepts, ctx.model_id)
                 return None if table is None else PerSecond(None, table)
             assert rate is not None
             return PerSecond(rate, None)
@@ -390,38 +446,45 @@ class _Compiler:
             return Scale(spec.scale.base, accepts.durations[0])
         if kind == "profile":
             assert spec.profile is not None
-            target = self.spec.profiles.get(spec.profile)
-            if target is None:
-                known = ", ".join(self.spec.profiles) or "none"
-                self.problem(where, f"no profile named {spec.profile!r} (profiles: {known})")
-                return None
-            key = f"profile:{spec.profile}"
-            if key in seen:
-                self.problem(where, f"profile {spec.profile!r} refers back to itself")
-                return None
-            return self.plan(
-                target, f"profiles.{spec.profile}", accepts, model_id, mode, seen | {key}
-            )
+            return self.profile(spec.profile, where, ctx)
         if kind == "same_as":
             assert spec.same_as is not None
-            target_id = spec.same_as
-            if target_id not in self.spec.models:
-                close = difflib.get_close_matches(target_id, list(self.spec.models), n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                self.problem(where, f"no model with id {target_id!r}{hint}")
-                return None
-            key = f"model:{target_id}:{mode}"
-            if target_id == model_id or key in seen:
-                self.problem(where, f"same_as {target_id!r} refers back to itself")
-                return None
-            target, target_path = self.price_for(target_id, mode)
-            if target is None:
-                self.problem(where, f"model {target_id!r} has no price for mode {mode}")
-                return None
-            return self.plan(target, target_path, accepts, model_id, mode, seen | {key})
+            return self.same_as(spec.same_as, where, ctx)
         assert kind == "rate_of" and spec.rate_of is not None
+        return self.rate_of(spec.rate_of, where, ctx)
+
+    def profile(self, name: str, where: str, ctx: _Context) -> Plan | None:
+        target = self.spec.profiles.get(name)
+        if target is None:
+            known = ", ".join(self.spec.profiles) or "none"
+            self.problem(where, f"no profile named {name!r} (profiles: {known})")
+            return None
+        key = f"profile:{name}"
+        if key in ctx.seen:
+            self.problem(where, f"profile {name!r} refers back to itself")
+            return None
+        return self.plan(target, f"profiles.{name}", replace(ctx, seen=ctx.seen | {key}))
+
+    def same_as(self, target_id: str, where: str, ctx: _Context) -> Plan | None:
+        if target_id not in self.spec.models:
+            close = difflib.get_close_matches(target_id, list(self.spec.models), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            self.problem(where, f"no model with id {target_id!r}{hint}")
+            return None
+        key = f"model:{target_id}:{ctx.mode}"
+        if target_id == ctx.model_id or key in ctx.seen:
+            self.problem(where, f"same_as {target_id!r} refers back to itself")
+            return None
+        target, target_path = self.price_for(target_id, ctx.mode)
+        if target is None:
+            self.problem(where, f"model {target_id!r} has no price for mode {ctx.mode}")
+            return None
+        return self.plan(target, target_path, replace(ctx, seen=ctx.seen | {key}))
+
+    def rate_of(self, ref: str, where: str, ctx: _Context) -> RateOf | None:
         # `rate_of: MODE` (this model) or `rate_of: MODEL:MODE` (another model's rate).
-        source_id, _, source_mode = spec.rate_of.rpartition(":")
+        model_id, mode = ctx.model_id, ctx.mode
+        source_id, _, source_mode = ref.rpartition(":")
         source_id = source_id or model_id
         source_model = self.spec.models.get(source_id)
         if source_model is None:
@@ -435,8 +498,8 @@ class _Compiler:
             )
             return None
         key = f"model:{source_id}:{source_mode}"
-        if key in seen:
-            self.problem(where, f"rate_of {spec.rate_of!r} refers back to itself")
+        if key in ctx.seen:
+            self.problem(where, f"rate_of {ref!r} refers back to itself")
             return None
         source_spec, source_path = self.price_for(source_id, source_mode)
         source_accepts = compile_accepts(
@@ -447,14 +510,9 @@ class _Compiler:
         if source_spec is None or source_accepts.durations is None:
             self.problem(where, f"mode {source_mode} has no per-duration price to take a rate from")
             return None
-        source = self.plan(
-            source_spec,
-            source_path,
-            source_accepts,
-            source_id,
-            source_mode,
-            seen | {f"model:{model_id}:{mode}", key},
-        )
+        seen = ctx.seen | {f"model:{model_id}:{mode}", key}
+        source_ctx = _Context(source_accepts, source_id, source_mode, seen)
+        source = self.plan(source_spec, source_path, source_ctx)
         if source is None:
             return None
         label = source_mode if source_id == model_id else f"{source_model.name} {source_mode}"
@@ -522,58 +580,7 @@ def _compile(spec: CatalogSpec, problems: list[str], source: str) -> Catalog:
             if other is not None and other != model_id:
                 compiler.problem(path, f"name or alias {label!r} is already used by {other!r}")
             index[folded] = model_id
-        routes = list(m.routes) or [DEFAULT_ROUTE]
-        default_route = m.default_route or routes[0]
-        modes: dict[str, CompiledMode] = {}
-        for mode_name, mode_spec in m.modes.items():
-            mode_path = f"{path}.modes.{mode_name}"
-            accepts = compile_accepts(
-                merge_accepts(m.accepts, mode_spec.accepts), spec.generations_max, m.name
-            )
-            price, price_path = compiler.price_for(model_id, mode_name)
-            plans: dict[str, Plan] = {}
-            costs: dict[str, ProviderCost | None] = {}
-            for route in routes:
-                route_spec = m.routes.get(route)
-                r_price, r_path = price, price_path
-                if route_spec is not None and route_spec.price is not None:
-                    r_price, r_path = route_spec.price, f"{path}.routes.{route}.price"
-                if r_price is None:
-                    compiler.problem(mode_path, "has no price (give the model or the mode a price)")
-                    continue
-                plan = compiler.plan(r_price, r_path, accepts, model_id, mode_name)
-                if plan is None:
-                    continue
-                if route_spec is not None and route_spec.multiplier is not None:
-                    plan = Plan(
-                        plan.base,
-                        (
-                            *plan.factors,
-                            ConstantFactor(
-                                route_spec.multiplier, f"route {route} x{route_spec.multiplier}"
-                            ),
-                        ),
-                        plan.addons,
-                    )
-                plans[route] = plan
-                costs[route] = (route_spec.provider_cost if route_spec else None) or m.provider_cost
-            base_credits: dict[str, int] = {}
-            for route, plan in plans.items():
-                try:
-                    base_credits[route] = accepts.price_at_defaults(plan)
-                except InvalidRequest as exc:
-                    compiler.problem(mode_path, f"does not quote at its defaults: {exc.message}")
-            modes[mode_name] = CompiledMode(mode_name, accepts, plans, base_credits, costs)
-        models[model_id] = CompiledModel(
-            id=model_id,
-            name=m.name,
-            aliases=tuple(m.aliases),
-            modes=modes,
-            default_mode=next(iter(m.modes)),
-            routes=tuple(routes),
-            default_route=default_route,
-            spec=m,
-        )
+        models[model_id] = compiler.compile_model(model_id, m)
     return Catalog(
         name=spec.catalog,
         version=spec.version,

@@ -147,52 +147,21 @@ def compile_accepts(
     duration_text = ""
     if accepts.duration is not None:
         durations = accepts.duration.offered()
-        duration_set = frozenset(durations)
         duration_text = accepts.duration.describe()
         defaults["duration"] = accepts.duration.default or durations[0]
-
-        def norm_duration(value: object) -> object:
-            seconds = parse_duration(value)
-            if seconds not in duration_set:
-                raise ValueNotOffered.for_field("duration", value, f"{name} offers {duration_text}")
-            return seconds
-
-        normalisers["duration"] = norm_duration
+        normalisers["duration"] = _duration(durations, duration_text, name)
 
     resolutions: tuple[str, ...] | None = None
     if accepts.resolution is not None:
         resolutions = tuple(accepts.resolution)
-        res_set = frozenset(resolutions)
         defaults["resolution"] = resolutions[0]
-
-        def norm_resolution(value: object) -> object:
-            text = str(value).strip()
-            if text.isdigit():
-                text += "p"
-            canon = _RES_FOLD.get(text.casefold())
-            if canon not in res_set:
-                raise ValueNotOffered.for_field(
-                    "resolution", value, f"{name} offers {', '.join(resolutions or ())}"
-                )
-            return canon
-
-        normalisers["resolution"] = norm_resolution
+        normalisers["resolution"] = _resolution(resolutions, name)
 
     aspects: tuple[str, ...] | None = None
     if accepts.aspect_ratio is not None:
         aspects = tuple(accepts.aspect_ratio)
-        aspect_set = frozenset(aspects)
         defaults["aspect_ratio"] = aspects[0]
-
-        def norm_aspect(value: object) -> object:
-            text = str(value).strip()
-            if text not in aspect_set:
-                raise ValueNotOffered.for_field(
-                    "aspect_ratio", value, f"{name} offers {', '.join(aspects or ())}"
-                )
-            return text
-
-        normalisers["aspect_ratio"] = norm_aspect
+        normalisers["aspect_ratio"] = _aspect_ratio(aspects, name)
 
     switches = frozenset(p for p in BOOL_PARAMS if getattr(accepts, p))
     for p in BOOL_PARAMS:
@@ -222,6 +191,52 @@ def compile_accepts(
         normalisers=normalisers,
         spec=accepts,
     )
+
+
+# The normalisers below run on every quote: each checks against a set built here, once, and
+# its error message is spelled out here too.
+
+
+def _duration(durations: tuple[int, ...], duration_text: str, name: str) -> Normaliser:
+    duration_set = frozenset(durations)
+    allowed = f"{name} offers {duration_text}"
+
+    def norm(value: object) -> object:
+        seconds = parse_duration(value)
+        if seconds not in duration_set:
+            raise ValueNotOffered.for_field("duration", value, allowed)
+        return seconds
+
+    return norm
+
+
+def _resolution(resolutions: tuple[str, ...], name: str) -> Normaliser:
+    res_set = frozenset(resolutions)
+    allowed = f"{name} offers {', '.join(resolutions)}"
+
+    def norm(value: object) -> object:
+        text = str(value).strip()
+        if text.isdigit():
+            text += "p"
+        canon = _RES_FOLD.get(text.casefold())
+        if canon not in res_set:
+            raise ValueNotOffered.for_field("resolution", value, allowed)
+        return canon
+
+    return norm
+
+
+def _aspect_ratio(aspects: tuple[str, ...], name: str) -> Normaliser:
+    aspect_set = frozenset(aspects)
+    allowed = f"{name} offers {', '.join(aspects)}"
+
+    def norm(value: object) -> object:
+        text = str(value).strip()
+        if text not in aspect_set:
+            raise ValueNotOffered.for_field("aspect_ratio", value, allowed)
+        return text
+
+    return norm
 
 
 def _switch(param: str, offered: bool, name: str) -> Normaliser:
