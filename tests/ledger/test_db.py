@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
-from gencredits import db
-from gencredits.ledger.schema import UTCDateTime, metadata, sqlite_utc_text
+from gencredits.storage.sql import engine as db
+from gencredits.storage.sql.schema import UTCDateTime, metadata, sqlite_utc_text
 
 
 def test_sqlite_is_wal_with_full_sync_and_a_busy_timeout(tmp_path: Path) -> None:

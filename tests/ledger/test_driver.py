@@ -11,10 +11,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gencredits.db import make_engine, upgrade
-from gencredits.ledger import schema as t
 from gencredits.ledger.model import HoldLeg, Job, Posting, Transaction, Wallet, evolve
-from gencredits.ledger.sql import (
+from gencredits.ledger.store import RetryableConflict
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.engine import make_engine, upgrade
+from gencredits.storage.sql.staged import _INSERT_ENTRIES, _INSERT_TXS, _UPDATE_WALLETS
+from gencredits.storage.sql.store import (
     JOB_COLUMNS,
     BulkStatement,
     DirectSelect,
@@ -27,8 +29,6 @@ from gencredits.ledger.sql import (
     wallet_row,
     wallet_update_row,
 )
-from gencredits.ledger.staged import _INSERT_ENTRIES, _INSERT_TXS, _UPDATE_WALLETS
-from gencredits.ledger.store import RetryableConflict
 
 NOW = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)
 

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 
 from gencredits.billing import Billing
 from gencredits.billing.service import job_id_for
-from gencredits.db import READONLY_OPTION, make_engine, upgrade
 from gencredits.errors import InsufficientCredits
-from gencredits.ledger.batching import GroupCommitStore
-from gencredits.ledger.sql import SqlStore
 from gencredits.pricing import CatalogSet
+from gencredits.storage.sql.batch import GroupCommitStore
+from gencredits.storage.sql.engine import READONLY_OPTION, make_engine, upgrade
+from gencredits.storage.sql.store import SqlStore
 
 
 def _sqlite_group(
@@ -292,7 +292,7 @@ def test_a_missing_wallet_locks_nothing_so_its_key_is_read_again_later_in_the_ba
     Here another process creates the wallet and makes the submit meanwhile; the client's
     retry in the same batch must replay that submit, not hold a second time."""
     from gencredits.errors import WalletNotFound
-    from gencredits.ledger.batching import _Pending
+    from gencredits.storage.sql.batch import _Pending
 
     upgrade(make_engine(postgres_url))
     store = GroupCommitStore(SqlStore(make_engine(postgres_url)))

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from gencredits.db import make_engine, upgrade
 from gencredits.ledger.model import Event
-from gencredits.ledger.sql import SqlStore
+from gencredits.storage.sql.engine import make_engine, upgrade
+from gencredits.storage.sql.store import SqlStore
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 

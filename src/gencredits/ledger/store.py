@@ -8,8 +8,8 @@ other writer of that wallet until the unit ends (PostgreSQL: ``SELECT ... FOR UP
 the wallet row; SQLite: ``BEGIN IMMEDIATE``; memory: one lock).
 
 Adapters: :class:`~gencredits.ledger.memory.MemoryStore` (the reference model, also handy in
-tests of code that embeds gencredits) and :class:`~gencredits.ledger.sql.SqlStore` (SQLite and
-PostgreSQL).  One contract suite (``tests/ledger``) runs against all three.
+tests of code that embeds gencredits) and :class:`~gencredits.storage.sql.store.SqlStore`
+(SQLite and PostgreSQL).  One contract suite (``tests/ledger``) runs against all three.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ class LedgerStore(Protocol):
 
         Plain adapters run it in their own unit of work; a group-commit adapter runs many
         callers' units in one database transaction (each staged in memory, see
-        :mod:`gencredits.ledger.staged`) and answers each caller after the shared commit.
+        :mod:`gencredits.storage.sql.staged`) and answers each caller after the shared commit.
         """
         ...
 

@@ -3,9 +3,9 @@
 Locking: every writing unit of work starts by locking the wallet row it changes
 (``SELECT ... FOR UPDATE`` on PostgreSQL), never "the latest ledger row" (a moving target
 that loses updates under read committed).  On SQLite ``BEGIN IMMEDIATE`` (see
-:mod:`gencredits.db`) already serialises writers.  Unique keys (wallet id, job id, the
-idempotency key, the one-transaction-per-key constraint) are the backstop: a violation
-becomes :class:`~gencredits.ledger.store.RetryableConflict` and the service retries.
+:mod:`gencredits.storage.sql.engine`) already serialises writers.  Unique keys (wallet id,
+job id, the idempotency key, the one-transaction-per-key constraint) are the backstop: a
+violation becomes :class:`~gencredits.ledger.store.RetryableConflict` and the service retries.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
-from gencredits.db import READONLY_OPTION
-from gencredits.ledger import schema as t
 from gencredits.ledger.model import (
     Event,
     Grant,
@@ -38,6 +36,8 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.store import AuditSnapshot, RetryableConflict
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.engine import READONLY_OPTION
 
 __all__ = ["SqlStore"]
 

@@ -1,8 +1,8 @@
 """Group commit: many callers' units of work in ONE database transaction.
 
-:class:`GroupCommitStore` wraps a :class:`~gencredits.ledger.sql.SqlStore`.  Callers hand
+:class:`GroupCommitStore` wraps a :class:`~gencredits.storage.sql.store.SqlStore`.  Callers hand
 their unit (see :meth:`run_unit`) to one writer thread, which drains the queue (up to
-``max_batch`` units), runs the batch as staged units (:mod:`gencredits.ledger.staged`: the
+``max_batch`` units), runs the batch as staged units (:mod:`gencredits.storage.sql.staged`: the
 batch's wallets locked in id order and its rows loaded with one query per table, each unit
 computed in memory, the net effect written with one multi-row statement per table), commits
 once, and only then answers every caller.  A unit that raises gets its exception and its
@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gencredits.ledger.sql import SqlStore, as_retryable
-from gencredits.ledger.staged import BatchState, StagedUnit
 from gencredits.ledger.store import UnitHints
+from gencredits.storage.sql.staged import BatchState, StagedUnit
+from gencredits.storage.sql.store import SqlStore, as_retryable
 
 __all__ = ["GroupCommitStore"]
 

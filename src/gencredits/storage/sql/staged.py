@@ -1,6 +1,6 @@
 """Staged batches: many units of work computed in memory, then written with a few statements.
 
-The group-commit writer (:mod:`gencredits.ledger.batching`) runs a batch of callers' units in
+The group-commit writer (:mod:`gencredits.storage.sql.batch`) runs a batch of callers' units in
 ONE database transaction.  Running each unit's ten-odd statements one by one (in a savepoint
 each) made the CPU cost per unit the same as without batching; here a batch costs a handful
 of statements whatever its size:
@@ -36,9 +36,10 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gencredits.ledger import schema as t
 from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
-from gencredits.ledger.sql import (
+from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.store import (
     _INSERT_ENTRY,
     _INSERT_ENTRY_ARRAYS,
     GRANT_CHANGE,
@@ -68,7 +69,6 @@ from gencredits.ledger.sql import (
     wallet_row,
     wallet_update_row,
 )
-from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints
 
 __all__ = ["BatchState", "StagedUnit"]
 
@@ -76,7 +76,7 @@ __all__ = ["BatchState", "StagedUnit"]
 class _InList:
     """A SELECT with ``IN (...)`` lists, compiled once per list length rounded up to a power
     of two (the list padded by repeating its last value), run on the driver's cursor
-    (:class:`~gencredits.ledger.sql.DirectSelect`): rows are tuples.  An ``expanding``
+    (:class:`~gencredits.storage.sql.store.DirectSelect`): rows are tuples.  An ``expanding``
     parameter would rebuild the SQL text on every call, a visible share of loading a batch."""
 
     def __init__(self, build: Callable[..., sa.Select[Any]]) -> None:
@@ -194,7 +194,7 @@ class BatchState:
         """Lock the batch's wallets in id order and load what its units will read.
 
         PostgreSQL: two round trips (pipelined, see
-        :func:`~gencredits.ledger.sql.driver_pipeline`): the owners of the jobs and grants
+        :func:`~gencredits.storage.sql.store.driver_pipeline`): the owners of the jobs and grants
         named, then the wallet locks followed by everything read under them.  A job or grant
         read before its wallet is locked may change meanwhile, so its row is read after the
         lock.  SQLite: this writer holds the whole file, so one read of a job or grant serves
