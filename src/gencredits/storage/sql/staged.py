@@ -39,21 +39,12 @@ from sqlalchemy.engine import Connection
 from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
 from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints
 from gencredits.storage.sql import schema as t
-from gencredits.storage.sql.store import (
-    _INSERT_ENTRY,
-    _INSERT_ENTRY_ARRAYS,
-    GRANT_CHANGE,
+from gencredits.storage.sql.driver import BulkStatement, DirectSelect, SentSelect, driver_pipeline
+from gencredits.storage.sql.rows import (
     GRANT_COLUMNS,
     IDEM_COLUMNS,
-    JOB_CHANGE,
     JOB_COLUMNS,
-    WALLET_CHANGE,
     WALLET_COLUMNS,
-    BulkStatement,
-    DirectSelect,
-    SentSelect,
-    _SqlUnit,
-    driver_pipeline,
     entry_rows,
     event_row,
     grant_of,
@@ -69,6 +60,14 @@ from gencredits.storage.sql.store import (
     wallet_row,
     wallet_update_row,
 )
+from gencredits.storage.sql.statements import (
+    GRANT_CHANGE,
+    INSERT_ENTRY,
+    INSERT_ENTRY_ARRAYS,
+    JOB_CHANGE,
+    WALLET_CHANGE,
+)
+from gencredits.storage.sql.store import SqlUnit
 
 __all__ = ["BatchState", "StagedUnit"]
 
@@ -76,7 +75,7 @@ __all__ = ["BatchState", "StagedUnit"]
 class _InList:
     """A SELECT with ``IN (...)`` lists, compiled once per list length rounded up to a power
     of two (the list padded by repeating its last value), run on the driver's cursor
-    (:class:`~gencredits.storage.sql.store.DirectSelect`): rows are tuples.  An ``expanding``
+    (:class:`~gencredits.storage.sql.driver.DirectSelect`): rows are tuples.  An ``expanding``
     parameter would rebuild the SQL text on every call, a visible share of loading a batch."""
 
     def __init__(self, build: Callable[..., sa.Select[Any]]) -> None:
@@ -143,7 +142,7 @@ _UPDATE_GRANTS = BulkStatement.update(*GRANT_CHANGE)
 _INSERT_JOBS = BulkStatement(t.jobs.insert())
 _UPDATE_JOBS = BulkStatement.update(*JOB_CHANGE)
 _INSERT_TXS = BulkStatement(t.transactions.insert())
-_INSERT_ENTRIES = BulkStatement(_INSERT_ENTRY, keyed=False, columnar=_INSERT_ENTRY_ARRAYS)
+_INSERT_ENTRIES = BulkStatement(INSERT_ENTRY, keyed=False, columnar=INSERT_ENTRY_ARRAYS)
 _INSERT_IDEMS = BulkStatement(t.idempotency.insert())
 _INSERT_EVENTS = BulkStatement(t.outbox.insert())
 
@@ -166,7 +165,7 @@ class BatchState:
     """What one batch has loaded (under its locks) and what its finished units wrote."""
 
     def __init__(self, conn: Connection, backend: str) -> None:
-        self.sql = _SqlUnit(conn, backend)
+        self.sql = SqlUnit(conn, backend)
         self.c = conn
         self.backend = backend
         #: wallets locked by this batch (or inserted by it), current values
@@ -194,7 +193,7 @@ class BatchState:
         """Lock the batch's wallets in id order and load what its units will read.
 
         PostgreSQL: two round trips (pipelined, see
-        :func:`~gencredits.storage.sql.store.driver_pipeline`): the owners of the jobs and grants
+        :func:`~gencredits.storage.sql.driver.driver_pipeline`): the owners of the jobs and grants
         named, then the wallet locks followed by everything read under them.  A job or grant
         read before its wallet is locked may change meanwhile, so its row is read after the
         lock.  SQLite: this writer holds the whole file, so one read of a job or grant serves
