@@ -36,8 +36,8 @@ def store(postgres_url: str) -> Iterator[SqlStore]:
 def _drain(
     store: SqlStore, after: tuple[int, int] | None
 ) -> tuple[list[str], tuple[int, int] | None]:
-    with store.unit_of_work(readonly=True) as uow:
-        events = uow.events(after=after, limit=100)
+    with store.reader() as reader:
+        events = reader.events(after=after, limit=100)
     return [e.subject_id for e in events], (events[-1].position if events else after)
 
 

@@ -30,14 +30,13 @@ aborts it), so it fails the batch, which the writer then runs again one unit at 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
-from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints
+from gencredits.ledger.store import RetryableConflict, UnitHints
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.driver import BulkStatement, DirectSelect, SentSelect, driver_pipeline
 from gencredits.storage.sql.rows import (
@@ -339,7 +338,8 @@ class BatchState:
 
 
 class StagedUnit:
-    """One unit of work of a batch: its writes stay here until it finishes (see module)."""
+    """One unit of work of a batch (a :class:`~gencredits.ledger.store.WriteUnit`): its writes
+    stay here until it finishes (see module)."""
 
     def __init__(self, batch: BatchState) -> None:
         self.b = batch
@@ -391,9 +391,6 @@ class StagedUnit:
 
     def update_wallet(self, wallet: Wallet) -> None:
         self.wallets[wallet.id] = wallet
-
-    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
-        raise _read_only("list_wallets")
 
     # grants
     def wallet_grants(
@@ -463,16 +460,6 @@ class StagedUnit:
     def update_job(self, job: Job) -> None:
         self.jobs[job.id] = job
 
-    def list_jobs(
-        self,
-        wallet_id: str,
-        *,
-        after_seq: int | None,
-        limit: int,
-        states: Sequence[str] | None,
-    ) -> list[Job]:
-        raise _read_only("list_jobs")
-
     # ledger
     def record(self, transaction: Transaction) -> None:
         if transaction.idem_scope is not None and transaction.idem_key is not None:
@@ -481,9 +468,6 @@ class StagedUnit:
                 raise RetryableConflict(f"a transaction already exists under key {key}")
             self.tx_keys.add(key)
         self.transactions.append(transaction)
-
-    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
-        raise _read_only("history")
 
     # idempotency, outbox
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
@@ -506,21 +490,3 @@ class StagedUnit:
 
     def emit(self, event: Event) -> None:
         self.emitted.append(event)
-
-    def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
-        raise _read_only("events")
-
-    def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
-        raise _read_only("due_holds")
-
-    def due_grants(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
-        raise _read_only("due_grants")
-
-    def audit_snapshot(self) -> AuditSnapshot:
-        raise _read_only("audit_snapshot")
-
-
-def _read_only(name: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"{name} reads many rows; call it in a read-only unit of work, not in a batched write"
-    )

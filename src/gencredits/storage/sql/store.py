@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -30,7 +30,7 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
-from gencredits.ledger.store import AuditSnapshot, RetryableConflict
+from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.engine import READONLY_OPTION
 from gencredits.storage.sql.rows import (
@@ -75,7 +75,7 @@ from gencredits.storage.sql.statements import (
     WALLET_GRANTS,
 )
 
-__all__ = ["SqlStore", "SqlUnit", "as_retryable"]
+__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable"]
 
 T = TypeVar("T")
 
@@ -99,6 +99,8 @@ def as_retryable(exc: BaseException) -> BaseException:
 
 
 class SqlStore:
+    """The store port on one SQLAlchemy engine: each unit of work in a transaction of its own."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.backend = engine.dialect.name
@@ -117,26 +119,31 @@ class SqlStore:
                 yield
 
     @contextmanager
-    def unit_of_work(self, *, readonly: bool = False) -> Iterator[SqlUnit]:
-        if readonly:
-            with self._unit(readonly) as unit:
-                yield unit
-        else:
-            with self.writer_lock(), self._unit(readonly) as unit:
-                yield unit
+    def unit_of_work(self) -> Iterator[SqlUnit]:
+        """One writing transaction, the one :meth:`run_unit` runs its unit in (also handy in
+        tests): it commits when the block ends normally, else rolls back."""
+        with self.writer_lock(), self._transaction(readonly=False) as conn:
+            yield SqlUnit(conn, self.backend)
 
-    def run_unit(self, unit: Callable[[Any], T]) -> T:
+    def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
+        """Run ``unit`` in its own transaction (it runs alone: ``hints`` are not needed)."""
         with self.unit_of_work() as uow:
             return unit(uow)
 
     @contextmanager
-    def _unit(self, readonly: bool) -> Iterator[SqlUnit]:
+    def reader(self) -> Iterator[SqlReader]:
+        """One read-only transaction (on SQLite a deferred ``BEGIN``: no writer lock)."""
+        with self._transaction(readonly=True) as conn:
+            yield SqlReader(conn, self.backend)
+
+    @contextmanager
+    def _transaction(self, *, readonly: bool) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 if readonly:
                     conn = conn.execution_options(**{READONLY_OPTION: True})
                 with conn.begin():
-                    yield SqlUnit(conn, self.backend)
+                    yield conn
         except sa.exc.DBAPIError as exc:
             conflict = as_retryable(exc)
             if conflict is exc:
@@ -147,26 +154,17 @@ class SqlStore:
         self.engine.dispose()
 
 
-class SqlUnit:
+class SqlReader:
+    """The reads of the store port (:class:`~gencredits.ledger.store.LedgerReader`) on one
+    connection, inside its transaction."""
+
     def __init__(self, conn: Connection, backend: str) -> None:
         self.c = conn
         self.backend = backend
 
-    # wallets
-    def lock_wallet(self, wallet_id: str) -> Wallet | None:
-        q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
-        row = self.c.execute(q, {"id": wallet_id}).first()
-        return None if row is None else wallet_of(row)
-
     def get_wallet(self, wallet_id: str) -> Wallet | None:
         row = self.c.execute(SELECT_WALLET, {"id": wallet_id}).first()
         return None if row is None else wallet_of(row)
-
-    def insert_wallet(self, wallet: Wallet) -> None:
-        self.c.execute(INSERT_WALLET, wallet_row(wallet))
-
-    def update_wallet(self, wallet: Wallet) -> None:
-        self.c.execute(UPDATE_WALLET, wallet_update_row(wallet))
 
     def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
         q = sa.select(*WALLET_COLUMNS).order_by(t.wallets.c.id).limit(limit)
@@ -174,7 +172,6 @@ class SqlUnit:
             q = q.where(t.wallets.c.id > after_id)
         return [wallet_of(r) for r in self.c.execute(q)]
 
-    # grants
     def wallet_grants(
         self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
     ) -> list[Grant]:
@@ -188,25 +185,9 @@ class SqlUnit:
         row = self.c.execute(SELECT_GRANT, {"id": grant_id}).first()
         return None if row is None else grant_of(row)
 
-    def insert_grant(self, grant: Grant) -> None:
-        self.c.execute(INSERT_GRANT, grant_row(grant))
-
-    def update_grant(self, grant: Grant) -> None:
-        self.c.execute(UPDATE_GRANT, grant_update_row(grant))
-
-    # jobs
     def get_job(self, job_id: str) -> Job | None:
         row = self.c.execute(SELECT_JOB, {"id": job_id}).first()
         return None if row is None else job_of(row)
-
-    def insert_job(self, job: Job) -> Job:
-        result = self.c.execute(INSERT_JOB, job_row(job))
-        pk = result.inserted_primary_key
-        assert pk is not None
-        return replace(job, seq=int(pk[0]))
-
-    def update_job(self, job: Job) -> None:
-        self.c.execute(UPDATE_JOB, job_update_row(job))
 
     def list_jobs(
         self,
@@ -222,11 +203,6 @@ class SqlUnit:
         if states is not None:
             q = q.where(t.jobs.c.state.in_(list(states)))
         return [job_of(r) for r in self.c.execute(q.order_by(t.jobs.c.seq).limit(limit))]
-
-    # ledger
-    def record(self, transaction: Transaction) -> None:
-        self.c.execute(INSERT_TX, transaction_row(transaction))
-        self.c.execute(INSERT_ENTRY, entry_rows(transaction))
 
     def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
         q = sa.select(t.transactions).where(t.transactions.c.wallet_id == wallet_id)
@@ -259,17 +235,6 @@ class SqlUnit:
             )
             for r in rows
         ]
-
-    # idempotency, outbox
-    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
-        row = self.c.execute(SELECT_IDEM, {"scope": scope, "key": key}).first()
-        return None if row is None else idempotency_record(row)
-
-    def insert_idempotency(self, record: IdempotencyRecord) -> None:
-        self.c.execute(INSERT_IDEM, idempotency_row(record))
-
-    def emit(self, event: Event) -> None:
-        self.c.execute(INSERT_EVENT, event_row(event))
 
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
         o = t.outbox
@@ -306,7 +271,6 @@ class SqlUnit:
             for r in self.c.execute(q)
         ]
 
-    # sweeper, auditor
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
         q = (
             sa.select(t.jobs.c.id, t.jobs.c.wallet_id)
@@ -372,3 +336,48 @@ class SqlUnit:
             transaction_keys=keys,
             idempotency_keys=idem,
         )
+
+
+class SqlUnit(SqlReader):
+    """A unit of work (:class:`~gencredits.ledger.store.WriteUnit`) on one connection, inside
+    its writing transaction; the reads of :class:`SqlReader` come with it."""
+
+    def lock_wallet(self, wallet_id: str) -> Wallet | None:
+        q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
+        row = self.c.execute(q, {"id": wallet_id}).first()
+        return None if row is None else wallet_of(row)
+
+    def insert_wallet(self, wallet: Wallet) -> None:
+        self.c.execute(INSERT_WALLET, wallet_row(wallet))
+
+    def update_wallet(self, wallet: Wallet) -> None:
+        self.c.execute(UPDATE_WALLET, wallet_update_row(wallet))
+
+    def insert_grant(self, grant: Grant) -> None:
+        self.c.execute(INSERT_GRANT, grant_row(grant))
+
+    def update_grant(self, grant: Grant) -> None:
+        self.c.execute(UPDATE_GRANT, grant_update_row(grant))
+
+    def insert_job(self, job: Job) -> Job:
+        result = self.c.execute(INSERT_JOB, job_row(job))
+        pk = result.inserted_primary_key
+        assert pk is not None
+        return replace(job, seq=int(pk[0]))
+
+    def update_job(self, job: Job) -> None:
+        self.c.execute(UPDATE_JOB, job_update_row(job))
+
+    def record(self, transaction: Transaction) -> None:
+        self.c.execute(INSERT_TX, transaction_row(transaction))
+        self.c.execute(INSERT_ENTRY, entry_rows(transaction))
+
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        row = self.c.execute(SELECT_IDEM, {"scope": scope, "key": key}).first()
+        return None if row is None else idempotency_record(row)
+
+    def insert_idempotency(self, record: IdempotencyRecord) -> None:
+        self.c.execute(INSERT_IDEM, idempotency_row(record))
+
+    def emit(self, event: Event) -> None:
+        self.c.execute(INSERT_EVENT, event_row(event))
