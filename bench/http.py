@@ -393,10 +393,10 @@ def bench_asgi(args: argparse.Namespace, work: Path) -> list[str]:
     (work / "bare_app.py").write_text(BARE_APP)
     import bare_app
 
-    from gencredits import db
     from gencredits.api import create_app
     from gencredits.api.keys import KeyStore
     from gencredits.config import load_settings
+    from gencredits.storage.sql import engine as db
 
     url = f"sqlite:///{work / 'asgi.db'}"
     db.upgrade(url)

@@ -41,10 +41,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from gencredits.billing import Billing
-from gencredits.db import make_engine, upgrade
-from gencredits.ledger.batching import GroupCommitStore
-from gencredits.ledger.sql import SqlStore
 from gencredits.pricing import CatalogSet, parse_catalog
+from gencredits.storage.sql.batch import GroupCommitStore
+from gencredits.storage.sql.engine import make_engine, upgrade
+from gencredits.storage.sql.store import SqlStore
 
 CATALOG = """
 catalog: bench

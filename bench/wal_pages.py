@@ -19,13 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 
 import gencredits.billing.service as service
-from gencredits.billing.ids import digest
 import ledger as bench
 from gencredits.billing import Billing
-from gencredits.db import make_engine, upgrade
-from gencredits.ledger.batching import GroupCommitStore
-from gencredits.ledger.sql import SqlStore
+from gencredits.billing.ids import digest
 from gencredits.pricing import CatalogSet, parse_catalog
+from gencredits.storage.sql.batch import GroupCommitStore
+from gencredits.storage.sql.engine import make_engine, upgrade
+from gencredits.storage.sql.store import SqlStore
 
 WAL_FRAME = 4096 + 24  # default page size plus the frame header
 

@@ -58,10 +58,10 @@ def store_url(store_kind: str, request: pytest.FixtureRequest, tmp_path: object)
 def store(store_kind: str, store_url: str | None) -> Iterator[Any]:
     """A fresh ledger store, migrated to head: memory, SQLite file, real PostgreSQL, and the
     two SQL stores behind group commit."""
-    from gencredits.db import make_engine, upgrade
     from gencredits.ledger import MemoryStore
-    from gencredits.ledger.batching import GroupCommitStore
-    from gencredits.ledger.sql import SqlStore
+    from gencredits.storage.sql.batch import GroupCommitStore
+    from gencredits.storage.sql.engine import make_engine, upgrade
+    from gencredits.storage.sql.store import SqlStore
 
     if store_url is None:
         yield MemoryStore()

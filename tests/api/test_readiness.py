@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gencredits import db
 from gencredits.api import create_app
 from gencredits.config import load_settings
+from gencredits.storage.sql import engine as db
 
 
 async def probe(app: object, path: str) -> httpx.Response:

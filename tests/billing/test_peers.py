@@ -14,6 +14,7 @@ import pytest
 
 from gencredits.billing import Billing
 from gencredits.errors import InsufficientCredits, JobNotFound
+from gencredits.ledger.store import UnitHints
 from gencredits.pricing import CatalogSet
 
 
@@ -49,16 +50,16 @@ class FaultyStore:
         self.armed = True
 
     @contextmanager
-    def unit_of_work(self, *, readonly: bool = False) -> Iterator[Any]:
-        with self.inner.unit_of_work(readonly=readonly) as uow:
+    def unit_of_work(self) -> Iterator[Any]:
+        with self.inner.unit_of_work() as uow:
             yield _Faulty(uow, self)
 
-    def reader(self) -> Any:
-        return self.unit_of_work(readonly=True)
-
-    def run_unit(self, unit: Callable[[Any], Any], hints: Any) -> Any:
+    def run_unit(self, unit: Callable[[Any], Any], hints: UnitHints) -> Any:
         with self.unit_of_work() as uow:
             return unit(uow)
+
+    def reader(self) -> Any:
+        return self.inner.reader()
 
     def close(self) -> None:
         self.inner.close()

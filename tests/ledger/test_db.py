@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
-from gencredits import db
-from gencredits.ledger.schema import UTCDateTime, metadata, sqlite_utc_text
+from gencredits.storage.sql import engine as db
+from gencredits.storage.sql.schema import UTCDateTime, metadata, sqlite_utc_text
 
 
 def test_sqlite_is_wal_with_full_sync_and_a_busy_timeout(tmp_path: Path) -> None:
@@ -82,3 +82,25 @@ def test_sqlite_instants_are_the_text_sqlalchemys_processors_give(instant: datet
 def test_sqlite_instants_refuse_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="naive datetime refused"):
         sqlite_utc_text(datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("group_commit", [False, True])
+def test_open_store_migrates_and_runs_units_and_reads(tmp_path: Path, group_commit: bool) -> None:
+    from gencredits.ledger.model import Wallet
+    from gencredits.ledger.store import UnitHints, open_store
+    from gencredits.storage.sql.batch import GroupCommitStore
+    from gencredits.storage.sql.store import SqlStore
+
+    url = f"sqlite:///{tmp_path}/o.db"
+    store = open_store(url, group_commit=group_commit)
+    try:
+        assert isinstance(store, GroupCommitStore if group_commit else SqlStore)
+        assert (store.backend, db.is_current(url)) == ("sqlite", True)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        wallet = Wallet("w", "user", 0, None, 0, 0, now, now)
+        assert store.run_unit(lambda uow: uow.insert_wallet(wallet), UnitHints("w")) is None
+        with store.reader() as reader:
+            assert reader.get_wallet("w") == wallet
+            assert reader.list_wallets(after_id=None, limit=10) == [wallet]
+    finally:
+        store.close()

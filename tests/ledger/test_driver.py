@@ -11,15 +11,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gencredits.db import make_engine, upgrade
-from gencredits.ledger import schema as t
 from gencredits.ledger.model import HoldLeg, Job, Posting, Transaction, Wallet, evolve
-from gencredits.ledger.sql import (
+from gencredits.ledger.store import RetryableConflict
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.driver import BulkStatement, DirectSelect, driver_pipeline
+from gencredits.storage.sql.engine import make_engine, upgrade
+from gencredits.storage.sql.rows import (
     JOB_COLUMNS,
-    BulkStatement,
-    DirectSelect,
-    as_retryable,
-    driver_pipeline,
     entry_rows,
     job_of,
     job_row,
@@ -27,8 +25,8 @@ from gencredits.ledger.sql import (
     wallet_row,
     wallet_update_row,
 )
-from gencredits.ledger.staged import _INSERT_ENTRIES, _INSERT_TXS, _UPDATE_WALLETS
-from gencredits.ledger.store import RetryableConflict
+from gencredits.storage.sql.staged import _INSERT_ENTRIES, _INSERT_TXS, _UPDATE_WALLETS
+from gencredits.storage.sql.store import as_retryable
 
 NOW = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)
 

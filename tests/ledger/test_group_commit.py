@@ -12,11 +12,11 @@ import sqlalchemy as sa
 
 from gencredits.billing import Billing
 from gencredits.billing.ids import job_id_for
-from gencredits.db import READONLY_OPTION, make_engine, upgrade
 from gencredits.errors import InsufficientCredits
-from gencredits.ledger.batching import GroupCommitStore
-from gencredits.ledger.sql import SqlStore
 from gencredits.pricing import CatalogSet
+from gencredits.storage.sql.batch import GroupCommitStore
+from gencredits.storage.sql.engine import READONLY_OPTION, make_engine, upgrade
+from gencredits.storage.sql.store import SqlStore
 
 
 def _sqlite_group(
@@ -219,7 +219,7 @@ def test_a_conflict_when_the_batch_is_written_fails_only_the_call_that_caused_it
     racing process would) must not fail the calls batched with it: the batch is run again one
     call at a time and only the offending call gets the conflict."""
     from gencredits.ledger.model import Wallet
-    from gencredits.ledger.store import RetryableConflict
+    from gencredits.ledger.store import RetryableConflict, UnitHints
 
     store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 100)
 
@@ -230,9 +230,9 @@ def test_a_conflict_when_the_batch_is_written_fails_only_the_call_that_caused_it
     billing.create_wallet("plug")
     run_unit, calls = store.run_unit, []
 
-    def counted(unit: Any) -> Any:
+    def counted(unit: Any, hints: UnitHints) -> Any:
         calls.append(unit)
-        return run_unit(unit)
+        return run_unit(unit, hints)
 
     store.run_unit = counted  # type: ignore[method-assign]
     results = _one_batch(
@@ -240,7 +240,7 @@ def test_a_conflict_when_the_batch_is_written_fails_only_the_call_that_caused_it
         store,
         [
             partial(billing.submit, "w", "img", idempotency_key="a"),
-            partial(run_unit, insert_existing_wallet),
+            partial(run_unit, insert_existing_wallet, UnitHints()),
             partial(billing.submit, "w", "img", idempotency_key="b"),
         ],
     )
@@ -260,6 +260,7 @@ def test_a_value_that_cannot_be_written_fails_only_its_own_call(
     """A row that cannot be stored fails when the batch is written; the batch is run again
     one call at a time, so the calls batched with it still succeed."""
     from gencredits.ledger.model import Event
+    from gencredits.ledger.store import UnitHints
 
     store, billing = _sqlite_group(tmp_path, ledger_catalogs, clock, 100)
 
@@ -272,7 +273,7 @@ def test_a_value_that_cannot_be_written_fails_only_its_own_call(
         store,
         [
             partial(billing.submit, "w", "img", idempotency_key="a"),
-            partial(store.run_unit, emit_unstorable),
+            partial(store.run_unit, emit_unstorable, UnitHints()),
             partial(billing.submit, "w", "img", idempotency_key="b"),
         ],
     )
@@ -292,7 +293,8 @@ def test_a_missing_wallet_locks_nothing_so_its_key_is_read_again_later_in_the_ba
     Here another process creates the wallet and makes the submit meanwhile; the client's
     retry in the same batch must replay that submit, not hold a second time."""
     from gencredits.errors import WalletNotFound
-    from gencredits.ledger.batching import _Pending
+    from gencredits.ledger.store import UnitHints
+    from gencredits.storage.sql.batch import _Pending
 
     upgrade(make_engine(postgres_url))
     store = GroupCommitStore(SqlStore(make_engine(postgres_url)))
@@ -300,7 +302,7 @@ def test_a_missing_wallet_locks_nothing_so_its_key_is_read_again_later_in_the_ba
     other = Billing(SqlStore(make_engine(postgres_url)), ledger_catalogs, clock)
     units: list[Any] = []
     run_unit = store.run_unit
-    store.run_unit = units.append  # type: ignore[assignment,method-assign]
+    store.run_unit = lambda unit, hints: units.append(_Pending(unit, hints))  # type: ignore[assignment,method-assign]
     billing.submit("late", "img", idempotency_key="k")  # too early: no wallet yet
     billing.submit("late", "img", idempotency_key="k")  # the client's retry
     store.run_unit = run_unit  # type: ignore[method-assign]
@@ -310,7 +312,7 @@ def test_a_missing_wallet_locks_nothing_so_its_key_is_read_again_later_in_the_ba
         other.grant("late", 10, kind="purchase", idempotency_key="g")  # room for one hold
         return other.submit("late", "img", idempotency_key="k").id
 
-    batch = [_Pending(units[0]), _Pending(other_process), _Pending(units[1])]
+    batch = [units[0], _Pending(other_process, UnitHints()), units[1]]
     store._run_batch(batch)
     first, made, retry = batch
     assert isinstance(first.error, WalletNotFound)

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from gencredits.db import make_engine, upgrade
 from gencredits.ledger.model import Event
-from gencredits.ledger.sql import SqlStore
+from gencredits.storage.sql.engine import make_engine, upgrade
+from gencredits.storage.sql.store import SqlStore
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -36,8 +36,8 @@ def store(postgres_url: str) -> Iterator[SqlStore]:
 def _drain(
     store: SqlStore, after: tuple[int, int] | None
 ) -> tuple[list[str], tuple[int, int] | None]:
-    with store.unit_of_work(readonly=True) as uow:
-        events = uow.events(after=after, limit=100)
+    with store.reader() as reader:
+        events = reader.events(after=after, limit=100)
     return [e.subject_id for e in events], (events[-1].position if events else after)
 
 

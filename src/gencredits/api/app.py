@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from gencredits import __version__, db
+from gencredits import __version__
 from gencredits.api.auth import Authenticator
 from gencredits.api.errors import install_error_handlers, reject_unknown_query
 from gencredits.api.fastpath import QuoteFastPath
@@ -33,10 +33,11 @@ from gencredits.api.routes import keys as keys_routes
 from gencredits.api.state import SerialWrites, Services
 from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
-from gencredits.ledger import schema as ledger_schema
-from gencredits.ledger.batching import GroupCommitStore
-from gencredits.ledger.sql import SqlStore
 from gencredits.pricing import CatalogSet
+from gencredits.storage.sql import engine as db
+from gencredits.storage.sql import schema as ledger_schema
+from gencredits.storage.sql.batch import GroupCommitStore
+from gencredits.storage.sql.store import SqlStore
 
 __all__ = ["create_app", "create_app_from_env"]
 

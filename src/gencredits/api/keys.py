@@ -21,8 +21,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gencredits.db import READONLY_OPTION
 from gencredits.errors import InvalidRequest, NotFound
+from gencredits.storage.sql.engine import READONLY_OPTION
 
 __all__ = [
     "SCOPES",

@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gencredits import db
 from gencredits.api.keys import SCOPES, KeyStore
 from gencredits.cli._app import JsonOpt, app, console, print_json
 from gencredits.config import CONFIG_ENV, Settings, load_settings
+from gencredits.storage.sql import engine as db
 
 keys_app = typer.Typer(help="API keys of the HTTP service (stored as hashes only).")
 app.add_typer(keys_app, name="keys", no_args_is_help=True)

@@ -1,7 +1,8 @@
 """The credit ledger core: domain values, the store port and its adapters.
 
 Import direction: ``billing`` uses this package; nothing here imports billing, a web
-framework or a database driver (the SQL adapter uses SQLAlchemy only).
+framework, SQLAlchemy or a database driver.  The SQL adapter lives in
+:mod:`gencredits.storage.sql`, named only by :func:`~gencredits.ledger.store.open_store`.
 """
 
 from gencredits.ledger.memory import MemoryStore
@@ -17,7 +18,15 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
-from gencredits.ledger.store import AuditSnapshot, LedgerStore, RetryableConflict, UnitOfWork
+from gencredits.ledger.store import (
+    AuditSnapshot,
+    LedgerReader,
+    LedgerStore,
+    RetryableConflict,
+    UnitHints,
+    WriteUnit,
+    open_store,
+)
 
 __all__ = [
     "DEFAULT_KIND_PRIORITIES",
@@ -28,11 +37,14 @@ __all__ = [
     "IdempotencyRecord",
     "Job",
     "JobState",
+    "LedgerReader",
     "LedgerStore",
     "MemoryStore",
     "Posting",
     "RetryableConflict",
     "Transaction",
-    "UnitOfWork",
+    "UnitHints",
     "Wallet",
+    "WriteUnit",
+    "open_store",
 ]

@@ -22,7 +22,7 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
-from gencredits.ledger.store import AuditSnapshot, RetryableConflict
+from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
 
 __all__ = ["MemoryStore"]
 
@@ -53,7 +53,9 @@ class MemoryStore:
         self._undo: list[Callable[[], None]] | None = None
 
     @contextmanager
-    def unit_of_work(self, *, readonly: bool = False) -> Iterator[_MemoryUnit]:
+    def unit_of_work(self) -> Iterator[_MemoryUnit]:
+        """One atomic unit (what :meth:`run_unit` runs a unit in; also handy in tests): its
+        writes are undone if the block raises."""
         with self._lock:
             outer = self._undo is None
             if outer:
@@ -69,9 +71,16 @@ class MemoryStore:
                 if outer:
                     self._undo = None
 
-    def run_unit(self, unit: Callable[[Any], T]) -> T:
+    def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
+        """Run ``unit`` atomically (one at a time: ``hints`` are not needed)."""
         with self.unit_of_work() as uow:
             return unit(uow)
+
+    @contextmanager
+    def reader(self) -> Iterator[_MemoryUnit]:
+        """Reads under the store's lock: one consistent view."""
+        with self._lock:
+            yield _MemoryUnit(self)
 
     def close(self) -> None:
         pass
@@ -111,6 +120,9 @@ class MemoryStore:
 
 
 class _MemoryUnit:
+    """A unit of work (:class:`~gencredits.ledger.store.WriteUnit`) and a reader
+    (:class:`~gencredits.ledger.store.LedgerReader`) on the store's dictionaries."""
+
     def __init__(self, store: MemoryStore) -> None:
         self.s = store
 

@@ -1,15 +1,22 @@
 """The store port: what the billing service needs from storage, and nothing more.
 
-A :class:`LedgerStore` hands out units of work.  A unit of work is ONE atomic database
-transaction: everything written through it (wallet, grants, job, ledger transaction and
-its entries, idempotency record, outbox events) commits together or not at all.  The
-service calls :meth:`UnitOfWork.lock_wallet` first; the adapter must then serialise every
-other writer of that wallet until the unit ends (PostgreSQL: ``SELECT ... FOR UPDATE`` on
-the wallet row; SQLite: ``BEGIN IMMEDIATE``; memory: one lock).
+Two ports, one per way of using the ledger:
+
+* :class:`WriteUnit`: what a unit of work may do under its wallet lock.  A :class:`LedgerStore`
+  runs a unit (:meth:`LedgerStore.run_unit`) as ONE atomic transaction: everything written
+  through it (wallet, grants, job, ledger transaction and its entries, idempotency record,
+  outbox events) commits together or not at all.  The unit calls
+  :meth:`WriteUnit.lock_wallet` first; the adapter must then serialise every other writer of
+  that wallet until the unit ends (PostgreSQL: ``SELECT ... FOR UPDATE`` on the wallet row;
+  SQLite: ``BEGIN IMMEDIATE``; memory: one lock).
+* :class:`LedgerReader`: reads, in one read-only transaction (:meth:`LedgerStore.reader`),
+  including those that scan many rows (lists, history, the outbox, the sweeper's and the
+  auditor's queries), which a write unit does not offer.
 
 Adapters: :class:`~gencredits.ledger.memory.MemoryStore` (the reference model, also handy in
-tests of code that embeds gencredits) and :class:`~gencredits.ledger.sql.SqlStore` (SQLite and
-PostgreSQL).  One contract suite (``tests/ledger``) runs against all three.
+tests of code that embeds gencredits) and :class:`~gencredits.storage.sql.store.SqlStore`
+(SQLite and PostgreSQL).  One contract suite (``tests/ledger``) runs against all three.
+:func:`open_store` opens the SQL one for a database URL.
 """
 
 from __future__ import annotations
@@ -29,7 +36,15 @@ from gencredits.ledger.model import (
     Wallet,
 )
 
-__all__ = ["AuditSnapshot", "LedgerStore", "RetryableConflict", "UnitHints", "UnitOfWork"]
+__all__ = [
+    "AuditSnapshot",
+    "LedgerReader",
+    "LedgerStore",
+    "RetryableConflict",
+    "UnitHints",
+    "WriteUnit",
+    "open_store",
+]
 
 T = TypeVar("T")
 
@@ -46,11 +61,11 @@ class RetryableConflict(Exception):
 class UnitHints:
     """What a unit of work will touch, known before it runs (all optional).
 
-    A unit passed to :meth:`LedgerStore.run_unit` may carry them as its ``hints`` attribute.
-    A batching store reads the hints of a whole batch first: it locks every wallet of the
-    batch in id order (so two processes' batches cannot deadlock) and loads the wallets,
-    their grants, the jobs and the idempotency records with one query each, instead of a few
-    queries per unit.  Hints only save work: a unit that reads something else still gets it.
+    Passed with the unit to :meth:`LedgerStore.run_unit`.  A batching store reads the hints
+    of a whole batch first: it locks every wallet of the batch in id order (so two processes'
+    batches cannot deadlock) and loads the wallets, their grants, the jobs and the
+    idempotency records with one query each, instead of a few queries per unit.  Hints only
+    save work: a unit that reads something else still gets it.
     """
 
     wallet_id: str | None = None  # the wallet the unit locks, when known without a read
@@ -75,13 +90,14 @@ class AuditSnapshot:
     idempotency_keys: frozenset[tuple[str, str]]
 
 
-class UnitOfWork(Protocol):
+class WriteUnit(Protocol):
+    """What a unit of work may do under its wallet lock: point reads and writes."""
+
     # --- wallets ------------------------------------------------------------------------
     def lock_wallet(self, wallet_id: str) -> Wallet | None: ...
     def get_wallet(self, wallet_id: str) -> Wallet | None: ...
     def insert_wallet(self, wallet: Wallet) -> None: ...
     def update_wallet(self, wallet: Wallet) -> None: ...
-    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]: ...
 
     # --- grants -------------------------------------------------------------------------
     def wallet_grants(
@@ -104,6 +120,33 @@ class UnitOfWork(Protocol):
         :meth:`insert_job`."""
         ...
 
+    # --- the ledger proper ----------------------------------------------------------------
+    def record(self, transaction: Transaction) -> None:
+        """Append a balanced transaction and its entries (never updated or deleted)."""
+        ...
+
+    # --- idempotency and outbox -------------------------------------------------------------
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+    def insert_idempotency(self, record: IdempotencyRecord) -> None: ...
+    def emit(self, event: Event) -> None: ...
+
+
+class LedgerReader(Protocol):
+    """Reads, all in one read-only transaction (one consistent view)."""
+
+    # --- wallets and grants ---------------------------------------------------------------
+    def get_wallet(self, wallet_id: str) -> Wallet | None: ...
+    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]: ...
+    def wallet_grants(
+        self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
+    ) -> list[Grant]:
+        """As :meth:`WriteUnit.wallet_grants`."""
+        ...
+
+    def get_grant(self, grant_id: str) -> Grant | None: ...
+
+    # --- jobs and the ledger ----------------------------------------------------------------
+    def get_job(self, job_id: str) -> Job | None: ...
     def list_jobs(
         self,
         wallet_id: str,
@@ -113,19 +156,11 @@ class UnitOfWork(Protocol):
         states: Sequence[str] | None,
     ) -> list[Job]: ...
 
-    # --- the ledger proper ----------------------------------------------------------------
-    def record(self, transaction: Transaction) -> None:
-        """Append a balanced transaction and its entries (never updated or deleted)."""
-        ...
-
     def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
         """The wallet's transactions, newest first."""
         ...
 
-    # --- idempotency and outbox -------------------------------------------------------------
-    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
-    def insert_idempotency(self, record: IdempotencyRecord) -> None: ...
-    def emit(self, event: Event) -> None: ...
+    # --- outbox -------------------------------------------------------------------------------
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
         """Committed events in delivery order after the position ``after`` (see
         :attr:`Event.position`): an event that commits later never sorts before one already
@@ -147,17 +182,39 @@ class UnitOfWork(Protocol):
 class LedgerStore(Protocol):
     backend: str  # "memory", "sqlite", "postgresql"
 
-    def unit_of_work(self, *, readonly: bool = False) -> AbstractContextManager[UnitOfWork]:
-        """One atomic transaction; commits when the block ends normally, else rolls back."""
-        ...
-
-    def run_unit(self, unit: Callable[[UnitOfWork], T]) -> T:
+    def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
         """Run ``unit`` atomically and return its result once it is durable (committed).
 
-        Plain adapters run it in their own unit of work; a group-commit adapter runs many
-        callers' units in one database transaction (each staged in memory, see
-        :mod:`gencredits.ledger.staged`) and answers each caller after the shared commit.
+        ``hints``: what the unit will touch (``UnitHints()`` when unknown).  Plain adapters
+        run the unit in a transaction of its own and need no hints; a group-commit adapter
+        runs many callers' units in one database transaction (each staged in memory, see
+        :mod:`gencredits.storage.sql.staged`), locking and loading what the batch's hints
+        name up front, and answers each caller after the shared commit.
         """
         ...
 
+    def reader(self) -> AbstractContextManager[LedgerReader]:
+        """One read-only transaction, ended when the block ends; never queued behind writes."""
+        ...
+
     def close(self) -> None: ...
+
+
+def open_store(database_url: str | None = None, *, group_commit: bool = False) -> LedgerStore:
+    """The SQL store on the database at ``database_url`` (default: ``$GENCREDITS_DATABASE_URL``,
+    else the SQLite file under ``./var``), migrated to the newest schema first.
+    ``group_commit``: batch the writes of this process into shared transactions (see
+    :mod:`gencredits.storage.sql.batch`).
+
+    This is the one place the core names the SQL adapter package
+    (:mod:`gencredits.storage.sql`), imported here, on first use, so that the core itself
+    imports no database code.
+    """
+    from gencredits.storage.sql.batch import GroupCommitStore
+    from gencredits.storage.sql.engine import make_engine, upgrade
+    from gencredits.storage.sql.store import SqlStore
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    store = SqlStore(engine)
+    return GroupCommitStore(store) if group_commit else store

@@ -1,7 +1,9 @@
-"""Alembic environment: runs online against the connection handed in by ``gencredits.db``.
+"""Alembic environment: runs online against the connection handed in by
+``gencredits.storage.sql.engine``.
 
-``gencredits.db.upgrade`` passes its open connection in ``config.attributes["connection"]``;
-the ``alembic`` command line (with ``sqlalchemy.url`` set) works too.
+``gencredits.storage.sql.engine.upgrade`` passes its open connection in
+``config.attributes["connection"]``; the ``alembic`` command line (with ``sqlalchemy.url``
+set) works too.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from gencredits.ledger.schema import metadata
+from gencredits.storage.sql.schema import metadata
 
 config = context.config
 target_metadata = metadata
@@ -31,7 +33,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from gencredits.db import make_engine
+    from gencredits.storage.sql.engine import make_engine
 
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
     try:

@@ -9,12 +9,12 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from gencredits import db
 from gencredits.api.auth import SCOPE_EXTRA, ReadKey
 from gencredits.api.errors import error_json, error_responses
 from gencredits.api.metrics import CONTENT_TYPE_LATEST, Metrics
 from gencredits.api.schemas import HealthPublic
 from gencredits.api.state import ServicesDep
+from gencredits.storage.sql import engine as db
 
 router = APIRouter(tags=["health"])
 

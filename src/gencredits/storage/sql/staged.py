@@ -1,6 +1,6 @@
 """Staged batches: many units of work computed in memory, then written with a few statements.
 
-The group-commit writer (:mod:`gencredits.ledger.batching`) runs a batch of callers' units in
+The group-commit writer (:mod:`gencredits.storage.sql.batch`) runs a batch of callers' units in
 ONE database transaction.  Running each unit's ten-odd statements one by one (in a savepoint
 each) made the CPU cost per unit the same as without batching; here a batch costs a handful
 of statements whatever its size:
@@ -30,29 +30,20 @@ aborts it), so it fails the batch, which the writer then runs again one unit at 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gencredits.ledger import schema as t
 from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
-from gencredits.ledger.sql import (
-    _INSERT_ENTRY,
-    _INSERT_ENTRY_ARRAYS,
-    GRANT_CHANGE,
+from gencredits.ledger.store import RetryableConflict, UnitHints
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.driver import BulkStatement, DirectSelect, SentSelect, driver_pipeline
+from gencredits.storage.sql.rows import (
     GRANT_COLUMNS,
     IDEM_COLUMNS,
-    JOB_CHANGE,
     JOB_COLUMNS,
-    WALLET_CHANGE,
     WALLET_COLUMNS,
-    BulkStatement,
-    DirectSelect,
-    SentSelect,
-    _SqlUnit,
-    driver_pipeline,
     entry_rows,
     event_row,
     grant_of,
@@ -68,7 +59,14 @@ from gencredits.ledger.sql import (
     wallet_row,
     wallet_update_row,
 )
-from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints
+from gencredits.storage.sql.statements import (
+    GRANT_CHANGE,
+    INSERT_ENTRY,
+    INSERT_ENTRY_ARRAYS,
+    JOB_CHANGE,
+    WALLET_CHANGE,
+)
+from gencredits.storage.sql.store import SqlUnit
 
 __all__ = ["BatchState", "StagedUnit"]
 
@@ -76,7 +74,7 @@ __all__ = ["BatchState", "StagedUnit"]
 class _InList:
     """A SELECT with ``IN (...)`` lists, compiled once per list length rounded up to a power
     of two (the list padded by repeating its last value), run on the driver's cursor
-    (:class:`~gencredits.ledger.sql.DirectSelect`): rows are tuples.  An ``expanding``
+    (:class:`~gencredits.storage.sql.driver.DirectSelect`): rows are tuples.  An ``expanding``
     parameter would rebuild the SQL text on every call, a visible share of loading a batch."""
 
     def __init__(self, build: Callable[..., sa.Select[Any]]) -> None:
@@ -143,7 +141,7 @@ _UPDATE_GRANTS = BulkStatement.update(*GRANT_CHANGE)
 _INSERT_JOBS = BulkStatement(t.jobs.insert())
 _UPDATE_JOBS = BulkStatement.update(*JOB_CHANGE)
 _INSERT_TXS = BulkStatement(t.transactions.insert())
-_INSERT_ENTRIES = BulkStatement(_INSERT_ENTRY, keyed=False, columnar=_INSERT_ENTRY_ARRAYS)
+_INSERT_ENTRIES = BulkStatement(INSERT_ENTRY, keyed=False, columnar=INSERT_ENTRY_ARRAYS)
 _INSERT_IDEMS = BulkStatement(t.idempotency.insert())
 _INSERT_EVENTS = BulkStatement(t.outbox.insert())
 
@@ -166,7 +164,7 @@ class BatchState:
     """What one batch has loaded (under its locks) and what its finished units wrote."""
 
     def __init__(self, conn: Connection, backend: str) -> None:
-        self.sql = _SqlUnit(conn, backend)
+        self.sql = SqlUnit(conn, backend)
         self.c = conn
         self.backend = backend
         #: wallets locked by this batch (or inserted by it), current values
@@ -194,7 +192,7 @@ class BatchState:
         """Lock the batch's wallets in id order and load what its units will read.
 
         PostgreSQL: two round trips (pipelined, see
-        :func:`~gencredits.ledger.sql.driver_pipeline`): the owners of the jobs and grants
+        :func:`~gencredits.storage.sql.driver.driver_pipeline`): the owners of the jobs and grants
         named, then the wallet locks followed by everything read under them.  A job or grant
         read before its wallet is locked may change meanwhile, so its row is read after the
         lock.  SQLite: this writer holds the whole file, so one read of a job or grant serves
@@ -340,7 +338,8 @@ class BatchState:
 
 
 class StagedUnit:
-    """One unit of work of a batch: its writes stay here until it finishes (see module)."""
+    """One unit of work of a batch (a :class:`~gencredits.ledger.store.WriteUnit`): its writes
+    stay here until it finishes (see module)."""
 
     def __init__(self, batch: BatchState) -> None:
         self.b = batch
@@ -392,9 +391,6 @@ class StagedUnit:
 
     def update_wallet(self, wallet: Wallet) -> None:
         self.wallets[wallet.id] = wallet
-
-    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
-        raise _read_only("list_wallets")
 
     # grants
     def wallet_grants(
@@ -464,16 +460,6 @@ class StagedUnit:
     def update_job(self, job: Job) -> None:
         self.jobs[job.id] = job
 
-    def list_jobs(
-        self,
-        wallet_id: str,
-        *,
-        after_seq: int | None,
-        limit: int,
-        states: Sequence[str] | None,
-    ) -> list[Job]:
-        raise _read_only("list_jobs")
-
     # ledger
     def record(self, transaction: Transaction) -> None:
         if transaction.idem_scope is not None and transaction.idem_key is not None:
@@ -482,9 +468,6 @@ class StagedUnit:
                 raise RetryableConflict(f"a transaction already exists under key {key}")
             self.tx_keys.add(key)
         self.transactions.append(transaction)
-
-    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
-        raise _read_only("history")
 
     # idempotency, outbox
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
@@ -507,21 +490,3 @@ class StagedUnit:
 
     def emit(self, event: Event) -> None:
         self.emitted.append(event)
-
-    def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
-        raise _read_only("events")
-
-    def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
-        raise _read_only("due_holds")
-
-    def due_grants(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
-        raise _read_only("due_grants")
-
-    def audit_snapshot(self) -> AuditSnapshot:
-        raise _read_only("audit_snapshot")
-
-
-def _read_only(name: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"{name} reads many rows; call it in a read-only unit of work, not in a batched write"
-    )

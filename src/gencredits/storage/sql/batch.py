@@ -1,8 +1,8 @@
 """Group commit: many callers' units of work in ONE database transaction.
 
-:class:`GroupCommitStore` wraps a :class:`~gencredits.ledger.sql.SqlStore`.  Callers hand
+:class:`GroupCommitStore` wraps a :class:`~gencredits.storage.sql.store.SqlStore`.  Callers hand
 their unit (see :meth:`run_unit`) to one writer thread, which drains the queue (up to
-``max_batch`` units), runs the batch as staged units (:mod:`gencredits.ledger.staged`: the
+``max_batch`` units), runs the batch as staged units (:mod:`gencredits.storage.sql.staged`: the
 batch's wallets locked in id order and its rows loaded with one query per table, each unit
 computed in memory, the net effect written with one multi-row statement per table), commits
 once, and only then answers every caller.  A unit that raises gets its exception and its
@@ -17,7 +17,7 @@ one-row rate, and ten-odd statements per operation cap it at the CPU's; a batch 
 commit once and a few statements in all, as TigerBeetle does.  Wallet rows are locked as
 usual (``SELECT ... FOR UPDATE``), so other processes (with or without batching) stay
 correct, and because a batch takes all its locks up front in id order, two processes'
-batches cannot deadlock on each other.  Reads (``unit_of_work(readonly=True)``) do not queue.
+batches cannot deadlock on each other.  Reads (:meth:`GroupCommitStore.reader`) do not queue.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gencredits.ledger.sql import SqlStore, as_retryable
-from gencredits.ledger.staged import BatchState, StagedUnit
-from gencredits.ledger.store import UnitHints
+from gencredits.ledger.store import UnitHints, WriteUnit
+from gencredits.storage.sql.staged import BatchState, StagedUnit
+from gencredits.storage.sql.store import SqlReader, SqlStore, SqlUnit, as_retryable
 
 __all__ = ["GroupCommitStore"]
 
@@ -41,10 +41,11 @@ T = TypeVar("T")
 
 
 class _Pending:
-    __slots__ = ("done", "error", "result", "unit")
+    __slots__ = ("done", "error", "hints", "result", "unit")
 
-    def __init__(self, unit: Callable[[Any], Any]) -> None:
+    def __init__(self, unit: Callable[[Any], Any], hints: UnitHints) -> None:
         self.unit = unit
+        self.hints = hints
         # Held until the writer answers: a bare lock, one per call (an Event would be a
         # Condition around one, with more to build and to wake).
         self.done = threading.Lock()
@@ -86,12 +87,20 @@ class GroupCommitStore:
             writer.start()
 
     @contextmanager
-    def unit_of_work(self, *, readonly: bool = False) -> Iterator[Any]:
-        with self.inner.unit_of_work(readonly=readonly) as uow:
+    def unit_of_work(self) -> Iterator[SqlUnit]:
+        """A writing transaction of the inner store, outside the batches (for tests)."""
+        with self.inner.unit_of_work() as uow:
             yield uow
 
-    def run_unit(self, unit: Callable[[Any], T]) -> T:
-        pending = _Pending(unit)
+    @contextmanager
+    def reader(self) -> Iterator[SqlReader]:
+        """A read-only transaction of the inner store: reads do not queue."""
+        with self.inner.reader() as reader:
+            yield reader
+
+    def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
+        """Queue ``unit`` for the next batch; answer once that batch has committed."""
+        pending = _Pending(unit, hints)
         with self._close_lock:
             if self._closed:
                 raise RuntimeError("the group-commit store is closed")
@@ -211,8 +220,7 @@ class GroupCommitStore:
         conn = self._connection()
         with self.inner.writer_lock(), conn.begin():
             state = BatchState(conn, self.backend)
-            hints = (getattr(p.unit, "hints", None) for p in batch)
-            state.prefetch(h for h in hints if isinstance(h, UnitHints))
+            state.prefetch(p.hints for p in batch)
             for pending in batch:
                 pending.result, pending.error = None, None
                 unit = StagedUnit(state)

@@ -1,0 +1,207 @@
+"""Rows and models: the columns a model is read from, and the parameters it is written with.
+
+A model is built from a row by position (``Wallet(*row)``): the ``*_COLUMNS`` tuples list a
+table's columns in the order of the model's fields, so no column is looked up by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+import sqlalchemy as sa
+
+from gencredits.ledger.model import (
+    Event,
+    Grant,
+    HoldLeg,
+    IdempotencyRecord,
+    Job,
+    Transaction,
+    Wallet,
+)
+from gencredits.storage.sql import schema as t
+
+__all__ = [
+    "GRANT_COLUMNS",
+    "IDEM_COLUMNS",
+    "JOB_COLUMNS",
+    "WALLET_COLUMNS",
+    "entry_rows",
+    "event_row",
+    "grant_of",
+    "grant_row",
+    "grant_update_row",
+    "idempotency_record",
+    "idempotency_row",
+    "job_of",
+    "job_row",
+    "job_update_row",
+    "transaction_row",
+    "wallet_of",
+    "wallet_row",
+    "wallet_update_row",
+]
+
+
+def _columns(
+    table: sa.Table, model: type[Any], rename: Mapping[str, str] | None = None
+) -> tuple[sa.Column[Any], ...]:
+    """The table's columns in the order of the model's fields, so that a row builds the model
+    by position (``Wallet(*row)``): no per-column lookups by name."""
+    rename = rename or {}
+    return tuple(table.c[rename.get(f.name, f.name)] for f in fields(model))
+
+
+WALLET_COLUMNS = _columns(t.wallets, Wallet)
+GRANT_COLUMNS = _columns(t.grants, Grant)
+JOB_COLUMNS = _columns(t.jobs, Job, {"metadata": "meta"})
+IDEM_COLUMNS = _columns(t.idempotency, IdempotencyRecord)
+_HOLD_LEGS = [f.name for f in fields(Job)].index("hold_legs")
+
+
+def wallet_of(r: Sequence[Any]) -> Wallet:
+    """A wallet from a row of :data:`WALLET_COLUMNS` (a SQLAlchemy row or a plain tuple)."""
+    return Wallet(*r)
+
+
+def grant_of(r: Sequence[Any]) -> Grant:
+    """A grant from a row of :data:`GRANT_COLUMNS`."""
+    return Grant(*r)
+
+
+def job_of(r: Sequence[Any]) -> Job:
+    """A job from a row of :data:`JOB_COLUMNS` (hold legs are stored as ``[[grant, amount]]``)."""
+    values = list(r)
+    values[_HOLD_LEGS] = tuple(HoldLeg(g, a) for g, a in values[_HOLD_LEGS])
+    return Job(*values)
+
+
+def wallet_row(w: Wallet) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "owner_kind": w.owner_kind,
+        "overdraft_limit": w.overdraft_limit,
+        "hold_ttl_s": w.hold_ttl_s,
+        "held": w.held,
+        "debt": w.debt,
+        "created_at": w.created_at,
+        "updated_at": w.updated_at,
+    }
+
+
+def wallet_update_row(w: Wallet) -> dict[str, Any]:
+    return {"w_id": w.id, "held": w.held, "debt": w.debt, "updated_at": w.updated_at}
+
+
+def grant_row(g: Grant) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "wallet_id": g.wallet_id,
+        "kind": g.kind,
+        "amount": g.amount,
+        "remaining": g.remaining,
+        "priority": g.priority,
+        "effective_at": g.effective_at,
+        "expires_at": g.expires_at,
+        "source": g.source,
+        "state": g.state,
+        "created_at": g.created_at,
+        "closed_at": g.closed_at,
+    }
+
+
+def grant_update_row(g: Grant) -> dict[str, Any]:
+    return {"g_id": g.id, "remaining": g.remaining, "state": g.state, "closed_at": g.closed_at}
+
+
+def job_update_row(j: Job) -> dict[str, Any]:
+    return {
+        "j_id": j.id,
+        "state": j.state,
+        "credits_held": j.credits_held,
+        "credits_used": j.credits_used,
+        "written_off": j.written_off,
+        "reason": j.reason,
+        "updated_at": j.updated_at,
+        "resolved_at": j.resolved_at,
+    }
+
+
+def transaction_row(tx: Transaction) -> dict[str, Any]:
+    return {
+        "id": tx.id,
+        "wallet_id": tx.wallet_id,
+        "kind": tx.kind,
+        "job_id": tx.job_id,
+        "grant_id": tx.grant_id,
+        "idem_scope": tx.idem_scope,
+        "idem_key": tx.idem_key,
+        "memo": tx.memo,
+        "created_at": tx.created_at,
+    }
+
+
+def entry_rows(tx: Transaction) -> list[dict[str, Any]]:
+    """The rows of ``INSERT_ENTRY`` (:mod:`~gencredits.storage.sql.statements`) for a
+    transaction's postings (written after it)."""
+    return [{"tx_id": tx.id, "account": p.account, "amount": p.amount} for p in tx.postings]
+
+
+def idempotency_row(r: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "scope": r.scope,
+        "key": r.key,
+        "operation": r.operation,
+        "fingerprint": r.fingerprint,
+        "result_kind": r.result_kind,
+        "result_id": r.result_id,
+        "outcome": r.outcome,
+        "created_at": r.created_at,
+    }
+
+
+def idempotency_record(r: Sequence[Any]) -> IdempotencyRecord:
+    """An idempotency record from a row of :data:`IDEM_COLUMNS`."""
+    return IdempotencyRecord(*r)
+
+
+def event_row(e: Event) -> dict[str, Any]:
+    return {
+        "wallet_id": e.wallet_id,
+        "type": e.type,
+        "subject_id": e.subject_id,
+        "payload": dict(e.payload),
+        "created_at": e.created_at,
+        "published_at": None,
+    }
+
+
+def job_row(j: Job) -> dict[str, Any]:
+    return {
+        "id": j.id,
+        "wallet_id": j.wallet_id,
+        "kind": j.kind,
+        "model": j.model,
+        "state": j.state,
+        "params": dict(j.params),
+        "generations": j.generations,
+        "quote": None if j.quote is None else dict(j.quote),
+        "catalog": j.catalog,
+        "catalog_version": j.catalog_version,
+        "catalog_hash": j.catalog_hash,
+        "credits_quoted": j.credits_quoted,
+        "hold_amount": j.hold_amount,
+        "credits_held": j.credits_held,
+        "credits_used": j.credits_used,
+        "written_off": j.written_off,
+        "hold_legs": [[leg.grant_id, leg.amount] for leg in j.hold_legs],
+        "hold_expires_at": j.hold_expires_at,
+        "submitted_by": j.submitted_by,
+        "meta": dict(j.metadata),
+        "reason": j.reason,
+        "created_at": j.created_at,
+        "updated_at": j.updated_at,
+        "resolved_at": j.resolved_at,
+    }

@@ -1,0 +1,171 @@
+"""The SQL statements of the store, built once.
+
+Executing a prebuilt statement with a parameter dict skips SQLAlchemy's per-call
+construction and cache-key work (most of the time of a unit of work).  The ``unnest_*``
+builders give the PostgreSQL forms that take a batch's rows as one array per column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.rows import GRANT_COLUMNS, IDEM_COLUMNS, JOB_COLUMNS, WALLET_COLUMNS
+
+__all__ = [
+    "ACTIVE_WALLET_GRANTS",
+    "GRANT_CHANGE",
+    "INSERT_ENTRY",
+    "INSERT_ENTRY_ARRAYS",
+    "INSERT_EVENT",
+    "INSERT_GRANT",
+    "INSERT_IDEM",
+    "INSERT_JOB",
+    "INSERT_TX",
+    "INSERT_WALLET",
+    "JOB_CHANGE",
+    "LOCK_WALLET",
+    "NONEMPTY_ACTIVE_GRANTS",
+    "NONEMPTY_GRANTS",
+    "OUTBOX_HORIZON",
+    "SELECT_GRANT",
+    "SELECT_IDEM",
+    "SELECT_JOB",
+    "SELECT_WALLET",
+    "UPDATE_GRANT",
+    "UPDATE_JOB",
+    "UPDATE_WALLET",
+    "WALLET_CHANGE",
+    "WALLET_GRANTS",
+    "keyed_update",
+    "unnest_insert",
+    "unnest_rows",
+    "unnest_update",
+]
+
+
+def unnest_rows(types: Mapping[str, sa.types.TypeEngine[Any]]) -> Any:
+    """PostgreSQL: ``unnest(:a::T[], :b::U[], ...) WITH ORDINALITY AS u(a, b, ..., n)``, the
+    rows of a batch passed as one array per column (``u.c.a``, ..., ``u.c.n`` their order)."""
+    # One dimension: a JSON value that is itself a list stays one element.
+    arrays = [sa.bindparam(k, type_=ARRAY(type_, dimensions=1)) for k, type_ in types.items()]
+    return sa.func.unnest(*arrays).table_valued(*types, with_ordinality="n").render_derived("u")
+
+
+def unnest_insert(table: sa.Table, keys: Sequence[str]) -> sa.Insert:
+    """PostgreSQL: insert the rows given as arrays (see :func:`unnest_rows`), in their order."""
+    rows = unnest_rows({key: table.c[key].type for key in keys})
+    return table.insert().from_select(
+        list(keys), sa.select(*(rows.c[key] for key in keys)).order_by(rows.c.n)
+    )
+
+
+def unnest_update(table: sa.Table, key: tuple[str, str], columns: Sequence[str]) -> sa.Update:
+    """PostgreSQL: ``UPDATE table SET c = u.c ... FROM unnest(...) AS u WHERE table.k =
+    u.param`` for ``key = (k, param)``, the rows given as arrays (see :func:`unnest_rows`)."""
+    column, param = key
+    types = {param: table.c[column].type, **{c: table.c[c].type for c in columns}}
+    rows = unnest_rows(types)
+    return (
+        table.update()
+        .values({c: rows.c[c] for c in columns})
+        .where(table.c[column] == rows.c[param])
+    )
+
+
+def keyed_update(table: sa.Table, key: tuple[str, str], columns: Sequence[str]) -> sa.Update:
+    """``UPDATE table SET c = :c ... WHERE table.k = :param`` for ``key = (k, param)``: the
+    row-at-a-time form of :func:`unnest_update`."""
+    column, param = key
+    changes: dict[str, Any] = {c: sa.bindparam(c) for c in columns}
+    return table.update().where(table.c[column] == sa.bindparam(param)).values(changes)
+
+
+# Statements are built once: executing a prebuilt statement with a parameter dict skips
+# SQLAlchemy's per-call construction and cache-key work (most of the time of a unit of work).
+_B = sa.bindparam
+SELECT_WALLET = sa.select(*WALLET_COLUMNS).where(t.wallets.c.id == _B("id"))
+LOCK_WALLET = SELECT_WALLET.with_for_update()
+INSERT_WALLET = t.wallets.insert()
+# What changes in a wallet and in a grant after they are inserted: (table, (key column, its
+# parameter), changed columns), for one row here and for a batch's rows in BulkStatement.update.
+WALLET_CHANGE = (t.wallets, ("id", "w_id"), ("held", "debt", "updated_at"))
+GRANT_CHANGE = (t.grants, ("id", "g_id"), ("remaining", "state", "closed_at"))
+UPDATE_WALLET = keyed_update(*WALLET_CHANGE)
+SELECT_GRANT = sa.select(*GRANT_COLUMNS).where(t.grants.c.id == _B("id"))
+WALLET_GRANTS = (
+    sa.select(*GRANT_COLUMNS)
+    .where(t.grants.c.wallet_id == _B("wallet_id"))
+    .order_by(t.grants.c.created_at)
+)
+ACTIVE_WALLET_GRANTS = (
+    sa.select(*GRANT_COLUMNS)
+    .where(t.grants.c.wallet_id == _B("wallet_id"), t.grants.c.state == "active")
+    .order_by(t.grants.c.created_at)
+)
+NONEMPTY_GRANTS = WALLET_GRANTS.where(t.grants.c.remaining > 0)
+NONEMPTY_ACTIVE_GRANTS = ACTIVE_WALLET_GRANTS.where(t.grants.c.remaining > 0)
+INSERT_GRANT = t.grants.insert()
+UPDATE_GRANT = keyed_update(*GRANT_CHANGE)
+SELECT_JOB = sa.select(*JOB_COLUMNS).where(t.jobs.c.id == _B("id"))
+INSERT_JOB = t.jobs.insert()
+# What changes after a job is inserted: its lifecycle.  The request (params, quote, catalog,
+# hold legs, metadata) is written once, at insert.
+_JOB_LIFECYCLE = (
+    "state",
+    "credits_held",
+    "credits_used",
+    "written_off",
+    "reason",
+    "updated_at",
+    "resolved_at",
+)
+JOB_CHANGE = (t.jobs, ("id", "j_id"), _JOB_LIFECYCLE)
+UPDATE_JOB = keyed_update(*JOB_CHANGE)
+INSERT_TX = t.transactions.insert()
+
+
+def _tx_seq(tx_id: Any) -> Any:
+    """The seq of the transaction whose id is ``tx_id`` (a parameter or a column)."""
+    return sa.select(t.transactions.c.seq).where(t.transactions.c.id == tx_id).scalar_subquery()
+
+
+# An entry names its transaction by id and the database looks the seq up: a batch writes its
+# transactions and then their entries without reading the new seqs back in between.
+INSERT_ENTRY = t.entries.insert().values(
+    tx_seq=_tx_seq(_B("tx_id")), account=_B("account"), amount=_B("amount")
+)
+_ENTRY_ARRAYS = unnest_rows(
+    {
+        "tx_id": t.transactions.c.id.type,
+        "account": t.entries.c.account.type,
+        "amount": t.entries.c.amount.type,
+    }
+)
+#: the same for a batch's rows on PostgreSQL (see BulkStatement), in their order
+INSERT_ENTRY_ARRAYS = t.entries.insert().from_select(
+    ["tx_seq", "account", "amount"],
+    sa.select(
+        _tx_seq(_ENTRY_ARRAYS.c.tx_id), _ENTRY_ARRAYS.c.account, _ENTRY_ARRAYS.c.amount
+    ).order_by(_ENTRY_ARRAYS.c.n),
+)
+SELECT_IDEM = sa.select(*IDEM_COLUMNS).where(
+    t.idempotency.c.scope == _B("scope"), t.idempotency.c.key == _B("key")
+)
+INSERT_IDEM = t.idempotency.insert()
+INSERT_EVENT = t.outbox.insert()
+# The oldest transaction that was running when this statement's snapshot was taken and may
+# still commit outbox rows here: the snapshot's in-progress ids, less those seen running in
+# ANOTHER database (one that ended meanwhile, or whose database we cannot see, still counts:
+# conservative); with none, the snapshot's xmax.  Same snapshot as the rows it filters.
+OUTBOX_HORIZON: sa.ColumnClause[Any] = sa.literal_column(
+    "(SELECT coalesce(min(x::text::bigint), pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+    " FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+    " WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
+    " WHERE a.backend_xid::text = (x::text::bigint & 4294967295)::text"
+    " AND a.datname IS DISTINCT FROM current_database()))"
+)

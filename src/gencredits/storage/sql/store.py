@@ -1,0 +1,383 @@
+"""The SQL store (SQLAlchemy 2 Core): SQLite and PostgreSQL behind one adapter.
+
+Locking: every writing unit of work starts by locking the wallet row it changes
+(``SELECT ... FOR UPDATE`` on PostgreSQL), never "the latest ledger row" (a moving target
+that loses updates under read committed).  On SQLite ``BEGIN IMMEDIATE`` (see
+:mod:`gencredits.storage.sql.engine`) already serialises writers.  Unique keys (wallet id,
+job id, the idempotency key, the one-transaction-per-key constraint) are the backstop: a
+violation becomes :class:`~gencredits.ledger.store.RetryableConflict` and the service retries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gencredits.ledger.model import (
+    Event,
+    Grant,
+    IdempotencyRecord,
+    Job,
+    Posting,
+    Transaction,
+    Wallet,
+)
+from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.engine import READONLY_OPTION
+from gencredits.storage.sql.rows import (
+    GRANT_COLUMNS,
+    JOB_COLUMNS,
+    WALLET_COLUMNS,
+    entry_rows,
+    event_row,
+    grant_of,
+    grant_row,
+    grant_update_row,
+    idempotency_record,
+    idempotency_row,
+    job_of,
+    job_row,
+    job_update_row,
+    transaction_row,
+    wallet_of,
+    wallet_row,
+    wallet_update_row,
+)
+from gencredits.storage.sql.statements import (
+    ACTIVE_WALLET_GRANTS,
+    INSERT_ENTRY,
+    INSERT_EVENT,
+    INSERT_GRANT,
+    INSERT_IDEM,
+    INSERT_JOB,
+    INSERT_TX,
+    INSERT_WALLET,
+    LOCK_WALLET,
+    NONEMPTY_ACTIVE_GRANTS,
+    NONEMPTY_GRANTS,
+    OUTBOX_HORIZON,
+    SELECT_GRANT,
+    SELECT_IDEM,
+    SELECT_JOB,
+    SELECT_WALLET,
+    UPDATE_GRANT,
+    UPDATE_JOB,
+    UPDATE_WALLET,
+    WALLET_GRANTS,
+)
+
+__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable"]
+
+T = TypeVar("T")
+
+#: SQLSTATEs after which the whole unit of work may simply be run again.
+_RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+
+
+def as_retryable(exc: BaseException) -> BaseException:
+    """:class:`RetryableConflict` for a database error after which the whole unit of work may
+    simply run again (unique key, serialisation failure, deadlock); else ``exc`` itself."""
+    retry = isinstance(exc, sa.exc.IntegrityError) or (
+        isinstance(exc, sa.exc.OperationalError)
+        and getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
+    )
+    if not retry:
+        return exc
+    assert isinstance(exc, sa.exc.DBAPIError)
+    conflict = RetryableConflict(str(exc.orig))
+    conflict.__cause__ = exc
+    return conflict
+
+
+class SqlStore:
+    """The store port on one SQLAlchemy engine: each unit of work in a transaction of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.backend = engine.dialect.name
+        # SQLite admits one writer at a time; writers of this process queue on a mutex instead
+        # of on SQLite's busy handler, which sleeps with back-off (up to 100 ms a try) and
+        # wastes most of the time under contention.  Other processes still meet busy_timeout.
+        self._writer = threading.Lock() if self.backend == "sqlite" else None
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Held around every writing transaction of this process (SQLite only; else no-op)."""
+        if self._writer is None:
+            yield
+        else:
+            with self._writer:
+                yield
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqlUnit]:
+        """One writing transaction, the one :meth:`run_unit` runs its unit in (also handy in
+        tests): it commits when the block ends normally, else rolls back."""
+        with self.writer_lock(), self._transaction(readonly=False) as conn:
+            yield SqlUnit(conn, self.backend)
+
+    def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
+        """Run ``unit`` in its own transaction (it runs alone: ``hints`` are not needed)."""
+        with self.unit_of_work() as uow:
+            return unit(uow)
+
+    @contextmanager
+    def reader(self) -> Iterator[SqlReader]:
+        """One read-only transaction (on SQLite a deferred ``BEGIN``: no writer lock)."""
+        with self._transaction(readonly=True) as conn:
+            yield SqlReader(conn, self.backend)
+
+    @contextmanager
+    def _transaction(self, *, readonly: bool) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if readonly:
+                    conn = conn.execution_options(**{READONLY_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except sa.exc.DBAPIError as exc:
+            conflict = as_retryable(exc)
+            if conflict is exc:
+                raise
+            raise conflict from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class SqlReader:
+    """The reads of the store port (:class:`~gencredits.ledger.store.LedgerReader`) on one
+    connection, inside its transaction."""
+
+    def __init__(self, conn: Connection, backend: str) -> None:
+        self.c = conn
+        self.backend = backend
+
+    def get_wallet(self, wallet_id: str) -> Wallet | None:
+        row = self.c.execute(SELECT_WALLET, {"id": wallet_id}).first()
+        return None if row is None else wallet_of(row)
+
+    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
+        q = sa.select(*WALLET_COLUMNS).order_by(t.wallets.c.id).limit(limit)
+        if after_id is not None:
+            q = q.where(t.wallets.c.id > after_id)
+        return [wallet_of(r) for r in self.c.execute(q)]
+
+    def wallet_grants(
+        self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
+    ) -> list[Grant]:
+        if nonempty_only:
+            q = NONEMPTY_ACTIVE_GRANTS if active_only else NONEMPTY_GRANTS
+        else:
+            q = ACTIVE_WALLET_GRANTS if active_only else WALLET_GRANTS
+        return [grant_of(r) for r in self.c.execute(q, {"wallet_id": wallet_id})]
+
+    def get_grant(self, grant_id: str) -> Grant | None:
+        row = self.c.execute(SELECT_GRANT, {"id": grant_id}).first()
+        return None if row is None else grant_of(row)
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = self.c.execute(SELECT_JOB, {"id": job_id}).first()
+        return None if row is None else job_of(row)
+
+    def list_jobs(
+        self,
+        wallet_id: str,
+        *,
+        after_seq: int | None,
+        limit: int,
+        states: Sequence[str] | None,
+    ) -> list[Job]:
+        q = sa.select(*JOB_COLUMNS).where(t.jobs.c.wallet_id == wallet_id)
+        if after_seq is not None:
+            q = q.where(t.jobs.c.seq > after_seq)
+        if states is not None:
+            q = q.where(t.jobs.c.state.in_(list(states)))
+        return [job_of(r) for r in self.c.execute(q.order_by(t.jobs.c.seq).limit(limit))]
+
+    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
+        q = sa.select(t.transactions).where(t.transactions.c.wallet_id == wallet_id)
+        if before_seq is not None:
+            q = q.where(t.transactions.c.seq < before_seq)
+        rows = list(self.c.execute(q.order_by(t.transactions.c.seq.desc()).limit(limit)))
+        if not rows:
+            return []
+        postings: dict[int, list[Posting]] = defaultdict(list)
+        eq = (
+            sa.select(t.entries.c.tx_seq, t.entries.c.account, t.entries.c.amount)
+            .where(t.entries.c.tx_seq.in_([r.seq for r in rows]))
+            .order_by(t.entries.c.seq)
+        )
+        for e in self.c.execute(eq):
+            postings[e.tx_seq].append(Posting(e.account, e.amount))
+        return [
+            Transaction(
+                id=r.id,
+                wallet_id=r.wallet_id,
+                kind=r.kind,
+                postings=tuple(postings[r.seq]),
+                created_at=r.created_at,
+                job_id=r.job_id,
+                grant_id=r.grant_id,
+                idem_scope=r.idem_scope,
+                idem_key=r.idem_key,
+                memo=r.memo,
+                seq=r.seq,
+            )
+            for r in rows
+        ]
+
+    def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
+        o = t.outbox
+        if self.backend == "postgresql":
+            # seq is handed out before commit, so a lower seq can commit after a higher one.
+            # Hand out only events of transactions older than every transaction of this
+            # database still running (the horizon), in (txid, seq) order: whatever commits
+            # later has a txid at or above the horizon, so it sorts after everything handed
+            # out so far.
+            q = (
+                sa.select(o)
+                .where(o.c.txid < OUTBOX_HORIZON)
+                .order_by(o.c.txid, o.c.seq)
+                .limit(limit)
+            )
+            if after is not None:
+                mark = sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+                q = q.where(sa.tuple_(o.c.txid, o.c.seq) > mark)
+        else:
+            # SQLite admits one writer at a time: seq order is commit order.
+            q = sa.select(o).order_by(o.c.seq).limit(limit)
+            if after is not None:
+                q = q.where(o.c.seq > after[1])
+        return [
+            Event(
+                wallet_id=r.wallet_id,
+                type=r.type,
+                subject_id=r.subject_id,
+                created_at=r.created_at,
+                payload=r.payload,
+                seq=r.seq,
+                txid=r.txid,
+            )
+            for r in self.c.execute(q)
+        ]
+
+    def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        q = (
+            sa.select(t.jobs.c.id, t.jobs.c.wallet_id)
+            .where(t.jobs.c.state == "pending", t.jobs.c.hold_expires_at <= now)
+            .order_by(t.jobs.c.hold_expires_at)
+            .limit(limit)
+        )
+        return [(r.id, r.wallet_id) for r in self.c.execute(q)]
+
+    def due_grants(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        q = (
+            sa.select(t.grants.c.id, t.grants.c.wallet_id)
+            .where(t.grants.c.state == "active", t.grants.c.expires_at <= now)
+            .order_by(t.grants.c.expires_at)
+            .limit(limit)
+        )
+        return [(r.id, r.wallet_id) for r in self.c.execute(q)]
+
+    def audit_snapshot(self) -> AuditSnapshot:
+        e, tx = t.entries, t.transactions
+        balances: Mapping[str, int] = {
+            r.account: int(r.total)
+            for r in self.c.execute(
+                sa.select(e.c.account, sa.func.sum(e.c.amount).label("total")).group_by(e.c.account)
+            )
+        }
+        unbalanced = [
+            (r.id, int(r.total))
+            for r in self.c.execute(
+                sa.select(tx.c.id, sa.func.coalesce(sa.func.sum(e.c.amount), 0).label("total"))
+                .select_from(tx.outerjoin(e, e.c.tx_seq == tx.c.seq))
+                .group_by(tx.c.seq, tx.c.id)
+                .having(
+                    sa.or_(
+                        sa.func.coalesce(sa.func.sum(e.c.amount), 0) != 0,
+                        sa.func.count(e.c.seq) == 0,
+                    )
+                )
+            )
+        ]
+        job_txs: dict[str, list[str]] = defaultdict(list)
+        for r in self.c.execute(
+            sa.select(tx.c.job_id, tx.c.kind).where(tx.c.job_id.is_not(None)).order_by(tx.c.seq)
+        ):
+            job_txs[r.job_id].append(r.kind)
+        keys = [
+            (r.idem_scope, r.idem_key)
+            for r in self.c.execute(
+                sa.select(tx.c.idem_scope, tx.c.idem_key).where(tx.c.idem_key.is_not(None))
+            )
+        ]
+        idem = frozenset(
+            (r.scope, r.key)
+            for r in self.c.execute(sa.select(t.idempotency.c.scope, t.idempotency.c.key))
+        )
+        return AuditSnapshot(
+            account_balances=balances,
+            unbalanced_transactions=unbalanced,
+            wallets=[wallet_of(r) for r in self.c.execute(sa.select(*WALLET_COLUMNS))],
+            grants=[grant_of(r) for r in self.c.execute(sa.select(*GRANT_COLUMNS))],
+            jobs=[job_of(r) for r in self.c.execute(sa.select(*JOB_COLUMNS))],
+            job_transactions=dict(job_txs),
+            transaction_keys=keys,
+            idempotency_keys=idem,
+        )
+
+
+class SqlUnit(SqlReader):
+    """A unit of work (:class:`~gencredits.ledger.store.WriteUnit`) on one connection, inside
+    its writing transaction; the reads of :class:`SqlReader` come with it."""
+
+    def lock_wallet(self, wallet_id: str) -> Wallet | None:
+        q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
+        row = self.c.execute(q, {"id": wallet_id}).first()
+        return None if row is None else wallet_of(row)
+
+    def insert_wallet(self, wallet: Wallet) -> None:
+        self.c.execute(INSERT_WALLET, wallet_row(wallet))
+
+    def update_wallet(self, wallet: Wallet) -> None:
+        self.c.execute(UPDATE_WALLET, wallet_update_row(wallet))
+
+    def insert_grant(self, grant: Grant) -> None:
+        self.c.execute(INSERT_GRANT, grant_row(grant))
+
+    def update_grant(self, grant: Grant) -> None:
+        self.c.execute(UPDATE_GRANT, grant_update_row(grant))
+
+    def insert_job(self, job: Job) -> Job:
+        result = self.c.execute(INSERT_JOB, job_row(job))
+        pk = result.inserted_primary_key
+        assert pk is not None
+        return replace(job, seq=int(pk[0]))
+
+    def update_job(self, job: Job) -> None:
+        self.c.execute(UPDATE_JOB, job_update_row(job))
+
+    def record(self, transaction: Transaction) -> None:
+        self.c.execute(INSERT_TX, transaction_row(transaction))
+        self.c.execute(INSERT_ENTRY, entry_rows(transaction))
+
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        row = self.c.execute(SELECT_IDEM, {"scope": scope, "key": key}).first()
+        return None if row is None else idempotency_record(row)
+
+    def insert_idempotency(self, record: IdempotencyRecord) -> None:
+        self.c.execute(INSERT_IDEM, idempotency_row(record))
+
+    def emit(self, event: Event) -> None:
+        self.c.execute(INSERT_EVENT, event_row(event))
