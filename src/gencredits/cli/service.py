@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from gencredits import db
 from gencredits.api.keys import SCOPES, KeyStore
 from gencredits.cli._app import JsonOpt, app, console, print_json
 from gencredits.config import CONFIG_ENV, Settings, load_settings
+
+if TYPE_CHECKING:
+    from gencredits.billing import BillingAPI
 
 keys_app = typer.Typer(help="API keys of the HTTP service (stored as hashes only).")
 app.add_typer(keys_app, name="keys", no_args_is_help=True)
@@ -180,13 +183,15 @@ ApiKeyOpt = Annotated[
 ]
 
 
-def open_billing(url: str | None, api_key: str | None, database_url: str | None = None) -> Any:
-    """The billing service a command works on: remote when ``url`` is given (same method
-    names and answers, see :class:`gencredits.client.RemoteBilling`), else the local one."""
+def open_billing(
+    url: str | None, api_key: str | None, database_url: str | None = None
+) -> BillingAPI:
+    """The billing service a command works on: the HTTP service's :class:`Client` when
+    ``url`` is given, else the local :class:`Billing` (both implement ``BillingAPI``)."""
     if url:
-        from gencredits.client import RemoteBilling
+        from gencredits.client import Client
 
-        return RemoteBilling.connect(url, api_key)
+        return Client(url, api_key)
     from gencredits.billing import Billing
 
     return Billing.from_url(database_url)
