@@ -47,3 +47,26 @@ def test_the_ledger_cli_runs_against_a_remote_service(
     refused = gc(live, key, "audit", ok=False)  # a billing key may not audit
     assert refused["error"]["code"] == "forbidden"
     assert gc(live, keys["admin"], "audit") == {"clean": True, "violations": []}
+
+
+def test_the_service_may_be_named_before_the_command_or_in_the_environment(
+    live: LiveService, keys: dict[str, str]
+) -> None:
+    wallet = f"cle-{uuid.uuid4().hex[:8]}"
+    env = {
+        **live.env(),
+        "GENCREDITS_DATABASE_URL": "sqlite:///nowhere/never-used.db",
+        "GENCREDITS_URL": live.url,
+        "GENCREDITS_API_KEY": keys["billing"],
+    }
+    made = subprocess.run(
+        [sys.executable, "-m", "gencredits.cli", "wallet", "create", wallet, "--json"],
+        env=env, cwd=live.workdir, capture_output=True, check=True,
+    )  # fmt: skip
+    assert json.loads(made.stdout)["id"] == wallet
+    shown = subprocess.run(
+        [sys.executable, "-m", "gencredits.cli", "--url", live.url, "--api-key", keys["read"],
+         "wallet", "show", wallet],
+        env=live.env(), cwd=live.workdir, capture_output=True, check=True,
+    )  # fmt: skip
+    assert shown.stdout.decode().startswith(f"wallet {wallet} (user): available 0")

@@ -98,3 +98,34 @@ def test_audit_exits_1_naming_each_violation(run: Any) -> None:
     assert "grant_balance_mismatch" in out and "grant_remaining_out_of_range" in out
     report = run("audit", "--json", code=1)
     assert report["clean"] is False and len(report["violations"]) >= 2
+
+
+def test_the_shared_options_go_before_or_after_the_command(run: Any, tmp_path: Path) -> None:
+    run("wallet", "create", "dan")
+    assert run("--database-url", run.url, "wallet", "show", "dan", "--json")["id"] == "dan"
+    assert run("wallet", "show", "dan", f"--database-url={run.url}", "--json")["id"] == "dan"
+    other = f"sqlite:///{tmp_path}/other.db"  # the option wins over $GENCREDITS_DATABASE_URL
+    assert run("wallet", "list", "--database-url", other, "--json")["items"] == []
+    assert run("--database-url", other, "wallet", "list", "--json")["items"] == []
+
+
+def test_what_a_command_opens_is_closed_when_it_ends(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gencredits.billing import Billing
+
+    closed: list[object] = []
+    close = Billing.close
+
+    def counting_close(self: Billing) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(Billing, "close", counting_close)
+    run("wallet", "create", "fay")
+    run("grant", "fay", "5", "--kind", "bonus", "-k", "g")
+    assert len(closed) == 2
+    run("job", "show", "job_nope", "--json", code=3)  # ended by an error: closed as well
+    assert len(closed) == 3
+    run("quote", "veo3_fast", "-c", "api-pricing")  # a pricing command opens nothing
+    assert len(closed) == 3

@@ -9,11 +9,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from gencredits.cli._connection import ApiKeyOpt, Connection, DbOpt, SharedOptionsGroup, UrlOpt
 from gencredits.errors import GencreditsError, InvalidRequest
 
 app = typer.Typer(
     name="gencredits",
-    help="Credit engine for generative-AI media platforms: pricing, ledger, service.",
+    cls=SharedOptionsGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -35,6 +36,17 @@ SetOpt = Annotated[
 
 #: Exit status per error family (documented in the README): scripts can branch on it.
 EXIT_CODES: dict[int, int] = {422: 2, 404: 3, 409: 4, 402: 5, 401: 6, 403: 6, 503: 7}
+
+
+@app.callback()
+def connect(
+    ctx: typer.Context, database_url: DbOpt = None, url: UrlOpt = None, api_key: ApiKeyOpt = None
+) -> None:
+    """Credit engine for generative-AI media platforms: pricing, ledger, service.
+
+    --database-url, --url and --api-key may also follow the command's name.
+    """
+    ctx.obj = Connection(ctx, database_url=database_url, url=url, api_key=api_key)
 
 
 def parse_pairs(option: str, pairs: list[str] | None) -> dict[str, str]:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 
 from gencredits.cli._app import JsonOpt, SetOpt, app, console, fail, parse_pairs, print_json
-from gencredits.cli.service import ApiKeyOpt, UrlOpt, open_billing
+from gencredits.cli._connection import connection
 from gencredits.errors import GencreditsError, InvalidRequest
+
+if TYPE_CHECKING:
+    from gencredits.billing import BillingAPI
 
 wallet_app = typer.Typer(help="Create, show and list wallets.", no_args_is_help=True)
 job_app = typer.Typer(help="Submit jobs and report their outcome.", no_args_is_help=True)
@@ -28,14 +31,6 @@ app.add_typer(job_app, name="job")
 
 T = TypeVar("T")
 
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="GENCREDITS_DATABASE_URL",
-        help="SQLAlchemy URL of the ledger (default: sqlite:///./var/gencredits.db).",
-    ),
-]
 KeyOpt = Annotated[
     str | None,
     typer.Option(
@@ -64,15 +59,13 @@ def _when(option: str, text: str | None) -> datetime | None:
     return value
 
 
-def _call(as_json: bool, work: Callable[[], T]) -> T:
+def _call(ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], T]) -> T:
+    """``work`` on the command's billing service (local or remote); its errors end the
+    command with one line and the exit code of their family."""
     try:
-        return work()
+        return work(connection(ctx).billing())
     except GencreditsError as exc:
         fail(exc, as_json=as_json)
-
-
-def _billing(db: str | None, url: str | None, api_key: str | None) -> Any:
-    return open_billing(url, api_key, db)
 
 
 def _show(as_json: bool, data: dict[str, Any], text: str, key: str | None = None) -> None:
@@ -109,6 +102,7 @@ def _job_text(d: dict[str, Any]) -> str:
 
 @wallet_app.command("create")
 def wallet_create(
+    ctx: typer.Context,
     wallet_id: Annotated[str, typer.Argument(help="The platform's id of the user or team.")],
     owner_kind: Annotated[str, typer.Option("--owner-kind", help="user or team.")] = "user",
     overdraft_limit: Annotated[
@@ -118,15 +112,13 @@ def wallet_create(
         int | None, typer.Option("--hold-ttl-s", help="Hold time limit for its jobs.")
     ] = None,
     idempotency_key: KeyOpt = None,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a wallet (again with the same settings: no change)."""
     view = _call(
+        ctx,
         as_json,
-        lambda: _billing(database_url, url, api_key).create_wallet(
+        lambda api: api.create_wallet(
             wallet_id,
             owner_kind=owner_kind,
             overdraft_limit=overdraft_limit,
@@ -140,14 +132,12 @@ def wallet_create(
 
 @wallet_app.command("show")
 def wallet_show(
+    ctx: typer.Context,
     wallet_id: str,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Balances of a wallet and its grants in spend order."""
-    d = _call(as_json, lambda: _billing(database_url, url, api_key).get_wallet(wallet_id)).to_dict()
+    d = _call(ctx, as_json, lambda api: api.get_wallet(wallet_id)).to_dict()
     if as_json:
         print_json(d)
         return
@@ -169,17 +159,16 @@ def wallet_show(
 
 @wallet_app.command("list")
 def wallet_list(
+    ctx: typer.Context,
     cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of a page.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Wallets in id order, one page at a time."""
     page = _call(
+        ctx,
         as_json,
-        lambda: _billing(database_url, url, api_key).list_wallets(cursor=cursor, limit=limit),
+        lambda api: api.list_wallets(cursor=cursor, limit=limit),
     )
     d = page.to_dict()
     if as_json:
@@ -196,6 +185,7 @@ def wallet_list(
 
 @app.command("grant")
 def grant(
+    ctx: typer.Context,
     wallet_id: str,
     amount: Annotated[int, typer.Argument(help="Whole credits.")],
     kind: Annotated[
@@ -217,16 +207,14 @@ def grant(
         str | None, typer.Option("--source", help="What created it (order, plan cycle).")
     ] = None,
     idempotency_key: KeyOpt = None,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add credits to a wallet as a grant."""
     key = _key(idempotency_key)
     view = _call(
+        ctx,
         as_json,
-        lambda: _billing(database_url, url, api_key).grant(
+        lambda api: api.grant(
             wallet_id,
             amount,
             kind=kind,
@@ -250,6 +238,7 @@ def grant(
 
 @job_app.command("submit")
 def job_submit(
+    ctx: typer.Context,
     wallet_id: str,
     model: str,
     settings: SetOpt = None,
@@ -263,16 +252,14 @@ def job_submit(
         list[str] | None, typer.Option("--meta", help="Metadata KEY=VALUE. Repeatable.")
     ] = None,
     idempotency_key: KeyOpt = None,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Quote a generation and hold its credits (status 0)."""
     key = _key(idempotency_key)
     view = _call(
+        ctx,
         as_json,
-        lambda: _billing(database_url, url, api_key).submit(
+        lambda api: api.submit(
             wallet_id,
             model,
             parse_pairs("--set", settings),
@@ -289,6 +276,7 @@ def job_submit(
 
 @job_app.command("complete")
 def job_complete(
+    ctx: typer.Context,
     job_id: str,
     settings: SetOpt = None,
     generations: Annotated[
@@ -296,17 +284,15 @@ def job_complete(
         typer.Option("--generations", "-n", min=0, help="Generations actually delivered."),
     ] = None,
     idempotency_key: KeyOpt = None,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The provider delivered: capture (less when less was made; --set for actual settings)."""
     key = _key(idempotency_key)
     actual = parse_pairs("--set", settings) or None
     view = _call(
+        ctx,
         as_json,
-        lambda: _billing(database_url, url, api_key).complete(
+        lambda api: api.complete(
             job_id, actual_params=actual, actual_generations=generations, idempotency_key=key
         ),
     )
@@ -315,53 +301,47 @@ def job_complete(
 
 @job_app.command("fail")
 def job_fail(
+    ctx: typer.Context,
     job_id: str,
     reason: Annotated[str | None, typer.Option("--reason")] = None,
     idempotency_key: KeyOpt = None,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The provider failed: release the hold (status 2)."""
     key = _key(idempotency_key)
     view = _call(
+        ctx,
         as_json,
-        lambda: _billing(database_url, url, api_key).fail(
-            job_id, reason=reason, idempotency_key=key
-        ),
+        lambda api: api.fail(job_id, reason=reason, idempotency_key=key),
     )
     _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
 
 
 @job_app.command("cancel")
 def job_cancel(
+    ctx: typer.Context,
     job_id: str,
     idempotency_key: KeyOpt = None,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a pending job: release its hold (status 2)."""
     key = _key(idempotency_key)
     view = _call(
+        ctx,
         as_json,
-        lambda: _billing(database_url, url, api_key).cancel(job_id, idempotency_key=key),
+        lambda api: api.cancel(job_id, idempotency_key=key),
     )
     _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
 
 
 @job_app.command("show")
 def job_show(
+    ctx: typer.Context,
     job_id: str,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A job: status, credits, and the quote it was priced on."""
-    d = _call(as_json, lambda: _billing(database_url, url, api_key).get_job(job_id)).to_dict()
+    d = _call(ctx, as_json, lambda api: api.get_job(job_id)).to_dict()
     if as_json:
         print_json(d)
         return
@@ -378,18 +358,17 @@ def job_show(
 
 @app.command("ledger")
 def ledger(
+    ctx: typer.Context,
     wallet_id: str,
     cursor: Annotated[str | None, typer.Option("--cursor")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A wallet's ledger history, newest first, each transaction with its postings."""
     page = _call(
+        ctx,
         as_json,
-        lambda: _billing(database_url, url, api_key).history(wallet_id, cursor=cursor, limit=limit),
+        lambda api: api.history(wallet_id, cursor=cursor, limit=limit),
     )
     d = page.to_dict()
     if as_json:
@@ -413,13 +392,11 @@ def ledger(
 
 @app.command("sweep")
 def sweep(
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
+    ctx: typer.Context,
     as_json: JsonOpt = False,
 ) -> None:
     """Release holds past their time limit and expire grants (safe to run anywhere, often)."""
-    d = _call(as_json, lambda: _billing(database_url, url, api_key).sweep()).to_dict()
+    d = _call(ctx, as_json, lambda api: api.sweep()).to_dict()
     text = (
         f"released {d['holds_released']} hold(s) ({d['credits_released']} credits), "
         f"expired {d['grants_expired']} grant(s) ({d['credits_expired']} credits)"
@@ -430,13 +407,11 @@ def sweep(
 
 @app.command("audit")
 def audit(
-    database_url: DbOpt = None,
-    url: UrlOpt = None,
-    api_key: ApiKeyOpt = None,
+    ctx: typer.Context,
     as_json: JsonOpt = False,
 ) -> None:
     """Check every ledger invariant; exit 1 naming each violation, 0 when clean."""
-    violations = _call(as_json, lambda: _billing(database_url, url, api_key).audit())
+    violations = _call(ctx, as_json, lambda api: api.audit())
     if as_json:
         print_json({"clean": not violations, "violations": [v.to_dict() for v in violations]})
     elif not violations:

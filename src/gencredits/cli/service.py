@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,7 @@ from rich.table import Table
 
 from gencredits.api.keys import SCOPES, KeyStore
 from gencredits.cli._app import JsonOpt, app, console, print_json
+from gencredits.cli._connection import connection
 from gencredits.config import CONFIG_ENV, Settings, load_settings
 from gencredits.storage.sql import engine as db
 
@@ -23,10 +24,6 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="A TOML or YAML config file (else $GENCREDITS_CONFIG)."),
 ]
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (else $GENCREDITS_DATABASE_URL)."),
-]
 
 FIRST_KEY_NAME = "first admin key"
 err_console = Console(stderr=True)
@@ -35,6 +32,14 @@ err_console = Console(stderr=True)
 def _store(settings: Settings) -> KeyStore:
     db.upgrade(settings.database_url)
     return KeyStore(db.make_engine(settings.database_url))
+
+
+def _keys(ctx: typer.Context, config: Path | None) -> KeyStore:
+    """The key store of the configured database, released when the command ends."""
+    conn = connection(ctx)
+    store = _store(load_settings(config, database_url=conn.database_url))
+    conn.on_close(store.engine.dispose)
+    return store
 
 
 def bootstrap(settings: Settings) -> str | None:
@@ -51,17 +56,18 @@ def bootstrap(settings: Settings) -> str | None:
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to bind [default 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
     workers: Annotated[
         int | None, typer.Option(help="Worker processes [default 1].", min=1, max=64)
     ] = None,
     config: ConfigOpt = None,
-    database_url: DatabaseOpt = None,
 ) -> None:
     """Run the HTTP service: migrates the database first; the first start prints an admin key."""
     import uvicorn
 
+    database_url = connection(ctx).database_url
     settings = load_settings(
         config, host=host, port=port, workers=workers, database_url=database_url
     )
@@ -104,17 +110,17 @@ def _redacted(url: str) -> str:
 
 @keys_app.command("create")
 def keys_create(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
     scope: Annotated[
         list[str] | None,
         typer.Option("--scope", help=f"Repeatable: {', '.join(SCOPES)} [default read]."),
     ] = None,
     config: ConfigOpt = None,
-    database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key; its secret is printed this once and never stored."""
-    store = _store(load_settings(config, database_url=database_url))
+    store = _keys(ctx, config)
     record, secret = store.create(name, scope or ["read"])
     if as_json:
         print_json({**record.to_dict(), "key": secret})
@@ -125,13 +131,13 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(
+    ctx: typer.Context,
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
     config: ConfigOpt = None,
-    database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List keys (id, name, prefix, scopes; never the secret)."""
-    store = _store(load_settings(config, database_url=database_url))
+    store = _keys(ctx, config)
     keys = store.list(include_revoked=include_revoked)
     if as_json:
         print_json({"items": [k.to_dict() for k in keys]})
@@ -151,42 +157,15 @@ def keys_list(
 
 @keys_app.command("revoke")
 def keys_revoke(
+    ctx: typer.Context,
     key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")],
     config: ConfigOpt = None,
-    database_url: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a key: refused by every worker within api_key_cache_ttl_s (default 5 s)."""
-    store = _store(load_settings(config, database_url=database_url))
+    store = _keys(ctx, config)
     record = store.revoke(key_id)
     if as_json:
         print_json(record.to_dict())
         return
     console.print(f"revoked {record.id} ({record.name})", highlight=False)
-
-
-#: Options for any command that can work on a remote service instead of a local database.
-UrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        envvar="GENCREDITS_URL",
-        help="A gencredits service (http://host:port) instead of the local database.",
-    ),
-]
-ApiKeyOpt = Annotated[
-    str | None,
-    typer.Option("--api-key", envvar="GENCREDITS_API_KEY", help="API key for --url."),
-]
-
-
-def open_billing(url: str | None, api_key: str | None, database_url: str | None = None) -> Any:
-    """The billing service a command works on: remote when ``url`` is given (same method
-    names and answers, see :class:`gencredits.client.RemoteBilling`), else the local one."""
-    if url:
-        from gencredits.client import RemoteBilling
-
-        return RemoteBilling.connect(url, api_key)
-    from gencredits.billing import Billing
-
-    return Billing.from_url(database_url)

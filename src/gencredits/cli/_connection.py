@@ -1,0 +1,140 @@
+"""Where a command's data lives: the options every command shares, read once.
+
+``--database-url``, ``--url`` and ``--api-key`` (each also from its environment variable)
+are the options of the application's callback, which leaves a :class:`Connection` on the
+context.  A command asks it for the billing service (:meth:`Connection.billing`): the
+local :class:`~gencredits.billing.Billing`, or :class:`~gencredits.client.Client` when a
+service URL is given, both typed as :class:`~gencredits.billing.BillingAPI`.  Whatever it
+opens is closed when the command ends, however it ends.
+
+As documented, the options may follow the command (``gencredits wallet show w --url ...``):
+:class:`SharedOptionsGroup` moves them before it, where the callback reads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from gencredits.billing import BillingAPI
+
+__all__ = [
+    "ApiKeyOpt",
+    "Connection",
+    "DbOpt",
+    "SharedOptionsGroup",
+    "UrlOpt",
+    "connection",
+    "open_billing",
+]
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="GENCREDITS_DATABASE_URL",
+        help="SQLAlchemy URL of the ledger (default: sqlite:///./var/gencredits.db, or the "
+        "config file's for serve and keys).",
+    ),
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="GENCREDITS_URL",
+        help="A gencredits service (http://host:port) instead of the local database.",
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="GENCREDITS_API_KEY", help="API key for --url."),
+]
+
+#: The shared options, each taking one value.
+SHARED_OPTIONS = frozenset({"--database-url", "--url", "--api-key"})
+
+
+def hoist_shared_options(args: list[str]) -> list[str]:
+    """``args`` with the shared options (and their values) moved to the front, so that they
+    may be written after the command's name as well as before it."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":  # everything after it is an argument
+            rest.extend(args[i:])
+            break
+        name, sep, _ = arg.partition("=")
+        if name not in SHARED_OPTIONS:
+            rest.append(arg)
+            i += 1
+            continue
+        taken = 1 if sep else 2
+        front.extend(args[i : i + taken])
+        i += taken
+    return front + rest
+
+
+class SharedOptionsGroup(TyperGroup):
+    """The application's group: the shared options are read wherever they are written."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        return super().parse_args(ctx, hoist_shared_options(args))
+
+
+def open_billing(
+    url: str | None, api_key: str | None, database_url: str | None = None
+) -> BillingAPI:
+    """The billing service at ``url`` (a :class:`Client`), else the local :class:`Billing`
+    on ``database_url`` (default: ``$GENCREDITS_DATABASE_URL``, then the SQLite file)."""
+    if url:
+        from gencredits.client import Client
+
+        return Client(url, api_key)
+    from gencredits.billing import Billing
+
+    return Billing.from_url(database_url)
+
+
+class Connection:
+    """The shared options of one invocation, and what was opened with them (closed with the
+    invocation's context)."""
+
+    def __init__(
+        self,
+        ctx: typer.Context,
+        *,
+        database_url: str | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.database_url = database_url
+        self.url = url
+        self.api_key = api_key
+        self._ctx = ctx
+        self._billing: BillingAPI | None = None
+
+    def billing(self) -> BillingAPI:
+        """The billing service (opened on first use, once, and closed when the command ends)."""
+        if self._billing is None:
+            api = open_billing(self.url, self.api_key, self.database_url)
+            self._billing = self._ctx.with_resource(contextlib.closing(api))
+        return self._billing
+
+    def on_close(self, release: Callable[[], object]) -> None:
+        """Run ``release`` when the command ends (for what a command opens itself)."""
+        self._ctx.call_on_close(release)
+
+
+def connection(ctx: typer.Context) -> Connection:
+    """The invocation's :class:`Connection` (left by the application's callback)."""
+    found = ctx.find_object(Connection)
+    if found is None:
+        raise RuntimeError("a command ran without the application's callback")
+    return found

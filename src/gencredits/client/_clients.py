@@ -1,0 +1,354 @@
+"""``Client`` and ``AsyncClient``: the endpoints of :mod:`.endpoints`, sent.
+
+The two differ only in how one request is sent (``_send``: blocking or awaited); what to
+send is :mod:`.endpoints`, when to try again is :class:`RetryPolicy`, what an answer means
+is :meth:`_Base._read`.  Each endpoint function becomes a method through a small
+descriptor, so a method has exactly its endpoint's parameters and answer type (and mypy
+checks :class:`Client` against :class:`~gencredits.billing.BillingAPI`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+import httpx
+
+from . import endpoints as ep
+from ._errors import error_from_response, unreachable
+from .endpoints import Call, Query
+
+__all__ = ["AsyncClient", "Client", "RetryPolicy"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: Methods that may be sent again as they are; any other needs an ``Idempotency-Key``.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Outcome = httpx.Response | httpx.TransportError
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a request is tried again, and after how long (exponential backoff, capped).
+
+    Retried: a transport failure (refused, reset, timed out) or a 502/503/504 answer, at
+    most ``retries`` times, and only for a safe method or a request carrying an
+    ``Idempotency-Key`` (sent unchanged on every attempt, so it never applies twice).
+    """
+
+    retries: int = 3
+    backoff_s: float = 0.1
+    backoff_max_s: float = 2.0
+    statuses: frozenset[int] = RETRY_STATUSES
+
+    def delay_s(self, request: httpx.Request, attempt: int, outcome: Outcome) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``; ``None``: ``outcome`` is final."""
+        if attempt >= self.retries:
+            return None
+        if request.method not in SAFE_METHODS and "Idempotency-Key" not in request.headers:
+            return None
+        if isinstance(outcome, httpx.Response) and outcome.status_code not in self.statuses:
+            return None
+        return float(min(self.backoff_max_s, self.backoff_s * 2**attempt))
+
+
+class _Base:
+    """What both clients share: building a request from a :class:`Call`, reading its answer."""
+
+    _http: httpx.Client | httpx.AsyncClient
+
+    def __init__(self, api_key: str | None, retries: int, idempotency_prefix: str) -> None:
+        self.api_key = api_key
+        self.retry = RetryPolicy(retries)
+        self.idempotency_prefix = idempotency_prefix
+
+    @property
+    def retries(self) -> int:
+        return self.retry.retries
+
+    @staticmethod
+    def _auth(api_key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def _request(
+        self, method: str, path: str, body: object, query: Query, idempotency_key: str | None
+    ) -> httpx.Request:
+        """One logical call's request: a POST carries an ``Idempotency-Key`` (the caller's or
+        a fresh one), built once so that every attempt sends the same."""
+        headers = {}
+        if method == "POST":
+            headers["Idempotency-Key"] = (
+                idempotency_key or self.idempotency_prefix + uuid.uuid4().hex
+            )
+        params = {k: v for k, v in query.items() if v is not None}
+        return self._http.build_request(method, path, json=body, params=params, headers=headers)
+
+    def _build(self, call: Call[R]) -> httpx.Request:
+        return self._request(call.method, call.path, call.body, call.query, call.idempotency_key)
+
+    def _final(self, outcome: Outcome) -> httpx.Response:
+        """The response of the last attempt; a transport failure raises ``Unavailable``."""
+        if isinstance(outcome, httpx.TransportError):
+            raise unreachable(outcome, str(self._http.base_url)) from outcome
+        return outcome
+
+    @staticmethod
+    def _read(call: Call[R], response: httpx.Response) -> R:
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return call.answer(response.json())
+
+
+class _Sync(Generic[P, R]):
+    """An endpoint as a method of :class:`Client`: build the call, send it, read the answer."""
+
+    def __init__(self, build: Callable[P, Call[R]]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> _Sync[P, R]: ...
+    @overload
+    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, R]: ...
+    def __get__(self, client: Client | None, owner: type[Any]) -> _Sync[P, R] | Callable[P, R]:
+        if client is None:
+            return self
+        build = self.build
+
+        @functools.wraps(build)
+        def method(*args: P.args, **kwargs: P.kwargs) -> R:
+            call = build(*args, **kwargs)
+            return client._read(call, client._send(client._build(call)))
+
+        return method
+
+
+class _Async(Generic[P, R]):
+    """An endpoint as a coroutine method of :class:`AsyncClient`."""
+
+    def __init__(self, build: Callable[P, Call[R]]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> _Async[P, R]: ...
+    @overload
+    def __get__(self, client: AsyncClient, owner: type[Any]) -> Callable[P, Awaitable[R]]: ...
+    def __get__(
+        self, client: AsyncClient | None, owner: type[Any]
+    ) -> _Async[P, R] | Callable[P, Awaitable[R]]:
+        if client is None:
+            return self
+        build = self.build
+
+        @functools.wraps(build)
+        async def method(*args: P.args, **kwargs: P.kwargs) -> R:
+            call = build(*args, **kwargs)
+            return client._read(call, await client._send(client._build(call)))
+
+        return method
+
+
+class Client(_Base):
+    """Synchronous client (thread-safe as httpx.Client is).  Use as a context manager.
+
+    Implements :class:`~gencredits.billing.BillingAPI` (answers are the wire types of
+    :mod:`gencredits.billing.views`), plus the pricing, catalog, health and key calls.
+    """
+
+    _http: httpx.Client
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+        idempotency_prefix: str = "py-",
+    ) -> None:
+        super().__init__(api_key, retries, idempotency_prefix)
+        self._http = httpx.Client(
+            base_url=base_url, headers=self._auth(api_key), timeout=timeout_s, transport=transport
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                outcome: Outcome = self._http.send(request)
+            except httpx.TransportError as exc:
+                outcome = exc
+            delay = self.retry.delay_s(request, attempt, outcome)
+            if delay is None:
+                return self._final(outcome)
+            time.sleep(delay)
+            attempt += 1
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        params: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Any endpoint, raw: retried as every call is; the response is returned as is."""
+        return self._send(self._request(method, path, json, params or {}, idempotency_key))
+
+    # --- health, catalogs, pricing ----------------------------------------------------------
+    health = _Sync(ep.health)
+    ready = _Sync(ep.ready)
+    catalogs = _Sync(ep.catalogs)
+    catalog = _Sync(ep.catalog)
+    models = _Sync(ep.models)
+    model = _Sync(ep.model)
+    quote = _Sync(ep.quote)
+    compare = _Sync(ep.compare)
+    capacity = _Sync(ep.capacity)
+    project_quote = _Sync(ep.project_quote)
+    # --- billing (BillingAPI) ---------------------------------------------------------------
+    create_wallet = _Sync(ep.create_wallet)
+    get_wallet = _Sync(ep.get_wallet)
+    list_wallets = _Sync(ep.list_wallets)
+    grant = _Sync(ep.grant)
+    void_grant = _Sync(ep.void_grant)
+    list_grants = _Sync(ep.list_grants)
+    submit = _Sync(ep.submit)
+    record_free_job = _Sync(ep.record_free_job)
+    complete = _Sync(ep.complete)
+    fail = _Sync(ep.fail)
+    cancel = _Sync(ep.cancel)
+    get_job = _Sync(ep.get_job)
+    list_jobs = _Sync(ep.list_jobs)
+    history = _Sync(ep.history)
+    sweep = _Sync(ep.sweep)
+    audit = _Sync(ep.audit)
+    # --- API keys (admin) -------------------------------------------------------------------
+    create_key = _Sync(ep.create_key)
+    keys = _Sync(ep.keys)
+    revoke_key = _Sync(ep.revoke_key)
+    # --- the earlier names, kept as aliases (same calls, same answers) ----------------------
+    wallet = get_wallet
+    wallets = list_wallets
+    grants = list_grants
+    job = get_job
+    jobs = list_jobs
+
+
+class AsyncClient(_Base):
+    """The same calls as :class:`Client`, as coroutines (``close`` too)."""
+
+    _http: httpx.AsyncClient
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        idempotency_prefix: str = "py-",
+    ) -> None:
+        super().__init__(api_key, retries, idempotency_prefix)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=self._auth(api_key), timeout=timeout_s, transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    aclose = close
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                outcome: Outcome = await self._http.send(request)
+            except httpx.TransportError as exc:
+                outcome = exc
+            delay = self.retry.delay_s(request, attempt, outcome)
+            if delay is None:
+                return self._final(outcome)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        params: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Any endpoint, raw: retried as every call is; the response is returned as is."""
+        return await self._send(self._request(method, path, json, params or {}, idempotency_key))
+
+    health = _Async(ep.health)
+    ready = _Async(ep.ready)
+    catalogs = _Async(ep.catalogs)
+    catalog = _Async(ep.catalog)
+    models = _Async(ep.models)
+    model = _Async(ep.model)
+    quote = _Async(ep.quote)
+    compare = _Async(ep.compare)
+    capacity = _Async(ep.capacity)
+    project_quote = _Async(ep.project_quote)
+    create_wallet = _Async(ep.create_wallet)
+    get_wallet = _Async(ep.get_wallet)
+    list_wallets = _Async(ep.list_wallets)
+    grant = _Async(ep.grant)
+    void_grant = _Async(ep.void_grant)
+    list_grants = _Async(ep.list_grants)
+    submit = _Async(ep.submit)
+    record_free_job = _Async(ep.record_free_job)
+    complete = _Async(ep.complete)
+    fail = _Async(ep.fail)
+    cancel = _Async(ep.cancel)
+    get_job = _Async(ep.get_job)
+    list_jobs = _Async(ep.list_jobs)
+    history = _Async(ep.history)
+    sweep = _Async(ep.sweep)
+    audit = _Async(ep.audit)
+    create_key = _Async(ep.create_key)
+    keys = _Async(ep.keys)
+    revoke_key = _Async(ep.revoke_key)
+    wallet = get_wallet
+    wallets = list_wallets
+    grants = list_grants
+    job = get_job
+    jobs = list_jobs
+
+
+if TYPE_CHECKING:
+    from gencredits.billing.protocol import BillingAPI
+
+    def _implements(client: Client) -> BillingAPI:  # mypy checks Client against the protocol
+        return client
