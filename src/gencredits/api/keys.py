@@ -126,7 +126,7 @@ class KeyStore:
         self.engine = engine
 
     def _reading(self) -> Connection:
-        # Reads take no write lock on SQLite (gencredits.db issues BEGIN IMMEDIATE otherwise).
+        # Reads take no write lock on SQLite (the SQL engine issues BEGIN IMMEDIATE otherwise).
         return self.engine.connect().execution_options(**{READONLY_OPTION: True})
 
     def create(
