@@ -1,14 +1,13 @@
 """The job lifecycle: given a job and what happened to it, the next state and the posting
 template that applies, and applying it inside the wallet's unit of work.
 
-::
-
-    submit ──> pending ──complete──> succeeded                    (capture; rest released)
-                  │ ├────fail─────> failed                        (release all)
-                  │ ├────cancel───> cancelled                     (release all)
-                  │ └────sweep────> timed_out ──complete──> succeeded_after_timeout
-                  │                                                (charged, or written off)
-    record_free_job ──> succeeded (zero cost, visible in usage)
+The lifecycle is drawn once, in docs/architecture.md ("A job's credits, from quote to
+capture"); :func:`next_step` is its table in code.  ``submit`` holds the quote's total and
+opens the job ``pending``; ``complete`` captures what was made and releases the rest
+(``succeeded``); ``fail`` and ``cancel`` release it all (``failed``, ``cancelled``); the sweep
+releases a hold past its time limit (``timed_out``), after which a success is charged, or
+written off when the wallet cannot pay (``succeeded_after_timeout``).  ``record_free_job``
+records zero-cost usage as a job born ``succeeded``.
 
 Each hold resolves exactly once.  A callback that arrives twice or out of order (complete
 after fail, fail after complete, anything after a timeout except a success) changes nothing

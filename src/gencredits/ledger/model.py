@@ -304,9 +304,9 @@ _D = TypeVar("_D")
 
 def evolve(record: _D, **changes: Any) -> _D:
     """A copy of a dataclass ``record`` with ``changes``: :func:`dataclasses.replace` without
-    its per-call field introspection, fields read by one ``attrgetter`` and passed by position
-    (1.9 us against 6.2 us for a Wallet, timeit on the test machine; a ledger operation makes
-    several).  ``__init__`` still runs, with its checks."""
+    its per-call field introspection, fields read by one ``attrgetter`` and passed by position,
+    much cheaper per call, and a ledger operation makes several (figures:
+    bench/RESULTS.md).  ``__init__`` still runs, with its checks."""
     cls = type(record)
     plan = _FIELDS.get(cls)
     if plan is None:

@@ -1,16 +1,37 @@
 """Group commit: many callers' units of work in ONE database transaction.
 
 :class:`GroupCommitStore` wraps a :class:`~gencredits.storage.sql.store.SqlStore`.  Callers hand
-their unit (see :meth:`run_unit`) to one writer thread, which drains the queue (up to
-``max_batch`` units), runs the batch as staged units (:mod:`gencredits.storage.sql.staged`: the
-batch's wallets locked in id order and its rows loaded with one query per table, each unit
-computed in memory, the net effect written with one multi-row statement per table), commits
-once, and only then answers every caller.  A unit that raises gets its exception and its
-writes are dropped; the others are unaffected.  If writing or committing the batch fails,
-nothing of it happened: after a conflict (a unique key another process took first, a
-deadlock) its units are run again one per transaction, so only the conflicting call's caller
-gets :class:`RetryableConflict` (and retries under the same idempotency key); after any other
-error every caller gets it.
+their unit with its :class:`~gencredits.ledger.store.UnitHints` (which wallet, job or grant
+and which idempotency key it will touch; see :meth:`run_unit`) to one writer thread per
+process, which drains the queue (up to ``max_batch`` units, 256 by default), runs the batch
+as staged units (:mod:`gencredits.storage.sql.staged`: the batch's wallets locked in id order
+and its rows loaded with one query per table, each unit computed in memory, the net effect
+written with one multi-row statement per table), commits once, and only then answers every
+caller.  A unit that raises gets its exception and its writes are dropped; the others are
+unaffected.  If writing or committing the batch fails, nothing of it happened: after a
+conflict (a unique key another process took first, a deadlock) its units are run again one
+per transaction, so only the conflicting call's caller gets :class:`RetryableConflict` (and
+retries under the same idempotency key, then sees the winner's effect and answers as a
+replay); after any other error every caller gets it.
+
+Turned on in the HTTP service by the ``GENCREDITS_GROUP_COMMIT`` setting (on by default), in a
+program by ``Billing.from_url(url, group_commit=True)`` or
+``gencredits.ledger.store.open_store(url, group_commit=True)``.
+
+When callers are answered: after their batch has committed, at once when no batch is
+waiting, else just before the NEXT batch commits.  A commit waits on the disk without
+holding Python's GIL, so the woken callers build their answers and their next calls
+meanwhile instead of competing with the next batch's work for the one GIL
+(``tests/ledger/test_group_commit.py`` slows every commit and checks that no caller is
+answered before its own commit, nor after the next one).
+
+The writer does as little as it can per call, since everything it does is paid serially: it
+keeps one connection from batch to batch (a fresh one after a failed batch); the batch's
+statements are compiled once and run on the driver's own cursor
+(:mod:`gencredits.storage.sql.driver`); and ``Billing`` works out a submission's price in the
+caller's thread before the call is queued (a pricing error is still raised inside the unit,
+after the wallet check and never on a replay, so errors keep their order) and builds its
+answer (``JobView``) in the caller's thread from the committed row.
 
 Why: a commit (fsync, lock hand-over) per operation caps a hot wallet at the backend's
 one-row rate, and ten-odd statements per operation cap it at the CPU's; a batch pays the
@@ -18,6 +39,7 @@ commit once and a few statements in all, as TigerBeetle does.  Wallet rows are l
 usual (``SELECT ... FOR UPDATE``), so other processes (with or without batching) stay
 correct, and because a batch takes all its locks up front in id order, two processes'
 batches cannot deadlock on each other.  Reads (:meth:`GroupCommitStore.reader`) do not queue.
+(Figures: bench/RESULTS.md.)
 """
 
 from __future__ import annotations
@@ -58,9 +80,10 @@ class GroupCommitStore:
     """A SQL store whose writes are group-committed by one writer thread per process."""
 
     def __init__(self, inner: SqlStore, *, max_batch: int = 256, writers: int = 1) -> None:
-        """``writers``: writer threads, each running its own batches.  One is best measured
-        (``bench/ledger.py --writers``): more writers make smaller batches, and on SQLite they
-        take turns anyway.  Several processes each have their own."""
+        """``writers``: writer threads, each running its own batches.  One is best: more
+        writers make smaller batches and share one GIL, and on SQLite they take turns anyway
+        (``bench/ledger.py --writers``; figures: bench/RESULTS.md).  Several processes each
+        have their own."""
         if not 1 <= max_batch <= 1_000:
             raise ValueError("max_batch: from 1 to 1,000")
         if not 1 <= writers <= 64:
@@ -163,7 +186,8 @@ class GroupCommitStore:
 
     def _connection(self) -> Connection:
         """This writer thread's own connection, kept from batch to batch: a pool checkout,
-        its reset (a rollback) and its return per batch were a tenth of the writer's time."""
+        its reset (a rollback) and its return per batch were a visible share of the writer's
+        time (figures: bench/RESULTS.md)."""
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.invalidated:
             conn = self._local.conn = self.engine.connect()

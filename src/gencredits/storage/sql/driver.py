@@ -1,12 +1,13 @@
 """Prebuilt statements run on the driver's own cursor, past SQLAlchemy's execution layer.
 
-Why: speed, measured.  Loading eight jobs on SQLite, rows to models, took 296-425 us
-through ``Connection.execute`` and 231-233 us on the driver cursor (timeit, same statement
-and processors); writing a batch through SQLAlchemy's ``executemany`` spent most of the
-group-commit writer's CPU building each row's parameters in Python.  What is written and
-read stays exactly what ``Connection.execute`` writes and reads: each statement is compiled
-by SQLAlchemy once per dialect, and its values go through SQLAlchemy's own bind and result
-processors.
+Why: the group-commit writer (:mod:`gencredits.storage.sql.batch`) runs every batch's
+statements on one thread, so what it pays per statement and per row is paid serially.
+SQLAlchemy's execution layer (events, execution context, result objects) made loading a
+batch's rows noticeably slower than the driver's cursor, and its ``executemany`` spent most
+of the writer's CPU building each row's parameters in Python (figures: bench/RESULTS.md).
+What is written and read stays exactly what ``Connection.execute`` writes and reads: each
+statement is compiled by SQLAlchemy once per dialect, and its values go through SQLAlchemy's
+own bind and result processors.
 
 This is the ONE module of gencredits that uses psycopg (pipeline mode, binary arrays) and
 SQLAlchemy's private API (a compiled statement's ``_bind_processors`` and
@@ -79,9 +80,8 @@ def _driver_plan(
     the same bind and result processors SQLAlchemy would apply, so that what is written and
     read is exactly what ``Connection.execute`` writes and reads.  ``keys``: the parameters
     every execution brings (an insert's are its columns).  ``columnar`` (psycopg 3): the
-    statement takes arrays, sent in binary format; as text, psycopg writes an array of eight
-    job quotes (JSON) in 2.1 ms against 0.33 ms, escaping every quote mark (measured on the
-    test machine)."""
+    statement takes arrays, sent in binary format: as text, psycopg escapes every quote mark
+    of an array of JSON job quotes, several times slower (figures: bench/RESULTS.md)."""
     compiled = cast(Any, statement).compile(dialect=dialect, column_keys=keys if insert else None)
     if compiled.post_compile_params:
         raise AssertionError(
@@ -134,12 +134,11 @@ def _driver_plan(
 
 def _on_driver(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
     """Run ``sql`` on a driver cursor of ``conn`` (inside its transaction), without
-    SQLAlchemy's execution layer (events, execution context, result objects): loading eight
-    jobs on SQLite, rows to models, took 296-425 us through ``Connection.execute`` and
-    231-233 us here (timeit, same statement and processors).  A driver error is raised as
-    SQLAlchemy would raise it (``IntegrityError``, ``OperationalError``, ...), and a lost
-    connection is invalidated, so callers handle errors the same way on either path.
-    Returns the open cursor, for its rows (see :class:`SentSelect`)."""
+    SQLAlchemy's execution layer (events, execution context, result objects), a visible
+    share of the time of a batch's small reads (figures: bench/RESULTS.md).  A driver error
+    is raised as SQLAlchemy would raise it (``IntegrityError``, ``OperationalError``, ...),
+    and a lost connection is invalidated, so callers handle errors the same way on either
+    path.  Returns the open cursor, for its rows (see :class:`SentSelect`)."""
     cursor = conn.connection.cursor()
     try:
         if many:
@@ -255,8 +254,8 @@ class BulkStatement:
     * SQLite: the driver's ``executemany`` runs the rows, a loop in C.
     * PostgreSQL (psycopg 3): ONE statement for all the rows, which come as one array per
       column (:func:`unnest_insert`, :func:`unnest_update`).  Through ``executemany`` the
-      server ran the statement once per row: writing a batch took 6.4-6.8 ms against
-      5.2-5.8 ms now (wall time, spread workload, 15 calls per batch).  A multi-row
+      server ran the statement once per row, and writing a batch took longer (figures:
+      bench/RESULTS.md).  A multi-row
       ``INSERT ... VALUES (...), (...)`` would be a new statement to parse and plan for
       every batch size.  Other drivers: ``executemany``.
     """

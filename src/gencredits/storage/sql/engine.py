@@ -52,9 +52,9 @@ def database_url(url: str | None = None) -> str:
 
 
 def json_dumps(value: Any) -> str:
-    """JSON columns' text: orjson (a job's quote, about 760 characters: 4.5 us against
-    json.dumps's 22.8 us, measured with timeit on the test machine), falling back to ``json``
-    for what orjson refuses (integers beyond 64 bits)."""
+    """JSON columns' text: orjson, several times faster than ``json.dumps`` on a job's quote
+    (figures: bench/RESULTS.md), falling back to ``json`` for what orjson refuses (integers
+    beyond 64 bits)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:

@@ -48,9 +48,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 def sqlite_utc_text(value: datetime | None) -> str | None:
     """What :class:`UTCDateTime` stores on SQLite for ``value``, ``YYYY-MM-DD
-    HH:MM:SS.ffffff`` in UTC, in C calls only (1.1 us against 3.0 us for SQLAlchemy's
-    processors, timeit on the test machine).  A unit stamps its rows with one instant, so the
-    last conversion is kept: the seven instants of a ledger operation cost 0.5 us, not 10."""
+    HH:MM:SS.ffffff`` in UTC, in C calls only, cheaper than SQLAlchemy's processors.  A unit
+    stamps its rows with one instant, so the last conversion is kept: a ledger operation's
+    instants are converted about once, not once each (figures: bench/RESULTS.md)."""
     global _last_instant
     if value is None:
         return None

@@ -2,14 +2,17 @@
 
 The group-commit writer (:mod:`gencredits.storage.sql.batch`) runs a batch of callers' units in
 ONE database transaction.  Running each unit's ten-odd statements one by one (in a savepoint
-each) made the CPU cost per unit the same as without batching; here a batch costs a handful
-of statements whatever its size:
+each) made the CPU cost per unit the same as without batching (figures: bench/RESULTS.md);
+here a batch costs a handful of statements whatever its size:
 
 1. :meth:`BatchState.prefetch` reads the hints (:class:`~gencredits.ledger.store.UnitHints`)
    of every unit and, with one query each, finds the wallets of the jobs and grants named,
-   locks all the batch's wallets in id order (``SELECT ... ORDER BY id FOR UPDATE`` on
-   PostgreSQL; SQLite's writer lock already covers the file), and loads their spendable
-   grants, the jobs and the idempotency records.
+   locks all the batch's wallets in id order, so two processes' batches cannot deadlock
+   (``SELECT ... ORDER BY id FOR UPDATE`` on PostgreSQL; SQLite's writer lock already
+   covers the file), and loads their spendable grants, the jobs and the idempotency
+   records.  On PostgreSQL the queries are pipelined (psycopg's pipeline mode): the owners
+   of the named jobs and grants in one round trip, then the locks and every read made under
+   them in a second.
 2. Each unit runs against a :class:`StagedUnit`: reads come from what the unit itself wrote,
    then what earlier units of the batch wrote, then what was loaded, then the database;
    writes stay in the unit.  When the unit returns, its writes join the batch; when it
@@ -17,7 +20,18 @@ of statements whatever its size:
 3. :meth:`BatchState.flush` writes the batch's net effect: each changed wallet and grant
    once (a hot wallet's row is updated once per batch, not once per operation), and the
    new jobs, ledger transactions and their entries, idempotency records and outbox events,
-   one ``executemany`` per table.  Then the writer commits once.
+   one statement per table (:class:`~gencredits.storage.sql.driver.BulkStatement`).  SQLite:
+   the driver's ``executemany``, a loop in C.  PostgreSQL: ONE execution per table, the rows
+   passed as one array per column (``INSERT ... SELECT FROM unnest(...) WITH ORDINALITY``,
+   ``UPDATE ... FROM unnest(...)``, parameters in binary format), all pipelined into one
+   round trip.  A ledger entry names its transaction by id and the database looks up the
+   transaction's number, so nothing is read back in between.  Then the writer commits once
+   (:mod:`gencredits.storage.sql.batch` says when the callers are answered).
+
+Every statement is compiled once and run on the driver's own cursor
+(:class:`~gencredits.storage.sql.driver.DirectSelect`,
+:class:`~gencredits.storage.sql.driver.BulkStatement`), with SQLAlchemy's own bind and result
+processors and its error classes.
 
 Caching is only sound under a lock, so only rows of wallets this batch has locked are kept:
 the wallet rows, their grants and jobs, and the idempotency records checked after the

@@ -105,8 +105,9 @@ class SqlStore:
         self.engine = engine
         self.backend = engine.dialect.name
         # SQLite admits one writer at a time; writers of this process queue on a mutex instead
-        # of on SQLite's busy handler, which sleeps with back-off (up to 100 ms a try) and
-        # wastes most of the time under contention.  Other processes still meet busy_timeout.
+        # of on SQLite's busy handler, which sleeps in growing steps and wasted most of the
+        # time under contention (figures: bench/RESULTS.md).  Other processes still meet
+        # busy_timeout.
         self._writer = threading.Lock() if self.backend == "sqlite" else None
 
     @contextmanager
