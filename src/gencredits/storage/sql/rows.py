@@ -6,9 +6,10 @@ table's columns in the order of the model's fields, so no column is looked up by
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -59,6 +60,43 @@ GRANT_COLUMNS = _columns(t.grants, Grant)
 JOB_COLUMNS = _columns(t.jobs, Job, {"metadata": "meta"})
 IDEM_COLUMNS = _columns(t.idempotency, IdempotencyRecord)
 _HOLD_LEGS = [f.name for f in fields(Job)].index("hold_legs")
+_M = TypeVar("_M")
+
+
+def _named_row(model: type[_M], names: Sequence[str]) -> Callable[[_M], dict[str, Any]]:
+    """A function from a model to its row's parameters, named as the model's fields (all of
+    them, or ``names``): one ``attrgetter`` call per row."""
+    names = tuple(names)
+    get = attrgetter(*names)
+
+    def row(value: _M) -> dict[str, Any]:
+        return dict(zip(names, get(value), strict=False))
+
+    row.__doc__ = f"The parameters of a {model.__name__} row: {', '.join(names)}."
+    return row
+
+
+def _all_fields(model: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(model))
+
+
+wallet_row = _named_row(Wallet, _all_fields(Wallet))
+grant_row = _named_row(Grant, _all_fields(Grant))
+idempotency_row = _named_row(IdempotencyRecord, _all_fields(IdempotencyRecord))
+transaction_row = _named_row(
+    Transaction,
+    (
+        "id",
+        "wallet_id",
+        "kind",
+        "job_id",
+        "grant_id",
+        "idem_scope",
+        "idem_key",
+        "memo",
+        "created_at",
+    ),
+)
 
 
 def wallet_of(r: Sequence[Any]) -> Wallet:
@@ -78,38 +116,8 @@ def job_of(r: Sequence[Any]) -> Job:
     return Job(*values)
 
 
-def wallet_row(w: Wallet) -> dict[str, Any]:
-    return {
-        "id": w.id,
-        "owner_kind": w.owner_kind,
-        "overdraft_limit": w.overdraft_limit,
-        "hold_ttl_s": w.hold_ttl_s,
-        "held": w.held,
-        "debt": w.debt,
-        "created_at": w.created_at,
-        "updated_at": w.updated_at,
-    }
-
-
 def wallet_update_row(w: Wallet) -> dict[str, Any]:
     return {"w_id": w.id, "held": w.held, "debt": w.debt, "updated_at": w.updated_at}
-
-
-def grant_row(g: Grant) -> dict[str, Any]:
-    return {
-        "id": g.id,
-        "wallet_id": g.wallet_id,
-        "kind": g.kind,
-        "amount": g.amount,
-        "remaining": g.remaining,
-        "priority": g.priority,
-        "effective_at": g.effective_at,
-        "expires_at": g.expires_at,
-        "source": g.source,
-        "state": g.state,
-        "created_at": g.created_at,
-        "closed_at": g.closed_at,
-    }
 
 
 def grant_update_row(g: Grant) -> dict[str, Any]:
@@ -129,37 +137,10 @@ def job_update_row(j: Job) -> dict[str, Any]:
     }
 
 
-def transaction_row(tx: Transaction) -> dict[str, Any]:
-    return {
-        "id": tx.id,
-        "wallet_id": tx.wallet_id,
-        "kind": tx.kind,
-        "job_id": tx.job_id,
-        "grant_id": tx.grant_id,
-        "idem_scope": tx.idem_scope,
-        "idem_key": tx.idem_key,
-        "memo": tx.memo,
-        "created_at": tx.created_at,
-    }
-
-
 def entry_rows(tx: Transaction) -> list[dict[str, Any]]:
     """The rows of ``INSERT_ENTRY`` (:mod:`~gencredits.storage.sql.statements`) for a
     transaction's postings (written after it)."""
     return [{"tx_id": tx.id, "account": p.account, "amount": p.amount} for p in tx.postings]
-
-
-def idempotency_row(r: IdempotencyRecord) -> dict[str, Any]:
-    return {
-        "scope": r.scope,
-        "key": r.key,
-        "operation": r.operation,
-        "fingerprint": r.fingerprint,
-        "result_kind": r.result_kind,
-        "result_id": r.result_id,
-        "outcome": r.outcome,
-        "created_at": r.created_at,
-    }
 
 
 def idempotency_record(r: Sequence[Any]) -> IdempotencyRecord:

@@ -31,27 +31,9 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
+from gencredits.storage.sql import rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.engine import READONLY_OPTION
-from gencredits.storage.sql.rows import (
-    GRANT_COLUMNS,
-    JOB_COLUMNS,
-    WALLET_COLUMNS,
-    entry_rows,
-    event_row,
-    grant_of,
-    grant_row,
-    grant_update_row,
-    idempotency_record,
-    idempotency_row,
-    job_of,
-    job_row,
-    job_update_row,
-    transaction_row,
-    wallet_of,
-    wallet_row,
-    wallet_update_row,
-)
 from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
     INSERT_ENTRY,
@@ -165,13 +147,13 @@ class SqlReader:
 
     def get_wallet(self, wallet_id: str) -> Wallet | None:
         row = self.c.execute(SELECT_WALLET, {"id": wallet_id}).first()
-        return None if row is None else wallet_of(row)
+        return None if row is None else rows.wallet_of(row)
 
     def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
-        q = sa.select(*WALLET_COLUMNS).order_by(t.wallets.c.id).limit(limit)
+        q = sa.select(*rows.WALLET_COLUMNS).order_by(t.wallets.c.id).limit(limit)
         if after_id is not None:
             q = q.where(t.wallets.c.id > after_id)
-        return [wallet_of(r) for r in self.c.execute(q)]
+        return [rows.wallet_of(r) for r in self.c.execute(q)]
 
     def wallet_grants(
         self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
@@ -180,15 +162,15 @@ class SqlReader:
             q = NONEMPTY_ACTIVE_GRANTS if active_only else NONEMPTY_GRANTS
         else:
             q = ACTIVE_WALLET_GRANTS if active_only else WALLET_GRANTS
-        return [grant_of(r) for r in self.c.execute(q, {"wallet_id": wallet_id})]
+        return [rows.grant_of(r) for r in self.c.execute(q, {"wallet_id": wallet_id})]
 
     def get_grant(self, grant_id: str) -> Grant | None:
         row = self.c.execute(SELECT_GRANT, {"id": grant_id}).first()
-        return None if row is None else grant_of(row)
+        return None if row is None else rows.grant_of(row)
 
     def get_job(self, job_id: str) -> Job | None:
         row = self.c.execute(SELECT_JOB, {"id": job_id}).first()
-        return None if row is None else job_of(row)
+        return None if row is None else rows.job_of(row)
 
     def list_jobs(
         self,
@@ -198,24 +180,24 @@ class SqlReader:
         limit: int,
         states: Sequence[str] | None,
     ) -> list[Job]:
-        q = sa.select(*JOB_COLUMNS).where(t.jobs.c.wallet_id == wallet_id)
+        q = sa.select(*rows.JOB_COLUMNS).where(t.jobs.c.wallet_id == wallet_id)
         if after_seq is not None:
             q = q.where(t.jobs.c.seq > after_seq)
         if states is not None:
             q = q.where(t.jobs.c.state.in_(list(states)))
-        return [job_of(r) for r in self.c.execute(q.order_by(t.jobs.c.seq).limit(limit))]
+        return [rows.job_of(r) for r in self.c.execute(q.order_by(t.jobs.c.seq).limit(limit))]
 
     def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
         q = sa.select(t.transactions).where(t.transactions.c.wallet_id == wallet_id)
         if before_seq is not None:
             q = q.where(t.transactions.c.seq < before_seq)
-        rows = list(self.c.execute(q.order_by(t.transactions.c.seq.desc()).limit(limit)))
-        if not rows:
+        found = list(self.c.execute(q.order_by(t.transactions.c.seq.desc()).limit(limit)))
+        if not found:
             return []
         postings: dict[int, list[Posting]] = defaultdict(list)
         eq = (
             sa.select(t.entries.c.tx_seq, t.entries.c.account, t.entries.c.amount)
-            .where(t.entries.c.tx_seq.in_([r.seq for r in rows]))
+            .where(t.entries.c.tx_seq.in_([r.seq for r in found]))
             .order_by(t.entries.c.seq)
         )
         for e in self.c.execute(eq):
@@ -234,7 +216,7 @@ class SqlReader:
                 memo=r.memo,
                 seq=r.seq,
             )
-            for r in rows
+            for r in found
         ]
 
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
@@ -330,9 +312,9 @@ class SqlReader:
         return AuditSnapshot(
             account_balances=balances,
             unbalanced_transactions=unbalanced,
-            wallets=[wallet_of(r) for r in self.c.execute(sa.select(*WALLET_COLUMNS))],
-            grants=[grant_of(r) for r in self.c.execute(sa.select(*GRANT_COLUMNS))],
-            jobs=[job_of(r) for r in self.c.execute(sa.select(*JOB_COLUMNS))],
+            wallets=[rows.wallet_of(r) for r in self.c.execute(sa.select(*rows.WALLET_COLUMNS))],
+            grants=[rows.grant_of(r) for r in self.c.execute(sa.select(*rows.GRANT_COLUMNS))],
+            jobs=[rows.job_of(r) for r in self.c.execute(sa.select(*rows.JOB_COLUMNS))],
             job_transactions=dict(job_txs),
             transaction_keys=keys,
             idempotency_keys=idem,
@@ -346,39 +328,39 @@ class SqlUnit(SqlReader):
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
         q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
         row = self.c.execute(q, {"id": wallet_id}).first()
-        return None if row is None else wallet_of(row)
+        return None if row is None else rows.wallet_of(row)
 
     def insert_wallet(self, wallet: Wallet) -> None:
-        self.c.execute(INSERT_WALLET, wallet_row(wallet))
+        self.c.execute(INSERT_WALLET, rows.wallet_row(wallet))
 
     def update_wallet(self, wallet: Wallet) -> None:
-        self.c.execute(UPDATE_WALLET, wallet_update_row(wallet))
+        self.c.execute(UPDATE_WALLET, rows.wallet_update_row(wallet))
 
     def insert_grant(self, grant: Grant) -> None:
-        self.c.execute(INSERT_GRANT, grant_row(grant))
+        self.c.execute(INSERT_GRANT, rows.grant_row(grant))
 
     def update_grant(self, grant: Grant) -> None:
-        self.c.execute(UPDATE_GRANT, grant_update_row(grant))
+        self.c.execute(UPDATE_GRANT, rows.grant_update_row(grant))
 
     def insert_job(self, job: Job) -> Job:
-        result = self.c.execute(INSERT_JOB, job_row(job))
+        result = self.c.execute(INSERT_JOB, rows.job_row(job))
         pk = result.inserted_primary_key
         assert pk is not None
         return replace(job, seq=int(pk[0]))
 
     def update_job(self, job: Job) -> None:
-        self.c.execute(UPDATE_JOB, job_update_row(job))
+        self.c.execute(UPDATE_JOB, rows.job_update_row(job))
 
     def record(self, transaction: Transaction) -> None:
-        self.c.execute(INSERT_TX, transaction_row(transaction))
-        self.c.execute(INSERT_ENTRY, entry_rows(transaction))
+        self.c.execute(INSERT_TX, rows.transaction_row(transaction))
+        self.c.execute(INSERT_ENTRY, rows.entry_rows(transaction))
 
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         row = self.c.execute(SELECT_IDEM, {"scope": scope, "key": key}).first()
-        return None if row is None else idempotency_record(row)
+        return None if row is None else rows.idempotency_record(row)
 
     def insert_idempotency(self, record: IdempotencyRecord) -> None:
-        self.c.execute(INSERT_IDEM, idempotency_row(record))
+        self.c.execute(INSERT_IDEM, rows.idempotency_row(record))
 
     def emit(self, event: Event) -> None:
-        self.c.execute(INSERT_EVENT, event_row(event))
+        self.c.execute(INSERT_EVENT, rows.event_row(event))
