@@ -84,3 +84,48 @@ def test_a_hold_resolves_once_only_a_pending_job_moves_credits() -> None:
                 continue
             moves = next_step(job(state), event).action != Action.NOTHING
             assert moves == (state == S.PENDING or (state, event) == (S.TIMED_OUT, E.COMPLETE))
+
+
+def test_fingerprints_keep_their_documented_text() -> None:
+    """A retry after an upgrade must still replay: the fingerprint is sha256 of the JSON of
+    [operation, request], keys sorted, no spaces; the request names every field asked for."""
+    import hashlib
+    import json
+
+    from gencredits.billing.inputs import CompleteJob, GrantCredits, SubmitJob
+
+    def expected(operation: str, request: dict[str, object]) -> str:
+        text = json.dumps([operation, request], sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    submit = SubmitJob("w", "m", {"duration": 5}, 2, None, "u", None, {"a": "b"})
+    assert submit.fingerprint() == expected(
+        "submit",
+        {
+            "wallet_id": "w",
+            "model": "m",
+            "params": {"duration": 5},
+            "generations": 2,
+            "catalog": None,
+            "submitted_by": "u",
+            "hold_ttl_s": None,
+            "metadata": {"a": "b"},
+        },
+    )
+    grant = GrantCredits("w", 5, "bonus", {"bonus": 30}, None, NOW, None, "s")
+    assert grant.fingerprint() == expected(
+        "grant",
+        {
+            "wallet_id": "w",
+            "amount": 5,
+            "kind": "bonus",
+            "priority": None,
+            "expires_at": NOW,
+            "effective_at": None,
+            "source": "s",
+        },
+    )
+    done = CompleteJob("job_1", None, 3)
+    assert done.fingerprint() == expected(
+        "complete", {"job_id": "job_1", "actual_params": {}, "actual_generations": 3}
+    )

@@ -143,9 +143,11 @@ class Operation:
 
     __slots__ = ()
     operation: ClassVar[str]
+    #: The fields the fingerprint covers, in the request it compares.
+    fingerprinted: ClassVar[tuple[str, ...]]
 
     def request(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return {name: getattr(self, name) for name in self.fingerprinted}
 
     def fingerprint(self) -> str:
         return fingerprint(self.operation, self.request())
@@ -153,6 +155,12 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class CreateWallet(Operation):
+    fingerprinted: ClassVar[tuple[str, ...]] = (
+        "wallet_id",
+        "owner_kind",
+        "overdraft_limit",
+        "hold_ttl_s",
+    )
     operation: ClassVar[str] = "create_wallet"
     wallet_id: str
     owner_kind: str = "user"
@@ -171,17 +179,18 @@ class CreateWallet(Operation):
     def scope(self) -> str:
         return f"wallet:{self.wallet_id}"
 
-    def request(self) -> dict[str, Any]:
-        return {
-            "wallet_id": self.wallet_id,
-            "owner_kind": self.owner_kind,
-            "overdraft_limit": self.overdraft_limit,
-            "hold_ttl_s": self.hold_ttl_s,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class GrantCredits(Operation):
+    fingerprinted: ClassVar[tuple[str, ...]] = (
+        "wallet_id",
+        "amount",
+        "kind",
+        "priority",
+        "expires_at",
+        "effective_at",
+        "source",
+    )
     operation: ClassVar[str] = "grant"
     wallet_id: str
     amount: int
@@ -215,20 +224,10 @@ class GrantCredits(Operation):
     def spend_priority(self) -> int:
         return self.kinds[self.kind] if self.priority is None else self.priority
 
-    def request(self) -> dict[str, Any]:
-        return {
-            "wallet_id": self.wallet_id,
-            "amount": self.amount,
-            "kind": self.kind,
-            "priority": self.priority,
-            "expires_at": self.expires_at,
-            "effective_at": self.effective_at,
-            "source": self.source,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class VoidGrant(Operation):
+    fingerprinted: ClassVar[tuple[str, ...]] = ("grant_id",)
     operation: ClassVar[str] = "void_grant"
     grant_id: str
 
@@ -239,12 +238,19 @@ class VoidGrant(Operation):
     def scope(self) -> str:
         return f"grant:{self.grant_id}"
 
-    def request(self) -> dict[str, Any]:
-        return {"grant_id": self.grant_id}
-
 
 @dataclass(frozen=True, slots=True)
 class SubmitJob(Operation):
+    fingerprinted: ClassVar[tuple[str, ...]] = (
+        "wallet_id",
+        "model",
+        "params",
+        "generations",
+        "catalog",
+        "submitted_by",
+        "hold_ttl_s",
+        "metadata",
+    )
     operation: ClassVar[str] = "submit"
     wallet_id: str
     model: str
@@ -269,21 +275,10 @@ class SubmitJob(Operation):
     def scope(self) -> str:
         return f"wallet:{self.wallet_id}"
 
-    def request(self) -> dict[str, Any]:
-        return {
-            "wallet_id": self.wallet_id,
-            "model": self.model,
-            "params": self.params,
-            "generations": self.generations,
-            "catalog": self.catalog,
-            "submitted_by": self.submitted_by,
-            "hold_ttl_s": self.hold_ttl_s,
-            "metadata": self.metadata,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class RecordFreeJob(Operation):
+    fingerprinted: ClassVar[tuple[str, ...]] = ("wallet_id", "kind", "submitted_by")
     operation: ClassVar[str] = "record_free_job"
     wallet_id: str
     kind: str
@@ -300,9 +295,6 @@ class RecordFreeJob(Operation):
     @property
     def scope(self) -> str:
         return f"wallet:{self.wallet_id}"
-
-    def request(self) -> dict[str, Any]:
-        return {"wallet_id": self.wallet_id, "kind": self.kind, "submitted_by": self.submitted_by}
 
 
 class _JobCallback(Operation):
