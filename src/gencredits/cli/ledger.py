@@ -68,6 +68,22 @@ def _call(ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], T]) ->
         fail(exc, as_json=as_json)
 
 
+def _read(
+    ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], Any]
+) -> dict[str, Any] | None:
+    """A read for a human view: with ``--json`` it is printed here and the answer is None."""
+    data: dict[str, Any] = _call(ctx, as_json, work).to_dict()
+    if as_json:
+        print_json(data)
+        return None
+    return data
+
+
+def _more(page: dict[str, Any]) -> None:
+    if page["next_cursor"]:
+        console.print(f"[dim]more: --cursor {page['next_cursor']}[/dim]", highlight=False)
+
+
 def _show(as_json: bool, data: dict[str, Any], text: str, key: str | None = None) -> None:
     if as_json:
         print_json(data)
@@ -137,9 +153,8 @@ def wallet_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Balances of a wallet and its grants in spend order."""
-    d = _call(ctx, as_json, lambda api: api.get_wallet(wallet_id)).to_dict()
-    if as_json:
-        print_json(d)
+    d = _read(ctx, as_json, lambda api: api.get_wallet(wallet_id))
+    if d is None:
         return
     console.print(_wallet_text(d), highlight=False)
     table = Table("grant", "kind", "amount", "remaining", "priority", "expires", "source")
@@ -165,19 +180,12 @@ def wallet_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Wallets in id order, one page at a time."""
-    page = _call(
-        ctx,
-        as_json,
-        lambda api: api.list_wallets(cursor=cursor, limit=limit),
-    )
-    d = page.to_dict()
-    if as_json:
-        print_json(d)
+    d = _read(ctx, as_json, lambda api: api.list_wallets(cursor=cursor, limit=limit))
+    if d is None:
         return
     for w in d["items"]:
         console.print(_wallet_text(w), highlight=False)
-    if d["next_cursor"]:
-        console.print(f"[dim]more: --cursor {d['next_cursor']}[/dim]", highlight=False)
+    _more(d)
 
 
 # --- grants ----------------------------------------
@@ -341,9 +349,8 @@ def job_show(
     as_json: JsonOpt = False,
 ) -> None:
     """A job: status, credits, and the quote it was priced on."""
-    d = _call(ctx, as_json, lambda api: api.get_job(job_id)).to_dict()
-    if as_json:
-        print_json(d)
+    d = _read(ctx, as_json, lambda api: api.get_job(job_id))
+    if d is None:
         return
     console.print(_job_text(d), highlight=False)
     console.print(
@@ -365,14 +372,8 @@ def ledger(
     as_json: JsonOpt = False,
 ) -> None:
     """A wallet's ledger history, newest first, each transaction with its postings."""
-    page = _call(
-        ctx,
-        as_json,
-        lambda api: api.history(wallet_id, cursor=cursor, limit=limit),
-    )
-    d = page.to_dict()
-    if as_json:
-        print_json(d)
+    d = _read(ctx, as_json, lambda api: api.history(wallet_id, cursor=cursor, limit=limit))
+    if d is None:
         return
     table = Table("when", "kind", "available", "held", "job / grant", "postings")
     for e in d["items"]:
@@ -386,8 +387,7 @@ def ledger(
             postings,
         )
     console.print(table)
-    if d["next_cursor"]:
-        console.print(f"[dim]more: --cursor {d['next_cursor']}[/dim]", highlight=False)
+    _more(d)
 
 
 @app.command("sweep")
