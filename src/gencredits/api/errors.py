@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gencredits.errors import GencreditsError, InvalidRequest
+from gencredits.errors import GencreditsError, UnknownParameter
 
 __all__ = ["ErrorBody", "ErrorResponse", "error_responses", "install_error_handlers"]
 
@@ -196,9 +196,8 @@ async def reject_unknown_query(request: Request) -> None:
     for name in request.query_params:
         if name not in known:
             allowed = ", ".join(sorted(known)) or "none"
-            raise InvalidRequest.for_field(
+            raise UnknownParameter.for_field(
                 name,
                 request.query_params[name],
                 f"this route takes these query parameters: {allowed}",
-                code="unknown_parameter",
             )

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gencredits.db import READONLY_OPTION
-from gencredits.errors import InvalidRequest, NotFound
+from gencredits.errors import InvalidRequest, KeyNotFound
 
 __all__ = [
     "SCOPES",
@@ -185,10 +185,9 @@ class KeyStore:
         with self._reading() as conn:
             row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
         if row is None:
-            raise NotFound(
+            raise KeyNotFound(
                 f"key: {key_id!r} does not exist",
                 details={"field": "key_id", "value": key_id},
-                code="key_not_found",
             )
         return _row_to_key(row)
 
