@@ -25,6 +25,7 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
+from gencredits import limits
 from gencredits.errors import InvalidRequest, InvalidSetting
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "load_settings", "read_config_file"]
@@ -33,7 +34,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/gencredits.db"
 ENV_PREFIX = "GENCREDITS_"
 CONFIG_ENV = "GENCREDITS_CONFIG"
 #: The ledger's own ceiling on a hold's time limit (a week).
-HOLD_TTL_S_LIMIT = 7 * 24 * 3600
+HOLD_TTL_S_LIMIT = limits.HOLD_TTL_S_MAX
 
 
 class Settings(BaseSettings):

@@ -30,7 +30,7 @@ from gencredits.api.limits import BodyLimit
 from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.routes import billing, catalog, health
 from gencredits.api.routes import keys as keys_routes
-from gencredits.api.state import SerialWrites, Services
+from gencredits.api.state import Services
 from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
 from gencredits.ledger import schema as ledger_schema
@@ -69,14 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             GroupCommitStore(SqlStore(engine)) if settings.group_commit else SqlStore(engine),
             catalogs,
             default_hold_ttl_s=settings.hold_ttl_s_default,
+            max_hold_ttl_s=settings.hold_ttl_s_max,  # the operator's ceiling, enforced there
         ),
-    )
-    # Group commit queues this worker's writes for its one writer thread; without it, SQLite
-    # writers of this worker take turns on a mutex (see SerialWrites).
-    services.writer = (
-        SerialWrites(services.billing)
-        if engine.dialect.name == "sqlite" and not settings.group_commit
-        else services.billing
     )
 
     @asynccontextmanager
@@ -127,7 +121,7 @@ async def sweep_forever(services: Services, interval_s: int) -> None:
     await asyncio.sleep(random.uniform(0, interval_s))
     while True:
         try:
-            await run_in_threadpool(services.writer.sweep)
+            await run_in_threadpool(services.billing.sweep)
         except Exception:  # the database may be briefly down; try again next round
             log.exception("sweep failed; retrying in %s s", interval_s)
         await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gencredits.db import READONLY_OPTION
 from gencredits.errors import InvalidRequest, KeyNotFound
+from gencredits.limits import API_KEY_NAME_LEN_MAX
 
 __all__ = [
     "SCOPES",
@@ -43,7 +44,7 @@ _IMPLIES: dict[str, frozenset[str]] = {
     "read": frozenset({"read"}),
 }
 KEY_PREFIX = "gck_"
-NAME_LENGTH_MAX = 100
+NAME_LENGTH_MAX = API_KEY_NAME_LEN_MAX
 
 metadata = sa.MetaData()
 #: The table; created by the Alembic revision ``0002_api_keys`` (kept in step with it).
