@@ -10,7 +10,7 @@ lower-case and without the prefix::
     hold_ttl_s_default = 1800
     callback_secret = "..."
 
-A bad value is an :class:`~gencredits.errors.InvalidRequest` naming the setting, the
+A bad value is an :class:`~gencredits.errors.InvalidSetting` naming the setting, the
 value and what is allowed: a service never starts half-configured.
 """
 
@@ -25,7 +25,8 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
-from gencredits.errors import InvalidRequest
+from gencredits import limits
+from gencredits.errors import InvalidRequest, InvalidSetting
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "load_settings", "read_config_file"]
 
@@ -33,7 +34,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/gencredits.db"
 ENV_PREFIX = "GENCREDITS_"
 CONFIG_ENV = "GENCREDITS_CONFIG"
 #: The ledger's own ceiling on a hold's time limit (a week).
-HOLD_TTL_S_LIMIT = 7 * 24 * 3600
+HOLD_TTL_S_LIMIT = limits.HOLD_TTL_S_MAX
 
 
 class Settings(BaseSettings):
@@ -144,12 +145,12 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         raise _setting_error(exc) from None
 
 
-def _setting_error(exc: ValidationError) -> InvalidRequest:
+def _setting_error(exc: ValidationError) -> InvalidSetting:
     first = exc.errors()[0]
     name = ".".join(str(part) for part in first["loc"]) or "settings"
     allowed = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         allowed = f"known settings: {', '.join(Settings.model_fields)}"
-    error = InvalidRequest.for_field(name, first.get("input"), allowed, code="invalid_setting")
+    error = InvalidSetting.for_field(name, first.get("input"), allowed)
     error.details["env"] = ENV_PREFIX + name.split(".")[0].upper()
     return error

@@ -9,17 +9,21 @@ nowhere else (``http_status``)::
     GencreditsError                      500 internal
     ├── InvalidRequest                   422 invalid_request
     │   ├── UnknownModel                 422 unknown_model
+    │   ├── AmbiguousModel               422 ambiguous_model
     │   ├── UnknownParameter             422 unknown_parameter
     │   ├── ValueNotOffered              422 value_not_offered
     │   ├── BadCombination               422 bad_combination
-    │   └── InvalidCatalog               422 invalid_catalog
+    │   ├── InvalidCatalog               422 invalid_catalog
+    │   └── InvalidSetting               422 invalid_setting
     ├── AuthenticationFailed             401 unauthorized
     ├── PermissionDenied                 403 forbidden
     ├── NotFound                         404 not_found
     │   ├── UnknownCatalog               404 unknown_catalog
     │   ├── WalletNotFound               404 wallet_not_found
     │   ├── GrantNotFound                404 grant_not_found
-    │   └── JobNotFound                  404 job_not_found
+    │   ├── JobNotFound                  404 job_not_found
+    │   └── KeyNotFound                  404 key_not_found
+    ├── MethodNotAllowed                 405 method_not_allowed
     ├── Conflict                         409 conflict
     │   ├── IdempotencyConflict          409 idempotency_conflict
     │   ├── InvalidTransition            409 invalid_transition
@@ -27,16 +31,21 @@ nowhere else (``http_status``)::
     ├── InsufficientCredits              402 insufficient_credits
     └── Unavailable                      503 unavailable
 
-Subclasses may refine ``code`` (for example ``wallet_not_found``) but never the
-status of their family.  Nothing here imports a web framework.
+Every code is a class of this tree, raised as that class: a subclass refines ``code``
+(for example ``wallet_not_found``) but never the status of its family, so each code has
+exactly one status.  (``code=`` on the constructor exists only for the client, which
+rebuilds an error from a newer service whose code this version does not know.)  Nothing
+here imports a web framework; :func:`gencredits.api.errors.response_for` turns any of
+these into its HTTP answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 __all__ = [
+    "AmbiguousModel",
     "AuthenticationFailed",
     "BadCombination",
     "Conflict",
@@ -46,8 +55,11 @@ __all__ = [
     "InsufficientCredits",
     "InvalidCatalog",
     "InvalidRequest",
+    "InvalidSetting",
     "InvalidTransition",
     "JobNotFound",
+    "KeyNotFound",
+    "MethodNotAllowed",
     "NotFound",
     "PermissionDenied",
     "Unavailable",
@@ -90,19 +102,22 @@ class InvalidRequest(GencreditsError):
     http_status = 422
 
     @classmethod
-    def for_field(
-        cls, field: str, value: object, allowed: str, *, code: str | None = None
-    ) -> InvalidRequest:
+    def for_field(cls, field: str, value: object, allowed: str) -> Self:
         """``field=value`` is refused; ``allowed`` says in words what would be accepted."""
         return cls(
             f"{field}: {value!r} is not allowed; {allowed}",
             details={"field": field, "value": _jsonable(value), "allowed": allowed},
-            code=code,
         )
 
 
 class UnknownModel(InvalidRequest):
     code = "unknown_model"
+
+
+class AmbiguousModel(InvalidRequest):
+    """The model is in several loaded catalogs; the request must name one."""
+
+    code = "ambiguous_model"
 
 
 class UnknownParameter(InvalidRequest):
@@ -130,6 +145,12 @@ class InvalidCatalog(InvalidRequest):
             f"{source}: {len(self.problems)} problem(s)\n{lines}",
             details={"source": source, "problems": self.problems},
         )
+
+
+class InvalidSetting(InvalidRequest):
+    """A setting of the service (environment, config file, option) is refused."""
+
+    code = "invalid_setting"
 
 
 class AuthenticationFailed(GencreditsError):
@@ -161,6 +182,17 @@ class GrantNotFound(NotFound):
 
 class JobNotFound(NotFound):
     code = "job_not_found"
+
+
+class KeyNotFound(NotFound):
+    code = "key_not_found"
+
+
+class MethodNotAllowed(GencreditsError):
+    """The path exists but does not take this HTTP method."""
+
+    code = "method_not_allowed"
+    http_status = 405
 
 
 class Conflict(GencreditsError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "AMOUNT_MAX",
+    "API_KEY_NAME_LEN_MAX",
     "BODY_BYTES_MAX",
     "CURSOR_LEN_MAX",
     "EVENTS_PAGE_MAX",
@@ -22,6 +23,7 @@ __all__ = [
     "ID_LEN_MAX",
     "JOB_ID_LEN_MAX",
     "KEY_LEN_MAX",
+    "LABEL_LEN_MAX",
     "METADATA_KEYS_MAX",
     "METADATA_KEY_LEN_MAX",
     "METADATA_VALUE_LEN_MAX",
@@ -30,6 +32,8 @@ __all__ = [
     "PARAM_NAME_LEN_MAX",
     "PARAM_VALUE_LEN_MAX",
     "PRIORITY_MAX",
+    "PROJECT_STEPS_MAX",
+    "PROJECT_STEP_COUNT_MAX",
     "REASON_LEN_MAX",
     "SWEEP_BATCH",
     "SWEEP_ITEMS_MAX",
@@ -63,6 +67,13 @@ METADATA_KEY_LEN_MAX = 50
 METADATA_VALUE_LEN_MAX = 500
 #: A failure's reason.
 REASON_LEN_MAX = 500
+
+#: A project quote: how many steps, how many of one step, how long a step's label.
+PROJECT_STEPS_MAX = 200
+PROJECT_STEP_COUNT_MAX = 10_000
+LABEL_LEN_MAX = 200
+#: The name of an API key.
+API_KEY_NAME_LEN_MAX = 100
 
 #: Holds: the ledger's ceiling on a hold's time limit (a week), and the default (an hour).
 HOLD_TTL_S_MAX = 7 * 24 * 3600

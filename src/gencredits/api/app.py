@@ -30,7 +30,7 @@ from gencredits.api.limits import BodyLimit
 from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.routes import billing, catalog, health
 from gencredits.api.routes import keys as keys_routes
-from gencredits.api.state import SerialWrites, Services
+from gencredits.api.state import Services
 from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
 from gencredits.pricing import CatalogSet
@@ -70,14 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             GroupCommitStore(SqlStore(engine)) if settings.group_commit else SqlStore(engine),
             catalogs,
             default_hold_ttl_s=settings.hold_ttl_s_default,
+            max_hold_ttl_s=settings.hold_ttl_s_max,  # the operator's ceiling, enforced there
         ),
-    )
-    # Group commit queues this worker's writes for its one writer thread; without it, SQLite
-    # writers of this worker take turns on a mutex (see SerialWrites).
-    services.writer = (
-        SerialWrites(services.billing)
-        if engine.dialect.name == "sqlite" and not settings.group_commit
-        else services.billing
     )
 
     @asynccontextmanager
@@ -114,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys_routes.router, dependencies=strict_query)
     # Outermost last: metrics wrap the body limit, which wraps the quote fast path, which
     # wraps the FastAPI app.
-    app.add_middleware(QuoteFastPath, catalogs=catalogs, authenticator=services.authenticator)
+    app.add_middleware(QuoteFastPath)
     app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
@@ -128,7 +122,7 @@ async def sweep_forever(services: Services, interval_s: int) -> None:
     await asyncio.sleep(random.uniform(0, interval_s))
     while True:
         try:
-            await run_in_threadpool(services.writer.sweep)
+            await run_in_threadpool(services.billing.sweep)
         except Exception:  # the database may be briefly down; try again next round
             log.exception("sweep failed; retrying in %s s", interval_s)
         await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))

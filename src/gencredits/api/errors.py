@@ -1,10 +1,17 @@
-"""The one error shape of the API, and the one place that maps errors to statuses.
+"""The one error shape of the API, and the one function that answers an exception.
 
-Every error response is ``{"error": {"code", "message", "details"}}``.  The status is
-``GencreditsError.http_status`` (drawn in :mod:`gencredits.errors`); request validation
-errors become ``422 invalid_request`` naming the field, the value and what is allowed;
-unknown paths and methods keep their 404/405 in the same shape; anything unexpected is
-``500 internal`` without a traceback (the traceback goes to the server log only).
+Every error response is ``{"error": {"code", "message", "details"}}``, made by
+:func:`response_for` from any exception: FastAPI's exception handlers and the quote fast
+path both call it.  The status is the class's ``http_status`` in the tree drawn in
+:mod:`gencredits.errors` (the one place a code meets a status); what is not yet an error
+of that tree is first translated into one:
+
+- request validation errors become ``InvalidRequest`` naming the field, the value and what
+  is allowed; a body that cannot be read (not UTF-8) too;
+- unknown paths and methods become ``NotFound`` and ``MethodNotAllowed``;
+- a database that cannot be reached is ``Unavailable``; a value it refuses to store (a NUL
+  in a PostgreSQL text) is ``InvalidRequest``;
+- anything else is ``500 internal`` without a traceback (that goes to the server log only).
 """
 
 from __future__ import annotations
@@ -14,17 +21,41 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gencredits.errors import GencreditsError, InvalidRequest
+from gencredits.errors import (
+    GencreditsError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    Unavailable,
+    UnknownParameter,
+)
 
-__all__ = ["ErrorBody", "ErrorResponse", "error_responses", "install_error_handlers"]
+__all__ = [
+    "ErrorBody",
+    "ErrorResponse",
+    "error_responses",
+    "install_error_handlers",
+    "reject_unknown_query",
+    "response_for",
+]
 
 log = logging.getLogger("gencredits.api")
 _VALUE_TEXT_MAX = 200
+#: What ``install_error_handlers`` routes to :func:`response_for`.
+_HANDLED: tuple[type[Exception], ...] = (
+    GencreditsError,
+    RequestValidationError,
+    StarletteHTTPException,
+    OperationalError,
+    InterfaceError,
+    DataError,
+    Exception,
+)
 
 
 class ErrorBody(BaseModel):
@@ -58,12 +89,60 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in chosen}
 
 
-def error_json(status: int, code: str, message: str, details: dict[str, Any]) -> JSONResponse:
+def response_for(exc: BaseException, *, method: str = "", path: str = "") -> Response:
+    """The HTTP answer to ``exc``, in the one error shape, with its family's status.
+
+    ``method`` and ``path`` (of the request that failed) go into the server log and into
+    the answer to an unknown path or method."""
+    error = _as_error(exc, method, path)
+    status = error.http_status
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details}},
-        status_code=status,
-        headers=headers,
+    return JSONResponse(error.to_dict(), status_code=status, headers=headers)
+
+
+def _as_error(exc: BaseException, method: str, path: str) -> GencreditsError:
+    """``exc`` as an error of the tree in :mod:`gencredits.errors`, logged as it deserves."""
+    if isinstance(exc, GencreditsError):
+        if exc.http_status >= 500:
+            log.error("error %s on %s %s", exc.code, method, path)
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return _invalid_request(exc)
+    if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 404:
+            return NotFound(
+                f"path: {path!r} is not a route of this service; see /openapi.json",
+                details={"field": "path", "value": path},
+            )
+        if exc.status_code == 400:
+            # Starlette's "error parsing the body" (e.g. bytes that are not UTF-8): bad
+            # input like any other, so the same 422 as a validation error.
+            return InvalidRequest(
+                f"body: the request body cannot be read; a UTF-8 JSON document ({exc.detail})",
+                details={"field": "body", "value": None, "allowed": "a UTF-8 JSON document"},
+            )
+        if exc.status_code == 405:
+            return MethodNotAllowed(
+                f"method: {method} is not allowed on {path}",
+                details={"field": "method", "value": method},
+            )
+    if isinstance(exc, OperationalError | InterfaceError):
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return Unavailable(
+            "the database cannot be reached; retry later", details={"retryable": True}
+        )
+    if isinstance(exc, DataError):
+        # A value the database refuses (PostgreSQL: a NUL in a text): bad input, not a
+        # crash.  The routes validate what they know; this catches what slips past them.
+        log.warning("database refused a value on %s %s: %s", method, path, exc.orig)
+        return InvalidRequest(
+            "a value in this request cannot be stored (e.g. a NUL character)",
+            details={"field": None, "value": None, "allowed": "printable text"},
+        )
+    # Anything else, a framework HTTP error this service never raises included, is a bug.
+    log.error("unexpected error on %s %s", method, path, exc_info=exc)
+    return GencreditsError(
+        "internal error; it was logged on the server (no details are sent to clients)"
     )
 
 
@@ -82,7 +161,7 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_error_response(exc: RequestValidationError) -> JSONResponse:
+def _invalid_request(exc: RequestValidationError) -> InvalidRequest:
     problems = []
     for e in exc.errors():
         loc = tuple(e.get("loc", ()))
@@ -97,78 +176,17 @@ def validation_error_response(exc: RequestValidationError) -> JSONResponse:
     message = f"{first['field']}: {first['value']!r} is not allowed; {first['allowed']}"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem(s))"
-    return error_json(422, "invalid_request", message, {**first, "problems": problems})
+    return InvalidRequest(message, details={**first, "problems": problems})
+
+
+async def _handle(request: Request, exc: Exception) -> Response:
+    return response_for(exc, method=request.method, path=request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(GencreditsError)
-    async def _gencredits_error(request: Request, exc: GencreditsError) -> JSONResponse:
-        status = exc.http_status
-        if status >= 500:
-            log.error("error %s on %s %s", exc.code, request.method, request.url.path)
-        return error_json(status, exc.code, exc.message, exc.details)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_error_response(exc)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
-            return error_json(
-                404,
-                "not_found",
-                f"path: {request.url.path!r} is not a route of this service; see /openapi.json",
-                {"field": "path", "value": request.url.path},
-            )
-        if exc.status_code == 400:
-            # Starlette's "error parsing the body" (e.g. bytes that are not UTF-8): bad
-            # input like any other, so the same 422 as a validation error.
-            return error_json(
-                422,
-                "invalid_request",
-                f"body: the request body cannot be read; a UTF-8 JSON document ({exc.detail})",
-                {"field": "body", "value": None, "allowed": "a UTF-8 JSON document"},
-            )
-        if exc.status_code == 405:
-            return error_json(
-                405,
-                "method_not_allowed",
-                f"method: {request.method} is not allowed on {request.url.path}",
-                {"field": "method", "value": request.method},
-            )
-        return error_json(exc.status_code, "http_error", str(exc.detail), {})
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        return error_json(
-            503, "unavailable", "the database cannot be reached; retry later", {"retryable": True}
-        )
-
-    @app.exception_handler(DataError)
-    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
-        # A value the database refuses (PostgreSQL: a NUL in a text): bad input, not a
-        # crash.  The routes validate what they know; this catches what slips past them.
-        log.warning("database refused a value on %s %s: %s", request.method,
-                    request.url.path, exc.orig)  # fmt: skip
-        return error_json(
-            422,
-            "invalid_request",
-            "a value in this request cannot be stored (e.g. a NUL character)",
-            {"field": None, "value": None, "allowed": "printable text"},
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_json(
-            500,
-            "internal",
-            "internal error; it was logged on the server (no details are sent to clients)",
-            {},
-        )
+    """Every exception a route can raise is answered by :func:`response_for`."""
+    for kind in _HANDLED:
+        app.add_exception_handler(kind, _handle)
 
 
 def _query_names(dependant: Any) -> frozenset[str]:
@@ -196,9 +214,8 @@ async def reject_unknown_query(request: Request) -> None:
     for name in request.query_params:
         if name not in known:
             allowed = ", ".join(sorted(known)) or "none"
-            raise InvalidRequest.for_field(
+            raise UnknownParameter.for_field(
                 name,
                 request.query_params[name],
                 f"this route takes these query parameters: {allowed}",
-                code="unknown_parameter",
             )

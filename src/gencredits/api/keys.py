@@ -21,7 +21,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gencredits.errors import InvalidRequest, NotFound
+from gencredits.errors import InvalidRequest, KeyNotFound
+from gencredits.limits import API_KEY_NAME_LEN_MAX
 from gencredits.storage.sql.engine import READONLY_OPTION
 
 __all__ = [
@@ -43,7 +44,7 @@ _IMPLIES: dict[str, frozenset[str]] = {
     "read": frozenset({"read"}),
 }
 KEY_PREFIX = "gck_"
-NAME_LENGTH_MAX = 100
+NAME_LENGTH_MAX = API_KEY_NAME_LEN_MAX
 
 metadata = sa.MetaData()
 #: The table; created by the Alembic revision ``0002_api_keys`` (kept in step with it).
@@ -185,10 +186,9 @@ class KeyStore:
         with self._reading() as conn:
             row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
         if row is None:
-            raise NotFound(
+            raise KeyNotFound(
                 f"key: {key_id!r} does not exist",
                 details={"field": "key_id", "value": key_id},
-                code="key_not_found",
             )
         return _row_to_key(row)
 

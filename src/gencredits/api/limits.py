@@ -1,22 +1,22 @@
 """A bound on request bodies ("put a limit on everything"): no request can make a worker
-hold more than ``BODY_BYTES_MAX`` in memory.  Refused as ``422 invalid_request`` on
-``body``, the error every route documents, before the application reads anything."""
+hold more than :data:`gencredits.limits.BODY_BYTES_MAX` in memory.  Refused as ``422
+invalid_request`` on ``body``, the error every route documents, before the application
+reads anything.  It wraps every request, the quote fast path's included."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gencredits.api.errors import error_json
+from gencredits.api.errors import response_for
 from gencredits.errors import InvalidRequest
+from gencredits.limits import BODY_BYTES_MAX
 
-__all__ = ["BODY_BYTES_MAX", "BodyLimit"]
-
-BODY_BYTES_MAX = 1024 * 1024
+__all__ = ["BodyLimit", "too_large"]
 
 
-def too_large(size: int | str) -> InvalidRequest:
+def too_large(size: int | str, limit: int = BODY_BYTES_MAX) -> InvalidRequest:
     return InvalidRequest.for_field(
-        "body", f"{size} bytes", f"a JSON document of at most {BODY_BYTES_MAX} bytes"
+        "body", f"{size} bytes", f"a JSON document of at most {limit} bytes"
     )
 
 
@@ -32,9 +32,8 @@ class BodyLimit:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.limit:
-                    error = too_large(value.decode("latin-1"))
-                    response = error_json(422, error.code, error.message, error.details)
-                    await response(scope, receive, send)
+                    error = too_large(value.decode("latin-1"), self.limit)
+                    await response_for(error)(scope, receive, send)
                     return
                 await self.app(scope, receive, send)  # the server enforces the length
                 return
@@ -46,7 +45,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise too_large(f"more than {self.limit}")
+                raise too_large(f"more than {self.limit}", self.limit)
             return message
 
         await self.app(scope, counted, send)

@@ -1,18 +1,53 @@
-"""Request and response bodies of the API (``XCreate`` in, ``XPublic`` out).
+"""Request bodies of the API (``XCreate`` in), and the answers that are not billing views.
+
+Billing answers are the wire types of :mod:`gencredits.billing.views` (``WalletView``,
+``JobView``, ``Page[JobView]``...), declared as the routes' ``response_model``: the type
+the library returns is the type documented and sent.  Here live the pricing answers and
+the small envelopes around views (``GrantList``, ``AuditReport``).
 
 Bounds are part of the contract ("put a limit on everything"): names, parameter maps,
-counts and balances all have a maximum, so no request can make the service do unbounded
-work.  Credits are integers; line items of a quote are decimal *strings*, never floats.
+counts and balances all have a maximum, every one from :mod:`gencredits.limits`, so the
+HTTP service refuses exactly what the library refuses.  Credits are integers; line items
+of a quote are decimal *strings*, never floats.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from gencredits.billing.views import (
+    GrantView,
+    Violation,
+)
+from gencredits.limits import (
+    AMOUNT_MAX,
+    API_KEY_NAME_LEN_MAX,
+    FREE_KIND_LEN_MAX,
+    GENERATIONS_ACTUAL_MAX,
+    GENERATIONS_MAX,
+    GRANT_KIND_LEN_MAX,
+    HOLD_TTL_S_MAX,
+    ID_LEN_MAX,
+    JOB_ID_LEN_MAX,
+    KEY_LEN_MAX,
+    LABEL_LEN_MAX,
+    METADATA_KEY_LEN_MAX,
+    METADATA_KEYS_MAX,
+    METADATA_VALUE_LEN_MAX,
+    PARAM_NAME_LEN_MAX,
+    PARAM_VALUE_LEN_MAX,
+    PARAMS_MAX,
+    PRIORITY_MAX,
+    PROJECT_STEP_COUNT_MAX,
+    PROJECT_STEPS_MAX,
+    REASON_LEN_MAX,
+)
 
 __all__ = [
-    "AuditPublic",
+    "CALLBACK_KEY_PREFIX",
+    "AuditReport",
     "CallbackCreate",
     "CapacityCreate",
     "CapacityPublic",
@@ -20,18 +55,13 @@ __all__ = [
     "CatalogPublic",
     "CompareCreate",
     "ComparisonPublic",
-    "EntryPage",
-    "EntryPublic",
     "FreeJobCreate",
     "GrantCreate",
     "GrantList",
-    "GrantPublic",
     "HealthPublic",
     "JobComplete",
     "JobCreate",
     "JobFail",
-    "JobPage",
-    "JobPublic",
     "KeyCreate",
     "KeyCreated",
     "KeyList",
@@ -40,7 +70,6 @@ __all__ = [
     "ModelDetail",
     "ModelList",
     "ModelPublic",
-    "PostingPublic",
     "ProjectCreate",
     "ProjectQuotePublic",
     "ProjectStepCreate",
@@ -48,27 +77,45 @@ __all__ = [
     "QuoteCreate",
     "QuoteLinePublic",
     "QuotePublic",
-    "SweepPublic",
-    "ViolationPublic",
     "WalletCreate",
-    "WalletPage",
-    "WalletPublic",
 ]
 
-CREDITS_MAX = 10**15
-GENERATIONS_MAX = 1000
-
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-ParamValue = Annotated[str, Field(max_length=100)] | bool | int
+#: Ids a caller chooses (wallets, sources, submitters, provider events), catalog and model names.
+Name = Annotated[str, Field(min_length=1, max_length=ID_LEN_MAX)]
+ParamValue = Annotated[str, Field(max_length=PARAM_VALUE_LEN_MAX)] | bool | int
 Params = Annotated[
-    dict[Annotated[str, Field(max_length=50)], ParamValue],
+    dict[Annotated[str, Field(max_length=PARAM_NAME_LEN_MAX)], ParamValue],
     Field(
-        max_length=20,
+        max_length=PARAMS_MAX,
         description="Settings as the catalog names them: duration, resolution, aspect_ratio, "
         "audio, preview, prompt_enhancer, end_frame, references, input_images, mode, route.",
         examples=[{"duration": 10, "resolution": "1080p"}],
     ),
 ]
+Metadata = Annotated[
+    dict[
+        Annotated[str, Field(max_length=METADATA_KEY_LEN_MAX)],
+        Annotated[str, Field(max_length=METADATA_VALUE_LEN_MAX)],
+    ],
+    Field(max_length=METADATA_KEYS_MAX),
+]
+Generations = Annotated[int, Field(ge=1, le=GENERATIONS_MAX)]
+ActualGenerations = Annotated[int, Field(ge=0, le=GENERATIONS_ACTUAL_MAX)]
+Reason = Annotated[str, Field(max_length=REASON_LEN_MAX)]
+#: A provider callback's ``event_id`` is its idempotency key, with this prefix.
+CALLBACK_KEY_PREFIX = "callback:"
+Scope = Literal["admin", "billing", "read"]
+
+
+def _iso_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("an ISO 8601 date-time with a timezone, e.g. 2026-01-31T00:00:00Z")
+    return value
+
+
+#: An instant: JSON has no datetime, so the one strict rule is lifted for ISO 8601 text
+#: (numbers stay refused: a unix time is not silently taken for one).
+Instant = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
 
 
 class _Out(BaseModel):
@@ -139,7 +186,7 @@ class QuoteCreate(_In):
     model: Name = Field(examples=["kling/v2-1-pro"])
     catalog: Name | None = Field(None, description="Needed only when several catalogs have it.")
     params: Params = Field(default_factory=dict)
-    generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
+    generations: Generations = 1
 
 
 class QuoteLinePublic(_Out):
@@ -169,7 +216,7 @@ class QuotePublic(_Out):
 class CompareCreate(_In):
     catalog: Name
     params: Params = Field(default_factory=dict)
-    generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
+    generations: Generations = 1
 
 
 class ComparisonPublic(_Out):
@@ -179,11 +226,11 @@ class ComparisonPublic(_Out):
 
 
 class CapacityCreate(_In):
-    balance: int = Field(ge=0, le=CREDITS_MAX, description="Credits available.")
+    balance: int = Field(ge=0, le=AMOUNT_MAX, description="Credits available.")
     model: Name
     catalog: Name | None = None
     params: Params = Field(default_factory=dict)
-    generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
+    generations: Generations = 1
 
 
 class CapacityPublic(_Out):
@@ -196,15 +243,15 @@ class CapacityPublic(_Out):
 class ProjectStepCreate(_In):
     model: Name
     settings: Params = Field(default_factory=dict)
-    count: int = Field(1, ge=1, le=10_000)
-    generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
+    count: int = Field(1, ge=1, le=PROJECT_STEP_COUNT_MAX)
+    generations: Generations = 1
     catalog: Name | None = None
-    label: Annotated[str, Field(max_length=200)] | None = None
+    label: Annotated[str, Field(max_length=LABEL_LEN_MAX)] | None = None
 
 
 class ProjectCreate(_In):
     catalog: Name | None = None
-    steps: list[ProjectStepCreate] = Field(min_length=1, max_length=200)
+    steps: list[ProjectStepCreate] = Field(min_length=1, max_length=PROJECT_STEPS_MAX)
 
 
 class ProjectStepPublic(_Out):
@@ -224,195 +271,82 @@ class ProjectQuotePublic(_Out):
 
 # --- wallets, grants, jobs, ledger ----------------------------------------------------------
 
-HOLD_TTL_S_MAX = 7 * 24 * 3600
-IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200)]
-Text200 = Annotated[str, Field(min_length=1, max_length=200)]
-
 
 class WalletCreate(_In):
-    id: Text200 = Field(description="The platform's own id for the user or team.")
+    id: Name = Field(description="The platform's own id for the user or team.")
     owner_kind: Literal["user", "team"] = "user"
-    overdraft_limit: int = Field(0, ge=0, le=CREDITS_MAX)
+    overdraft_limit: int = Field(0, ge=0, le=AMOUNT_MAX)
     hold_ttl_s: int | None = Field(
-        None, ge=1, le=HOLD_TTL_S_MAX, description="Hold time limit for this wallet's jobs."
+        None,
+        ge=1,
+        le=HOLD_TTL_S_MAX,
+        description="Hold time limit for this wallet's jobs (at most the service's "
+        "hold_ttl_s_max).",
     )
-
-
-class GrantPublic(_Out):
-    id: str
-    wallet_id: str
-    kind: str
-    amount: int
-    remaining: int
-    priority: int
-    effective_at: str
-    expires_at: str | None
-    source: str | None
-    state: str
-    spendable: bool
-    created_at: str
-    closed_at: str | None
-    outcome: str | None
-    replayed: bool
 
 
 class GrantList(_Out):
-    items: list[GrantPublic]
-
-
-class WalletPublic(_Out):
-    id: str
-    owner_kind: str
-    available: int = Field(description="Spendable now: unexpired remaining minus debt.")
-    held: int = Field(description="Reserved by pending jobs.")
-    balance: int = Field(description="available + held.")
-    debt: int
-    overdraft_limit: int
-    hold_ttl_s: int | None
-    grants: list[GrantPublic]
-    created_at: str
-    updated_at: str
-    replayed: bool
-
-
-class WalletPage(_Out):
-    items: list[WalletPublic]
-    next_cursor: str | None
+    items: list[GrantView]
 
 
 class GrantCreate(_In):
-    amount: int = Field(ge=1, le=CREDITS_MAX)
-    kind: Annotated[str, Field(min_length=1, max_length=20)] = Field(
+    amount: int = Field(ge=1, le=AMOUNT_MAX)
+    kind: Annotated[str, Field(min_length=1, max_length=GRANT_KIND_LEN_MAX)] = Field(
         description="allowance, promotional, bonus, compensation, refund or purchase."
     )
-    priority: int | None = Field(None, ge=0, le=1000, description="Lower is spent first.")
-    expires_at: AwareDatetime | None = None
-    effective_at: AwareDatetime | None = None
-    source: Text200 | None = Field(None, description="What created it: a purchase, a plan cycle.")
+    priority: int | None = Field(None, ge=0, le=PRIORITY_MAX, description="Lower is spent first.")
+    expires_at: Instant | None = None
+    effective_at: Instant | None = None
+    source: Name | None = Field(None, description="What created it: a purchase, a plan cycle.")
 
 
 class JobCreate(_In):
     model: Name
     params: Params = Field(default_factory=dict)
-    generations: int = Field(1, ge=1, le=GENERATIONS_MAX)
+    generations: Generations = 1
     catalog: Name | None = None
-    submitted_by: Text200 | None = None
-    hold_ttl_s: int | None = Field(None, ge=1, le=HOLD_TTL_S_MAX)
-    metadata: Annotated[
-        dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=500)]],
-        Field(max_length=20),
-    ] = Field(default_factory=dict)
+    submitted_by: Name | None = None
+    hold_ttl_s: int | None = Field(
+        None, ge=1, le=HOLD_TTL_S_MAX, description="At most the service's hold_ttl_s_max."
+    )
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class FreeJobCreate(_In):
-    kind: Annotated[str, Field(min_length=1, max_length=40)] = Field(
+    kind: Annotated[str, Field(min_length=1, max_length=FREE_KIND_LEN_MAX)] = Field(
         description="A zero-cost usage kind: scheduling, publishing, voiceover..."
     )
-    submitted_by: Text200 | None = None
+    submitted_by: Name | None = None
 
 
 class JobComplete(_In):
     actual_params: Params | None = Field(None, description="What was really made.")
-    actual_generations: int | None = Field(None, ge=0, le=10_000)
+    actual_generations: ActualGenerations | None = None
 
 
 class JobFail(_In):
-    reason: Annotated[str, Field(max_length=500)] | None = None
-
-
-class JobPublic(_Out):
-    id: str
-    wallet_id: str
-    kind: str
-    model: str | None
-    status: int = Field(description="As the seed API numbers it: 0 pending, 1 success, 2 failed.")
-    state: str = Field(description="pending, succeeded, failed, cancelled, timed_out, ...")
-    creditsUsed: int = Field(description="The authoritative amount charged (held while pending).")
-    credits_used: int
-    credits_held: int
-    credits_quoted: int
-    written_off: int
-    generations: int
-    params: dict[str, Any]
-    quote: dict[str, Any] | None
-    catalog: str | None
-    catalog_version: str | None
-    catalog_hash: str | None
-    submitted_by: str | None
-    metadata: dict[str, str]
-    reason: str | None
-    hold_expires_at: str | None
-    created_at: str
-    updated_at: str
-    resolved_at: str | None
-    outcome: str | None = Field(
-        description="For a duplicate or late callback: what had already happened."
-    )
-    replayed: bool = Field(description="True when this answers a retried idempotency key.")
-
-
-class JobPage(_Out):
-    items: list[JobPublic]
-    next_cursor: str | None
-
-
-class PostingPublic(_Out):
-    account: str
-    amount: int
-
-
-class EntryPublic(_Out):
-    id: str
-    seq: int
-    kind: str = Field(description="Why: grant, hold, capture, release, expiry, refund, ...")
-    created_at: str
-    job_id: str | None
-    grant_id: str | None
-    available_delta: int
-    held_delta: int
-    postings: list[PostingPublic]
-    memo: str | None
-
-
-class EntryPage(_Out):
-    items: list[EntryPublic]
-    next_cursor: str | None
+    reason: Reason | None = None
 
 
 class CallbackCreate(_In):
-    event_id: Text200 = Field(description="The provider's id for this report; replays are no-ops.")
-    job_id: Annotated[str, Field(min_length=1, max_length=64)]
+    event_id: Annotated[
+        str, Field(min_length=1, max_length=KEY_LEN_MAX - len(CALLBACK_KEY_PREFIX))
+    ] = Field(description="The provider's id for this report; replays are no-ops.")
+    job_id: Annotated[str, Field(min_length=1, max_length=JOB_ID_LEN_MAX)]
     outcome: Literal["succeeded", "failed"]
     actual_params: Params | None = None
-    actual_generations: int | None = Field(None, ge=0, le=10_000)
-    reason: Annotated[str, Field(max_length=500)] | None = None
+    actual_generations: ActualGenerations | None = None
+    reason: Reason | None = None
 
 
-class SweepPublic(_Out):
-    holds_released: int
-    credits_released: int
-    grants_expired: int
-    credits_expired: int
-    more: bool
-
-
-class ViolationPublic(_Out):
-    code: str
-    subject: str
-    message: str
-
-    def __str__(self) -> str:  # as gencredits.billing.Violation prints
-        return f"{self.code} {self.subject}: {self.message}"
-
-
-class AuditPublic(_Out):
+class AuditReport(_Out):
     clean: bool
-    violations: list[ViolationPublic]
+    violations: list[Violation]
 
 
 class KeyCreate(_In):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    scopes: list[Literal["admin", "billing", "read"]] = Field(min_length=1, max_length=3)
+    name: Annotated[str, Field(min_length=1, max_length=API_KEY_NAME_LEN_MAX)]
+    scopes: list[Scope] = Field(min_length=1, max_length=len(get_args(Scope)))
 
 
 class KeyPublic(_Out):
@@ -430,3 +364,4 @@ class KeyCreated(KeyPublic):
 
 class KeyList(_Out):
     items: list[KeyPublic]
+

@@ -25,6 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from gencredits.errors import (
+    AmbiguousModel,
     InvalidCatalog,
     InvalidRequest,
     UnknownCatalog,
@@ -207,10 +208,9 @@ class CatalogSet(Mapping[str, Catalog]):
                 details={"field": "model", "value": model, "suggestions": close[:4]},
             )
         names = [c.name for c in holders]
-        raise InvalidRequest(
+        raise AmbiguousModel(
             f"model: {model!r} is in several catalogs ({', '.join(names)}); name one with catalog",
             details={"field": "catalog", "value": None, "allowed": names},
-            code="ambiguous_model",
         )
 
 

@@ -1,7 +1,10 @@
 """Wallets, grants, jobs, ledger history, provider callbacks, sweep and audit.
 
-The billing service is synchronous (SQLAlchemy), so these routes are plain ``def``:
-FastAPI runs them in its threadpool and the event loop never blocks.
+Each route returns what :class:`~gencredits.billing.Billing` returns, a wire type of
+:mod:`gencredits.billing.views` declared as its ``response_model``, so FastAPI checks and
+serialises the documented type.  Billing is synchronous (SQLAlchemy): the routes call it
+in the threadpool (``run_in_threadpool``), so the event loop never blocks and the answer
+is serialised on the loop without a second trip to a thread.
 
 ``Idempotency-Key`` is REQUIRED on every POST that moves credits (grants, void, submit,
 complete, fail, cancel, free jobs) and optional on wallet creation (a wallet's id is its
@@ -16,33 +19,42 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
 from gencredits.api.errors import error_responses
 from gencredits.api.schemas import (
-    AuditPublic,
+    CALLBACK_KEY_PREFIX,
+    AuditReport,
     CallbackCreate,
-    EntryPage,
     FreeJobCreate,
     GrantCreate,
     GrantList,
-    GrantPublic,
     JobComplete,
     JobCreate,
     JobFail,
-    JobPage,
-    JobPublic,
-    SweepPublic,
     WalletCreate,
-    WalletPage,
-    WalletPublic,
 )
 from gencredits.api.state import Services, ServicesDep
-from gencredits.errors import AuthenticationFailed, InvalidRequest, Unavailable
+from gencredits.billing.views import (
+    EntryView,
+    GrantView,
+    JobView,
+    Page,
+    SweepReport,
+    WalletView,
+)
+from gencredits.errors import AuthenticationFailed
+from gencredits.limits import (
+    CURSOR_LEN_MAX,
+    ID_LEN_MAX,
+    JOB_ID_LEN_MAX,
+    KEY_LEN_MAX,
+    PAGE_MAX,
+)
 
 router = APIRouter(prefix="/v1")
 
@@ -51,20 +63,22 @@ IdempotencyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
+        max_length=KEY_LEN_MAX,
         description="The caller's key for this operation; send the same one on every retry.",
     ),
 ]
 OptionalIdempotencyHeader = Annotated[
-    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=KEY_LEN_MAX)
 ]
 #: Ids in paths: printable, bounded (PostgreSQL cannot even compare a text with a NUL in it).
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-WalletId = Annotated[str, Path(max_length=200, pattern=PRINTABLE)]
-JobId = Annotated[str, Path(max_length=64, pattern=PRINTABLE)]
-GrantId = Annotated[str, Path(max_length=64, pattern=PRINTABLE)]
-Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")]
-Limit = Annotated[int, Query(ge=1, le=500)]
+WalletId = Annotated[str, Path(max_length=ID_LEN_MAX, pattern=PRINTABLE)]
+JobId = Annotated[str, Path(max_length=JOB_ID_LEN_MAX, pattern=PRINTABLE)]
+GrantId = Annotated[str, Path(max_length=JOB_ID_LEN_MAX, pattern=PRINTABLE)]
+Cursor = Annotated[
+    str | None, Query(max_length=CURSOR_LEN_MAX, description="next_cursor of the last page")
+]
+Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 # 503: the database (or, on a key-cache miss, the key lookup) is unreachable.
 READ = error_responses(401, 403, 404, 422, 503)
@@ -77,27 +91,6 @@ CALLBACK_EXTRA: dict[str, object] = {
 }
 
 
-def _billing(services: Services) -> Any:
-    if services.billing is None:
-        raise Unavailable("billing is not configured on this service", details={})
-    return services.billing
-
-
-def _writer(services: Services) -> Any:
-    _billing(services)
-    return services.writer
-
-
-def _check_ttl(services: Services, hold_ttl_s: int | None) -> None:
-    limit = services.settings.hold_ttl_s_max
-    if hold_ttl_s is not None and hold_ttl_s > limit:
-        raise InvalidRequest.for_field("hold_ttl_s", hold_ttl_s, f"1 to {limit} seconds")
-
-
-def _json(view: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(view.to_dict(), status_code=status)
-
-
 # --- wallets -----------------------------------------------------------------------------
 
 
@@ -105,52 +98,51 @@ def _json(view: Any, status: int = 200) -> JSONResponse:
     "/wallets",
     tags=["wallets"],
     status_code=201,
-    response_model=WalletPublic,
+    response_model=WalletView,
     responses=error_responses(401, 403, 409, 422, 503),
     openapi_extra=SCOPE_EXTRA["billing"],
 )
-def create_wallet(
+async def create_wallet(
     body: WalletCreate,
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: OptionalIdempotencyHeader = None,
-) -> JSONResponse:
+) -> WalletView:
     """Create a wallet (a user's or a team's).  Creating it again with the same settings
     returns it; with different settings is a ``wallet_exists`` conflict."""
-    _check_ttl(services, body.hold_ttl_s)
-    view = _writer(services).create_wallet(
+    return await run_in_threadpool(
+        services.billing.create_wallet,
         body.id,
         owner_kind=body.owner_kind,
         overdraft_limit=body.overdraft_limit,
         hold_ttl_s=body.hold_ttl_s,
         idempotency_key=idempotency_key,
     )
-    return _json(view, 201)
 
 
 @router.get(
     "/wallets",
     tags=["wallets"],
-    response_model=WalletPage,
+    response_model=Page[WalletView],
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def list_wallets(
+async def list_wallets(
     services: ServicesDep, _key: ReadKey, cursor: Cursor = None, limit: Limit = 50
-) -> JSONResponse:
-    return _json(_billing(services).list_wallets(cursor=cursor, limit=limit))
+) -> Page[WalletView]:
+    return await run_in_threadpool(services.billing.list_wallets, cursor=cursor, limit=limit)
 
 
 @router.get(
     "/wallets/{wallet_id}",
     tags=["wallets"],
-    response_model=WalletPublic,
+    response_model=WalletView,
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def get_wallet(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> JSONResponse:
+async def get_wallet(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> WalletView:
     """Available, held and balance, and every grant with its kind, remaining and expiry."""
-    return _json(_billing(services).get_wallet(wallet_id))
+    return await run_in_threadpool(services.billing.get_wallet, wallet_id)
 
 
 # --- grants ------------------------------------------------------------------------------
@@ -160,19 +152,20 @@ def get_wallet(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> JSO
     "/wallets/{wallet_id}/grants",
     tags=["grants"],
     status_code=201,
-    response_model=GrantPublic,
+    response_model=GrantView,
     responses=WRITE,
     openapi_extra=SCOPE_EXTRA["billing"],
 )
-def create_grant(
+async def create_grant(
     wallet_id: WalletId,
     body: GrantCreate,
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: IdempotencyHeader,
-) -> JSONResponse:
+) -> GrantView:
     """Add credits to a wallet: a monthly allowance, a purchased pack, a bonus..."""
-    view = _writer(services).grant(
+    return await run_in_threadpool(
+        services.billing.grant,
         wallet_id,
         body.amount,
         kind=body.kind,
@@ -182,7 +175,6 @@ def create_grant(
         source=body.source,
         idempotency_key=idempotency_key,
     )
-    return _json(view, 201)
 
 
 @router.get(
@@ -192,23 +184,24 @@ def create_grant(
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def list_grants(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> JSONResponse:
-    grants = _billing(services).list_grants(wallet_id)
-    return JSONResponse({"items": [g.to_dict() for g in grants]})
+async def list_grants(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> GrantList:
+    return GrantList(items=await run_in_threadpool(services.billing.list_grants, wallet_id))
 
 
 @router.post(
     "/grants/{grant_id}/void",
     tags=["grants"],
-    response_model=GrantPublic,
+    response_model=GrantView,
     responses=WRITE,
     openapi_extra=SCOPE_EXTRA["billing"],
 )
-def void_grant(
+async def void_grant(
     grant_id: GrantId, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
-) -> JSONResponse:
+) -> GrantView:
     """Take back what is left of a grant (a refunded pack); held credits stay held."""
-    return _json(_writer(services).void_grant(grant_id, idempotency_key=idempotency_key))
+    return await run_in_threadpool(
+        services.billing.void_grant, grant_id, idempotency_key=idempotency_key
+    )
 
 
 # --- jobs --------------------------------------------------------------------------------
@@ -218,22 +211,22 @@ def void_grant(
     "/wallets/{wallet_id}/jobs",
     tags=["jobs"],
     status_code=201,
-    response_model=JobPublic,
+    response_model=JobView,
     responses=SUBMIT,
     openapi_extra=SCOPE_EXTRA["billing"],
 )
-def submit_job(
+async def submit_job(
     wallet_id: WalletId,
     body: JobCreate,
     services: ServicesDep,
     key: BillingKey,
     idempotency_key: IdempotencyHeader,
-) -> JSONResponse:
+) -> JobView:
     """Quote the request and hold its total on the wallet: a pending job (status 0) whose
     ``creditsUsed`` is the amount taken.  402 with required, available and shortfall when
     the wallet cannot cover it (nothing recorded)."""
-    _check_ttl(services, body.hold_ttl_s)
-    view = _writer(services).submit(
+    return await run_in_threadpool(
+        services.billing.submit,
         wallet_id,
         body.model,
         body.params,
@@ -244,42 +237,41 @@ def submit_job(
         hold_ttl_s=body.hold_ttl_s,
         metadata=body.metadata,
     )
-    return _json(view, 201)
 
 
 @router.post(
     "/wallets/{wallet_id}/free-jobs",
     tags=["jobs"],
     status_code=201,
-    response_model=JobPublic,
+    response_model=JobView,
     responses=WRITE,
     openapi_extra=SCOPE_EXTRA["billing"],
 )
-def record_free_job(
+async def record_free_job(
     wallet_id: WalletId,
     body: FreeJobCreate,
     services: ServicesDep,
     key: BillingKey,
     idempotency_key: IdempotencyHeader,
-) -> JSONResponse:
+) -> JobView:
     """Record zero-cost usage (scheduling, publishing, voiceover) so it shows in usage."""
-    view = _writer(services).record_free_job(
+    return await run_in_threadpool(
+        services.billing.record_free_job,
         wallet_id,
         body.kind,
         submitted_by=body.submitted_by or key.id,
         idempotency_key=idempotency_key,
     )
-    return _json(view, 201)
 
 
 @router.get(
     "/wallets/{wallet_id}/jobs",
     tags=["jobs"],
-    response_model=JobPage,
+    response_model=Page[JobView],
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def list_jobs(
+async def list_jobs(
     wallet_id: WalletId,
     services: ServicesDep,
     _key: ReadKey,
@@ -287,83 +279,88 @@ def list_jobs(
     state: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> JSONResponse:
+) -> Page[JobView]:
     """The wallet's jobs, oldest first, optionally by numbered status or state name."""
-    page = _billing(services).list_jobs(
-        wallet_id, status=status, state=state, cursor=cursor, limit=limit
+    return await run_in_threadpool(
+        services.billing.list_jobs,
+        wallet_id,
+        status=status,
+        state=state,
+        cursor=cursor,
+        limit=limit,
     )
-    return _json(page)
 
 
 @router.get(
     "/jobs/{job_id}",
     tags=["jobs"],
-    response_model=JobPublic,
+    response_model=JobView,
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def get_job(job_id: JobId, services: ServicesDep, _key: ReadKey) -> JSONResponse:
-    return _json(_billing(services).get_job(job_id))
+async def get_job(job_id: JobId, services: ServicesDep, _key: ReadKey) -> JobView:
+    return await run_in_threadpool(services.billing.get_job, job_id)
 
 
 @router.post(
     "/jobs/{job_id}/complete",
     tags=["jobs"],
-    response_model=JobPublic,
+    response_model=JobView,
     responses=WRITE,
     openapi_extra=SCOPE_EXTRA["billing"],
 )
-def complete_job(
+async def complete_job(
     job_id: JobId,
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: IdempotencyHeader,
     body: JobComplete | None = None,
-) -> JSONResponse:
+) -> JobView:
     """The generation succeeded (status 1): capture the hold, priced on the submission's
     quote for what was actually made; any rest is released."""
     body = body or JobComplete()
-    view = _writer(services).complete(
+    return await run_in_threadpool(
+        services.billing.complete,
         job_id,
         actual_params=body.actual_params,
         actual_generations=body.actual_generations,
         idempotency_key=idempotency_key,
     )
-    return _json(view)
 
 
 @router.post(
     "/jobs/{job_id}/fail",
     tags=["jobs"],
-    response_model=JobPublic,
+    response_model=JobView,
     responses=WRITE,
     openapi_extra=SCOPE_EXTRA["billing"],
 )
-def fail_job(
+async def fail_job(
     job_id: JobId,
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: IdempotencyHeader,
     body: JobFail | None = None,
-) -> JSONResponse:
+) -> JobView:
     """The generation failed (status 2): the whole hold goes back to its grants."""
     reason = None if body is None else body.reason
-    view = _writer(services).fail(job_id, reason=reason, idempotency_key=idempotency_key)
-    return _json(view)
+    return await run_in_threadpool(
+        services.billing.fail, job_id, reason=reason, idempotency_key=idempotency_key
+    )
 
 
 @router.post(
     "/jobs/{job_id}/cancel",
     tags=["jobs"],
-    response_model=JobPublic,
+    response_model=JobView,
     responses=WRITE,
     openapi_extra=SCOPE_EXTRA["billing"],
 )
-def cancel_job(
+async def cancel_job(
     job_id: JobId, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
-) -> JSONResponse:
+) -> JobView:
     """Cancel before completion: released like a failure (status 2)."""
-    return _json(_writer(services).cancel(job_id, idempotency_key=idempotency_key))
+    return await run_in_threadpool(services.billing.cancel, job_id, idempotency_key=idempotency_key)
 
 
 # --- ledger ------------------------------------------------------------------------------
@@ -372,19 +369,19 @@ def cancel_job(
 @router.get(
     "/wallets/{wallet_id}/history",
     tags=["ledger"],
-    response_model=EntryPage,
+    response_model=Page[EntryView],
     responses=READ,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-def wallet_history(
+async def wallet_history(
     wallet_id: WalletId,
     services: ServicesDep,
     _key: ReadKey,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> JSONResponse:
+) -> Page[EntryView]:
     """The wallet's ledger transactions, newest first, each with its reason and postings."""
-    return _json(_billing(services).history(wallet_id, cursor=cursor, limit=limit))
+    return await run_in_threadpool(services.billing.history, wallet_id, cursor=cursor, limit=limit)
 
 
 # --- provider callbacks ------------------------------------------------------------------
@@ -453,27 +450,28 @@ def sign_callback(secret: str, timestamp: str, body: bytes) -> str:
 @router.post(
     "/callbacks/provider",
     tags=["callbacks"],
-    response_model=JobPublic,
+    response_model=JobView,
     responses=error_responses(401, 404, 409, 422, 503),
     openapi_extra=CALLBACK_EXTRA,
     dependencies=[Depends(verify_signature)],
 )
-def provider_callback(body: CallbackCreate, services: ServicesDep) -> JSONResponse:
+async def provider_callback(body: CallbackCreate, services: ServicesDep) -> JobView:
     """A generation worker or provider reports a job's outcome.  Authenticated by its
     HMAC signature (not an API key); ``event_id`` is the idempotency key, so a replayed
     or duplicated report is answered with the job and changes nothing."""
-    billing = _writer(services)
-    key = f"callback:{body.event_id}"
+    billing = services.billing
+    key = CALLBACK_KEY_PREFIX + body.event_id
     if body.outcome == "succeeded":
-        view = billing.complete(
+        return await run_in_threadpool(
+            billing.complete,
             body.job_id,
             actual_params=body.actual_params,
             actual_generations=body.actual_generations,
             idempotency_key=key,
         )
-    else:
-        view = billing.fail(body.job_id, reason=body.reason, idempotency_key=key)
-    return _json(view)
+    return await run_in_threadpool(
+        billing.fail, body.job_id, reason=body.reason, idempotency_key=key
+    )
 
 
 # --- operations --------------------------------------------------------------------------
@@ -482,24 +480,24 @@ def provider_callback(body: CallbackCreate, services: ServicesDep) -> JSONRespon
 @router.post(
     "/admin/sweep",
     tags=["admin"],
-    response_model=SweepPublic,
+    response_model=SweepReport,
     responses=error_responses(401, 403, 503),
     openapi_extra=SCOPE_EXTRA["admin"],
 )
-def sweep(services: ServicesDep, _key: AdminKey) -> JSONResponse:
+async def sweep(services: ServicesDep, _key: AdminKey) -> SweepReport:
     """Release holds past their time limit and expire grants now (the service also does
     this every ``sweep_interval_s``).  Safe to run from many processes at once."""
-    return _json(_writer(services).sweep())
+    return await run_in_threadpool(services.billing.sweep)
 
 
 @router.get(
     "/admin/audit",
     tags=["admin"],
-    response_model=AuditPublic,
+    response_model=AuditReport,
     responses=error_responses(401, 403, 503),
     openapi_extra=SCOPE_EXTRA["admin"],
 )
-def audit(services: ServicesDep, _key: AdminKey) -> JSONResponse:
+async def audit(services: ServicesDep, _key: AdminKey) -> AuditReport:
     """Check every ledger invariant; an empty list is a clean ledger."""
-    violations = _billing(services).audit()
-    return JSONResponse({"clean": not violations, "violations": [v.to_dict() for v in violations]})
+    violations = await run_in_threadpool(services.billing.audit)
+    return AuditReport(clean=not violations, violations=violations)

@@ -1,18 +1,22 @@
 """Catalog routes: catalogs, models (with base cost and what each accepts), quotes,
-comparisons, capacity and project quotes.  Pure pricing, no database: ``async`` routes,
-and responses built straight from ``Quote.to_dict()`` (the schema is documented through
-``response_model``; returning a ready response skips a second validation pass)."""
+comparisons, capacity and project quotes.  Pure pricing, no database: ``async`` routes.
+Answers holding quotes are built straight from ``Quote.to_dict()`` (the schema is
+documented through ``response_model``; returning a ready response skips a second
+validation pass); ``tests/api/test_documented_answers.py`` checks they agree."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from gencredits.api.auth import SCOPE_EXTRA, ReadKey, authorize
-from gencredits.api.errors import error_responses, reject_unknown_query
-from gencredits.api.fastpath import price_quote
+from gencredits.api.errors import error_responses
 from gencredits.api.schemas import (
     CapacityCreate,
     CapacityPublic,
@@ -20,36 +24,49 @@ from gencredits.api.schemas import (
     CatalogPublic,
     CompareCreate,
     ComparisonPublic,
+    ModeDetail,
     ModelDetail,
     ModelList,
+    ModelPublic,
     ProjectCreate,
     ProjectQuotePublic,
     QuoteCreate,
     QuotePublic,
 )
 from gencredits.api.state import Services, ServicesDep
-from gencredits.pricing import Catalog, CompiledModel, ProjectStep, compare, project_quote, quote
+from gencredits.errors import UnknownParameter
+from gencredits.limits import ID_LEN_MAX
+from gencredits.pricing import (
+    Catalog,
+    CatalogSet,
+    CompiledModel,
+    ProjectStep,
+    compare,
+    project_quote,
+    quote,
+)
 from gencredits.pricing.catalog import describe_accepts
 from gencredits.pricing.quote import capacity
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 #: The hot route, on its own router so the app can match it first.
 quote_router = APIRouter(prefix="/v1", tags=["catalog"])
+QUOTE_PATH = "/v1/quotes"
 
 # 503: a key-cache miss needs the database, which may be unreachable.
 _AUTH = error_responses(401, 403, 503)
 _INPUT = error_responses(401, 403, 404, 422, 503)
 
 
-def _catalog_public(c: Catalog) -> dict[str, Any]:
-    return {
-        "name": c.name,
-        "version": c.version,
-        "hash": c.hash,
-        "title": getattr(c.spec, "title", None),
-        "description": getattr(c.spec, "description", None),
-        "models": len(c.models),
-    }
+def _catalog_public(c: Catalog) -> CatalogPublic:
+    return CatalogPublic(
+        name=c.name,
+        version=c.version,
+        hash=c.hash,
+        title=getattr(c.spec, "title", None),
+        description=getattr(c.spec, "description", None),
+        models=len(c.models),
+    )
 
 
 def _model_public(c: Catalog, m: CompiledModel) -> dict[str, Any]:
@@ -71,9 +88,9 @@ def _model_public(c: Catalog, m: CompiledModel) -> dict[str, Any]:
 @router.get(
     "/catalogs", response_model=CatalogList, responses=_AUTH, openapi_extra=SCOPE_EXTRA["read"]
 )
-async def list_catalogs(services: ServicesDep, _key: ReadKey) -> dict[str, Any]:
+async def list_catalogs(services: ServicesDep, _key: ReadKey) -> CatalogList:
     """Every loaded catalog (bundled and operator-supplied) with its version and content hash."""
-    return {"items": [_catalog_public(c) for c in services.catalogs.values()]}
+    return CatalogList(items=[_catalog_public(c) for c in services.catalogs.values()])
 
 
 @router.get(
@@ -82,7 +99,7 @@ async def list_catalogs(services: ServicesDep, _key: ReadKey) -> dict[str, Any]:
     responses=_INPUT,
     openapi_extra=SCOPE_EXTRA["read"],
 )
-async def get_catalog(catalog: str, services: ServicesDep, _key: ReadKey) -> dict[str, Any]:
+async def get_catalog(catalog: str, services: ServicesDep, _key: ReadKey) -> CatalogPublic:
     return _catalog_public(services.catalogs[catalog])
 
 
@@ -92,12 +109,14 @@ async def get_catalog(catalog: str, services: ServicesDep, _key: ReadKey) -> dic
 async def list_models(
     services: ServicesDep,
     _key: ReadKey,
-    catalog: str | None = Query(None, max_length=200, description="Only this catalog's models."),
-) -> dict[str, Any]:
+    catalog: str | None = Query(
+        None, max_length=ID_LEN_MAX, description="Only this catalog's models."
+    ),
+) -> ModelList:
     """Models with their base cost (default mode and route, at the defaults) and what the
     default mode accepts."""
     chosen = [services.catalogs[catalog]] if catalog is not None else services.catalogs.values()
-    return {"items": [_model_public(c, m) for c in chosen for m in c]}
+    return ModelList(items=[ModelPublic(**_model_public(c, m)) for c in chosen for m in c])
 
 
 @router.get(
@@ -110,25 +129,25 @@ async def get_model(
     model: str,
     services: ServicesDep,
     _key: ReadKey,
-    catalog: str | None = Query(None, max_length=200),
-) -> dict[str, Any]:
+    catalog: str | None = Query(None, max_length=ID_LEN_MAX),
+) -> ModelDetail:
     """One model by id, name or alias (ids may contain ``/``): every mode with what it
     accepts and its base price per route."""
     c, m = services.catalogs.resolve(model, catalog)
-    return {
+    return ModelDetail(
         **_model_public(c, m),
-        "catalog_version": c.version,
-        "catalog_hash": c.hash,
-        "mode_details": [
-            {
-                "mode": name,
-                "accepts": describe_accepts(mode.accepts.spec),
-                "base_credits": dict(mode.base_credits),
-                "generations_max": mode.accepts.generations_max,
-            }
+        catalog_version=c.version,
+        catalog_hash=c.hash,
+        mode_details=[
+            ModeDetail(
+                mode=name,
+                accepts=describe_accepts(mode.accepts.spec),
+                base_credits=dict(mode.base_credits),
+                generations_max=mode.accepts.generations_max,
+            )
             for name, mode in m.modes.items()
         ],
-    }
+    )
 
 
 @router.post(
@@ -199,7 +218,7 @@ _QUOTE_BODY_SCHEMA = QuoteCreate.model_json_schema()
 
 
 @quote_router.post(
-    "/quotes",
+    QUOTE_PATH.removeprefix(quote_router.prefix),
     response_model=QuotePublic,
     responses=_INPUT,
     openapi_extra={
@@ -211,15 +230,49 @@ _QUOTE_BODY_SCHEMA = QuoteCreate.model_json_schema()
         },
     },
 )
-async def create_quote(request: Request) -> JSONResponse:
+async def create_quote(request: Request) -> Response:
     """The exact price of a request: base, unit and total credits and the itemised lines,
     with the catalog version and hash it was priced on.  Nothing is recorded.
 
     The hot path (every Generate-button tooltip): the key is checked and the body parsed
     here rather than through FastAPI dependencies, which cost more than the pricing.  The
     answer is the same as anywhere else: 401/403 first, then 422 for a bad body."""
+    # (Called for every quote by gencredits.api.fastpath, straight from ASGI: what is
+    # documented above is what runs.  Hence the raw scope below rather than Request's
+    # parsed headers, query and body, which cost a third of a quote.)
     await authorize(request, "read")
-    if request.scope.get("query_string"):
-        await reject_unknown_query(request)
+    if request.scope["query_string"] and request.query_params:
+        name = next(iter(request.query_params))  # it takes none: "?x=1" is not ignored
+        raise UnknownParameter.for_field(
+            name, request.query_params[name], "this route takes these query parameters: none"
+        )
     services: Services = request.app.state.services
-    return JSONResponse(price_quote(services.catalogs, await request.body()))
+    return JSONResponse(price_quote(services.catalogs, await _body(request.receive)))
+
+
+async def _body(receive: Receive) -> bytes:
+    """The request body (bounded by the BodyLimit middleware, which wraps every route)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def price_quote(catalogs: CatalogSet, body: bytes) -> dict[str, Any]:
+    """Parse a quote request body and price it.  Raises ``RequestValidationError`` for a
+    malformed body (answered as FastAPI answers one) and the library's errors for a
+    request it refuses."""
+    try:
+        request = QuoteCreate.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
+    where: CatalogSet | Catalog = catalogs
+    if request.catalog is not None:
+        where = catalogs[request.catalog]
+    return quote(where, request.model, request.params, request.generations).to_dict()

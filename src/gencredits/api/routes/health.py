@@ -10,34 +10,34 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.auth import SCOPE_EXTRA, ReadKey
-from gencredits.api.errors import error_json, error_responses
+from gencredits.api.errors import error_responses, response_for
 from gencredits.api.metrics import CONTENT_TYPE_LATEST, Metrics
 from gencredits.api.schemas import HealthPublic
 from gencredits.api.state import ServicesDep
+from gencredits.errors import Unavailable
 from gencredits.storage.sql import engine as db
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=HealthPublic, responses=error_responses())
-async def healthz() -> dict[str, object]:
+async def healthz() -> HealthPublic:
     """The process is up (no key needed, no database touched)."""
-    return {"status": "ok", "checks": {}}
+    return HealthPublic(status="ok", checks={})
 
 
 @router.get("/readyz", response_model=HealthPublic, responses=error_responses(503))
-async def readyz(services: ServicesDep) -> object:
+async def readyz(services: ServicesDep) -> HealthPublic | Response:
     """Ready to serve: the database answers and is migrated to this version's head
     (no key needed)."""
     current = await run_in_threadpool(_revision_state, services.engine)
     if current != "current":
-        return error_json(
-            503,
-            "unavailable",
-            f"not ready: database {current}",
-            {"database": current, "retryable": True},
+        return response_for(
+            Unavailable(
+                f"not ready: database {current}", details={"database": current, "retryable": True}
+            )
         )
-    return {"status": "ok", "checks": {"database": "current"}}
+    return HealthPublic(status="ok", checks={"database": "current"})
 
 
 _head_revision = cache(db.head_revision)  # fixed for the life of the process
