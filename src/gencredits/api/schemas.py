@@ -364,4 +364,3 @@ class KeyCreated(KeyPublic):
 
 class KeyList(_Out):
     items: list[KeyPublic]
-

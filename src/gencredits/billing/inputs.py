@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -143,11 +143,12 @@ class Operation:
 
     __slots__ = ()
     operation: ClassVar[str]
-    #: The fields the fingerprint covers, in the request it compares.
-    fingerprinted: ClassVar[tuple[str, ...]]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every operation is a dataclass
 
     def request(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.fingerprinted}
+        """What the caller asked for: every field but the service's own settings (those are
+        declared ``compare=False``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
 
     def fingerprint(self) -> str:
         return fingerprint(self.operation, self.request())
@@ -155,12 +156,6 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class CreateWallet(Operation):
-    fingerprinted: ClassVar[tuple[str, ...]] = (
-        "wallet_id",
-        "owner_kind",
-        "overdraft_limit",
-        "hold_ttl_s",
-    )
     operation: ClassVar[str] = "create_wallet"
     wallet_id: str
     owner_kind: str = "user"
@@ -182,15 +177,6 @@ class CreateWallet(Operation):
 
 @dataclass(frozen=True, slots=True)
 class GrantCredits(Operation):
-    fingerprinted: ClassVar[tuple[str, ...]] = (
-        "wallet_id",
-        "amount",
-        "kind",
-        "priority",
-        "expires_at",
-        "effective_at",
-        "source",
-    )
     operation: ClassVar[str] = "grant"
     wallet_id: str
     amount: int
@@ -227,7 +213,6 @@ class GrantCredits(Operation):
 
 @dataclass(frozen=True, slots=True)
 class VoidGrant(Operation):
-    fingerprinted: ClassVar[tuple[str, ...]] = ("grant_id",)
     operation: ClassVar[str] = "void_grant"
     grant_id: str
 
@@ -241,16 +226,6 @@ class VoidGrant(Operation):
 
 @dataclass(frozen=True, slots=True)
 class SubmitJob(Operation):
-    fingerprinted: ClassVar[tuple[str, ...]] = (
-        "wallet_id",
-        "model",
-        "params",
-        "generations",
-        "catalog",
-        "submitted_by",
-        "hold_ttl_s",
-        "metadata",
-    )
     operation: ClassVar[str] = "submit"
     wallet_id: str
     model: str
@@ -278,7 +253,6 @@ class SubmitJob(Operation):
 
 @dataclass(frozen=True, slots=True)
 class RecordFreeJob(Operation):
-    fingerprinted: ClassVar[tuple[str, ...]] = ("wallet_id", "kind", "submitted_by")
     operation: ClassVar[str] = "record_free_job"
     wallet_id: str
     kind: str

@@ -68,6 +68,18 @@ def _call(ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], T]) ->
         fail(exc, as_json=as_json)
 
 
+def _write(
+    ctx: typer.Context,
+    as_json: bool,
+    idempotency_key: str | None,
+    work: Callable[[BillingAPI, str], T],
+) -> tuple[T, str]:
+    """A call that moves credits, under the caller's key or a fresh one (printed, so the
+    command can be retried safely)."""
+    key = _key(idempotency_key)
+    return _call(ctx, as_json, lambda api: work(api, key)), key
+
+
 def _read(
     ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], Any]
 ) -> dict[str, Any] | None:
@@ -218,11 +230,11 @@ def grant(
     as_json: JsonOpt = False,
 ) -> None:
     """Add credits to a wallet as a grant."""
-    key = _key(idempotency_key)
-    view = _call(
+    view, key = _write(
         ctx,
         as_json,
-        lambda api: api.grant(
+        idempotency_key,
+        lambda api, key: api.grant(
             wallet_id,
             amount,
             kind=kind,
@@ -263,11 +275,11 @@ def job_submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Quote a generation and hold its credits (status 0)."""
-    key = _key(idempotency_key)
-    view = _call(
+    view, key = _write(
         ctx,
         as_json,
-        lambda api: api.submit(
+        idempotency_key,
+        lambda api, key: api.submit(
             wallet_id,
             model,
             parse_pairs("--set", settings),
@@ -295,12 +307,12 @@ def job_complete(
     as_json: JsonOpt = False,
 ) -> None:
     """The provider delivered: capture (less when less was made; --set for actual settings)."""
-    key = _key(idempotency_key)
     actual = parse_pairs("--set", settings) or None
-    view = _call(
+    view, key = _write(
         ctx,
         as_json,
-        lambda api: api.complete(
+        idempotency_key,
+        lambda api, key: api.complete(
             job_id, actual_params=actual, actual_generations=generations, idempotency_key=key
         ),
     )
@@ -317,11 +329,7 @@ def job_fail(
 ) -> None:
     """The provider failed: release the hold (status 2)."""
     key = _key(idempotency_key)
-    view = _call(
-        ctx,
-        as_json,
-        lambda api: api.fail(job_id, reason=reason, idempotency_key=key),
-    )
+    view = _call(ctx, as_json, lambda api: api.fail(job_id, reason=reason, idempotency_key=key))
     _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
 
 
@@ -334,11 +342,7 @@ def job_cancel(
 ) -> None:
     """Cancel a pending job: release its hold (status 2)."""
     key = _key(idempotency_key)
-    view = _call(
-        ctx,
-        as_json,
-        lambda api: api.cancel(job_id, idempotency_key=key),
-    )
+    view = _call(ctx, as_json, lambda api: api.cancel(job_id, idempotency_key=key))
     _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
 
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
@@ -84,6 +86,37 @@ Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 READ = error_responses(401, 403, 404, 422, 503)
 WRITE = error_responses(401, 403, 404, 409, 422, 503)
 SUBMIT = error_responses(401, 402, 403, 404, 409, 422, 503)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _reads(path: str, tag: str, model: type[BaseModel]) -> Callable[[_F], _F]:
+    """A GET route that a ``read`` key may call."""
+    return router.get(
+        path, tags=[tag], response_model=model, responses=READ, openapi_extra=SCOPE_EXTRA["read"]
+    )
+
+
+def _writes(
+    path: str,
+    tag: str,
+    model: type[BaseModel],
+    *,
+    created: bool = False,
+    responses: dict[int | str, dict[str, Any]] = WRITE,
+) -> Callable[[_F], _F]:
+    """A POST route that moves credits, for a ``billing`` key."""
+    return router.post(
+        path,
+        tags=[tag],
+        status_code=201 if created else 200,
+        response_model=model,
+        responses=responses,
+        openapi_extra=SCOPE_EXTRA["billing"],
+    )
+
+
 CALLBACK_SIGNATURE_PREFIX = "sha256="
 CALLBACK_EXTRA: dict[str, object] = {
     "x-scope": "signature",
@@ -120,26 +153,14 @@ async def create_wallet(
     )
 
 
-@router.get(
-    "/wallets",
-    tags=["wallets"],
-    response_model=Page[WalletView],
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["read"],
-)
+@_reads("/wallets", "wallets", Page[WalletView])
 async def list_wallets(
     services: ServicesDep, _key: ReadKey, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[WalletView]:
     return await run_in_threadpool(services.billing.list_wallets, cursor=cursor, limit=limit)
 
 
-@router.get(
-    "/wallets/{wallet_id}",
-    tags=["wallets"],
-    response_model=WalletView,
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["read"],
-)
+@_reads("/wallets/{wallet_id}", "wallets", WalletView)
 async def get_wallet(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> WalletView:
     """Available, held and balance, and every grant with its kind, remaining and expiry."""
     return await run_in_threadpool(services.billing.get_wallet, wallet_id)
@@ -148,14 +169,7 @@ async def get_wallet(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) 
 # --- grants ------------------------------------------------------------------------------
 
 
-@router.post(
-    "/wallets/{wallet_id}/grants",
-    tags=["grants"],
-    status_code=201,
-    response_model=GrantView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
+@_writes("/wallets/{wallet_id}/grants", "grants", GrantView, created=True)
 async def create_grant(
     wallet_id: WalletId,
     body: GrantCreate,
@@ -177,24 +191,12 @@ async def create_grant(
     )
 
 
-@router.get(
-    "/wallets/{wallet_id}/grants",
-    tags=["grants"],
-    response_model=GrantList,
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["read"],
-)
+@_reads("/wallets/{wallet_id}/grants", "grants", GrantList)
 async def list_grants(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> GrantList:
     return GrantList(items=await run_in_threadpool(services.billing.list_grants, wallet_id))
 
 
-@router.post(
-    "/grants/{grant_id}/void",
-    tags=["grants"],
-    response_model=GrantView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
+@_writes("/grants/{grant_id}/void", "grants", GrantView)
 async def void_grant(
     grant_id: GrantId, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
 ) -> GrantView:
@@ -207,14 +209,7 @@ async def void_grant(
 # --- jobs --------------------------------------------------------------------------------
 
 
-@router.post(
-    "/wallets/{wallet_id}/jobs",
-    tags=["jobs"],
-    status_code=201,
-    response_model=JobView,
-    responses=SUBMIT,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
+@_writes("/wallets/{wallet_id}/jobs", "jobs", JobView, created=True, responses=SUBMIT)
 async def submit_job(
     wallet_id: WalletId,
     body: JobCreate,
@@ -239,14 +234,7 @@ async def submit_job(
     )
 
 
-@router.post(
-    "/wallets/{wallet_id}/free-jobs",
-    tags=["jobs"],
-    status_code=201,
-    response_model=JobView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
+@_writes("/wallets/{wallet_id}/free-jobs", "jobs", JobView, created=True)
 async def record_free_job(
     wallet_id: WalletId,
     body: FreeJobCreate,
@@ -264,13 +252,7 @@ async def record_free_job(
     )
 
 
-@router.get(
-    "/wallets/{wallet_id}/jobs",
-    tags=["jobs"],
-    response_model=Page[JobView],
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["read"],
-)
+@_reads("/wallets/{wallet_id}/jobs", "jobs", Page[JobView])
 async def list_jobs(
     wallet_id: WalletId,
     services: ServicesDep,
@@ -291,24 +273,12 @@ async def list_jobs(
     )
 
 
-@router.get(
-    "/jobs/{job_id}",
-    tags=["jobs"],
-    response_model=JobView,
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["read"],
-)
+@_reads("/jobs/{job_id}", "jobs", JobView)
 async def get_job(job_id: JobId, services: ServicesDep, _key: ReadKey) -> JobView:
     return await run_in_threadpool(services.billing.get_job, job_id)
 
 
-@router.post(
-    "/jobs/{job_id}/complete",
-    tags=["jobs"],
-    response_model=JobView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
+@_writes("/jobs/{job_id}/complete", "jobs", JobView)
 async def complete_job(
     job_id: JobId,
     services: ServicesDep,
@@ -328,13 +298,7 @@ async def complete_job(
     )
 
 
-@router.post(
-    "/jobs/{job_id}/fail",
-    tags=["jobs"],
-    response_model=JobView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
+@_writes("/jobs/{job_id}/fail", "jobs", JobView)
 async def fail_job(
     job_id: JobId,
     services: ServicesDep,
@@ -349,13 +313,7 @@ async def fail_job(
     )
 
 
-@router.post(
-    "/jobs/{job_id}/cancel",
-    tags=["jobs"],
-    response_model=JobView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
+@_writes("/jobs/{job_id}/cancel", "jobs", JobView)
 async def cancel_job(
     job_id: JobId, services: ServicesDep, _key: BillingKey, idempotency_key: IdempotencyHeader
 ) -> JobView:
@@ -366,13 +324,7 @@ async def cancel_job(
 # --- ledger ------------------------------------------------------------------------------
 
 
-@router.get(
-    "/wallets/{wallet_id}/history",
-    tags=["ledger"],
-    response_model=Page[EntryView],
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["read"],
-)
+@_reads("/wallets/{wallet_id}/history", "ledger", Page[EntryView])
 async def wallet_history(
     wallet_id: WalletId,
     services: ServicesDep,
