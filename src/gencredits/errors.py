@@ -111,6 +111,8 @@ class InvalidRequest(GencreditsError):
 
 
 class UnknownModel(InvalidRequest):
+    """No loaded catalog has this model id or alias."""
+
     code = "unknown_model"
 
 
@@ -121,14 +123,20 @@ class AmbiguousModel(InvalidRequest):
 
 
 class UnknownParameter(InvalidRequest):
+    """The model takes no setting of this name."""
+
     code = "unknown_parameter"
 
 
 class ValueNotOffered(InvalidRequest):
+    """The model does not offer this value of a setting."""
+
     code = "value_not_offered"
 
 
 class BadCombination(InvalidRequest):
+    """Each value is offered, but not together (a duration at that resolution...)."""
+
     code = "bad_combination"
 
 
@@ -154,37 +162,53 @@ class InvalidSetting(InvalidRequest):
 
 
 class AuthenticationFailed(GencreditsError):
+    """No API key, or one the service does not know (or revoked)."""
+
     code = "unauthorized"
     http_status = 401
 
 
 class PermissionDenied(GencreditsError):
+    """The key is valid but its scopes do not allow this call."""
+
     code = "forbidden"
     http_status = 403
 
 
 class NotFound(GencreditsError):
+    """The thing named does not exist."""
+
     code = "not_found"
     http_status = 404
 
 
 class UnknownCatalog(NotFound):
+    """No loaded catalog has this name."""
+
     code = "unknown_catalog"
 
 
 class WalletNotFound(NotFound):
+    """No wallet has this id: create it first."""
+
     code = "wallet_not_found"
 
 
 class GrantNotFound(NotFound):
+    """No grant has this id."""
+
     code = "grant_not_found"
 
 
 class JobNotFound(NotFound):
+    """No job has this id."""
+
     code = "job_not_found"
 
 
 class KeyNotFound(NotFound):
+    """No API key has this id."""
+
     code = "key_not_found"
 
 
@@ -196,6 +220,8 @@ class MethodNotAllowed(GencreditsError):
 
 
 class Conflict(GencreditsError):
+    """The request contradicts what already happened; nothing changed."""
+
     code = "conflict"
     http_status = 409
 
