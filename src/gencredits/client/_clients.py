@@ -107,20 +107,31 @@ class _Base:
         return call.answer(response.json())
 
 
-class _Sync(Generic[P, R]):
-    """An endpoint as a method of :class:`Client`: build the call, send it, read the answer."""
+class _Endpoint(Generic[P, R]):
+    """An endpoint as a method: build the call, send it (blocking on :class:`Client`, awaited
+    on :class:`AsyncClient`), read the answer.  Declared once, in :class:`_Endpoints`, for
+    both clients; mypy sees each method's exact parameters and answer type."""
 
     def __init__(self, build: Callable[P, Call[R]]) -> None:
         self.build = build
         self.__doc__ = build.__doc__
 
     @overload
-    def __get__(self, client: None, owner: type[Any]) -> _Sync[P, R]: ...
+    def __get__(self, client: None, owner: type[Any]) -> _Endpoint[P, R]: ...
     @overload
     def __get__(self, client: Client, owner: type[Any]) -> Callable[P, R]: ...
-    def __get__(self, client: Client | None, owner: type[Any]) -> _Sync[P, R] | Callable[P, R]:
+    @overload
+    def __get__(self, client: AsyncClient, owner: type[Any]) -> Callable[P, Awaitable[R]]: ...
+    def __get__(
+        self, client: Client | AsyncClient | None, owner: type[Any]
+    ) -> _Endpoint[P, R] | Callable[P, R] | Callable[P, Awaitable[R]]:
         if client is None:
             return self
+        if isinstance(client, AsyncClient):
+            return self._awaited(client)
+        return self._blocking(client)
+
+    def _blocking(self, client: Client) -> Callable[P, R]:
         build = self.build
 
         @functools.wraps(build)
@@ -130,23 +141,7 @@ class _Sync(Generic[P, R]):
 
         return method
 
-
-class _Async(Generic[P, R]):
-    """An endpoint as a coroutine method of :class:`AsyncClient`."""
-
-    def __init__(self, build: Callable[P, Call[R]]) -> None:
-        self.build = build
-        self.__doc__ = build.__doc__
-
-    @overload
-    def __get__(self, client: None, owner: type[Any]) -> _Async[P, R]: ...
-    @overload
-    def __get__(self, client: AsyncClient, owner: type[Any]) -> Callable[P, Awaitable[R]]: ...
-    def __get__(
-        self, client: AsyncClient | None, owner: type[Any]
-    ) -> _Async[P, R] | Callable[P, Awaitable[R]]:
-        if client is None:
-            return self
+    def _awaited(self, client: AsyncClient) -> Callable[P, Awaitable[R]]:
         build = self.build
 
         @functools.wraps(build)
@@ -157,7 +152,50 @@ class _Async(Generic[P, R]):
         return method
 
 
-class Client(_Base):
+class _Endpoints:
+    """Every endpoint, once: methods of :class:`Client`, coroutines of :class:`AsyncClient`."""
+
+    # --- health, catalogs, pricing ----------------------------------------------------------
+    health = _Endpoint(ep.health)
+    ready = _Endpoint(ep.ready)
+    catalogs = _Endpoint(ep.catalogs)
+    catalog = _Endpoint(ep.catalog)
+    models = _Endpoint(ep.models)
+    model = _Endpoint(ep.model)
+    quote = _Endpoint(ep.quote)
+    compare = _Endpoint(ep.compare)
+    capacity = _Endpoint(ep.capacity)
+    project_quote = _Endpoint(ep.project_quote)
+    # --- billing (BillingAPI) ---------------------------------------------------------------
+    create_wallet = _Endpoint(ep.create_wallet)
+    get_wallet = _Endpoint(ep.get_wallet)
+    list_wallets = _Endpoint(ep.list_wallets)
+    grant = _Endpoint(ep.grant)
+    void_grant = _Endpoint(ep.void_grant)
+    list_grants = _Endpoint(ep.list_grants)
+    submit = _Endpoint(ep.submit)
+    record_free_job = _Endpoint(ep.record_free_job)
+    complete = _Endpoint(ep.complete)
+    fail = _Endpoint(ep.fail)
+    cancel = _Endpoint(ep.cancel)
+    get_job = _Endpoint(ep.get_job)
+    list_jobs = _Endpoint(ep.list_jobs)
+    history = _Endpoint(ep.history)
+    sweep = _Endpoint(ep.sweep)
+    audit = _Endpoint(ep.audit)
+    # --- API keys (admin) -------------------------------------------------------------------
+    create_key = _Endpoint(ep.create_key)
+    keys = _Endpoint(ep.keys)
+    revoke_key = _Endpoint(ep.revoke_key)
+    # --- the earlier names, kept as aliases (same calls, same answers) ----------------------
+    wallet = get_wallet
+    wallets = list_wallets
+    grants = list_grants
+    job = get_job
+    jobs = list_jobs
+
+
+class Client(_Base, _Endpoints):
     """Synchronous client (thread-safe as httpx.Client is).  Use as a context manager.
 
     Implements :class:`~gencredits.billing.BillingAPI` (answers are the wire types of
@@ -215,47 +253,8 @@ class Client(_Base):
         """Any endpoint, raw: retried as every call is; the response is returned as is."""
         return self._send(self._request(method, path, json, params or {}, idempotency_key))
 
-    # --- health, catalogs, pricing ----------------------------------------------------------
-    health = _Sync(ep.health)
-    ready = _Sync(ep.ready)
-    catalogs = _Sync(ep.catalogs)
-    catalog = _Sync(ep.catalog)
-    models = _Sync(ep.models)
-    model = _Sync(ep.model)
-    quote = _Sync(ep.quote)
-    compare = _Sync(ep.compare)
-    capacity = _Sync(ep.capacity)
-    project_quote = _Sync(ep.project_quote)
-    # --- billing (BillingAPI) ---------------------------------------------------------------
-    create_wallet = _Sync(ep.create_wallet)
-    get_wallet = _Sync(ep.get_wallet)
-    list_wallets = _Sync(ep.list_wallets)
-    grant = _Sync(ep.grant)
-    void_grant = _Sync(ep.void_grant)
-    list_grants = _Sync(ep.list_grants)
-    submit = _Sync(ep.submit)
-    record_free_job = _Sync(ep.record_free_job)
-    complete = _Sync(ep.complete)
-    fail = _Sync(ep.fail)
-    cancel = _Sync(ep.cancel)
-    get_job = _Sync(ep.get_job)
-    list_jobs = _Sync(ep.list_jobs)
-    history = _Sync(ep.history)
-    sweep = _Sync(ep.sweep)
-    audit = _Sync(ep.audit)
-    # --- API keys (admin) -------------------------------------------------------------------
-    create_key = _Sync(ep.create_key)
-    keys = _Sync(ep.keys)
-    revoke_key = _Sync(ep.revoke_key)
-    # --- the earlier names, kept as aliases (same calls, same answers) ----------------------
-    wallet = get_wallet
-    wallets = list_wallets
-    grants = list_grants
-    job = get_job
-    jobs = list_jobs
 
-
-class AsyncClient(_Base):
+class AsyncClient(_Base, _Endpoints):
     """The same calls as :class:`Client`, as coroutines (``close`` too)."""
 
     _http: httpx.AsyncClient
@@ -310,41 +309,6 @@ class AsyncClient(_Base):
     ) -> httpx.Response:
         """Any endpoint, raw: retried as every call is; the response is returned as is."""
         return await self._send(self._request(method, path, json, params or {}, idempotency_key))
-
-    health = _Async(ep.health)
-    ready = _Async(ep.ready)
-    catalogs = _Async(ep.catalogs)
-    catalog = _Async(ep.catalog)
-    models = _Async(ep.models)
-    model = _Async(ep.model)
-    quote = _Async(ep.quote)
-    compare = _Async(ep.compare)
-    capacity = _Async(ep.capacity)
-    project_quote = _Async(ep.project_quote)
-    create_wallet = _Async(ep.create_wallet)
-    get_wallet = _Async(ep.get_wallet)
-    list_wallets = _Async(ep.list_wallets)
-    grant = _Async(ep.grant)
-    void_grant = _Async(ep.void_grant)
-    list_grants = _Async(ep.list_grants)
-    submit = _Async(ep.submit)
-    record_free_job = _Async(ep.record_free_job)
-    complete = _Async(ep.complete)
-    fail = _Async(ep.fail)
-    cancel = _Async(ep.cancel)
-    get_job = _Async(ep.get_job)
-    list_jobs = _Async(ep.list_jobs)
-    history = _Async(ep.history)
-    sweep = _Async(ep.sweep)
-    audit = _Async(ep.audit)
-    create_key = _Async(ep.create_key)
-    keys = _Async(ep.keys)
-    revoke_key = _Async(ep.revoke_key)
-    wallet = get_wallet
-    wallets = list_wallets
-    grants = list_grants
-    job = get_job
-    jobs = list_jobs
 
 
 if TYPE_CHECKING:
