@@ -296,3 +296,19 @@ def test_a_record_written_without_its_request_still_replays_and_conflicts(
         assert "differs" not in err.value.details
         assert err.value.details["result_id"] == job.id
     assert billing.get_wallet("w1").held == 10
+
+
+def test_the_services_share_is_a_setting_read_as_an_exact_decimal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gencredits.config import load_settings
+    from gencredits.errors import InvalidSetting
+
+    assert load_settings().extra_charge_share == 0
+    monkeypatch.setenv("GENCREDITS_EXTRA_CHARGE_SHARE", "0.1")
+    assert load_settings().extra_charge_share == Decimal("0.1")
+    monkeypatch.setenv("GENCREDITS_EXTRA_CHARGE_SHARE", "-1")
+    with pytest.raises(InvalidSetting) as err:
+        load_settings()
+    assert err.value.details["field"] == "extra_charge_share"
+    assert err.value.details["env"] == "GENCREDITS_EXTRA_CHARGE_SHARE"
