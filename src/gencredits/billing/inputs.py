@@ -94,13 +94,16 @@ def check_share(field_name: str, value: object) -> Decimal:
     """A share of a job's quote: an exact decimal (a ``Decimal`` or a whole number, never a
     float) from 0 to :data:`EXTRA_CHARGE_SHARE_MAX`, with at most
     :data:`EXTRA_CHARGE_SHARE_PLACES` decimal places; returned in its shortest form."""
-    ok = isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool))
-    if ok:
-        share = Decimal(value)  # type: ignore[arg-type]
-        ok = share.is_finite() and 0 <= share <= EXTRA_CHARGE_SHARE_MAX
-        ok = ok and -int(share.as_tuple().exponent) <= EXTRA_CHARGE_SHARE_PLACES
-        if ok:
-            return Decimal(format(share.normalize(), "f"))
+    share: Decimal | None = None
+    if isinstance(value, Decimal):
+        share = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        share = Decimal(value)
+    if share is not None and share.is_finite() and 0 <= share <= EXTRA_CHARGE_SHARE_MAX:
+        shortest = share.normalize()
+        exponent = shortest.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent <= EXTRA_CHARGE_SHARE_PLACES:
+            return Decimal(format(abs(shortest), "f"))  # abs: -0 is 0
     raise InvalidRequest.for_field(
         field_name,
         str(value) if isinstance(value, Decimal) else value,
