@@ -8,6 +8,7 @@ lower-case and without the prefix::
     database_url = "postgresql+psycopg://gencredits@127.0.0.1/gencredits"
     catalog_files = ["/etc/gencredits/house.yaml"]
     hold_ttl_s_default = 1800
+    extra_charge_share = "0.25"
     callback_secret = "..."
 
 A bad value is an :class:`~gencredits.errors.InvalidSetting` naming the setting, the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,6 +67,15 @@ class Settings(BaseSettings):
         ge=1,
         le=HOLD_TTL_S_LIMIT,
         description="Upper bound on any hold time limit a request may ask for.",
+    )
+    extra_charge_share: Decimal = Field(
+        Decimal(0),
+        ge=0,
+        le=10,
+        decimal_places=6,
+        description="How much a completion may charge beyond its hold, as a share of the job's "
+        "quote (rounded down to whole credits; a wallet's own share overrides it).  0: at most "
+        "the hold is charged, the rest is written off.",
     )
     callback_secret: SecretStr | None = Field(
         None, description="Shared secret of provider callbacks (HMAC-SHA256); unset: refused."

@@ -350,3 +350,43 @@ def test_keys_are_managed_over_http_by_admins(live: LiveService, keys: dict[str,
         assert made.id in {k.id for k in admin.keys(include_revoked=True).items}
         with pytest.raises(errors.NotFound):
             admin.revoke_key("key_missing")
+
+
+def test_a_completion_is_checked_and_capped_and_keys_of_one_platform_share_retries(
+    live: LiveService, keys: dict[str, str]
+) -> None:
+    """Issue #11: a completion past the model's limits is refused (422, nothing moves); by
+    default one costing more charges the hold and writes the rest off; the same submission
+    sent with another billing key of the platform replays, and a changed one conflicts
+    naming what differs and the job the key holds."""
+    wallet = f"cc-{uuid.uuid4().hex[:10]}"
+    other_key = live.make_key("billing", name="billing-2")
+    with Client(live.url, keys["billing"]) as gc, Client(live.url, other_key) as gc2:
+        gc.create_wallet(wallet)
+        gc.grant(wallet, 10 * PRICE_FAST, kind="purchase", idempotency_key=f"{wallet}-buy")
+        job = gc.submit(wallet, "veo3_fast", catalog="api-pricing", idempotency_key=f"{wallet}-s")
+        again = gc2.submit(
+            wallet, "veo3_fast", catalog="api-pricing", idempotency_key=f"{wallet}-s"
+        )
+        assert (again.id, again.replayed) == (job.id, True)
+        with pytest.raises(errors.IdempotencyConflict) as conflict:
+            gc2.submit(
+                wallet, "veo3_fast", generations=2, catalog="api-pricing",
+                idempotency_key=f"{wallet}-s",
+            )  # fmt: skip
+        assert conflict.value.details["differs"] == ["generations"]
+        assert conflict.value.details["result_id"] == job.id
+        before = gc.wallet(wallet)
+        with pytest.raises(errors.ValueNotOffered) as refused:
+            gc.complete(job.id, actual_generations=1000, idempotency_key=f"{wallet}-c")
+        assert refused.value.details["field"] == "actual_generations"
+        assert gc.wallet(wallet).model_dump(exclude={"updated_at"}) == before.model_dump(
+            exclude={"updated_at"}
+        )
+        done = gc.complete(job.id, actual_generations=2, idempotency_key=f"{wallet}-c")
+        assert (done.credits_used, done.written_off, done.outcome) == (
+            PRICE_FAST,
+            PRICE_FAST,
+            "extra_written_off",
+        )
+        assert gc.wallet(wallet).available == 9 * PRICE_FAST

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -88,30 +89,35 @@ def test_a_hold_resolves_once_only_a_pending_job_moves_credits() -> None:
 
 def test_fingerprints_keep_their_documented_text() -> None:
     """A retry after an upgrade must still replay: the fingerprint is sha256 of the JSON of
-    [operation, request], keys sorted, no spaces; the request names every field asked for."""
+    [operation, request], keys sorted, no spaces; the request names every field asked for
+    (not ``submitted_by``, the service's attribution: records of earlier versions, which
+    covered it, are matched by the legacy fingerprint)."""
     import hashlib
     import json
 
-    from gencredits.billing.inputs import CompleteJob, GrantCredits, SubmitJob
+    from gencredits.billing.inputs import CompleteJob, CreateWallet, GrantCredits, SubmitJob
 
     def expected(operation: str, request: dict[str, object]) -> str:
         text = json.dumps([operation, request], sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     submit = SubmitJob("w", "m", {"duration": 5}, 2, None, "u", None, {"a": "b"})
-    assert submit.fingerprint() == expected(
-        "submit",
-        {
-            "wallet_id": "w",
-            "model": "m",
-            "params": {"duration": 5},
-            "generations": 2,
-            "catalog": None,
-            "submitted_by": "u",
-            "hold_ttl_s": None,
-            "metadata": {"a": "b"},
-        },
-    )
+    asked = {
+        "wallet_id": "w",
+        "model": "m",
+        "params": {"duration": 5},
+        "generations": 2,
+        "catalog": None,
+        "hold_ttl_s": None,
+        "metadata": {"a": "b"},
+    }
+    assert submit.fingerprint() == expected("submit", asked)
+    assert submit.legacy_fingerprints() == (expected("submit", {**asked, "submitted_by": "u"}),)
+    wallet = CreateWallet("w", "team", 5, None)
+    made = {"wallet_id": "w", "owner_kind": "team", "overdraft_limit": 5, "hold_ttl_s": None}
+    assert wallet.fingerprint() == expected("create_wallet", made)  # as before 0004
+    shared = CreateWallet("w", "team", 5, None, Decimal("0.50"))
+    assert shared.fingerprint() == expected("create_wallet", {**made, "extra_charge_share": "0.5"})
     grant = GrantCredits("w", 5, "bonus", {"bonus": 30}, None, NOW, None, "s")
     assert grant.fingerprint() == expected(
         "grant",

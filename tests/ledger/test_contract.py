@@ -351,8 +351,10 @@ def test_shorter_result_is_priced_on_the_quote(billing: Billing) -> None:
 
 
 def test_result_costing_more_charges_the_difference_when_the_balance_allows(
-    billing: Billing,
+    store: Any, clock: Any, ledger_catalogs: CatalogSet
 ) -> None:
+    """With an extra-charge share of 1 (up to the quote again beyond the hold)."""
+    billing = Billing(store, ledger_catalogs, clock, extra_charge_share=1)
     funded(billing, amount=1000)
     job = billing.submit("w1", "vid", {"duration": 5}, idempotency_key="s")
     done = billing.complete(job.id, actual_params={"duration": 10}, idempotency_key="cb")
@@ -361,7 +363,10 @@ def test_result_costing_more_charges_the_difference_when_the_balance_allows(
     clean(billing)
 
 
-def test_result_costing_more_than_the_balance_writes_the_difference_off(billing: Billing) -> None:
+def test_result_costing_more_than_the_balance_writes_the_difference_off(
+    store: Any, clock: Any, ledger_catalogs: CatalogSet
+) -> None:
+    billing = Billing(store, ledger_catalogs, clock, extra_charge_share=1)
     funded(billing, amount=120)
     job = billing.submit("w1", "vid", {"duration": 5}, idempotency_key="s")
     done = billing.complete(job.id, actual_params={"duration": 10}, idempotency_key="cb")

@@ -104,3 +104,59 @@ def test_open_store_migrates_and_runs_units_and_reads(tmp_path: Path, group_comm
             assert reader.list_wallets(after_id=None, limit=10) == [wallet]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0004_upgrades_a_database_made_at_0003(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A wallet and a key recorded before 0004 read back with no share and no request: the
+    wallet takes the service's share, the key still replays, and a changed request still
+    conflicts (without ``differs``: the old record kept no request)."""
+    from gencredits.billing import Billing
+    from gencredits.billing.inputs import CreateWallet
+    from gencredits.errors import IdempotencyConflict
+    from gencredits.ledger.store import open_store
+
+    url = (
+        f"sqlite:///{tmp_path}/old.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    db.upgrade(url, "0003_outbox_txid")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    engine = db.make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ledger_wallets (id, owner_kind, overdraft_limit, hold_ttl_s,"
+                    " held, debt, created_at, updated_at)"
+                    " VALUES ('w', 'user', 0, NULL, 0, 0, :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ledger_idempotency (scope, key, operation, fingerprint,"
+                    " result_kind, result_id, outcome, created_at)"
+                    " VALUES ('wallet:w', 'k', 'create_wallet', :fp, 'wallet', 'w', 'created',"
+                    " :now)"
+                ),
+                {"fp": CreateWallet("w").fingerprint(), "now": now},
+            )
+    finally:
+        engine.dispose()
+    db.upgrade(url)
+    assert db.is_current(url)
+    billing = Billing(open_store(url))
+    try:
+        again = billing.create_wallet("w", idempotency_key="k")
+        assert (again.replayed, again.extra_charge_share) == (True, None)
+        with pytest.raises(IdempotencyConflict) as err:
+            billing.create_wallet("w", overdraft_limit=5, idempotency_key="k")
+        assert err.value.details["result_id"] == "w" and "differs" not in err.value.details
+        made = billing.create_wallet("v", extra_charge_share=1, idempotency_key="k2")
+        assert billing.get_wallet("v").extra_charge_share == made.extra_charge_share == 1
+    finally:
+        billing.close()

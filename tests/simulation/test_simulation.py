@@ -1,7 +1,8 @@
 """Seeded simulation: a random workload against a real store and a simple reference model.
 
 Operations: grants (kinds, expiries, future starts), submissions, completions (full, partial,
-costing more), failures, cancels, duplicate and out-of-order callbacks, retries with the same
+costing more: charged up to each wallet's share of the quote beyond the hold, the rest
+written off), failures, cancels, duplicate and out-of-order callbacks, retries with the same
 key, conflicting reuse of a key, voids, free jobs, clock jumps, sweeps (timeouts and grant
 expiries).  After EVERY step the reply and the touched wallet are compared with the model;
 every ``AUDIT_EVERY`` steps (2,000; 5,000 in memory) all wallets are compared and the full
@@ -23,6 +24,7 @@ import random
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import pytest
@@ -41,6 +43,8 @@ OPS = {
 }
 AUDIT_EVERY = 2_000  # 5,000 in memory
 WALLETS = 12
+#: Wallets' own extra-charge shares in turn (None: the service's, 0: at most the hold).
+SHARES: tuple[Decimal | None, ...] = (None, Decimal("0.5"), Decimal(1), Decimal("0.25"))
 
 
 # --- the reference model --------------------------------------------------------------------------
@@ -98,6 +102,8 @@ class MWallet:
     # a release into a pruned grant puts it back).
     grants: dict[int, MGrant] = field(default_factory=dict)
     held: int = 0
+    #: the share of a quote a completion may charge beyond its hold (the service's: 0)
+    share: Decimal = Decimal(0)
 
     def available(self, now: datetime) -> int:
         return sum(g.remaining for g in self.grants.values() if g.spendable(now))
@@ -175,8 +181,16 @@ class Model:
         job.state, job.legs = state, []
         del self.pending[job.id]
 
+    def capped(self, job: MJob, charge: int) -> tuple[int, int]:
+        """(what may be charged, what the policy writes off): at most the hold plus the
+        wallet's share of the quote, rounded down."""
+        share = self.wallets[job.wallet].share
+        limit = job.price + int((share * job.price).to_integral_value(rounding=ROUND_FLOOR))
+        return min(charge, limit), max(0, charge - limit)
+
     def capture(self, job: MJob, charge: int, now: datetime) -> str:
         w = self.wallets[job.wallet]
+        charge, capped = self.capped(job, charge)
         capture = min(charge, job.price)
         captured, released, left = [], [], capture
         for g, amount in job.legs:
@@ -197,16 +211,20 @@ class Model:
                 job.written_off, outcome = extra, "extra_written_off"
             else:
                 job.used, outcome = charge, "charged_extra"
+        if capped:
+            job.written_off, outcome = job.written_off + capped, "extra_written_off"
         return outcome
 
     def late_capture(self, job: MJob, charge: int, now: datetime) -> str:
         w = self.wallets[job.wallet]
         job.state = "succeeded_after_timeout"
+        charge, capped = self.capped(job, charge)
+        job.written_off = capped
         if charge and self.take(w, charge, now) is None:
-            job.written_off = charge
-            return "written_off_after_timeout"
-        job.used = charge
-        return "charged_after_timeout"
+            job.written_off += charge
+        else:
+            job.used = charge
+        return "written_off_after_timeout" if job.written_off else "charged_after_timeout"
 
     def sweep(self, now: datetime) -> None:
         for job in list(self.pending.values()):
@@ -246,8 +264,9 @@ class Simulation:
     def setup(self) -> None:
         for i in range(WALLETS):
             wid = f"w{i}"
-            self.b.create_wallet(wid, idempotency_key="create")
-            self.m.wallets[wid] = MWallet(wid)
+            share = SHARES[i % len(SHARES)]
+            self.b.create_wallet(wid, extra_charge_share=share, idempotency_key="create")
+            self.m.wallets[wid] = MWallet(wid, share=Decimal(0) if share is None else share)
 
     def step(self) -> None:
         self.clock.advance(1)  # distinct instants: ties in spend order stay well defined

@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             catalogs,
             default_hold_ttl_s=settings.hold_ttl_s_default,
             max_hold_ttl_s=settings.hold_ttl_s_max,  # the operator's ceiling, enforced there
+            extra_charge_share=settings.extra_charge_share,
         ),
     )
 

@@ -7,8 +7,12 @@ allowed; nothing has been read or written yet.  Floats are refused everywhere (c
 settings are whole numbers or words).
 
 The fingerprint (:meth:`Operation.fingerprint`) is what an idempotency record compares: the
-same key with a different fingerprint is a conflict, never a second effect.  Its text must
-not change between versions (a retry after an upgrade must still replay).
+same key with a different fingerprint is a conflict, never a second effect.  It covers what
+the caller asked for, not the attribution the service adds (``submitted_by``, from the API
+key), so a retry through another key of the same platform replays.  Its text must not
+change between versions (a retry after an upgrade must still replay): a field added later
+is left out while unset, and a record of an earlier version is matched by
+:meth:`Operation.legacy_fingerprints` too.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from gencredits import limits
@@ -38,11 +43,16 @@ __all__ = [
     "check_id",
     "check_int",
     "check_job_id",
+    "check_share",
     "check_text",
     "check_time",
 ]
 
 OWNER_KINDS = ("user", "team")
+#: The most a completion may charge beyond its hold, as a share of the job's quote (10: ten
+#: times the quote), and the decimal places such a share may have.
+EXTRA_CHARGE_SHARE_MAX = Decimal(10)
+EXTRA_CHARGE_SHARE_PLACES = 6
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -78,6 +88,28 @@ def check_time(field_name: str, value: object) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidRequest.for_field(field_name, value, "a timezone-aware datetime (UTC)")
     return as_utc(value)
+
+
+def check_share(field_name: str, value: object) -> Decimal:
+    """A share of a job's quote: an exact decimal (a ``Decimal`` or a whole number, never a
+    float) from 0 to :data:`EXTRA_CHARGE_SHARE_MAX`, with at most
+    :data:`EXTRA_CHARGE_SHARE_PLACES` decimal places; returned in its shortest form."""
+    share: Decimal | None = None
+    if isinstance(value, Decimal):
+        share = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        share = Decimal(value)
+    if share is not None and share.is_finite() and 0 <= share <= EXTRA_CHARGE_SHARE_MAX:
+        shortest = share.normalize()
+        exponent = shortest.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent <= EXTRA_CHARGE_SHARE_PLACES:
+            return Decimal(format(abs(shortest), "f"))  # abs: -0 is 0
+    raise InvalidRequest.for_field(
+        field_name,
+        str(value) if isinstance(value, Decimal) else value,
+        f"a decimal from 0 to {EXTRA_CHARGE_SHARE_MAX} with at most "
+        f"{EXTRA_CHARGE_SHARE_PLACES} decimal places (a Decimal or a whole number, not a float)",
+    )
 
 
 def _optional_int(field_name: str, value: object, low: int, high: int) -> int | None:
@@ -146,12 +178,23 @@ class Operation:
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every operation is a dataclass
 
     def request(self) -> dict[str, Any]:
-        """What the caller asked for: every field but the service's own settings (those are
-        declared ``compare=False``)."""
+        """What the caller asked for: every field but the service's own settings and the
+        attribution it adds (those are declared ``compare=False``)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
 
     def fingerprint(self) -> str:
         return fingerprint(self.operation, self.request())
+
+    def legacy_fingerprints(self) -> tuple[str, ...]:
+        """What earlier versions fingerprinted for this same request (a record they wrote
+        still replays): none, unless the input type says otherwise."""
+        return ()
+
+    def request_json(self) -> dict[str, Any]:
+        """The request as the idempotency record keeps it: JSON, each value as the
+        fingerprint writes it (instants and decimals as text)."""
+        loaded: dict[str, Any] = json.loads(json.dumps(self.request(), default=str))
+        return loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +204,7 @@ class CreateWallet(Operation):
     owner_kind: str = "user"
     overdraft_limit: int = 0
     hold_ttl_s: int | None = None
+    extra_charge_share: Decimal | None = None
     max_hold_ttl_s: int = field(default=limits.HOLD_TTL_S_MAX, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -169,6 +213,18 @@ class CreateWallet(Operation):
             raise InvalidRequest.for_field("owner_kind", self.owner_kind, "one of user, team")
         check_int("overdraft_limit", self.overdraft_limit, 0, limits.AMOUNT_MAX)
         _optional_int("hold_ttl_s", self.hold_ttl_s, 1, self.max_hold_ttl_s)
+        if self.extra_charge_share is not None:
+            share = check_share("extra_charge_share", self.extra_charge_share)
+            object.__setattr__(self, "extra_charge_share", share)
+
+    def request(self) -> dict[str, Any]:
+        """Unset, the share (added in a later version) is left out: the fingerprint of a
+        wallet made without one is the one earlier versions wrote.  Set, it is its text."""
+        request = Operation.request(self)
+        share = request.pop("extra_charge_share")
+        if share is not None:
+            request["extra_charge_share"] = str(share)
+        return request
 
     @property
     def scope(self) -> str:
@@ -232,7 +288,9 @@ class SubmitJob(Operation):
     params: Mapping[str, object] | None = None
     generations: int = 1
     catalog: str | None = None
-    submitted_by: str | None = None
+    #: who submitted it, as the service attributes it (from the API key): recorded with the
+    #: job, not part of the request a retry must repeat
+    submitted_by: str | None = field(default=None, compare=False)
     hold_ttl_s: int | None = None
     metadata: Mapping[str, str] | None = None
     max_hold_ttl_s: int = field(default=limits.HOLD_TTL_S_MAX, compare=False, repr=False)
@@ -250,13 +308,17 @@ class SubmitJob(Operation):
     def scope(self) -> str:
         return f"wallet:{self.wallet_id}"
 
+    def legacy_fingerprints(self) -> tuple[str, ...]:
+        """Versions before 0004 fingerprinted ``submitted_by`` too."""
+        return (_with_submitter(self, self.submitted_by),)
+
 
 @dataclass(frozen=True, slots=True)
 class RecordFreeJob(Operation):
     operation: ClassVar[str] = "record_free_job"
     wallet_id: str
     kind: str
-    submitted_by: str | None = None
+    submitted_by: str | None = field(default=None, compare=False)  # attribution, as above
 
     def __post_init__(self) -> None:
         check_id("wallet_id", self.wallet_id)
@@ -269,6 +331,14 @@ class RecordFreeJob(Operation):
     @property
     def scope(self) -> str:
         return f"wallet:{self.wallet_id}"
+
+    def legacy_fingerprints(self) -> tuple[str, ...]:
+        """Versions before 0004 fingerprinted ``submitted_by`` too."""
+        return (_with_submitter(self, self.submitted_by),)
+
+
+def _with_submitter(op: Operation, submitted_by: str | None) -> str:
+    return fingerprint(op.operation, {**op.request(), "submitted_by": submitted_by})
 
 
 class _JobCallback(Operation):

@@ -17,11 +17,14 @@ refused (``invalid_transition``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 
-from gencredits.errors import InsufficientCredits, InvalidTransition
+from gencredits import limits
+from gencredits.errors import InsufficientCredits, InvalidTransition, ValueNotOffered
 from gencredits.ledger import postings
 from gencredits.ledger.collector import split_legs
 from gencredits.ledger.model import Event, EventType, HoldLeg, Job, JobState, Wallet, evolve
@@ -40,6 +43,7 @@ __all__ = [
     "Resolution",
     "Step",
     "apply",
+    "charge_limit",
     "free_job",
     "next_step",
     "open_job",
@@ -95,12 +99,22 @@ def next_step(job: Job, event: JobEvent) -> Step:
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """How a step is applied: the charge for what was made (capture steps), the reason
+    """How a step is applied: the charge for what was made (capture steps) and the most of
+    it that may be charged (:func:`charge_limit`; the rest is written off), the reason
     recorded (release steps), and the idempotency key the transaction is recorded under."""
 
     charge: int = 0
     reason: str | None = None
     key: str | None = None
+    limit: int | None = None
+
+
+def charge_limit(job: Job, share: Decimal) -> int:
+    """The most a completion of ``job`` may charge: what was held (the price the user was
+    shown), plus ``share`` of the quote rounded down to a whole credit (the one rounding
+    rule: floor).  ``share`` 0, the default, charges at most the hold."""
+    extra = (share * job.credits_quoted).to_integral_value(rounding=ROUND_FLOOR)
+    return job.hold_amount + int(extra)
 
 
 def apply(
@@ -115,10 +129,12 @@ def apply(
     """Apply ``step`` to ``job``: post its transaction, update the wallet, the job and the
     grants, emit the job's event.  Returns the job as it is now and the outcome."""
     key = Key(None if how.key is None else f"job:{job.id}", how.key)
+    charge = how.charge if how.limit is None else min(how.charge, how.limit)
+    capped = how.charge - charge  # beyond the limit: written off, never charged
     if step.action == Action.CAPTURE:
-        return _capture(uow, wallet, job, how.charge, now, key, policy)
+        return _capture(uow, wallet, job, (charge, capped), now, key, policy)
     if step.action == Action.LATE_CAPTURE:
-        return _late_capture(uow, wallet, job, how.charge, now, key)
+        return _late_capture(uow, wallet, job, (charge, capped), now, key)
     if step.action == Action.RELEASE:
         assert step.state is not None
         return _release(uow, wallet, job, step.state, how.reason, now, key, policy)
@@ -126,31 +142,36 @@ def apply(
     return job, step.outcome
 
 
-def _charge(uow: WriteUnit, wallet: Wallet, amount: int, now: datetime) -> tuple[Charge, Wallet]:
-    """Take ``amount`` beyond any hold when the wallet can pay it, else write it off."""
+def _charge(
+    uow: WriteUnit, wallet: Wallet, amount: int, capped: int, now: datetime
+) -> tuple[Charge, Wallet]:
+    """Take ``amount`` beyond any hold when the wallet can pay it, else write it off; and
+    write off ``capped`` (what the completion policy does not let be charged)."""
+    if not amount:
+        return Charge(written_off=capped), wallet
     try:
         legs, wallet = spending.take(uow, wallet, amount, now)
     except InsufficientCredits:
-        return Charge(written_off=amount), wallet
-    return Charge(legs=legs), wallet
+        return Charge(written_off=amount + capped), wallet
+    return Charge(legs=legs, written_off=capped), wallet
 
 
 def _capture(
     uow: WriteUnit,
     wallet: Wallet,
     job: Job,
-    charge: int,
+    amounts: tuple[int, int],
     now: datetime,
     key: Key,
     policy: SpendPolicy,
 ) -> tuple[Job, Outcome]:
+    """Settle the hold: ``amounts`` is (what is charged, what the policy writes off)."""
+    charge, capped = amounts
     held = job.credits_held
     captured = min(charge, held)
     _taken, released = split_legs(job.hold_legs, captured)
     returned, wallet = spending.give_back(uow, wallet, job.id, released, now, policy)
-    extra, wallet = (
-        _charge(uow, wallet, charge - captured, now) if charge > held else (Charge(), wallet)
-    )
+    extra, wallet = _charge(uow, wallet, charge - captured, capped, now)
     tx = postings.capture(
         job.id,
         job.wallet_id,
@@ -185,12 +206,14 @@ def _capture(
 
 
 def _late_capture(
-    uow: WriteUnit, wallet: Wallet, job: Job, charge: int, now: datetime, key: Key
+    uow: WriteUnit, wallet: Wallet, job: Job, amounts: tuple[int, int], now: datetime, key: Key
 ) -> tuple[Job, Outcome]:
-    """A success after the hold timed out: charge it if the wallet can pay, else write off."""
+    """A success after the hold timed out: charge it if the wallet can pay, else write off
+    (and write off what the completion policy does not let be charged)."""
+    charge, capped = amounts
     extra = Charge()
-    if charge:
-        extra, wallet = _charge(uow, wallet, charge, now)
+    if charge or capped:
+        extra, wallet = _charge(uow, wallet, charge, capped, now)
         uow.record(postings.late_capture(job.id, job.wallet_id, extra, at=now, key=key))
         uow.update_wallet(evolve(wallet, updated_at=now))
     used = extra.amount - extra.written_off
@@ -330,20 +353,56 @@ def free_job(job_id: str, asked: RecordFreeJob, now: datetime) -> Job:
 
 
 def price_actual(catalogs: CatalogSet, job: Job, asked: CompleteJob) -> int:
-    """The charge for what was actually made, on the price quoted at submission."""
+    """The charge for what was actually made, on the price quoted at submission.
+
+    What the completion reports is checked as a submission is, on the job's own catalog:
+    an unknown or not-offered value, or more generations than the model allows, raises the
+    pricing error (422) before anything moves.  When that catalog is gone (its hash
+    changed), nothing is repriced on another one, and the generations are still bounded."""
     if not asked.reports_actuals:
         return job.credits_quoted
     gens = job.generations if asked.actual_generations is None else asked.actual_generations
-    if gens == 0:
-        return 0
     unit = int(job.quote["unit_credits"]) if job.quote else 0
     scales = unit * job.generations == job.credits_quoted
-    if not asked.actual_params and scales:
-        return unit * gens
     catalog = catalogs.get(job.catalog or "")
     if catalog is not None and catalog.hash == job.catalog_hash and job.model is not None:
         merged = {**job.params, **(asked.actual_params or {})}
-        return quote(catalog, job.model, merged, gens).total_credits
+        priced = _checked(lambda count: quote(catalog, job.model or "", merged, count), gens)
+        if gens == 0:
+            return 0
+        if not asked.actual_params and scales:
+            return unit * gens
+        return priced.total_credits
+    _checked_generations(gens, _generations_max(catalogs, job))
+    if gens == 0:
+        return 0
     # The catalog the job was priced on is gone: never reprice on another one.  Scale the
     # quote by generations when it is a per-generation price, else keep the quote.
     return unit * gens if scales else job.credits_quoted
+
+
+def _checked(price: Callable[[int], Quote], gens: int) -> Quote:
+    """``price(gens)``, with a refusal of the count named as the completion's field.  No
+    generation at all (0) is checked as one: the settings must still be offered."""
+    try:
+        return price(max(gens, 1))
+    except ValueNotOffered as exc:
+        if exc.details.get("field") != "generations":
+            raise
+        most = str(exc.details.get("allowed")).rsplit(" ", 1)[-1]  # "1 to <the model's max>"
+        raise ValueNotOffered.for_field("actual_generations", gens, f"0 to {most}") from None
+
+
+def _generations_max(catalogs: CatalogSet, job: Job) -> int:
+    """The bound on a completion's generations once the job's catalog has changed: the
+    model's maximum in the catalog of that name now, else what any model may allow."""
+    catalog = catalogs.get(job.catalog or "")
+    if catalog is None or job.model is None or not catalog.has(job.model):
+        return limits.GENERATIONS_MAX
+    modes = catalog.find(job.model).modes.values()
+    return max(mode.accepts.generations_max for mode in modes)
+
+
+def _checked_generations(gens: int, most: int) -> None:
+    if gens > most:
+        raise ValueNotOffered.for_field("actual_generations", gens, f"0 to {most}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from .views import EntryView, GrantView, JobView, Page, SweepReport, Violation, WalletView
@@ -31,6 +32,7 @@ class BillingAPI(Protocol):
         owner_kind: str = "user",
         overdraft_limit: int = 0,
         hold_ttl_s: int | None = None,
+        extra_charge_share: Decimal | int | None = None,
         idempotency_key: str | None = None,
     ) -> WalletView: ...
 

@@ -15,10 +15,10 @@ most :data:`~gencredits.limits.UNIT_RETRIES` times in all, then the call fails w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from gencredits import limits
 from gencredits.clock import Clock
@@ -106,7 +106,7 @@ class UnitRunner:
             if key is not None:
                 record = uow.get_idempotency(scope, key)
                 if record is not None:
-                    _same_request(record, fingerprint, scope, key)
+                    _same_request(record, op, fingerprint, scope, key)
                     return replay(uow, record, now)
             done = body(uow, wallet, now)
             if key is not None:
@@ -120,6 +120,7 @@ class UnitRunner:
                         result_id=done.result_id,
                         outcome=done.outcome,
                         created_at=now,
+                        request=op.request_json(),
                     )
                 )
             return done.answer
@@ -148,15 +149,37 @@ class UnitRunner:
             return fn(reader, self.clock.now())
 
 
-def _same_request(record: IdempotencyRecord, fingerprint: str, scope: str, key: str) -> None:
-    if record.fingerprint != fingerprint:
-        raise IdempotencyConflict(
-            f"idempotency_key: {key!r} was already used for a different "
-            f"{record.operation} request in {scope}; nothing changed",
-            details={
-                "field": "idempotency_key",
-                "value": key,
-                "scope": scope,
-                "original_operation": record.operation,
-            },
-        )
+def _same_request(
+    record: IdempotencyRecord, op: Operation, fingerprint: str, scope: str, key: str
+) -> None:
+    """A replay needs the request the key was first used for: the same fingerprint (or the
+    one an earlier version wrote for it).  Else a conflict whose details say what the key
+    points at (``result_kind``, ``result_id``: e.g. the job it holds) and, when the record
+    kept its request, which fields differ (``differs``)."""
+    if record.fingerprint == fingerprint or record.fingerprint in op.legacy_fingerprints():
+        return
+    details: dict[str, Any] = {
+        "field": "idempotency_key",
+        "value": key,
+        "scope": scope,
+        "original_operation": record.operation,
+        "result_kind": record.result_kind,
+        "result_id": record.result_id,
+    }
+    if record.request is not None:
+        details["differs"] = _differs(record.request, op.request_json(), record, op)
+    raise IdempotencyConflict(
+        f"idempotency_key: {key!r} was already used for a different "
+        f"{record.operation} request in {scope} ({record.result_kind} "
+        f"{record.result_id}); nothing changed",
+        details=details,
+    )
+
+
+def _differs(
+    first: Mapping[str, Any], now: Mapping[str, Any], record: IdempotencyRecord, op: Operation
+) -> list[str]:
+    """The names of the request's fields whose values differ (``operation`` first when the
+    key was used for another operation)."""
+    fields = sorted(name for name in {*first, *now} if first.get(name) != now.get(name))
+    return ["operation", *fields] if record.operation != op.operation else fields

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ from .inputs import (
     check_id,
     check_int,
     check_job_id,
+    check_share,
     check_time,
 )
 from .runner import Done, Later, UnitRunner, need_wallet
@@ -76,6 +78,7 @@ class Billing:
         kind_priorities: Mapping[str, int] | None = None,
         refund_grant_ttl_s: int | None = None,
         max_hold_ttl_s: int = limits.HOLD_TTL_S_MAX,
+        extra_charge_share: Decimal | int = 0,
     ) -> None:
         """
         ``hold_ttl_by_model`` overrides the hold time limit per model id; a wallet's own
@@ -84,6 +87,9 @@ class Billing:
         ``refund_grant_ttl_s``: lifetime of the credit returned when a released hold's grant
         expired meanwhile (``None``: it never expires).  ``max_hold_ttl_s``: the operator's
         ceiling on any hold's time limit (at most the ledger's own, a week).
+        ``extra_charge_share``: how much a completion may charge beyond its hold, as a share
+        of the job's quote (a ``Decimal``; a wallet's own share overrides it).  The default,
+        0, charges at most the hold and writes the rest off.
         """
         self.store = store
         self.catalogs = catalogs if catalogs is not None else CatalogSet.bundled()
@@ -95,6 +101,7 @@ class Billing:
         self.hold_ttl_by_model = dict(hold_ttl_by_model or {})
         self.kind_priorities = dict(kind_priorities or DEFAULT_KIND_PRIORITIES)
         self.refund_grant_ttl_s = refund_grant_ttl_s
+        self.extra_charge_share = check_share("extra_charge_share", extra_charge_share)
         self._policy = SpendPolicy(self.kind_priorities, refund_grant_ttl_s)
         self._runner = UnitRunner(store, self.clock)
 
@@ -141,22 +148,24 @@ class Billing:
         owner_kind: str = "user",
         overdraft_limit: int = 0,
         hold_ttl_s: int | None = None,
+        extra_charge_share: Decimal | int | None = None,
         idempotency_key: str | None = None,
     ) -> WalletView:
         """Create a wallet.  Creating an existing wallet with the same settings returns it;
-        with different settings it is a ``wallet_exists`` conflict."""
+        with different settings it is a ``wallet_exists`` conflict.  ``extra_charge_share``
+        overrides the service's for this wallet's completions (``None``: the service's)."""
+        share = None
+        if extra_charge_share is not None:
+            share = check_share("extra_charge_share", extra_charge_share)
         asked = CreateWallet(
-            wallet_id, owner_kind, overdraft_limit, hold_ttl_s, max_hold_ttl_s=self.max_hold_ttl_s
+            wallet_id, owner_kind, overdraft_limit, hold_ttl_s, share, self.max_hold_ttl_s
         )
+        settings = (owner_kind, overdraft_limit, hold_ttl_s, share)
 
         def body(uow: WriteUnit, wallet: Wallet | None, now: datetime) -> Done[WalletView]:
             if wallet is not None:
-                same = (wallet.owner_kind, wallet.overdraft_limit, wallet.hold_ttl_s) == (
-                    owner_kind,
-                    overdraft_limit,
-                    hold_ttl_s,
-                )
-                if not same:
+                has = (wallet.owner_kind, wallet.overdraft_limit, wallet.hold_ttl_s)
+                if (*has, wallet.extra_charge_share) != settings:
                     raise WalletExists(
                         f"wallet_id: {wallet_id!r} already exists with other settings",
                         details={"field": "wallet_id", "value": wallet_id},
@@ -164,7 +173,7 @@ class Billing:
                 view = reads.wallet_view(uow, wallet_id, now).as_replayed()
                 return Done(view, "wallet", wallet_id, Outcome.EXISTS)
             uow.insert_wallet(
-                Wallet(wallet_id, owner_kind, overdraft_limit, hold_ttl_s, 0, 0, now, now)
+                Wallet(wallet_id, owner_kind, overdraft_limit, hold_ttl_s, 0, 0, now, now, share)
             )
             uow.emit(Event(wallet_id, EventType.WALLET_CREATED, wallet_id, now, asked.request()))
             view = reads.wallet_view(uow, wallet_id, now)
@@ -375,10 +384,14 @@ class Billing:
         def body(uow: WriteUnit, wallet: Wallet | None, now: datetime) -> Done[JobView]:
             job = reads.find_job(uow, job_id)
             assert wallet is not None
-            step = jobs.next_step(job, event)
             resolution = how
-            if isinstance(asked, CompleteJob) and step.action != jobs.Action.NOTHING:
-                resolution = jobs.Resolution(jobs.price_actual(self.catalogs, job, asked), key=key)
+            if isinstance(asked, CompleteJob):  # checked first, whatever the job's state
+                charge = jobs.price_actual(self.catalogs, job, asked)
+                share = wallet.extra_charge_share
+                share = self.extra_charge_share if share is None else share
+                limit = jobs.charge_limit(job, share)
+                resolution = jobs.Resolution(charge, key=key, limit=limit)
+            step = jobs.next_step(job, event)
             job, outcome = jobs.apply(uow, wallet, job, step, resolution, now, self._policy)
             return Done(Later(partial(JobView.of, job, outcome=outcome)), "job", job_id, outcome)
 
@@ -402,10 +415,15 @@ class Billing:
     ) -> JobView:
         """The provider delivered: capture the hold (status 1).
 
-        ``actual_params`` / ``actual_generations`` report what was really made; it is priced
-        on the submission's quote.  Capturing less releases the rest; costing more charges
-        the difference when the wallet can pay it, else the difference is written off.
-        After a timeout the whole charge is taken if the wallet can pay it, else written off.
+        ``actual_params`` / ``actual_generations`` report what was really made; they are
+        checked as a submission is, on the job's model in its catalog (unknown or not-offered
+        values, too many generations: a 422 before anything moves), and priced on the
+        submission's quote.  Capturing less releases the rest.  Costing more: by default at
+        most the hold is charged and the rest written off; with an ``extra_charge_share``
+        (the wallet's, else the service's) up to that share of the quote (rounded down) is
+        charged beyond the hold when the wallet can pay it, the rest written off.  After a
+        timeout the charge (within the same limit) is taken if the wallet can pay it, else
+        written off.
         """
         asked = CompleteJob(job_id, actual_params, actual_generations)
         how = jobs.Resolution(key=idempotency_key)

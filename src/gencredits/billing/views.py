@@ -13,6 +13,7 @@ authoritative (held while pending, as the seed API pre-debits).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Self, TypeVar
 
@@ -147,7 +148,8 @@ class GrantView(_Replayable):
 class WalletView(_Replayable):
     """``available`` = unexpired remaining - debt (never below -overdraft_limit); ``held`` =
     reserved for pending jobs; ``balance`` = available + held; ``grants`` are the active
-    grants with credit left, in spend order."""
+    grants with credit left, in spend order (grants spent to zero, expired or voided are
+    left out: ``list_grants`` / ``GET /v1/wallets/{id}/grants`` lists every grant)."""
 
     id: str
     owner_kind: str = Field(description="user or team")
@@ -157,7 +159,15 @@ class WalletView(_Replayable):
     debt: int
     overdraft_limit: int
     hold_ttl_s: int | None
-    grants: tuple[GrantView, ...]
+    extra_charge_share: Decimal | None = Field(
+        None,
+        description="The share of a job's quote a completion may charge beyond its hold "
+        "(a decimal, as text); null: the service's setting.",
+    )
+    grants: tuple[GrantView, ...] = Field(
+        description="Active grants with credit left, in spend order (every grant: "
+        "GET /v1/wallets/{id}/grants)."
+    )
     created_at: Instant
     updated_at: Instant
 

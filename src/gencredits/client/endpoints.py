@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -187,11 +188,18 @@ def create_wallet(
     owner_kind: str = "user",
     overdraft_limit: int = 0,
     hold_ttl_s: int | None = None,
+    extra_charge_share: Decimal | int | None = None,
     idempotency_key: str | None = None,
 ) -> Call[WalletView]:
-    """Create a wallet (again with the same settings: answered as ``replayed``, no change)."""
+    """Create a wallet (again with the same settings: answered as ``replayed``, no change).
+    ``extra_charge_share`` is sent as decimal text, so it never passes through a float."""
+    share = None if extra_charge_share is None else str(extra_charge_share)
     body = _present(
-        id=wallet_id, owner_kind=owner_kind, overdraft_limit=overdraft_limit, hold_ttl_s=hold_ttl_s
+        id=wallet_id,
+        owner_kind=owner_kind,
+        overdraft_limit=overdraft_limit,
+        hold_ttl_s=hold_ttl_s,
+        extra_charge_share=share,
     )
     return _post("/v1/wallets", WalletView.model_validate, body, idempotency_key)
 

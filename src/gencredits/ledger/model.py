@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from operator import attrgetter
 from typing import Any, TypeVar, cast
@@ -152,6 +153,9 @@ class Wallet:
     debt: int  # materialised: minus the balance of overdraft:<id>
     created_at: datetime
     updated_at: datetime
+    #: the share of a job's quote a completion may charge beyond its hold (``None``: the
+    #: service's setting); see docs/ledger.md, "Charging more than the hold"
+    extra_charge_share: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +264,9 @@ class IdempotencyRecord:
     result_id: str
     outcome: str | None
     created_at: datetime
+    #: the request the fingerprint covers, as JSON (``None`` in records of earlier versions):
+    #: what a conflict compares to name the fields that differ
+    request: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

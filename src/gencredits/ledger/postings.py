@@ -66,24 +66,31 @@ class Key:
 
 @dataclass(frozen=True, slots=True)
 class Charge:
-    """Credits charged beyond a hold: taken from ``legs`` when the wallet could pay them,
-    else ``written_off`` (the platform absorbs them).  One of the two is empty."""
+    """Credits charged beyond a hold: taken from ``legs`` (what the wallet paid), and
+    ``written_off`` (what the platform absorbs: the wallet could not pay it, or the
+    completion policy does not let it be charged)."""
 
     legs: tuple[HoldLeg, ...] = ()
     written_off: int = 0
 
     @property
     def amount(self) -> int:
-        return sum(leg.amount for leg in self.legs) + self.written_off
+        return self.taken + self.written_off
+
+    @property
+    def taken(self) -> int:
+        return sum(leg.amount for leg in self.legs)
 
     def postings(self, wallet_id: str) -> list[Posting]:
+        postings: list[Posting] = []
+        if self.legs:
+            postings += [*leg_debits(wallet_id, self.legs), Posting(ACCOUNT_CONSUMED, self.taken)]
         if self.written_off:
-            return [
+            postings += [
                 Posting(ACCOUNT_WRITTEN_OFF, -self.written_off),
                 Posting(ACCOUNT_CONSUMED, self.written_off),
             ]
-        taken = sum(leg.amount for leg in self.legs)
-        return [*leg_debits(wallet_id, self.legs), Posting(ACCOUNT_CONSUMED, taken)]
+        return postings
 
 
 def merge(postings: Iterable[Posting]) -> tuple[Posting, ...]:
@@ -192,11 +199,12 @@ def release(
 def late_capture(
     job_id: str, wallet_id: str, charge: Charge, *, at: datetime, key: Key
 ) -> Transaction:
-    """A success after the hold timed out: charged from ``charge.legs``, or written off."""
+    """A success after the hold timed out: charged from ``charge.legs``, the rest written
+    off (a ``write_off`` when nothing at all was charged)."""
     return Transaction(
         id=f"{job_id}/late",
         wallet_id=wallet_id,
-        kind=TransactionKind.WRITE_OFF if charge.written_off else TransactionKind.LATE_CAPTURE,
+        kind=TransactionKind.LATE_CAPTURE if charge.legs else TransactionKind.WRITE_OFF,
         postings=merge(charge.postings(wallet_id)),
         created_at=at,
         job_id=job_id,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["UTCDateTime", "metadata", "sqlite_utc_text"]
+__all__ = ["DecimalText", "UTCDateTime", "metadata", "sqlite_utc_text"]
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -71,6 +72,24 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
 _last_instant: tuple[datetime | None, str] = (None, "")
 
 
+class DecimalText(sa.types.TypeDecorator[Decimal]):
+    """An exact decimal stored as its text (``"0.25"``) on every backend: SQLite has no exact
+    decimal type, and a share of a price must never pass through a float."""
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValueError(f"a finite Decimal expected, not {value!r}")
+        return format(value, "f")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+
 #: An auto-numbered 64-bit key; on SQLite it must be spelled INTEGER to alias the rowid.
 SeqInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -87,6 +106,8 @@ wallets = sa.Table(
     sa.Column("debt", sa.BigInteger, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # A share of a job's quote a completion may charge beyond its hold (migration 0004).
+    sa.Column("extra_charge_share", DecimalText, nullable=True),
 )
 
 grants = sa.Table(
@@ -181,6 +202,8 @@ idempotency = sa.Table(
     sa.Column("result_id", sa.String(200), nullable=False),
     sa.Column("outcome", sa.String(40), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The fingerprinted request, to name what differs in a conflict (migration 0004).
+    sa.Column("request", sa.JSON, nullable=True),
 )
 
 outbox = sa.Table(
