@@ -8,12 +8,16 @@ characters, ``_bytes`` bytes.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 __all__ = [
     "AMOUNT_MAX",
     "API_KEY_NAME_LEN_MAX",
     "BODY_BYTES_MAX",
     "CURSOR_LEN_MAX",
     "EVENTS_PAGE_MAX",
+    "EXTRA_CHARGE_SHARE_MAX",
+    "EXTRA_CHARGE_SHARE_PLACES",
     "FREE_KIND_LEN_MAX",
     "GENERATIONS_ACTUAL_MAX",
     "GENERATIONS_MAX",
@@ -74,6 +78,11 @@ PROJECT_STEP_COUNT_MAX = 10_000
 LABEL_LEN_MAX = 200
 #: The name of an API key.
 API_KEY_NAME_LEN_MAX = 100
+
+#: What a completion may charge beyond its hold, as a share of the quote (a Decimal, rounded
+#: down): at most ten times the quote, with at most six decimal places.
+EXTRA_CHARGE_SHARE_MAX = Decimal(10)
+EXTRA_CHARGE_SHARE_PLACES = 6
 
 #: Holds: the ledger's ceiling on a hold's time limit (a week), and the default (an hour).
 HOLD_TTL_S_MAX = 7 * 24 * 3600

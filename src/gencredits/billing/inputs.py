@@ -51,8 +51,8 @@ __all__ = [
 OWNER_KINDS = ("user", "team")
 #: The most a completion may charge beyond its hold, as a share of the job's quote (10: ten
 #: times the quote), and the decimal places such a share may have.
-EXTRA_CHARGE_SHARE_MAX = Decimal(10)
-EXTRA_CHARGE_SHARE_PLACES = 6
+EXTRA_CHARGE_SHARE_MAX = limits.EXTRA_CHARGE_SHARE_MAX
+EXTRA_CHARGE_SHARE_PLACES = limits.EXTRA_CHARGE_SHARE_PLACES
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
