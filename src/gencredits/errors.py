@@ -274,7 +274,43 @@ class Unavailable(GencreditsError):
     http_status = 503
 
 
+#: The longest text an error echoes of a value (the message and ``details`` alike).
+_SHOWN_MAX = 200
+#: Integers beyond this many bits are described, not echoed (their digits can outgrow
+#: Python's own int-to-text limit, and nobody reads them).
+_SHOWN_INT_BITS = 256
+
+
 def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, bool | int | str):
+    """``value`` as error details echo it, always valid JSON: null, true/false and
+    integers of reasonable size as themselves; text that UTF-8 can encode as itself, cut to
+    :data:`_SHOWN_MAX` characters; a number that is not finite, text holding a lone
+    surrogate and anything else as its ``repr`` (``str`` for other objects), cut too."""
+    if value is None or isinstance(value, bool):
         return value
-    return str(value)
+    if isinstance(value, int):
+        if value.bit_length() <= _SHOWN_INT_BITS:
+            return value
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str) and _encodable(value):
+        text = value
+    elif isinstance(value, str | float):
+        text = repr(value)
+    else:
+        try:
+            text = str(value)
+        except ValueError:  # e.g. a container of an integer too long to write out
+            text = f"<{type(value).__name__}>"
+        if not _encodable(text):
+            text = ascii(text)
+    return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "..."
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -12,11 +12,17 @@ of that tree is first translated into one:
 - a database that cannot be reached is ``Unavailable``; a value it refuses to store (a NUL
   in a PostgreSQL text) is ``InvalidRequest``;
 - anything else is ``500 internal`` without a traceback (that goes to the server log only).
+
+Whatever an error carries, its answer is valid JSON: :func:`json_safe` shows a value that
+JSON cannot hold (``NaN``, ``inf``, text with a lone surrogate, an integer of thousands of
+digits) as its ``repr``, cut to 200 characters (:func:`shown_value`).  Request bodies are
+read by :mod:`gencredits.api.body`, which refuses such values before any model sees them.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,12 +46,17 @@ __all__ = [
     "ErrorResponse",
     "error_responses",
     "install_error_handlers",
+    "json_safe",
     "reject_unknown_query",
     "response_for",
+    "shown_value",
 ]
 
 log = logging.getLogger("gencredits.api")
-_VALUE_TEXT_MAX = 200
+#: The longest text an error echoes of a value.
+_SHOWN_MAX = 200
+#: Integers beyond this many bits are described, not echoed.
+_SHOWN_INT_BITS = 256
 #: What ``install_error_handlers`` routes to :func:`response_for`.
 _HANDLED: tuple[type[Exception], ...] = (
     GencreditsError,
@@ -97,7 +108,8 @@ def response_for(exc: BaseException, *, method: str = "", path: str = "") -> Res
     error = _as_error(exc, method, path)
     status = error.http_status
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(error.to_dict(), status_code=status, headers=headers)
+    # Values echoed from the request (a NaN, a lone surrogate...) never break the answer.
+    return JSONResponse(json_safe(error.to_dict()), status_code=status, headers=headers)
 
 
 def _as_error(exc: BaseException, method: str, path: str) -> GencreditsError:
@@ -146,12 +158,54 @@ def _as_error(exc: BaseException, method: str, path: str) -> GencreditsError:
     )
 
 
-def _shown(value: Any) -> Any:
-    plain = value is None or isinstance(value, bool | int | float | str)
-    text = value if plain else repr(value)
-    if isinstance(text, str) and len(text) > _VALUE_TEXT_MAX:
-        return text[:_VALUE_TEXT_MAX] + "..."
-    return text
+def shown_value(value: Any) -> Any:
+    """``value`` as an error echoes it, always valid JSON and bounded: null, true/false,
+    finite numbers and encodable text as themselves (text cut to 200 characters), a
+    number that is not finite, text with a lone surrogate and any other object as its
+    ``repr``, cut too; an integer too long to read as a few words about it."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        bits = value.bit_length()
+        return value if bits <= _SHOWN_INT_BITS else f"an integer of {bits} bits"
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and _encodable(value):
+        text = value
+    else:
+        try:
+            text = repr(value)
+        except ValueError:  # a container holding an integer too long to write out
+            text = f"<{type(value).__name__}>"
+        text = text if _encodable(text) else ascii(text)
+    return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "..."
+
+
+def json_safe(data: Any) -> Any:
+    """``data`` (an error body) with every leaf :func:`shown_value`-safe and every key
+    encodable: whatever an error carries, its answer is valid JSON."""
+    if isinstance(data, dict):
+        return {_json_key(k): json_safe(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [json_safe(v) for v in data]
+    if isinstance(data, str):  # a message: kept whole, only made encodable
+        return data if _encodable(data) else ascii(data)
+    return shown_value(data)
+
+
+def _json_key(key: object) -> str:
+    text = key if isinstance(key, str) else str(shown_value(key))
+    return text if _encodable(text) else ascii(text)
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -166,7 +220,7 @@ def _invalid_request(exc: RequestValidationError) -> InvalidRequest:
     for e in exc.errors():
         loc = tuple(e.get("loc", ()))
         field = _field_name(loc)
-        value = _shown(e.get("input"))
+        value = shown_value(e.get("input"))
         allowed = str(e.get("msg", "")).removeprefix("Value error, ")
         if e.get("type") == "json_invalid":
             field, value = "body", None

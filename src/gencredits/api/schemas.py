@@ -13,9 +13,17 @@ of a quote are decimal *strings*, never floats.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 from gencredits.billing.views import (
     GrantView,
@@ -80,11 +88,44 @@ __all__ = [
     "WalletCreate",
 ]
 
+
+def _without_nul(max_length: int, min_length: int = 0) -> Callable[[str], str]:
+    """The check that refuses a NUL character, in the library's words (PostgreSQL cannot
+    store one in a text, and no id, setting or note needs one)."""
+    size = f"at most {max_length}" if min_length == 0 else f"{min_length} to {max_length}"
+    allowed = f"a string of {size} characters, without NUL"
+
+    def check(value: str) -> str:
+        if "\x00" in value:
+            raise ValueError(allowed)
+        return value
+
+    return check
+
+
+def _param_without_nul(value: str | bool | int) -> str | bool | int:
+    if isinstance(value, str):
+        _without_nul(PARAM_VALUE_LEN_MAX)(value)
+    return value
+
+
 #: Ids a caller chooses (wallets, sources, submitters, provider events), catalog and model names.
-Name = Annotated[str, Field(min_length=1, max_length=ID_LEN_MAX)]
-ParamValue = Annotated[str, Field(max_length=PARAM_VALUE_LEN_MAX)] | bool | int
+Name = Annotated[
+    str, Field(min_length=1, max_length=ID_LEN_MAX), AfterValidator(_without_nul(ID_LEN_MAX, 1))
+]
+ParamValue = Annotated[
+    Annotated[str, Field(max_length=PARAM_VALUE_LEN_MAX)] | bool | int,
+    AfterValidator(_param_without_nul),
+]
 Params = Annotated[
-    dict[Annotated[str, Field(max_length=PARAM_NAME_LEN_MAX)], ParamValue],
+    dict[
+        Annotated[
+            str,
+            Field(max_length=PARAM_NAME_LEN_MAX),
+            AfterValidator(_without_nul(PARAM_NAME_LEN_MAX)),
+        ],
+        ParamValue,
+    ],
     Field(
         max_length=PARAMS_MAX,
         description="Settings as the catalog names them: duration, resolution, aspect_ratio, "
@@ -94,16 +135,27 @@ Params = Annotated[
 ]
 Metadata = Annotated[
     dict[
-        Annotated[str, Field(max_length=METADATA_KEY_LEN_MAX)],
-        Annotated[str, Field(max_length=METADATA_VALUE_LEN_MAX)],
+        Annotated[
+            str,
+            Field(max_length=METADATA_KEY_LEN_MAX),
+            AfterValidator(_without_nul(METADATA_KEY_LEN_MAX)),
+        ],
+        Annotated[
+            str,
+            Field(max_length=METADATA_VALUE_LEN_MAX),
+            AfterValidator(_without_nul(METADATA_VALUE_LEN_MAX)),
+        ],
     ],
     Field(max_length=METADATA_KEYS_MAX),
 ]
 Generations = Annotated[int, Field(ge=1, le=GENERATIONS_MAX)]
 ActualGenerations = Annotated[int, Field(ge=0, le=GENERATIONS_ACTUAL_MAX)]
-Reason = Annotated[str, Field(max_length=REASON_LEN_MAX)]
+Reason = Annotated[
+    str, Field(max_length=REASON_LEN_MAX), AfterValidator(_without_nul(REASON_LEN_MAX))
+]
 #: A provider callback's ``event_id`` is its idempotency key, with this prefix.
 CALLBACK_KEY_PREFIX = "callback:"
+_EVENT_ID_LEN_MAX = KEY_LEN_MAX - len(CALLBACK_KEY_PREFIX)
 Scope = Literal["admin", "billing", "read"]
 
 
@@ -127,8 +179,10 @@ class _Out(BaseModel):
 
 
 class _In(BaseModel):
-    # strict: JSON true is not the number 1, "5" is not 5; what the schema says is what passes
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict: JSON true is not the number 1, "5" is not 5; what the schema says is what passes.
+    # No NaN or infinity ever (the body reader refuses them first; this holds for models
+    # built in Python too), and every text refuses NUL (_without_nul).
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class HealthPublic(_Out):
@@ -246,7 +300,10 @@ class ProjectStepCreate(_In):
     count: int = Field(1, ge=1, le=PROJECT_STEP_COUNT_MAX)
     generations: Generations = 1
     catalog: Name | None = None
-    label: Annotated[str, Field(max_length=LABEL_LEN_MAX)] | None = None
+    label: (
+        Annotated[str, Field(max_length=LABEL_LEN_MAX), AfterValidator(_without_nul(LABEL_LEN_MAX))]
+        | None
+    ) = None
 
 
 class ProjectCreate(_In):
@@ -291,9 +348,11 @@ class GrantList(_Out):
 
 class GrantCreate(_In):
     amount: int = Field(ge=1, le=AMOUNT_MAX)
-    kind: Annotated[str, Field(min_length=1, max_length=GRANT_KIND_LEN_MAX)] = Field(
-        description="allowance, promotional, bonus, compensation, refund or purchase."
-    )
+    kind: Annotated[
+        str,
+        Field(min_length=1, max_length=GRANT_KIND_LEN_MAX),
+        AfterValidator(_without_nul(GRANT_KIND_LEN_MAX, 1)),
+    ] = Field(description="allowance, promotional, bonus, compensation, refund or purchase.")
     priority: int | None = Field(None, ge=0, le=PRIORITY_MAX, description="Lower is spent first.")
     expires_at: Instant | None = None
     effective_at: Instant | None = None
@@ -313,9 +372,11 @@ class JobCreate(_In):
 
 
 class FreeJobCreate(_In):
-    kind: Annotated[str, Field(min_length=1, max_length=FREE_KIND_LEN_MAX)] = Field(
-        description="A zero-cost usage kind: scheduling, publishing, voiceover..."
-    )
+    kind: Annotated[
+        str,
+        Field(min_length=1, max_length=FREE_KIND_LEN_MAX),
+        AfterValidator(_without_nul(FREE_KIND_LEN_MAX, 1)),
+    ] = Field(description="A zero-cost usage kind: scheduling, publishing, voiceover...")
     submitted_by: Name | None = None
 
 
@@ -330,9 +391,15 @@ class JobFail(_In):
 
 class CallbackCreate(_In):
     event_id: Annotated[
-        str, Field(min_length=1, max_length=KEY_LEN_MAX - len(CALLBACK_KEY_PREFIX))
+        str,
+        Field(min_length=1, max_length=_EVENT_ID_LEN_MAX),
+        AfterValidator(_without_nul(_EVENT_ID_LEN_MAX, 1)),
     ] = Field(description="The provider's id for this report; replays are no-ops.")
-    job_id: Annotated[str, Field(min_length=1, max_length=JOB_ID_LEN_MAX)]
+    job_id: Annotated[
+        str,
+        Field(min_length=1, max_length=JOB_ID_LEN_MAX),
+        AfterValidator(_without_nul(JOB_ID_LEN_MAX, 1)),
+    ]
     outcome: Literal["succeeded", "failed"]
     actual_params: Params | None = None
     actual_generations: ActualGenerations | None = None
@@ -345,7 +412,11 @@ class AuditReport(_Out):
 
 
 class KeyCreate(_In):
-    name: Annotated[str, Field(min_length=1, max_length=API_KEY_NAME_LEN_MAX)]
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=API_KEY_NAME_LEN_MAX),
+        AfterValidator(_without_nul(API_KEY_NAME_LEN_MAX, 1)),
+    ]
     scopes: list[Scope] = Field(min_length=1, max_length=len(get_args(Scope)))
 
 

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -71,7 +71,10 @@ class _DecimalLoader(yaml.SafeLoader):
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
     assert isinstance(node, yaml.ScalarNode)
     text = str(loader.construct_scalar(node)).replace("_", "")
-    return Decimal(text)
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # YAML's .nan, .inf, 1:30.5 (base 60): no exact number
+        raise yaml.YAMLError(f"{text}: not a finite decimal number") from None
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
@@ -238,10 +241,10 @@ def parse_catalog(text: str, source: str = "<catalog>") -> Catalog:
         raw = yaml.load(text, Loader=_DecimalLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise InvalidCatalog(source, [f"not valid YAML: {exc}"]) from None
+    except (ValueError, RecursionError):  # an int of 4300+ digits; nesting too deep
+        raise InvalidCatalog(source, ["not valid YAML: a number or nesting too large"]) from None
     if not isinstance(raw, dict):
-        raise InvalidCatalog(
-            source, ["the document must be a mapping with catalog, version, models"]
-        )
+        raise InvalidCatalog(source, ["the document must map catalog, version, models"])
     try:
         spec = CatalogSpec.model_validate(raw)
     except ValidationError as exc:

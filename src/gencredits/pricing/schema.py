@@ -374,6 +374,8 @@ class ModelSpec(_Strict):
         if isinstance(value, list):
             if not value:
                 raise ValueError("list at least one mode")
+            if not all(isinstance(m, str) for m in value):
+                raise ValueError("list mode names (text), e.g. [text-to-video, image-to-video]")
             return {m: {} for m in value}
         return value
 

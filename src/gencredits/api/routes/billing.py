@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
+from gencredits.api.body import StrictBodyRoute
 from gencredits.api.errors import error_responses
 from gencredits.api.schemas import (
     CALLBACK_KEY_PREFIX,
@@ -58,7 +59,7 @@ from gencredits.limits import (
     PAGE_MAX,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictBodyRoute)
 
 IdempotencyHeader = Annotated[
     str,

@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
 from gencredits.api.auth import SCOPE_EXTRA, ReadKey, authorize
+from gencredits.api.body import StrictBodyRoute, parse_body
 from gencredits.api.errors import error_responses
 from gencredits.api.schemas import (
     CapacityCreate,
@@ -48,7 +49,7 @@ from gencredits.pricing import (
 from gencredits.pricing.catalog import describe_accepts
 from gencredits.pricing.quote import capacity
 
-router = APIRouter(prefix="/v1", tags=["catalog"])
+router = APIRouter(prefix="/v1", tags=["catalog"], route_class=StrictBodyRoute)
 #: The hot route, on its own router so the app can match it first.
 quote_router = APIRouter(prefix="/v1", tags=["catalog"])
 QUOTE_PATH = "/v1/quotes"
@@ -263,11 +264,12 @@ async def _body(receive: Receive) -> bytes:
 
 
 def price_quote(catalogs: CatalogSet, body: bytes) -> dict[str, Any]:
-    """Parse a quote request body and price it.  Raises ``RequestValidationError`` for a
-    malformed body (answered as FastAPI answers one) and the library's errors for a
-    request it refuses."""
+    """Parse a quote request body (with the strict reader every route uses) and price it.
+    Raises ``InvalidRequest`` for a body that is not strict JSON, ``RequestValidationError``
+    for one the model refuses (answered as FastAPI answers one) and the library's errors
+    for a request it refuses."""
     try:
-        request = QuoteCreate.model_validate_json(body)
+        request = QuoteCreate.model_validate(parse_body(body))
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]

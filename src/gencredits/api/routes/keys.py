@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey
+from gencredits.api.body import StrictBodyRoute
 from gencredits.api.errors import error_responses
 from gencredits.api.schemas import KeyCreate, KeyCreated, KeyList, KeyPublic
 from gencredits.api.state import ServicesDep
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"], route_class=StrictBodyRoute)
 
 
 @router.post(
