@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -390,3 +391,33 @@ def test_a_completion_is_checked_and_capped_and_keys_of_one_platform_share_retri
             "extra_written_off",
         )
         assert gc.wallet(wallet).available == 9 * PRICE_FAST
+
+
+def test_a_wallet_created_over_http_can_allow_extra_charges(
+    live: LiveService, keys: dict[str, str]
+) -> None:
+    """The per-wallet share travels over HTTP (as decimal text from the client, or a JSON
+    number from anyone): with a share of 1, a completion of two generations on a job held for
+    one is charged both."""
+    wallet = f"xs-{uuid.uuid4().hex[:10]}"
+    with Client(live.url, keys["billing"]) as gc:
+        view = gc.create_wallet(wallet, extra_charge_share=Decimal(1))
+        assert view.extra_charge_share == Decimal(1)
+        gc.grant(wallet, 10 * PRICE_FAST, kind="purchase", idempotency_key=f"{wallet}-buy")
+        job = gc.submit(wallet, "veo3_fast", catalog="api-pricing", idempotency_key=f"{wallet}-s")
+        done = gc.complete(job.id, actual_generations=2, idempotency_key=f"{wallet}-c")
+        assert (done.credits_used, done.written_off, done.outcome) == (
+            2 * PRICE_FAST,
+            0,
+            "charged_extra",
+        )
+        raw = gc.request(
+            "POST", "/v1/wallets", json={"id": f"{wallet}-n", "extra_charge_share": 0.25}
+        )
+        assert raw.status_code == 201, raw.text
+        assert Decimal(raw.json()["extra_charge_share"]) == Decimal("0.25")
+        bad = gc.request(
+            "POST", "/v1/wallets", json={"id": f"{wallet}-b", "extra_charge_share": "0.1234567"}
+        )
+        assert bad.status_code == 422
+        assert bad.json()["error"]["details"]["field"] == "extra_charge_share"

@@ -14,6 +14,7 @@ of a quote are decimal *strings*, never floats.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -32,6 +33,8 @@ from gencredits.billing.views import (
 from gencredits.limits import (
     AMOUNT_MAX,
     API_KEY_NAME_LEN_MAX,
+    EXTRA_CHARGE_SHARE_MAX,
+    EXTRA_CHARGE_SHARE_PLACES,
     FREE_KIND_LEN_MAX,
     GENERATIONS_ACTUAL_MAX,
     GENERATIONS_MAX,
@@ -339,6 +342,15 @@ class WalletCreate(_In):
         le=HOLD_TTL_S_MAX,
         description="Hold time limit for this wallet's jobs (at most the service's "
         "hold_ttl_s_max).",
+    )
+    extra_charge_share: Annotated[Decimal, Field(strict=False)] | None = Field(
+        None,
+        ge=0,
+        le=EXTRA_CHARGE_SHARE_MAX,
+        decimal_places=EXTRA_CHARGE_SHARE_PLACES,
+        description="Share of a job's quote a completion may charge beyond its hold (rounded "
+        'down; send it as decimal text, e.g. "0.25"); null: the service\'s setting.',
+        examples=["0.25"],
     )
 
 

@@ -150,6 +150,7 @@ async def create_wallet(
         owner_kind=body.owner_kind,
         overdraft_limit=body.overdraft_limit,
         hold_ttl_s=body.hold_ttl_s,
+        extra_charge_share=body.extra_charge_share,
         idempotency_key=idempotency_key,
     )
 
