@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
+
+from typing_extensions import Unpack
 
 from gencredits import limits
 from gencredits.clock import Clock, SystemClock
@@ -61,7 +63,18 @@ from .views import (
     WalletView,
 )
 
-__all__ = ["Billing"]
+__all__ = ["Billing", "BillingOptions"]
+
+
+class BillingOptions(TypedDict, total=False):
+    """The keyword options of :class:`Billing`, as :meth:`Billing.from_url` passes them on."""
+
+    default_hold_ttl_s: int
+    hold_ttl_by_model: Mapping[str, int] | None
+    kind_priorities: Mapping[str, int] | None
+    refund_grant_ttl_s: int | None
+    max_hold_ttl_s: int
+    extra_charge_share: Decimal | int
 
 
 class Billing:
@@ -113,7 +126,7 @@ class Billing:
         clock: Clock | None = None,
         *,
         group_commit: bool = False,
-        **options: Any,
+        **options: Unpack[BillingOptions],
     ) -> Billing:
         """A service on the database at ``database_url`` (default: env, then the SQLite file),
         migrated to the newest schema first.  ``group_commit``: batch the writes of this
