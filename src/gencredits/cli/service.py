@@ -140,6 +140,7 @@ def serve(
         f"gencredits serving http://{settings.host}:{settings.port} "
         f"({settings.workers} worker(s), database {db.redacted(settings.database_url)})",
         highlight=False,
+        soft_wrap=True,
     )
     uvicorn.run(
         "gencredits.api:create_app_from_env",
