@@ -105,6 +105,7 @@ def test_the_shared_options_go_before_or_after_the_command(run: Any, tmp_path: P
     assert run("--database-url", run.url, "wallet", "show", "dan", "--json")["id"] == "dan"
     assert run("wallet", "show", "dan", f"--database-url={run.url}", "--json")["id"] == "dan"
     other = f"sqlite:///{tmp_path}/other.db"  # the option wins over $GENCREDITS_DATABASE_URL
+    run("--database-url", other, "db", "upgrade")  # a read never creates it
     assert run("wallet", "list", "--database-url", other, "--json")["items"] == []
     assert run("--database-url", other, "wallet", "list", "--json")["items"] == []
 

@@ -17,7 +17,9 @@ app = typer.Typer(
     cls=SharedOptionsGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # Plain help: option values are shown by their metavar (SECONDS, KEY=VALUE), flags by
+    # nothing, and help text is never read as markup.
+    rich_markup_mode=None,
 )
 # Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -28,6 +30,7 @@ SetOpt = Annotated[
     typer.Option(
         "--set",
         "-s",
+        metavar="KEY=VALUE",
         help="A setting KEY=VALUE (duration, resolution, aspect_ratio, audio, preview, "
         "prompt_enhancer, start_frame, end_frame, references, input_images, mode, route). "
         "Repeatable.",
@@ -38,9 +41,27 @@ SetOpt = Annotated[
 EXIT_CODES: dict[int, int] = {422: 2, 404: 3, 409: 4, 402: 5, 401: 6, 403: 6, 503: 7}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from gencredits import __version__
+
+        sys.stdout.write(f"gencredits {__version__}\n")
+        raise typer.Exit()
+
+
+VersionOpt = Annotated[
+    bool,
+    typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+]
+
+
 @app.callback()
 def connect(
-    ctx: typer.Context, database_url: DbOpt = None, url: UrlOpt = None, api_key: ApiKeyOpt = None
+    ctx: typer.Context,
+    database_url: DbOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    version: VersionOpt = False,
 ) -> None:
     """Credit engine for generative-AI media platforms: pricing, ledger, service.
 
@@ -81,3 +102,23 @@ def main() -> None:
         app()
     except GencreditsError as exc:
         fail(exc, as_json="--json" in sys.argv)
+    except Exception as exc:
+        # A database driver's error that no command translated still gets one line.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        from gencredits.storage.sql import engine as db
+
+        fail(db.database_error(exc, _database_url()), as_json="--json" in sys.argv)
+
+
+def _database_url() -> str | None:
+    """The ``--database-url`` of this invocation (else the environment's, then the default)."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg.startswith("--database-url="):
+            return arg.partition("=")[2]
+        if arg == "--database-url" and i + 1 < len(args):
+            return args[i + 1]
+    return None

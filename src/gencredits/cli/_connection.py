@@ -14,7 +14,8 @@ As documented, the options may follow the command (``gencredits wallet show w --
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -30,6 +31,7 @@ __all__ = [
     "SharedOptionsGroup",
     "UrlOpt",
     "connection",
+    "database_errors",
     "open_billing",
 ]
 
@@ -38,8 +40,9 @@ DbOpt = Annotated[
     typer.Option(
         "--database-url",
         envvar="GENCREDITS_DATABASE_URL",
-        help="SQLAlchemy URL of the ledger (default: sqlite:///./var/gencredits.db, or the "
-        "config file's for serve and keys).",
+        metavar="URL",
+        help="The ledger's database: sqlite:///PATH or postgresql://USER@HOST/NAME (default: "
+        "sqlite:///./var/gencredits.db, or the config file's for serve, keys and db).",
     ),
 ]
 UrlOpt = Annotated[
@@ -47,12 +50,15 @@ UrlOpt = Annotated[
     typer.Option(
         "--url",
         envvar="GENCREDITS_URL",
+        metavar="URL",
         help="A gencredits service (http://host:port) instead of the local database.",
     ),
 ]
 ApiKeyOpt = Annotated[
     str | None,
-    typer.Option("--api-key", envvar="GENCREDITS_API_KEY", help="API key for --url."),
+    typer.Option(
+        "--api-key", envvar="GENCREDITS_API_KEY", metavar="KEY", help="API key for --url."
+    ),
 ]
 
 #: The shared options, each taking one value.
@@ -88,18 +94,46 @@ class SharedOptionsGroup(TyperGroup):
         return super().parse_args(ctx, hoist_shared_options(args))
 
 
+@contextlib.contextmanager
+def database_errors(database_url: str | None) -> Iterator[None]:
+    """The database driver's errors as one line naming the setting (never a traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gencredits.storage.sql import engine as db
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise db.database_error(exc, database_url) from None
+
+
 def open_billing(
-    url: str | None, api_key: str | None, database_url: str | None = None
+    url: str | None,
+    api_key: str | None,
+    database_url: str | None = None,
+    *,
+    existing: bool = False,
 ) -> BillingAPI:
     """The billing service at ``url`` (a :class:`Client`), else the local :class:`Billing`
-    on ``database_url`` (default: ``$GENCREDITS_DATABASE_URL``, then the SQLite file)."""
+    on ``database_url`` (default: ``$GENCREDITS_DATABASE_URL``, then the SQLite file).
+    ``existing``: the command only reads, so a database that is not there is refused, not
+    created."""
     if url:
         from gencredits.client import Client
 
         return Client(url, api_key)
     from gencredits.billing import Billing
+    from gencredits.storage.sql import engine as db
 
-    return Billing.from_url(database_url)
+    if api_key:
+        sys.stderr.write(
+            "note: the API key (--api-key, GENCREDITS_API_KEY) is used only with a service "
+            f"URL; without --url or GENCREDITS_URL this runs on {db.redacted(database_url)}\n"
+        )
+    with database_errors(database_url):
+        if existing:
+            db.check_database(database_url)
+        return Billing.from_url(database_url)
 
 
 class Connection:
@@ -120,10 +154,12 @@ class Connection:
         self._ctx = ctx
         self._billing: BillingAPI | None = None
 
-    def billing(self) -> BillingAPI:
-        """The billing service (opened on first use, once, and closed when the command ends)."""
+    def billing(self, *, existing: bool = False) -> BillingAPI:
+        """The billing service (opened on first use, once, and closed when the command ends);
+        ``existing``: a read, which refuses a database that is not there (see
+        :func:`open_billing`)."""
         if self._billing is None:
-            api = open_billing(self.url, self.api_key, self.database_url)
+            api = open_billing(self.url, self.api_key, self.database_url, existing=existing)
             self._billing = self._ctx.with_resource(contextlib.closing(api))
         return self._billing
 

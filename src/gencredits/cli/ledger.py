@@ -1,10 +1,11 @@
 """Ledger and billing commands: wallet, grant, job, ledger (history), sweep, audit.
 
 Every command works on the local database (``--database-url``, default
-``$GENCREDITS_DATABASE_URL`` or ``./var/gencredits.db``, migrated on first use), or on a
-running service with ``--url`` and ``--api-key``.  Mutating commands take
-``--idempotency-key``; without one a fresh random key is used and printed, so a retry of
-the same command with that key can never apply twice.
+``$GENCREDITS_DATABASE_URL`` or ``./var/gencredits.db``), or on a running service with
+``--url`` and ``--api-key``.  A command that writes creates and migrates the local database
+when it is not there; a read (show, list, ledger, sweep, audit) refuses, saying so.
+Mutating commands take ``--idempotency-key``; without one a fresh random key is used and
+printed, so a retry of the same command with that key can never apply twice.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import typer
 from rich.table import Table
 
 from gencredits.cli._app import JsonOpt, SetOpt, app, console, fail, parse_pairs, print_json
-from gencredits.cli._connection import connection
+from gencredits.cli._connection import connection, database_errors
 from gencredits.errors import GencreditsError, InvalidRequest
 
 if TYPE_CHECKING:
@@ -36,8 +37,19 @@ KeyOpt = Annotated[
     typer.Option(
         "--idempotency-key",
         "-k",
+        metavar="KEY",
         help="Makes the command safe to retry; default: a fresh random key (printed).",
     ),
+]
+WalletArg = Annotated[str, typer.Argument(metavar="WALLET", help="The wallet's id.")]
+JobArg = Annotated[str, typer.Argument(metavar="JOB", help="The job's id (job_...).")]
+CursorOpt = Annotated[
+    str | None, typer.Option("--cursor", metavar="CURSOR", help="next_cursor of a page.")
+]
+LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=500, metavar="N")]
+HoldTtlOpt = Annotated[
+    int | None,
+    typer.Option("--hold-ttl-s", metavar="SECONDS", help="Hold time limit for its jobs."),
 ]
 
 
@@ -59,11 +71,22 @@ def _when(option: str, text: str | None) -> datetime | None:
     return value
 
 
-def _call(ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], T]) -> T:
+def _call(
+    ctx: typer.Context,
+    as_json: bool,
+    work: Callable[[BillingAPI], T],
+    *,
+    existing: bool = False,
+) -> T:
     """``work`` on the command's billing service (local or remote); its errors end the
-    command with one line and the exit code of their family."""
+    command with one line and the exit code of their family.  ``existing``: the command
+    only reads, so a local database that is not there is refused rather than created."""
+    conn = connection(ctx)
     try:
-        return work(connection(ctx).billing())
+        if conn.url:
+            return work(conn.billing())
+        with database_errors(conn.database_url):
+            return work(conn.billing(existing=existing))
     except GencreditsError as exc:
         fail(exc, as_json=as_json)
 
@@ -84,7 +107,7 @@ def _read(
     ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], Any]
 ) -> dict[str, Any] | None:
     """A read for a human view: with ``--json`` it is printed here and the answer is None."""
-    data: dict[str, Any] = _call(ctx, as_json, work).to_dict()
+    data: dict[str, Any] = _call(ctx, as_json, work, existing=True).to_dict()
     if as_json:
         print_json(data)
         return None
@@ -100,7 +123,7 @@ def _show(as_json: bool, data: dict[str, Any], text: str, key: str | None = None
     if as_json:
         print_json(data)
         return
-    console.print(text, highlight=False)
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
     if key is not None:
         console.print(f"[dim]idempotency key: {key}[/dim]", highlight=False)
 
@@ -120,8 +143,13 @@ def _job_text(d: dict[str, Any]) -> str:
     )
     if d.get("written_off"):
         text += f", written off {d['written_off']}"
-    if d.get("outcome"):
-        text += f" [{d['outcome']}]"
+    outcome = d.get("outcome") or ""
+    if d.get("replayed"):
+        text += "; nothing changed: a replay of this idempotency key's first answer"
+    elif outcome.startswith("already_"):
+        text += f"; nothing changed: {outcome.replace('_', ' ')} ({outcome})"
+    elif outcome:
+        text += f"; {outcome.replace('_', ' ')}"
     return text
 
 
@@ -131,14 +159,19 @@ def _job_text(d: dict[str, Any]) -> str:
 @wallet_app.command("create")
 def wallet_create(
     ctx: typer.Context,
-    wallet_id: Annotated[str, typer.Argument(help="The platform's id of the user or team.")],
-    owner_kind: Annotated[str, typer.Option("--owner-kind", help="user or team.")] = "user",
+    wallet_id: Annotated[
+        str, typer.Argument(metavar="WALLET", help="The platform's id of the user or team.")
+    ],
+    owner_kind: Annotated[
+        str, typer.Option("--owner-kind", metavar="user|team", help="Who owns it.")
+    ] = "user",
     overdraft_limit: Annotated[
-        int, typer.Option("--overdraft-limit", help="Credits it may spend below zero.")
+        int,
+        typer.Option(
+            "--overdraft-limit", metavar="CREDITS", help="Credits it may spend below zero."
+        ),
     ] = 0,
-    hold_ttl_s: Annotated[
-        int | None, typer.Option("--hold-ttl-s", help="Hold time limit for its jobs.")
-    ] = None,
+    hold_ttl_s: HoldTtlOpt = None,
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -161,14 +194,16 @@ def wallet_create(
 @wallet_app.command("show")
 def wallet_show(
     ctx: typer.Context,
-    wallet_id: str,
+    wallet_id: WalletArg,
     as_json: JsonOpt = False,
 ) -> None:
     """Balances of a wallet and its grants in spend order."""
     d = _read(ctx, as_json, lambda api: api.get_wallet(wallet_id))
     if d is None:
         return
-    console.print(_wallet_text(d), highlight=False)
+    console.print(_wallet_text(d), highlight=False, markup=False, soft_wrap=True)
+    if not d["grants"]:
+        console.print("no grants", highlight=False)
     table = Table("grant", "kind", "amount", "remaining", "priority", "expires", "source")
     for g in d["grants"]:
         table.add_row(
@@ -187,16 +222,18 @@ def wallet_show(
 @wallet_app.command("list")
 def wallet_list(
     ctx: typer.Context,
-    cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of a page.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    cursor: CursorOpt = None,
+    limit: LimitOpt = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Wallets in id order, one page at a time."""
     d = _read(ctx, as_json, lambda api: api.list_wallets(cursor=cursor, limit=limit))
     if d is None:
         return
+    if not d["items"]:
+        console.print("no wallets" + (" after this cursor" if cursor else ""), highlight=False)
     for w in d["items"]:
-        console.print(_wallet_text(w), highlight=False)
+        console.print(_wallet_text(w), highlight=False, markup=False, soft_wrap=True)
     _more(d)
 
 
@@ -206,25 +243,30 @@ def wallet_list(
 @app.command("grant")
 def grant(
     ctx: typer.Context,
-    wallet_id: str,
-    amount: Annotated[int, typer.Argument(help="Whole credits.")],
+    wallet_id: WalletArg,
+    amount: Annotated[int, typer.Argument(metavar="CREDITS", help="Whole credits.")],
     kind: Annotated[
         str,
         typer.Option(
-            "--kind", help="allowance, promotional, bonus, compensation, refund or purchase."
+            "--kind",
+            metavar="KIND",
+            help="allowance, promotional, bonus, compensation, refund or purchase.",
         ),
     ],
     priority: Annotated[
-        int | None, typer.Option("--priority", help="Spend priority (lower first).")
+        int | None, typer.Option("--priority", metavar="N", help="Spend priority (lower first).")
     ] = None,
     expires_at: Annotated[
-        str | None, typer.Option("--expires-at", help="ISO 8601 instant; default never.")
+        str | None,
+        typer.Option("--expires-at", metavar="INSTANT", help="ISO 8601 instant; default never."),
     ] = None,
     effective_at: Annotated[
-        str | None, typer.Option("--effective-at", help="ISO 8601 instant; default now.")
+        str | None,
+        typer.Option("--effective-at", metavar="INSTANT", help="ISO 8601 instant; default now."),
     ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="What created it (order, plan cycle).")
+        str | None,
+        typer.Option("--source", metavar="TEXT", help="What created it (order, plan cycle)."),
     ] = None,
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
@@ -259,19 +301,26 @@ def grant(
 @job_app.command("submit")
 def job_submit(
     ctx: typer.Context,
-    wallet_id: str,
-    model: str,
+    wallet_id: WalletArg,
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model id or name.")],
     settings: SetOpt = None,
-    generations: Annotated[int, typer.Option("--generations", "-n", min=1)] = 1,
-    catalog: Annotated[str | None, typer.Option("--catalog", "-c")] = None,
-    submitted_by: Annotated[
-        str | None, typer.Option("--submitted-by", help="Team member who submitted it.")
+    generations: Annotated[int, typer.Option("--generations", "-n", min=1, metavar="N")] = 1,
+    catalog: Annotated[
+        str | None, typer.Option("--catalog", "-c", metavar="CATALOG", help="Catalog name.")
     ] = None,
-    hold_ttl_s: Annotated[int | None, typer.Option("--hold-ttl-s")] = None,
+    submitted_by: Annotated[
+        str | None,
+        typer.Option("--submitted-by", metavar="MEMBER", help="Team member who submitted it."),
+    ] = None,
+    hold_ttl_s: HoldTtlOpt = None,
     meta: Annotated[
-        list[str] | None, typer.Option("--meta", help="Metadata KEY=VALUE. Repeatable.")
+        list[str] | None,
+        typer.Option("--meta", metavar="KEY=VALUE", help="Metadata. Repeatable."),
     ] = None,
     idempotency_key: KeyOpt = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the job's id (for scripts).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Quote a generation and hold its credits (status 0)."""
@@ -291,17 +340,22 @@ def job_submit(
             metadata=parse_pairs("--meta", meta),
         ),
     )
+    if quiet and not as_json:
+        console.print(view.id, highlight=False, markup=False, soft_wrap=True)
+        return
     _show(as_json, view.to_dict(), _job_text(view.to_dict()), key)
 
 
 @job_app.command("complete")
 def job_complete(
     ctx: typer.Context,
-    job_id: str,
+    job_id: JobArg,
     settings: SetOpt = None,
     generations: Annotated[
         int | None,
-        typer.Option("--generations", "-n", min=0, help="Generations actually delivered."),
+        typer.Option(
+            "--generations", "-n", min=0, metavar="N", help="Generations actually delivered."
+        ),
     ] = None,
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
@@ -322,8 +376,10 @@ def job_complete(
 @job_app.command("fail")
 def job_fail(
     ctx: typer.Context,
-    job_id: str,
-    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    job_id: JobArg,
+    reason: Annotated[
+        str | None, typer.Option("--reason", metavar="TEXT", help="Why it failed.")
+    ] = None,
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -336,7 +392,7 @@ def job_fail(
 @job_app.command("cancel")
 def job_cancel(
     ctx: typer.Context,
-    job_id: str,
+    job_id: JobArg,
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -349,14 +405,14 @@ def job_cancel(
 @job_app.command("show")
 def job_show(
     ctx: typer.Context,
-    job_id: str,
+    job_id: JobArg,
     as_json: JsonOpt = False,
 ) -> None:
     """A job: status, credits, and the quote it was priced on."""
     d = _read(ctx, as_json, lambda api: api.get_job(job_id))
     if d is None:
         return
-    console.print(_job_text(d), highlight=False)
+    console.print(_job_text(d), highlight=False, markup=False, soft_wrap=True)
     console.print(
         f"model {d['model'] or d['kind']}, priced on {d['catalog']} {d['catalog_version']} "
         f"({d['catalog_hash']}), submitted by {d['submitted_by'] or '-'}",
@@ -370,16 +426,22 @@ def job_show(
 @app.command("ledger")
 def ledger(
     ctx: typer.Context,
-    wallet_id: str,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    wallet_id: WalletArg,
+    cursor: CursorOpt = None,
+    limit: LimitOpt = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """A wallet's ledger history, newest first, each transaction with its postings."""
     d = _read(ctx, as_json, lambda api: api.history(wallet_id, cursor=cursor, limit=limit))
     if d is None:
         return
-    table = Table("when", "kind", "available", "held", "job / grant", "postings")
+    if not d["items"]:
+        console.print(
+            f"no transactions for {wallet_id}", highlight=False, markup=False, soft_wrap=True
+        )
+        return
+    reasons = _reasons(ctx, d["items"])
+    table = Table("when", "kind", "available", "held", "job / grant", "postings", "reason")
     for e in d["items"]:
         postings = ", ".join(f"{p['account']} {p['amount']:+d}" for p in e["postings"])
         table.add_row(
@@ -389,9 +451,18 @@ def ledger(
             f"{e['held_delta']:+d}",
             e["job_id"] or e["grant_id"] or "",
             postings,
+            e.get("memo") or (reasons.get(e["job_id"]) if e["kind"] == "release" else "") or "",
         )
     console.print(table)
     _more(d)
+
+
+def _reasons(ctx: typer.Context, entries: list[dict[str, Any]]) -> dict[str, str]:
+    """The reason each released job gave (fail --reason), which its entries do not carry."""
+    jobs = {e["job_id"] for e in entries if e["kind"] == "release" and e["job_id"]}
+    api = connection(ctx).billing(existing=True)
+    found = {job_id: api.get_job(job_id).reason for job_id in sorted(jobs)}
+    return {job_id: reason for job_id, reason in found.items() if reason}
 
 
 @app.command("sweep")
@@ -400,7 +471,7 @@ def sweep(
     as_json: JsonOpt = False,
 ) -> None:
     """Release holds past their time limit and expire grants (safe to run anywhere, often)."""
-    d = _call(ctx, as_json, lambda api: api.sweep()).to_dict()
+    d = _call(ctx, as_json, lambda api: api.sweep(), existing=True).to_dict()
     text = (
         f"released {d['holds_released']} hold(s) ({d['credits_released']} credits), "
         f"expired {d['grants_expired']} grant(s) ({d['credits_expired']} credits)"
@@ -415,7 +486,7 @@ def audit(
     as_json: JsonOpt = False,
 ) -> None:
     """Check every ledger invariant; exit 1 naming each violation, 0 when clean."""
-    violations = _call(ctx, as_json, lambda api: api.audit())
+    violations = _call(ctx, as_json, lambda api: api.audit(), existing=True)
     if as_json:
         print_json({"clean": not violations, "violations": [v.to_dict() for v in violations]})
     elif not violations:

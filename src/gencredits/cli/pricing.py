@@ -28,10 +28,15 @@ app.add_typer(catalog_app, name="catalog")
 
 CatalogOpt = Annotated[
     str | None,
-    typer.Option("--catalog", "-c", help="A bundled catalog's name, or a path to a catalog file."),
+    typer.Option(
+        "--catalog",
+        "-c",
+        metavar="CATALOG",
+        help="A bundled catalog's name, or a path to a catalog file.",
+    ),
 ]
 GenerationsOpt = Annotated[
-    int, typer.Option("--generations", "-n", help="Number of generations.", min=1)
+    int, typer.Option("--generations", "-n", metavar="N", help="Number of generations.", min=1)
 ]
 
 
@@ -61,7 +66,8 @@ def _fmt(n: int) -> str:
     return f"{n:,}"
 
 
-def _offered(m: CompiledModel, mode: str | None = None) -> dict[str, str]:
+def _offered(m: CompiledModel, mode: str | None = None) -> dict[str, Any]:
+    """What the model accepts as data: lists, or None where it takes no such setting."""
     compiled = m.mode(mode)
     a = compiled.accepts
     options = [
@@ -78,17 +84,24 @@ def _offered(m: CompiledModel, mode: str | None = None) -> dict[str, str]:
     for name, (low, high) in a.counts.items():
         options.append(f"{name.replace('_', ' ')} {low}-{high}" if low else f"{name} <= {high}")
     return {
-        "durations": a.duration_text or "-",
-        "resolutions": ", ".join(a.resolutions or ()) or "-",
-        "aspect_ratios": ", ".join(a.aspect_ratios or ()) or "-",
-        "options": ", ".join(options) or "-",
+        "durations": list(a.durations) if a.durations else None,
+        "duration_text": a.duration_text or None,
+        "resolutions": list(a.resolutions) if a.resolutions else None,
+        "aspect_ratios": list(a.aspect_ratios) if a.aspect_ratios else None,
+        "options": options,
     }
+
+
+def _listed(values: list[str] | None) -> str:
+    return ", ".join(values or ()) or "-"
 
 
 @app.command("models")
 def models_cmd(
     catalog: CatalogOpt = None,
-    mode: Annotated[str | None, typer.Option(help="Only models that offer this mode.")] = None,
+    mode: Annotated[
+        str | None, typer.Option(metavar="MODE", help="Only models that offer this mode.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List models with their base credits, durations, resolutions and options."""
@@ -121,17 +134,19 @@ def models_cmd(
         print_json({"models": rows})
         return
     table = Table(title="Models" + (f" offering {mode}" if mode else ""))
-    for col in ("catalog", "name", "base", "modes", "durations", "resolutions", "options"):
+    columns = ("catalog", "model", "name", "base", "modes", "durations", "resolutions", "options")
+    for col in columns:
         table.add_column(col, justify="right" if col == "base" else "left", overflow="fold")
     for r in rows:
         table.add_row(
             r["catalog"],
+            r["model"],
             r["name"],
             _fmt(r["base_credits"]),
             ", ".join(r["modes"]),
-            r["durations"],
-            r["resolutions"],
-            r["options"],
+            r["duration_text"] or "-",
+            _listed(r["resolutions"]),
+            _listed(r["options"]),
         )
     console.print(table)
 
@@ -144,18 +159,21 @@ def _quote_table(q: Quote) -> Table:
     table.add_column("step", footer="total credits")
     table.add_column("credits", justify="right", footer=_fmt(q.total_credits))
     for line in q.breakdown:
-        table.add_row(f"{line.kind}: {line.label}", f"{line.credits.normalize():f}")
+        table.add_row(f"{line.kind}: {line.label}", f"{line.credits.normalize():,f}")
     return table
 
 
 @app.command("quote")
 def quote_cmd(
-    model: Annotated[str, typer.Argument(help="Model id, display name or alias.")],
+    model: Annotated[str, typer.Argument(metavar="MODEL", help="Model id, display name or alias.")],
     catalog: CatalogOpt = None,
     settings: SetOpt = None,
     generations: GenerationsOpt = 1,
     balance: Annotated[
-        int | None, typer.Option(help="Say whether this balance affords it, and how many times.")
+        int | None,
+        typer.Option(
+            metavar="CREDITS", help="Say whether this balance affords it, and how many times."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -190,7 +208,9 @@ def compare_cmd(
     catalog: CatalogOpt = None,
     settings: SetOpt = None,
     generations: GenerationsOpt = 1,
-    limit: Annotated[int, typer.Option(help="Show at most this many rows.", min=1)] = 50,
+    limit: Annotated[
+        int, typer.Option(metavar="N", help="Show at most this many rows.", min=1)
+    ] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """The same request across every model that can serve it, cheapest first."""
@@ -222,9 +242,13 @@ def compare_cmd(
 
 @app.command("project")
 def project_cmd(
-    file: Annotated[Path, typer.Argument(help="A project file: YAML or JSON with steps.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A project file: YAML or JSON with steps.")
+    ],
     catalog: CatalogOpt = None,
-    balance: Annotated[int | None, typer.Option(help="How many such projects it buys.")] = None,
+    balance: Annotated[
+        int | None, typer.Option(metavar="CREDITS", help="How many such projects it buys.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Total and itemise a project: a list of steps (model, settings, count)."""
@@ -267,7 +291,9 @@ def project_cmd(
 
 @catalog_app.command("check")
 def catalog_check(
-    files: Annotated[list[Path], typer.Argument(help="Catalog files to validate.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="Catalog files to validate.")
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Validate catalog files; report every problem, each with its path in the file."""

@@ -11,6 +11,13 @@
 
 ``upgrade(engine_or_url)`` runs Alembic to head from the migrations shipped in the package;
 ``current_revision`` and ``is_current`` serve readiness probes.
+
+URLs: ``postgres://`` and ``postgresql://`` name the driver the project uses (psycopg 3);
+a URL SQLAlchemy cannot read or has no driver for is an
+:class:`~gencredits.errors.InvalidSetting` naming ``GENCREDITS_DATABASE_URL``.
+:func:`check_database` is what a read runs first: it never creates anything, and a database
+that is missing, unreachable or never migrated is one :class:`~gencredits.errors.Unavailable`
+line saying what to do (:func:`database_error` maps the driver's errors the same way).
 """
 
 from __future__ import annotations
@@ -26,15 +33,21 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from gencredits.errors import GencreditsError, InvalidSetting, Unavailable
+
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "ENV_DATABASE_URL",
     "alembic_config",
+    "check_database",
     "current_revision",
+    "database_error",
     "database_url",
     "head_revision",
     "is_current",
     "make_engine",
+    "normalise_url",
+    "redacted",
     "upgrade",
 ]
 
@@ -61,16 +74,51 @@ def json_dumps(value: Any) -> str:
         return json.dumps(value)
 
 
+#: How a person sets the database, named in every message about it.
+SETTING = f"{ENV_DATABASE_URL} (--database-url)"
+URL_EXAMPLES = "sqlite:///PATH/TO/FILE.db or postgresql://USER@HOST:5432/NAME"
+#: Drivers written without ``+driver`` that mean the one the project ships (psycopg 3).
+POSTGRES_NAMES = frozenset({"postgres", "postgresql"})
+
+
+def normalise_url(url: str | None = None) -> sa.URL:
+    """``url`` (see :func:`database_url`) parsed; ``postgres://`` and ``postgresql://`` become
+    ``postgresql+psycopg://``.  A URL that cannot be parsed is an :class:`InvalidSetting`."""
+    text = database_url(url)
+    try:
+        parsed = sa.make_url(text)
+    except sa.exc.ArgumentError:
+        raise InvalidSetting.for_field(
+            ENV_DATABASE_URL, text, f"set {SETTING} to a URL such as {URL_EXAMPLES}"
+        ) from None
+    if parsed.drivername in POSTGRES_NAMES:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def redacted(url: str | sa.URL | None = None) -> str:
+    """The URL as it may be printed: without its password."""
+    parsed = url if isinstance(url, sa.URL) else normalise_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url`` (see :func:`database_url`) with the ledger's settings applied."""
-    resolved = sa.make_url(database_url(url))
+    resolved = normalise_url(url)
     # Reading stays with ``json``: exact for any integer, and it reads what it wrote.
     kwargs = {"json_serializer": json_dumps, **kwargs}
-    if resolved.get_backend_name() == "sqlite":
-        return _sqlite_engine(resolved, **kwargs)
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 40}
-    options.update(kwargs)
-    return sa.create_engine(resolved, **options)
+    try:
+        if resolved.get_backend_name() == "sqlite":
+            return _sqlite_engine(resolved, **kwargs)
+        options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 40}
+        options.update(kwargs)
+        return sa.create_engine(resolved, **options)
+    except (sa.exc.NoSuchModuleError, ImportError):
+        raise InvalidSetting.for_field(
+            ENV_DATABASE_URL,
+            redacted(resolved),
+            f"gencredits runs on SQLite and PostgreSQL: set {SETTING} to {URL_EXAMPLES}",
+        ) from None
 
 
 def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:
@@ -168,3 +216,60 @@ def is_current(engine_or_url: Engine | str | None = None) -> bool:
         return current_revision(engine_or_url) == head_revision()
     except sa.exc.OperationalError:
         return False
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    """The file of a SQLite URL (None for an in-memory or URI database)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser().resolve()
+
+
+def _missing(what: str, url: sa.URL) -> Unavailable:
+    return Unavailable(
+        f"{what} ({SETTING} is {redacted(url)}); run `gencredits db upgrade` to create and "
+        "migrate it (`make run` does too), or point the setting at an existing database",
+        details={"setting": ENV_DATABASE_URL, "value": redacted(url)},
+    )
+
+
+def check_database(url: str | None = None) -> None:
+    """Refuse a read of a database that is not there, creating nothing: a missing SQLite file,
+    a server that cannot be reached, a database that does not exist or was never migrated."""
+    resolved = normalise_url(url)
+    path = _sqlite_file(resolved)
+    if path is not None and not path.is_file():
+        raise _missing(f"no database at {path}", resolved)
+    if resolved.get_backend_name() == "sqlite" and path is None:
+        return  # in memory: nothing to find
+    engine = make_engine(resolved.render_as_string(hide_password=False))
+    try:
+        revision = current_revision(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise database_error(exc, resolved) from None
+    finally:
+        engine.dispose()
+    if revision is None:
+        raise _missing("the database has no gencredits tables yet", resolved)
+
+
+def database_error(exc: BaseException, url: str | sa.URL | None = None) -> GencreditsError:
+    """The driver's error ``exc`` as one line naming the setting and what to do (an
+    :class:`Unavailable`: the database cannot be reached, does not exist or refused us)."""
+    parsed = url if isinstance(url, sa.URL) else normalise_url(url)
+    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = cause[0].strip() if cause else type(exc).__name__
+    where = redacted(parsed)
+    if "does not exist" in reason and parsed.database:
+        todo = f"create it (createdb {parsed.database}) or point {SETTING} at one that exists"
+    elif parsed.get_backend_name() == "sqlite":
+        todo = f"check the file's path and permissions in {SETTING}"
+    else:
+        todo = f"start the server or correct {SETTING}"
+    return Unavailable(
+        f"cannot use the database at {where}: {reason}; {todo}",
+        details={"setting": ENV_DATABASE_URL, "value": where, "reason": reason},
+    )
