@@ -8,6 +8,12 @@ bounded in time and connections.  The load generator is a small asyncio HTTP/1.1
 client (pre-built request bytes, no HTTP library), so it costs as little CPU as Python
 allows; it still shares the machine's cores with the server, which the report states.
 
+``--reads``: wallet reads under a write load (issue 17): ``--connections`` writers run
+submit + complete/fail pairs on ten wallets (closed loop) while four readers poll
+``GET /v1/wallets/{id}`` of those wallets, each every 20 ms (open loop, 200 reads/s, latency
+from the scheduled time); then the same writers alone, so that the cost of the reads to
+the writers shows.
+
 Two load shapes:
 * closed loop: ``--connections`` connections each send the next request when the last one
   answers, for ``--seconds``: the maximum rate (requests/s) and its p50/p99.
@@ -365,6 +371,97 @@ def bench_billing(args: argparse.Namespace, work: Path, backend: str) -> list[st
     return rows
 
 
+def submit_settle(key: str, wallets: list[str]) -> Callable[..., object]:
+    """A submit, then a complete (even n) or a fail (odd n): held credits go both ways."""
+    auth = {"Authorization": f"Bearer {key}"}
+    body = json.dumps({"model": "veo3_fast", "catalog": "api-pricing"}).encode()
+
+    async def op(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
+        path = f"/v1/wallets/{wallets[n % len(wallets)]}/jobs"
+        writer.write(request_bytes("POST", path, body, headers))
+        status, answer = await read_response(reader)
+        if status != 201:
+            return False
+        job_id = json.loads(answer)["id"]
+        headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
+        settle = "complete" if n % 2 == 0 else "fail"
+        writer.write(request_bytes("POST", f"/v1/jobs/{job_id}/{settle}", b"{}", headers))
+        status, _ = await read_response(reader)
+        return status == 200
+
+    return op
+
+
+def wallet_get(key: str, wallets: list[str]) -> Callable[..., object]:
+    auth = {"Authorization": f"Bearer {key}"}
+    requests = [request_bytes("GET", f"/v1/wallets/{w}", b"", auth) for w in wallets]
+
+    async def op(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(requests[n % len(requests)])
+        status, _ = await read_response(reader)
+        return status == 200
+
+    return op
+
+
+READERS = 4
+READ_RATE = 200.0  # reads/s over the READERS connections: each polls every 20 ms
+
+
+async def beside(
+    port: int,
+    write_op: Callable[..., object],
+    read_op: Callable[..., object],
+    connections: int,
+    seconds: float,
+) -> tuple[Result, Result]:
+    """Writers (closed loop) and readers (open loop) at once, for ``seconds``."""
+    writes = closed_loop(port, write_op, connections, seconds)
+    reads = open_loop(port, read_op, READERS, READ_RATE, seconds)
+    done = await asyncio.gather(writes, reads)
+    return done[0], done[1]
+
+
+def bench_reads(args: argparse.Namespace, work: Path, backend: str) -> list[str]:
+    """Wallet GET p50/p99 while writers move credits, then the writers alone."""
+    rows = []
+    for workers in args.workers:
+        drop: Callable[[], None] = lambda: None  # noqa: E731
+        if backend == "sqlite":
+            url = f"sqlite:///{work / f'reads-{workers}.db'}"
+        else:
+            url, drop = postgres_database()
+        try:
+            serve = [*gencredits_serve(workers), "--host", HOST]
+            with server(serve, base_env(url), work, "/healthz") as (port, out):
+                key = admin_key(out)
+                wallets = [f"reads-{i}" for i in range(10)]
+                setup(port, key, wallets)
+                write_op, read_op = submit_settle(key, wallets), wallet_get(key, wallets)
+                asyncio.run(closed_loop(port, write_op, args.connections, 1))  # warm-up
+                writes, reads = asyncio.run(
+                    beside(port, write_op, read_op, args.connections, args.seconds)
+                )
+                alone = asyncio.run(closed_loop(port, write_op, args.connections, args.seconds))
+            rows.append(
+                row(f"GET /v1/wallets/{{id}}, {backend}, under writes (open loop)", workers,
+                    reads, f"{READ_RATE:g}/s scheduled on {READERS} connections")
+            )  # fmt: skip
+            rows.append(
+                row(f"submit+complete/fail pairs, {backend}, beside the reads", workers, writes,
+                    "latency = both calls")
+            )  # fmt: skip
+            rows.append(
+                row(f"submit+complete/fail pairs, {backend}, alone", workers, alone,
+                    "latency = both calls")
+            )  # fmt: skip
+            print("\n".join(rows[-3:]), flush=True)
+        finally:
+            drop()
+    return rows
+
+
 def setup(port: int, key: str, wallets: list[str]) -> None:
     async def run() -> None:
         reader, writer = await asyncio.open_connection(HOST, port)
@@ -521,6 +618,7 @@ def main() -> None:
     parser.add_argument(
         "--direct", action="store_true", help="only submit+complete on Billing in-process"
     )
+    parser.add_argument("--reads", action="store_true", help="only wallet reads under a write load")
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 1.0), SECONDS_MAX)
     args.connections = min(max(args.connections, 1), CONNECTIONS_MAX)
@@ -545,6 +643,10 @@ def main() -> None:
             return
         if args.direct:
             bench_direct(args, work)
+            return
+        if args.reads:
+            for backend in args.backends:
+                bench_reads(args, work, backend)
             return
         if not args.skip_quotes:
             bench_quotes(args, work)

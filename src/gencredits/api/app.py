@@ -141,7 +141,7 @@ def ledger_gauges(engine: Engine) -> dict[str, tuple[str, int]]:
         .where(jobs.c.state.in_(released_states))
         .scalar_subquery(),
     )
-    with engine.connect().execution_options(**{db.READONLY_OPTION: True}) as conn:
+    with db.read_transaction(engine) as conn:  # one snapshot (one statement, too)
         row = conn.execute(query).one()
     return {
         "holds_open": ("Pending jobs holding credits.", int(row[0])),

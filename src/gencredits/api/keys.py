@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gencredits.errors import InvalidRequest, KeyNotFound
 from gencredits.limits import API_KEY_NAME_LEN_MAX
-from gencredits.storage.sql.engine import READONLY_OPTION
+from gencredits.storage.sql.engine import read_transaction
 
 __all__ = [
     "SCOPES",
@@ -126,9 +127,10 @@ class KeyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _reading(self) -> Connection:
-        # Reads take no write lock on SQLite (the SQL engine issues BEGIN IMMEDIATE otherwise).
-        return self.engine.connect().execution_options(**{READONLY_OPTION: True})
+    def _reading(self) -> AbstractContextManager[Connection]:
+        # A read-only snapshot: no write lock on SQLite (the SQL engine issues BEGIN IMMEDIATE
+        # otherwise), REPEATABLE READ READ ONLY on PostgreSQL, like every read of the ledger.
+        return read_transaction(self.engine)
 
     def create(
         self, name: str, scopes: Iterable[str], *, now: datetime | None = None

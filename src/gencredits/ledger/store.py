@@ -11,7 +11,10 @@ Two ports, one per way of using the ledger:
   SQLite: ``BEGIN IMMEDIATE``; memory: one lock).
 * :class:`LedgerReader`: reads, in one read-only transaction (:meth:`LedgerStore.reader`),
   including those that scan many rows (lists, history, the outbox, the sweeper's and the
-  auditor's queries), which a write unit does not offer.
+  auditor's queries), which a write unit does not offer.  Everything one reader returns
+  comes from ONE snapshot: whole units of work only, never a state between two statements
+  (PostgreSQL: ``REPEATABLE READ READ ONLY``; SQLite: a deferred ``BEGIN`` in WAL mode;
+  memory: the store's lock).  A reader never makes a writer wait.
 
 Adapters: :class:`~gencredits.ledger.memory.MemoryStore` (the reference model, also handy in
 tests of code that embeds gencredits) and :class:`~gencredits.storage.sql.store.SqlStore`
@@ -194,7 +197,8 @@ class LedgerStore(Protocol):
         ...
 
     def reader(self) -> AbstractContextManager[LedgerReader]:
-        """One read-only transaction, ended when the block ends; never queued behind writes."""
+        """One read-only transaction that sees one snapshot, ended when the block ends; never
+        queued behind writes."""
         ...
 
     def close(self) -> None: ...

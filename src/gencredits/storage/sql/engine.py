@@ -6,8 +6,23 @@
   WAL mode may lose the last commits on power loss, so it is not used), a busy timeout, foreign
   keys on, and ``BEGIN IMMEDIATE`` for write transactions so two writers never both read and
   then fail to upgrade their lock (read-only units of work use a plain deferred ``BEGIN``).
-* PostgreSQL: ``postgresql+psycopg://...``; read committed, with the wallet row locked
-  ``FOR UPDATE`` by the ledger store for every change.
+* PostgreSQL: ``postgresql+psycopg://...``; writes at read committed, with the wallet row
+  locked ``FOR UPDATE`` by the ledger store for every change.
+
+Reads (:func:`read_only`, :func:`read_transaction`): every read-only transaction sees ONE
+snapshot of the database, however many statements it runs, so a read never mixes two
+states (credits moving from a hold back to a grant between two statements, counted in both):
+
+* PostgreSQL: ``REPEATABLE READ READ ONLY``.  The snapshot is taken at the transaction's
+  first statement and kept to its end.  Repeatable read is enough (serializable's
+  ``DEFERRABLE`` would only add waiting): every writer of a wallet locks its row first, so a
+  wallet's changes commit one after another and any snapshot holds a prefix of them; every
+  transaction is balanced, so sums over many wallets are consistent too.  A read-only
+  transaction takes no lock and never fails with a serialisation error; psycopg folds the
+  level into its ``BEGIN``, so it costs no extra round trip.
+* SQLite: a deferred ``BEGIN``.  In WAL mode the transaction takes its snapshot at its first
+  read and keeps it until it ends; writers append to the WAL meanwhile without disturbing
+  it.  That is already a snapshot: nothing more is needed.
 
 ``upgrade(engine_or_url)`` runs Alembic to head from the migrations shipped in the package;
 ``current_revision`` and ``is_current`` serve readiness probes.
@@ -24,6 +39,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -47,6 +64,8 @@ __all__ = [
     "is_current",
     "make_engine",
     "normalise_url",
+    "read_only",
+    "read_transaction",
     "redacted",
     "upgrade",
 ]
@@ -55,8 +74,30 @@ ENV_DATABASE_URL = "GENCREDITS_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///./var/gencredits.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-#: Execution option that marks a connection's transactions as read-only (SQLite: deferred BEGIN).
+#: Execution option that marks a connection's transactions as read-only (SQLite: deferred
+#: BEGIN).  Set it through :func:`read_only`, which also gives PostgreSQL its snapshot.
 READONLY_OPTION = "gencredits_readonly"
+
+#: PostgreSQL's isolation level for read-only transactions: one snapshot per transaction.
+SNAPSHOT_ISOLATION = "REPEATABLE READ"
+
+
+def read_only(conn: Connection) -> Connection:
+    """``conn``, its transactions made read-only snapshots (see the module's docstring):
+    ``REPEATABLE READ READ ONLY`` on PostgreSQL, a deferred ``BEGIN`` on SQLite.  Call it
+    before the connection's transaction begins; the pool resets the connection on return."""
+    options: dict[str, Any] = {READONLY_OPTION: True}
+    if conn.dialect.name == "postgresql":
+        options.update(isolation_level=SNAPSHOT_ISOLATION, postgresql_readonly=True)
+    return conn.execution_options(**options)
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """One read-only snapshot transaction on ``engine`` (see :func:`read_only`), ended when
+    the block ends."""
+    with engine.connect() as conn, read_only(conn).begin():
+        yield conn
 
 
 def database_url(url: str | None = None) -> str:
@@ -152,6 +193,7 @@ def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        # A read's deferred BEGIN takes its WAL snapshot at its first read, kept to the end.
         readonly = conn.get_execution_options().get(READONLY_OPTION, False)
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 

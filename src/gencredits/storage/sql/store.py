@@ -33,7 +33,7 @@ from gencredits.ledger.model import (
 from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
 from gencredits.storage.sql import rows
 from gencredits.storage.sql import schema as t
-from gencredits.storage.sql.engine import READONLY_OPTION
+from gencredits.storage.sql.engine import read_only
 from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
     INSERT_ENTRY,
@@ -115,7 +115,9 @@ class SqlStore:
 
     @contextmanager
     def reader(self) -> Iterator[SqlReader]:
-        """One read-only transaction (on SQLite a deferred ``BEGIN``: no writer lock)."""
+        """One read-only transaction that sees ONE snapshot, whatever it reads: PostgreSQL
+        ``REPEATABLE READ READ ONLY``; SQLite a deferred ``BEGIN`` (no writer lock), whose WAL
+        snapshot is taken at its first read and kept (see :func:`.engine.read_only`)."""
         with self._transaction(readonly=True) as conn:
             yield SqlReader(conn, self.backend)
 
@@ -124,7 +126,7 @@ class SqlStore:
         try:
             with self.engine.connect() as conn:
                 if readonly:
-                    conn = conn.execution_options(**{READONLY_OPTION: True})
+                    conn = read_only(conn)
                 with conn.begin():
                     yield conn
         except sa.exc.DBAPIError as exc:
@@ -226,7 +228,9 @@ class SqlReader:
             # Hand out only events of transactions older than every transaction of this
             # database still running (the horizon), in (txid, seq) order: whatever commits
             # later has a txid at or above the horizon, so it sorts after everything handed
-            # out so far.
+            # out so far.  pg_current_snapshot() is the reader's one snapshot (repeatable
+            # read): every transaction below its horizon had ended when the snapshot was
+            # taken, so its events are all in the snapshot or never will be (rolled back).
             q = (
                 sa.select(o)
                 .where(o.c.txid < OUTBOX_HORIZON)
