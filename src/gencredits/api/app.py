@@ -15,9 +15,11 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -95,11 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.services = services
     app.state.authenticator = services.authenticator
     app.state.metrics = metrics = Metrics()
     metrics.gauge_source = partial(ledger_gauges, engine)
+    _name_extra_schemas(app)
     install_error_handlers(app)
     app.include_router(catalog.quote_router)  # first: the hot route matches on the first try
     strict_query = [Depends(reject_unknown_query)]  # the quote route checks inline
@@ -113,6 +117,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+#: operationIds that are not simply the route function's name in camelCase.
+OPERATION_IDS = {
+    "healthz": "getHealth",
+    "readyz": "getReadiness",
+    "metrics": "getMetrics",
+    "wallet_history": "getWalletHistory",
+    "create_comparison": "compareModels",
+    "create_capacity": "getCapacity",
+    "sweep": "runSweep",
+    "audit": "runAudit",
+    "provider_callback": "reportProviderOutcome",
+}
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route's short, stable ``operationId`` (``createQuote``, ``getWallet``,
+    ``submitJob``): what a generated client names its function."""
+    if route.name in OPERATION_IDS:
+        return OPERATION_IDS[route.name]
+    head, *rest = route.name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _name_extra_schemas(app: FastAPI) -> None:
+    """Add the schemas that routes refer to by name but FastAPI does not collect (the quote
+    body, read by the fast path) to the document's components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document["components"]["schemas"].update(catalog.EXTRA_SCHEMAS)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def sweep_forever(services: Services, interval_s: int) -> None:

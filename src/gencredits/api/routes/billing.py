@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel
@@ -33,17 +33,19 @@ from gencredits.api.schemas import (
     CALLBACK_KEY_PREFIX,
     AuditReport,
     CallbackCreate,
+    EntryPage,
     FreeJobCreate,
     GrantCreate,
     GrantList,
     JobComplete,
     JobCreate,
     JobFail,
+    JobPage,
     WalletCreate,
+    WalletPage,
 )
 from gencredits.api.state import Services, ServicesDep
 from gencredits.billing.views import (
-    EntryView,
     GrantView,
     JobView,
     Page,
@@ -90,6 +92,12 @@ SUBMIT = error_responses(401, 402, 403, 404, 409, 422, 503)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_P = TypeVar("_P", bound=Page[Any])
+
+
+def _named(kind: type[_P], page: Page[Any]) -> _P:
+    """The library's page as the API's named page type (same fields, no copy)."""
+    return cast(_P, kind.model_construct(items=page.items, next_cursor=page.next_cursor))
 
 
 def _reads(path: str, tag: str, model: type[BaseModel]) -> Callable[[_F], _F]:
@@ -155,11 +163,12 @@ async def create_wallet(
     )
 
 
-@_reads("/wallets", "wallets", Page[WalletView])
+@_reads("/wallets", "wallets", WalletPage)
 async def list_wallets(
     services: ServicesDep, _key: ReadKey, cursor: Cursor = None, limit: Limit = 50
-) -> Page[WalletView]:
-    return await run_in_threadpool(services.billing.list_wallets, cursor=cursor, limit=limit)
+) -> WalletPage:
+    page = await run_in_threadpool(services.billing.list_wallets, cursor=cursor, limit=limit)
+    return _named(WalletPage, page)
 
 
 @_reads("/wallets/{wallet_id}", "wallets", WalletView)
@@ -254,7 +263,7 @@ async def record_free_job(
     )
 
 
-@_reads("/wallets/{wallet_id}/jobs", "jobs", Page[JobView])
+@_reads("/wallets/{wallet_id}/jobs", "jobs", JobPage)
 async def list_jobs(
     wallet_id: WalletId,
     services: ServicesDep,
@@ -263,9 +272,9 @@ async def list_jobs(
     state: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[JobView]:
+) -> JobPage:
     """The wallet's jobs, oldest first, optionally by numbered status or state name."""
-    return await run_in_threadpool(
+    page = await run_in_threadpool(
         services.billing.list_jobs,
         wallet_id,
         status=status,
@@ -273,6 +282,7 @@ async def list_jobs(
         cursor=cursor,
         limit=limit,
     )
+    return _named(JobPage, page)
 
 
 @_reads("/jobs/{job_id}", "jobs", JobView)
@@ -326,16 +336,17 @@ async def cancel_job(
 # --- ledger ------------------------------------------------------------------------------
 
 
-@_reads("/wallets/{wallet_id}/history", "ledger", Page[EntryView])
+@_reads("/wallets/{wallet_id}/history", "ledger", EntryPage)
 async def wallet_history(
     wallet_id: WalletId,
     services: ServicesDep,
     _key: ReadKey,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[EntryView]:
+) -> EntryPage:
     """The wallet's ledger transactions, newest first, each with its reason and postings."""
-    return await run_in_threadpool(services.billing.history, wallet_id, cursor=cursor, limit=limit)
+    page = await run_in_threadpool(services.billing.history, wallet_id, cursor=cursor, limit=limit)
+    return _named(EntryPage, page)
 
 
 # --- provider callbacks ------------------------------------------------------------------
