@@ -144,13 +144,19 @@ def operation_id(route: APIRoute) -> str:
 
 def _name_extra_schemas(app: FastAPI) -> None:
     """Add the schemas that routes refer to by name but FastAPI does not collect (the quote
-    body, read by the fast path) to the document's components."""
+    body, read by the fast path) to the document's components, and type a job's quote."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
-            document["components"]["schemas"].update(catalog.EXTRA_SCHEMAS)
+            schemas = document["components"]["schemas"]
+            schemas.update(catalog.EXTRA_SCHEMAS)
+            # A job's quote is the quote's schema (the library types it as a plain dict).
+            schemas["JobView"]["properties"]["quote"] = {
+                "anyOf": [{"$ref": "#/components/schemas/QuotePublic"}, {"type": "null"}],
+                "description": "The quote the job was priced on (null for free jobs).",
+            }
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -42,6 +42,7 @@ from gencredits.errors import (
 )
 
 __all__ = [
+    "ERROR_CODES",
     "ErrorBody",
     "ErrorResponse",
     "error_responses",
@@ -69,8 +70,23 @@ _HANDLED: tuple[type[Exception], ...] = (
 )
 
 
+def _error_codes(kind: type[GencreditsError] = GencreditsError) -> list[str]:
+    """Every code of the error tree in :mod:`gencredits.errors`, sorted."""
+    codes = {kind.code}
+    for sub in kind.__subclasses__():
+        codes.update(_error_codes(sub))
+    return sorted(codes)
+
+
+#: The codes an error answer can carry (the classes' ``code`` attributes).
+ERROR_CODES = tuple(_error_codes())
+
+
 class ErrorBody(BaseModel):
-    code: str = Field(description="Stable machine-readable code, e.g. insufficient_credits.")
+    code: str = Field(
+        description="Stable machine-readable code, e.g. insufficient_credits.",
+        json_schema_extra={"enum": list(ERROR_CODES)},
+    )
     message: str = Field(description="One line for people: the field, the value, what is allowed.")
     details: dict[str, Any] = Field(description="The same facts as data.")
 

@@ -1,7 +1,8 @@
-"""The OpenAPI document names things as people would: every operation has a short, stable
+"""The OpenAPI document names and types things as people would: every operation has a short, stable
 ``operationId`` (``createQuote``, ``getWallet``, ``submitJob``) and every body and answer
 is a named component (``QuoteCreate``, ``JobPage``), so a client generated from it has
-names a person would write, not ``create_quote_v1_quotes_post``."""
+names a person would write, not ``create_quote_v1_quotes_post``; timestamps, states,
+outcomes, statuses, kinds and error codes say what they hold."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def test_every_body_and_answer_is_a_named_schema(document: dict[str, Any]) -> No
     assert [name for name in components if not re.match(r"^[A-Z][A-Za-z]+$", name)] == []
     refs = re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document))
     assert set(refs) <= set(components)
+
+
+def test_answers_declare_their_types(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in ("JobView", "GrantView", "WalletView", "EntryView"):
+        for field, schema in schemas[name]["properties"].items():
+            if field.endswith("_at"):
+                assert "date-time" in json.dumps(schema), (name, field)
+    job, grant = schemas["JobView"]["properties"], schemas["GrantView"]["properties"]
+    assert job["status"]["enum"] == [0, 1, 2]
+    assert "succeeded" in job["state"]["enum"]
+    assert "released" in json.dumps(job["outcome"])
+    assert "#/components/schemas/QuotePublic" in json.dumps(job["quote"])
+    assert job["credits_used"]["deprecated"] is True and "deprecated" not in job["creditsUsed"]
+    assert set(grant["kind"]["enum"]) >= {"allowance", "purchase"}
+    assert grant["state"]["enum"] == ["active", "expired", "voided"]
+    assert "release" in schemas["EntryView"]["properties"]["kind"]["enum"]
+    codes = schemas["ErrorBody"]["properties"]["code"]["enum"]
+    assert {"insufficient_credits", "idempotency_conflict", "invalid_request"} <= set(codes)
