@@ -51,7 +51,8 @@ holds at submission, capture on success, automatic refunds on failure.
 
 Every route except `/healthz` and `/readyz` needs `Authorization: Bearer <api key>`
 (scopes: `read` < `billing` < `admin`).  Every error is
-`{"error": {"code", "message", "details"}}` with a stable code.
+`{"error": {"code", "message", "details"}}` with a stable code.  A query parameter a route
+does not take is a 422 `unknown_parameter`, not ignored.
 """
 
 

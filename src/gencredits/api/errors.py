@@ -109,10 +109,12 @@ _DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*statuses: int, validation: bool = True) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for these error statuses, all with the error shape.
-    422 is always among them: every route refuses a query parameter it does not take."""
-    chosen = sorted({*statuses, 422})
+    422 is among them unless ``validation`` is false (an operation that takes no input at
+    all: the 422 it gives a query parameter it does not take is the rule the document's
+    description states for every route)."""
+    chosen = sorted({*statuses, 422} if validation else set(statuses))
     return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in chosen}
 
 

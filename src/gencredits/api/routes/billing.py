@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -141,7 +142,13 @@ CALLBACK_EXTRA: dict[str, object] = {
     tags=["wallets"],
     status_code=201,
     response_model=WalletView,
-    responses=error_responses(401, 403, 409, 422, 503),
+    responses={
+        200: {
+            "model": WalletView,
+            "description": "The wallet already existed with these settings (replayed: true)",
+        },
+        **error_responses(401, 403, 409, 422, 503),
+    },
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 async def create_wallet(
@@ -149,10 +156,11 @@ async def create_wallet(
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: OptionalIdempotencyHeader = None,
-) -> WalletView:
-    """Create a wallet (a user's or a team's).  Creating it again with the same settings
-    returns it; with different settings is a ``wallet_exists`` conflict."""
-    return await run_in_threadpool(
+) -> WalletView | JSONResponse:
+    """Create a wallet (a user's or a team's): 201.  Creating it again with the same
+    settings returns it, 200 with ``replayed: true``; with different settings is a
+    ``wallet_exists`` conflict."""
+    view = await run_in_threadpool(
         services.billing.create_wallet,
         body.id,
         owner_kind=body.owner_kind,
@@ -161,6 +169,9 @@ async def create_wallet(
         extra_charge_share=body.extra_charge_share,
         idempotency_key=idempotency_key,
     )
+    if view.replayed:  # nothing was created: not a 201
+        return JSONResponse(view.to_dict(), status_code=200)
+    return view
 
 
 @_reads("/wallets", "wallets", WalletPage)
