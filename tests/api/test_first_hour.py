@@ -1,5 +1,5 @@
 """What a new user meets in the first hour, over HTTP on the real service (issue #12):
-honest statuses."""
+honest statuses and the fail reason in the history."""
 
 from __future__ import annotations
 
@@ -37,3 +37,19 @@ def test_creating_an_existing_wallet_again_answers_200_replayed(api: httpx.Clien
     assert {**again.json(), "replayed": False} == created.json()
     clash = post(api, "/v1/wallets", {"id": wallet, "owner_kind": "team"})
     assert clash.status_code == 409
+
+
+def test_a_fail_reason_is_the_memo_of_its_release_in_the_history(api: httpx.Client) -> None:
+    wallet = new_id("w")
+    assert post(api, "/v1/wallets", {"id": wallet}).status_code == 201
+    assert post(api, f"/v1/wallets/{wallet}/grants", {"amount": 500, "kind": "purchase"})
+    failed = post(api, f"/v1/wallets/{wallet}/jobs", KLING_10S).json()["id"]
+    reason = "provider timeout after 3 retries"
+    assert post(api, f"/v1/jobs/{failed}/fail", {"reason": reason}).status_code == 200
+    cancelled = post(api, f"/v1/wallets/{wallet}/jobs", KLING_10S).json()["id"]
+    assert post(api, f"/v1/jobs/{cancelled}/cancel").status_code == 200
+    entries = api.get(f"/v1/wallets/{wallet}/history").json()["items"]
+    memos = {(e["job_id"], e["kind"]): e["memo"] for e in entries}
+    assert memos[(failed, "release")] == reason
+    assert memos[(cancelled, "release")] == "cancelled"
+    assert memos[(failed, "hold")] is None
