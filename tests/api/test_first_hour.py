@@ -3,6 +3,7 @@ honest statuses and the fail reason in the history."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -53,3 +54,26 @@ def test_a_fail_reason_is_the_memo_of_its_release_in_the_history(api: httpx.Clie
     assert memos[(failed, "release")] == reason
     assert memos[(cancelled, "release")] == "cancelled"
     assert memos[(failed, "hold")] is None
+
+
+def test_a_json_body_sent_as_a_form_works_on_every_route(api: httpx.Client) -> None:
+    """``curl -d '{...}'`` declares a form: every route reads the JSON all the same."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def send(path: str, body: str) -> httpx.Response:
+        return api.post(path, content=body, headers={**form, "Idempotency-Key": new_id("k")})
+
+    wallet = new_id("w")
+    assert send("/v1/wallets", f'{{"id": "{wallet}"}}').status_code == 201
+    granted = send(f"/v1/wallets/{wallet}/grants", '{"amount": 500, "kind": "purchase"}')
+    assert granted.status_code == 201, granted.text
+    job = send(f"/v1/wallets/{wallet}/jobs", json.dumps(KLING_10S))
+    assert job.status_code == 201, job.text
+    failed = send(f"/v1/jobs/{job.json()['id']}/fail", '{"reason": "gone"}')
+    assert (failed.status_code, failed.json()["state"]) == (200, "failed")
+    assert send("/v1/quotes", json.dumps(KLING_10S)).status_code == 200
+    not_json = send("/v1/wallets", f"id={wallet}")
+    assert not_json.status_code == 422
+    error = not_json.json()["error"]
+    assert "Content-Type: application/json" in error["message"]
+    assert error["details"]["field"] == "body"
