@@ -77,3 +77,35 @@ def test_a_json_body_sent_as_a_form_works_on_every_route(api: httpx.Client) -> N
     error = not_json.json()["error"]
     assert "Content-Type: application/json" in error["message"]
     assert error["details"]["field"] == "body"
+
+
+def test_errors_say_what_is_missing_or_wrong_and_what_to_send(
+    live: LiveService, api: httpx.Client, keys: dict[str, str]
+) -> None:
+    wallet = new_id("w")
+    assert post(api, "/v1/wallets", {"id": wallet}).status_code == 201
+    no_key = api.post(f"/v1/wallets/{wallet}/grants", json={"amount": 5, "kind": "bonus"})
+    error = no_key.json()["error"]
+    assert error["message"] == "Idempotency-Key: required: send the header Idempotency-Key: <value>"
+    assert (error["details"]["field"], error["details"]["value"]) == ("Idempotency-Key", None)
+
+    no_model = post(api, "/v1/quotes", {"catalog": "api-pricing", "params": {"duration": 10}})
+    error = no_model.json()["error"]
+    assert error["message"] == "model: required: send model in the JSON body"
+    assert "api-pricing" not in no_model.text  # the body is not quoted back
+
+    top = post(api, "/v1/quotes", {**KLING_10S, "duration": 10})
+    error = top.json()["error"]
+    assert error["details"]["field"] == "duration"
+    assert 'goes under params: {"params": {"duration": ...}}' in error["message"]
+    stray = post(api, "/v1/wallets", {"id": new_id("w"), "colour": "red"}).json()["error"]
+    assert stray["message"].startswith("colour: not a field of this request")
+
+    for where in ("/v1/quotes", "/v1/catalogs"):
+        bare = httpx.post(live.url + where, headers={"Authorization": keys["read"]}, json={})
+        if where == "/v1/catalogs":
+            bare = httpx.get(live.url + where, headers={"Authorization": keys["read"]})
+        assert bare.status_code == 401
+        assert "no Bearer key; send Authorization: Bearer <key>" in bare.json()["error"]["message"]
+    nothing = httpx.get(live.url + "/v1/catalogs").json()["error"]["message"]
+    assert nothing.startswith("missing API key")

@@ -233,19 +233,58 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+#: Settings a catalog names: sent at the top of a body, they belong under ``params``.
+MODEL_SETTINGS = frozenset(
+    [
+        "duration",
+        "resolution",
+        "aspect_ratio",
+        "audio",
+        "preview",
+        "prompt_enhancer",
+        "end_frame",
+        "references",
+        "input_images",
+        "mode",
+        "route",
+    ]
+)
+_WHERE = {"header": "the header", "query": "the query parameter", "path": "the path segment"}
+
+
+def _problem(e: Any) -> tuple[dict[str, Any], str]:
+    """One validation error as ``{field, value, allowed}`` and the line that says it."""
+    loc = tuple(e.get("loc", ()))
+    field = _field_name(loc)
+    value = shown_value(e.get("input"))
+    allowed = str(e.get("msg", "")).removeprefix("Value error, ")
+    kind = e.get("type")
+    if kind == "json_invalid":
+        field, value = "body", None
+        allowed = f"a JSON document ({e.get('ctx', {}).get('error', 'decode error')})"
+    elif kind == "missing":  # the input is what holds the field: not worth echoing
+        value = None
+        if loc and loc[0] == "header":
+            allowed = f"required: send the header {field}: <value>"
+        elif loc and loc[0] in _WHERE:
+            allowed = f"required: send {_WHERE[loc[0]]} {field}"
+        else:
+            allowed = f"required: send {field} in the JSON body"
+        return {"field": field, "value": value, "allowed": allowed}, f"{field}: {allowed}"
+    elif kind == "extra_forbidden":
+        allowed = "not a field of this request (see its schema in /openapi.json)"
+        if len(loc) == 2 and loc[0] == "body" and loc[1] in MODEL_SETTINGS:
+            allowed = f'a model setting goes under params: {{"params": {{"{loc[1]}": ...}}}}'
+        return {"field": field, "value": value, "allowed": allowed}, f"{field}: {allowed}"
+    problem = {"field": field, "value": value, "allowed": allowed}
+    return problem, f"{field}: {value!r} is not allowed; {allowed}"
+
+
 def _invalid_request(exc: RequestValidationError) -> InvalidRequest:
-    problems = []
-    for e in exc.errors():
-        loc = tuple(e.get("loc", ()))
-        field = _field_name(loc)
-        value = shown_value(e.get("input"))
-        allowed = str(e.get("msg", "")).removeprefix("Value error, ")
-        if e.get("type") == "json_invalid":
-            field, value = "body", None
-            allowed = f"a JSON document ({e.get('ctx', {}).get('error', 'decode error')})"
-        problems.append({"field": field, "value": value, "allowed": allowed})
+    said = [_problem(e) for e in exc.errors()]
+    problems = [problem for problem, _ in said]
     first = problems[0] if problems else {"field": "body", "value": None, "allowed": "valid JSON"}
-    message = f"{first['field']}: {first['value']!r} is not allowed; {first['allowed']}"
+    message = said[0][1] if said else "body: None is not allowed; valid JSON"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem(s))"
     return InvalidRequest(message, details={**first, "problems": problems})
