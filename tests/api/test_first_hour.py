@@ -109,3 +109,12 @@ def test_errors_say_what_is_missing_or_wrong_and_what_to_send(
         assert "no Bearer key; send Authorization: Bearer <key>" in bare.json()["error"]["message"]
     nothing = httpx.get(live.url + "/v1/catalogs").json()["error"]["message"]
     assert nothing.startswith("missing API key")
+
+
+def test_the_root_points_to_the_documentation(live: LiveService) -> None:
+    root = httpx.get(live.url + "/")
+    assert root.status_code == 200
+    links = root.json()
+    assert links["docs"] == "/docs" and links["openapi"] == "/openapi.json"
+    for name in ("docs", "redoc", "openapi", "health", "readiness"):
+        assert httpx.get(live.url + links[name]).status_code == 200, name

@@ -18,7 +18,8 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     metrics.gauge_source = partial(ledger_gauges, engine)
     _name_extra_schemas(app)
+    app.add_route("/", index, methods=["GET"], include_in_schema=False)
     install_error_handlers(app)
     app.include_router(catalog.quote_router)  # first: the hot route matches on the first try
     strict_query = [Depends(reject_unknown_query)]  # the quote route checks inline
@@ -141,6 +143,21 @@ def operation_id(route: APIRoute) -> str:
         return OPERATION_IDS[route.name]
     head, *rest = route.name.split("_")
     return head + "".join(word.capitalize() for word in rest)
+
+
+#: What ``/`` points to (until the web front gives it a page): no key needed for any of it.
+INDEX = {
+    "docs": "/docs",
+    "redoc": "/redoc",
+    "openapi": "/openapi.json",
+    "health": "/healthz",
+    "readiness": "/readyz",
+}
+
+
+async def index(request: Request) -> JSONResponse:
+    """``/``: where the documentation and the probes are, instead of a 404."""
+    return JSONResponse({"service": "gencredits", "version": __version__, **INDEX})
 
 
 def _name_extra_schemas(app: FastAPI) -> None:
