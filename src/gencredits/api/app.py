@@ -15,9 +15,12 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -49,7 +52,8 @@ holds at submission, capture on success, automatic refunds on failure.
 
 Every route except `/healthz` and `/readyz` needs `Authorization: Bearer <api key>`
 (scopes: `read` < `billing` < `admin`).  Every error is
-`{"error": {"code", "message", "details"}}` with a stable code.
+`{"error": {"code", "message", "details"}}` with a stable code.  A query parameter a route
+does not take is a 422 `unknown_parameter`, not ignored.
 """
 
 
@@ -95,11 +99,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.services = services
     app.state.authenticator = services.authenticator
     app.state.metrics = metrics = Metrics()
     metrics.gauge_source = partial(ledger_gauges, engine)
+    _name_extra_schemas(app)
+    app.add_route("/", index, methods=["GET"], include_in_schema=False)
     install_error_handlers(app)
     app.include_router(catalog.quote_router)  # first: the hot route matches on the first try
     strict_query = [Depends(reject_unknown_query)]  # the quote route checks inline
@@ -113,6 +120,64 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+#: operationIds that are not simply the route function's name in camelCase.
+OPERATION_IDS = {
+    "healthz": "getHealth",
+    "readyz": "getReadiness",
+    "metrics": "getMetrics",
+    "wallet_history": "getWalletHistory",
+    "create_comparison": "compareModels",
+    "create_capacity": "getCapacity",
+    "sweep": "runSweep",
+    "audit": "runAudit",
+    "provider_callback": "reportProviderOutcome",
+}
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route's short, stable ``operationId`` (``createQuote``, ``getWallet``,
+    ``submitJob``): what a generated client names its function."""
+    if route.name in OPERATION_IDS:
+        return OPERATION_IDS[route.name]
+    head, *rest = route.name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+#: What ``/`` points to (until the web front gives it a page): no key needed for any of it.
+INDEX = {
+    "docs": "/docs",
+    "redoc": "/redoc",
+    "openapi": "/openapi.json",
+    "health": "/healthz",
+    "readiness": "/readyz",
+}
+
+
+async def index(request: Request) -> JSONResponse:
+    """``/``: where the documentation and the probes are, instead of a 404."""
+    return JSONResponse({"service": "gencredits", "version": __version__, **INDEX})
+
+
+def _name_extra_schemas(app: FastAPI) -> None:
+    """Add the schemas that routes refer to by name but FastAPI does not collect (the quote
+    body, read by the fast path) to the document's components, and type a job's quote."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document["components"]["schemas"]
+            schemas.update(catalog.EXTRA_SCHEMAS)
+            # A job's quote is the quote's schema (the library types it as a plain dict).
+            schemas["JobView"]["properties"]["quote"] = {
+                "anyOf": [{"$ref": "#/components/schemas/QuotePublic"}, {"type": "null"}],
+                "description": "The quote the job was priced on (null for free jobs).",
+            }
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def sweep_forever(services: Services, interval_s: int) -> None:

@@ -59,6 +59,11 @@ class Authenticator:
 
 
 async def _admit(request: Request, secret: str | None, scope: str) -> ApiKey:
+    if not secret and any(name == b"authorization" for name, _ in request.scope["headers"]):
+        raise AuthenticationFailed(
+            "Authorization: the header has no Bearer key; send Authorization: Bearer <key>",
+            details={"field": "Authorization", "value": None, "allowed": "Bearer <key>"},
+        )
     return await admit(request.app.state.authenticator, secret, scope)
 
 

@@ -42,6 +42,7 @@ from gencredits.errors import (
 )
 
 __all__ = [
+    "ERROR_CODES",
     "ErrorBody",
     "ErrorResponse",
     "error_responses",
@@ -69,8 +70,23 @@ _HANDLED: tuple[type[Exception], ...] = (
 )
 
 
+def _error_codes(kind: type[GencreditsError] = GencreditsError) -> list[str]:
+    """Every code of the error tree in :mod:`gencredits.errors`, sorted."""
+    codes = {kind.code}
+    for sub in kind.__subclasses__():
+        codes.update(_error_codes(sub))
+    return sorted(codes)
+
+
+#: The codes an error answer can carry (the classes' ``code`` attributes).
+ERROR_CODES = tuple(_error_codes())
+
+
 class ErrorBody(BaseModel):
-    code: str = Field(description="Stable machine-readable code, e.g. insufficient_credits.")
+    code: str = Field(
+        description="Stable machine-readable code, e.g. insufficient_credits.",
+        json_schema_extra={"enum": list(ERROR_CODES)},
+    )
     message: str = Field(description="One line for people: the field, the value, what is allowed.")
     details: dict[str, Any] = Field(description="The same facts as data.")
 
@@ -93,10 +109,12 @@ _DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*statuses: int, validation: bool = True) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for these error statuses, all with the error shape.
-    422 is always among them: every route refuses a query parameter it does not take."""
-    chosen = sorted({*statuses, 422})
+    422 is among them unless ``validation`` is false (an operation that takes no input at
+    all: the 422 it gives a query parameter it does not take is the rule the document's
+    description states for every route)."""
+    chosen = sorted({*statuses, 422} if validation else set(statuses))
     return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in chosen}
 
 
@@ -215,19 +233,58 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+#: Settings a catalog names: sent at the top of a body, they belong under ``params``.
+MODEL_SETTINGS = frozenset(
+    [
+        "duration",
+        "resolution",
+        "aspect_ratio",
+        "audio",
+        "preview",
+        "prompt_enhancer",
+        "end_frame",
+        "references",
+        "input_images",
+        "mode",
+        "route",
+    ]
+)
+_WHERE = {"header": "the header", "query": "the query parameter", "path": "the path segment"}
+
+
+def _problem(e: Any) -> tuple[dict[str, Any], str]:
+    """One validation error as ``{field, value, allowed}`` and the line that says it."""
+    loc = tuple(e.get("loc", ()))
+    field = _field_name(loc)
+    value = shown_value(e.get("input"))
+    allowed = str(e.get("msg", "")).removeprefix("Value error, ")
+    kind = e.get("type")
+    if kind == "json_invalid":
+        field, value = "body", None
+        allowed = f"a JSON document ({e.get('ctx', {}).get('error', 'decode error')})"
+    elif kind == "missing":  # the input is what holds the field: not worth echoing
+        value = None
+        if loc and loc[0] == "header":
+            allowed = f"required: send the header {field}: <value>"
+        elif loc and loc[0] in _WHERE:
+            allowed = f"required: send {_WHERE[loc[0]]} {field}"
+        else:
+            allowed = f"required: send {field} in the JSON body"
+        return {"field": field, "value": value, "allowed": allowed}, f"{field}: {allowed}"
+    elif kind == "extra_forbidden":
+        allowed = "not a field of this request (see its schema in /openapi.json)"
+        if len(loc) == 2 and loc[0] == "body" and loc[1] in MODEL_SETTINGS:
+            allowed = f'a model setting goes under params: {{"params": {{"{loc[1]}": ...}}}}'
+        return {"field": field, "value": value, "allowed": allowed}, f"{field}: {allowed}"
+    problem = {"field": field, "value": value, "allowed": allowed}
+    return problem, f"{field}: {value!r} is not allowed; {allowed}"
+
+
 def _invalid_request(exc: RequestValidationError) -> InvalidRequest:
-    problems = []
-    for e in exc.errors():
-        loc = tuple(e.get("loc", ()))
-        field = _field_name(loc)
-        value = shown_value(e.get("input"))
-        allowed = str(e.get("msg", "")).removeprefix("Value error, ")
-        if e.get("type") == "json_invalid":
-            field, value = "body", None
-            allowed = f"a JSON document ({e.get('ctx', {}).get('error', 'decode error')})"
-        problems.append({"field": field, "value": value, "allowed": allowed})
+    said = [_problem(e) for e in exc.errors()]
+    problems = [problem for problem, _ in said]
     first = problems[0] if problems else {"field": "body", "value": None, "allowed": "valid JSON"}
-    message = f"{first['field']}: {first['value']!r} is not allowed; {first['allowed']}"
+    message = said[0][1] if said else "body: None is not allowed; valid JSON"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem(s))"
     return InvalidRequest(message, details={**first, "problems": problems})

@@ -27,8 +27,12 @@ from pydantic import (
 )
 
 from gencredits.billing.views import (
+    EntryView,
     GrantView,
+    JobView,
+    Page,
     Violation,
+    WalletView,
 )
 from gencredits.limits import (
     AMOUNT_MAX,
@@ -66,6 +70,7 @@ __all__ = [
     "CatalogPublic",
     "CompareCreate",
     "ComparisonPublic",
+    "EntryPage",
     "FreeJobCreate",
     "GrantCreate",
     "GrantList",
@@ -73,6 +78,7 @@ __all__ = [
     "JobComplete",
     "JobCreate",
     "JobFail",
+    "JobPage",
     "KeyCreate",
     "KeyCreated",
     "KeyList",
@@ -89,6 +95,7 @@ __all__ = [
     "QuoteLinePublic",
     "QuotePublic",
     "WalletCreate",
+    "WalletPage",
 ]
 
 
@@ -352,6 +359,22 @@ class WalletCreate(_In):
         'down; send it as decimal text, e.g. "0.25"); null: the service\'s setting.',
         examples=["0.25"],
     )
+
+
+# Pages under names a generated client can use (``JobPage``, not ``Page_JobView_``): the
+# same fields as the library's ``Page[...]``, which the routes wrap without copying items.
+
+
+class WalletPage(Page[WalletView]):
+    """One page of wallets; pass ``next_cursor`` back for the next (null: the last)."""
+
+
+class JobPage(Page[JobView]):
+    """One page of jobs; pass ``next_cursor`` back for the next (null: the last)."""
+
+
+class EntryPage(Page[EntryView]):
+    """One page of ledger entries, newest first; pass ``next_cursor`` back for the next."""
 
 
 class GrantList(_Out):

@@ -255,6 +255,7 @@ def _release(
             timed_out=timed_out,
             at=now,
             key=key,
+            memo=reason,
         )
         uow.record(tx)
     uow.update_wallet(evolve(wallet, held=wallet.held - held, updated_at=now))

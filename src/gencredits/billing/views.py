@@ -17,15 +17,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, computed_field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
 from gencredits.ledger.model import (
+    DEFAULT_KIND_PRIORITIES,
     JOB_STATUS,
     Grant,
+    GrantState,
     Job,
     JobState,
     Posting,
     Transaction,
+    TransactionKind,
 )
 
 __all__ = [
@@ -78,7 +81,28 @@ def _iso(when: datetime) -> str:
 
 
 #: An instant on the wire: ISO 8601 in UTC with a ``Z``, as every answer has always written it.
-Instant = Annotated[datetime, PlainSerializer(_iso, return_type=str, when_used="json")]
+Instant = Annotated[
+    datetime,
+    PlainSerializer(_iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+def _one_of(values: Any) -> WithJsonSchema:
+    """The JSON schema of a text that is one of ``values`` (the Python type stays ``str``:
+    the schema tells clients the vocabulary, the answers are unchanged)."""
+    return WithJsonSchema({"type": "string", "enum": [str(v) for v in values]})
+
+
+#: The vocabularies of the answers, as enums in the JSON schema.
+JobStateText = Annotated[str, _one_of(JobState)]
+GrantStateText = Annotated[str, _one_of(GrantState)]
+#: The grant kinds of the default spend policy (the HTTP service's).
+GrantKindText = Annotated[str, _one_of(DEFAULT_KIND_PRIORITIES)]
+EntryKindText = Annotated[str, _one_of(TransactionKind)]
+OutcomeText = Annotated[str, _one_of(Outcome)]
+#: A job's status as the seed API numbers it.
+JobStatus = Annotated[int, WithJsonSchema({"type": "integer", "enum": [0, 1, 2]})]
 
 
 class _Wire(BaseModel):
@@ -109,18 +133,20 @@ class Page(_Wire, Generic[T]):
 class GrantView(_Replayable):
     id: str
     wallet_id: str
-    kind: str = Field(description="allowance, promotional, bonus, compensation, refund or purchase")
+    kind: GrantKindText = Field(
+        description="allowance, promotional, bonus, compensation, refund or purchase"
+    )
     amount: int
     remaining: int = Field(description="Unspent and not held.")
     priority: int = Field(description="Lower is spent first.")
     effective_at: Instant
     expires_at: Instant | None
     source: str | None
-    state: str = Field(description="active, expired or voided")
+    state: GrantStateText = Field(description="active, expired or voided")
     spendable: bool
     created_at: Instant
     closed_at: Instant | None
-    outcome: str | None = None
+    outcome: OutcomeText | None = None
 
     @classmethod
     def of(
@@ -177,9 +203,14 @@ class JobView(_Replayable):
     wallet_id: str
     kind: str
     model: str | None
-    status: int = Field(description="As the seed API numbers it: 0 pending, 1 success, 2 failed.")
-    state: str = Field(description="pending, succeeded, failed, cancelled, timed_out, ...")
-    credits_used: int
+    status: JobStatus = Field(
+        description="As the seed API numbers it: 0 pending, 1 success, 2 failed."
+    )
+    state: JobStateText = Field(description="pending, succeeded, failed, cancelled, timed_out, ...")
+    credits_used: int = Field(
+        description="Deprecated: the same amount as creditsUsed, the seed API's spelling.",
+        json_schema_extra={"deprecated": True},
+    )
     credits_held: int
     credits_quoted: int
     written_off: int
@@ -196,7 +227,7 @@ class JobView(_Replayable):
     created_at: Instant
     updated_at: Instant
     resolved_at: Instant | None
-    outcome: str | None = Field(
+    outcome: OutcomeText | None = Field(
         None, description="For a duplicate or late callback: what had already happened."
     )
 
@@ -247,7 +278,9 @@ class EntryView(_Wire):
 
     id: str
     seq: int
-    kind: str = Field(description="Why: grant, hold, capture, release, timeout, expire, ...")
+    kind: EntryKindText = Field(
+        description="Why: grant, hold, capture, release, timeout, expire, ..."
+    )
     created_at: Instant
     job_id: str | None
     grant_id: str | None

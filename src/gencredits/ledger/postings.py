@@ -182,8 +182,10 @@ def release(
     timed_out: bool,
     at: datetime,
     key: Key,
+    memo: str | None = None,
 ) -> Transaction:
-    """Give a whole hold back (failure, cancel, or the sweep's timeout)."""
+    """Give a whole hold back (failure, cancel, or the sweep's timeout); ``memo`` is why
+    (a failure's reason)."""
     return Transaction(
         id=f"{job_id}/resolve",
         wallet_id=wallet_id,
@@ -193,6 +195,7 @@ def release(
         job_id=job_id,
         idem_scope=key.scope,
         idem_key=key.key,
+        memo=memo,
     )
 
 

@@ -20,9 +20,10 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -33,17 +34,19 @@ from gencredits.api.schemas import (
     CALLBACK_KEY_PREFIX,
     AuditReport,
     CallbackCreate,
+    EntryPage,
     FreeJobCreate,
     GrantCreate,
     GrantList,
     JobComplete,
     JobCreate,
     JobFail,
+    JobPage,
     WalletCreate,
+    WalletPage,
 )
 from gencredits.api.state import Services, ServicesDep
 from gencredits.billing.views import (
-    EntryView,
     GrantView,
     JobView,
     Page,
@@ -90,6 +93,12 @@ SUBMIT = error_responses(401, 402, 403, 404, 409, 422, 503)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_P = TypeVar("_P", bound=Page[Any])
+
+
+def _named(kind: type[_P], page: Page[Any]) -> _P:
+    """The library's page as the API's named page type (same fields, no copy)."""
+    return cast(_P, kind.model_construct(items=page.items, next_cursor=page.next_cursor))
 
 
 def _reads(path: str, tag: str, model: type[BaseModel]) -> Callable[[_F], _F]:
@@ -133,7 +142,13 @@ CALLBACK_EXTRA: dict[str, object] = {
     tags=["wallets"],
     status_code=201,
     response_model=WalletView,
-    responses=error_responses(401, 403, 409, 422, 503),
+    responses={
+        200: {
+            "model": WalletView,
+            "description": "The wallet already existed with these settings (replayed: true)",
+        },
+        **error_responses(401, 403, 409, 422, 503),
+    },
     openapi_extra=SCOPE_EXTRA["billing"],
 )
 async def create_wallet(
@@ -141,10 +156,11 @@ async def create_wallet(
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: OptionalIdempotencyHeader = None,
-) -> WalletView:
-    """Create a wallet (a user's or a team's).  Creating it again with the same settings
-    returns it; with different settings is a ``wallet_exists`` conflict."""
-    return await run_in_threadpool(
+) -> WalletView | JSONResponse:
+    """Create a wallet (a user's or a team's): 201.  Creating it again with the same
+    settings returns it, 200 with ``replayed: true``; with different settings is a
+    ``wallet_exists`` conflict."""
+    view = await run_in_threadpool(
         services.billing.create_wallet,
         body.id,
         owner_kind=body.owner_kind,
@@ -153,13 +169,17 @@ async def create_wallet(
         extra_charge_share=body.extra_charge_share,
         idempotency_key=idempotency_key,
     )
+    if view.replayed:  # nothing was created: not a 201
+        return JSONResponse(view.to_dict(), status_code=200)
+    return view
 
 
-@_reads("/wallets", "wallets", Page[WalletView])
+@_reads("/wallets", "wallets", WalletPage)
 async def list_wallets(
     services: ServicesDep, _key: ReadKey, cursor: Cursor = None, limit: Limit = 50
-) -> Page[WalletView]:
-    return await run_in_threadpool(services.billing.list_wallets, cursor=cursor, limit=limit)
+) -> WalletPage:
+    page = await run_in_threadpool(services.billing.list_wallets, cursor=cursor, limit=limit)
+    return _named(WalletPage, page)
 
 
 @_reads("/wallets/{wallet_id}", "wallets", WalletView)
@@ -254,7 +274,7 @@ async def record_free_job(
     )
 
 
-@_reads("/wallets/{wallet_id}/jobs", "jobs", Page[JobView])
+@_reads("/wallets/{wallet_id}/jobs", "jobs", JobPage)
 async def list_jobs(
     wallet_id: WalletId,
     services: ServicesDep,
@@ -263,9 +283,9 @@ async def list_jobs(
     state: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[JobView]:
+) -> JobPage:
     """The wallet's jobs, oldest first, optionally by numbered status or state name."""
-    return await run_in_threadpool(
+    page = await run_in_threadpool(
         services.billing.list_jobs,
         wallet_id,
         status=status,
@@ -273,6 +293,7 @@ async def list_jobs(
         cursor=cursor,
         limit=limit,
     )
+    return _named(JobPage, page)
 
 
 @_reads("/jobs/{job_id}", "jobs", JobView)
@@ -326,16 +347,17 @@ async def cancel_job(
 # --- ledger ------------------------------------------------------------------------------
 
 
-@_reads("/wallets/{wallet_id}/history", "ledger", Page[EntryView])
+@_reads("/wallets/{wallet_id}/history", "ledger", EntryPage)
 async def wallet_history(
     wallet_id: WalletId,
     services: ServicesDep,
     _key: ReadKey,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[EntryView]:
+) -> EntryPage:
     """The wallet's ledger transactions, newest first, each with its reason and postings."""
-    return await run_in_threadpool(services.billing.history, wallet_id, cursor=cursor, limit=limit)
+    page = await run_in_threadpool(services.billing.history, wallet_id, cursor=cursor, limit=limit)
+    return _named(EntryPage, page)
 
 
 # --- provider callbacks ------------------------------------------------------------------

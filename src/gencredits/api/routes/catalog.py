@@ -215,7 +215,11 @@ async def create_project_quote(
     return JSONResponse(project_quote(services.catalogs, steps).to_dict())
 
 
-_QUOTE_BODY_SCHEMA = QuoteCreate.model_json_schema()
+#: The quote body is read by hand (the fast path), so FastAPI does not see its model: the
+#: document refers to it by name and ``create_app`` adds it to the components.
+_QUOTE_BODY_SCHEMA = {"$ref": "#/components/schemas/QuoteCreate"}
+#: Models the document names that no route parameter declares.
+EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {"QuoteCreate": QuoteCreate.model_json_schema()}
 
 
 @quote_router.post(
