@@ -6,6 +6,7 @@ generation (up to 4), ``vid`` costs 100 for 5 s and 200 for 10 s.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,7 +36,18 @@ def funded(b: Billing, wallet: str = "w1", amount: int = 1000, **grant: Any) -> 
 
 
 def events(b: Billing) -> list[str]:
-    return [e.type for e in b.events(limit=1000)]
+    """Every committed event's type.  On PostgreSQL the outbox holds back events newer than the
+    oldest transaction still open anywhere on the server (other tests' too), so that a consumer
+    never skips one; read until two reads 50 ms apart agree (at most 5 s)."""
+    seen = [e.type for e in b.events(limit=1000)]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        again = [e.type for e in b.events(limit=1000)]
+        if again == seen:
+            break
+        seen = again
+    return seen
 
 
 def clean(b: Billing) -> None:

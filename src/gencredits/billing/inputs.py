@@ -169,6 +169,10 @@ def fingerprint(operation: str, request: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: Per input type, the fields its request covers (read once: ``fields()`` is not free).
+_ASKED: dict[type, tuple[str, ...]] = {}
+
+
 class Operation:
     """What every input type has: its operation's name, the request its fingerprint covers,
     and the idempotency scope it is recorded in."""
@@ -180,10 +184,22 @@ class Operation:
     def request(self) -> dict[str, Any]:
         """What the caller asked for: every field but the service's own settings and the
         attribution it adds (those are declared ``compare=False``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
+        names = _ASKED.get(type(self))
+        if names is None:
+            names = _ASKED[type(self)] = tuple(f.name for f in fields(self) if f.compare)
+        return {name: getattr(self, name) for name in names}
 
     def fingerprint(self) -> str:
         return fingerprint(self.operation, self.request())
+
+    def fingerprinted(self) -> tuple[str, dict[str, Any]]:
+        """The fingerprint and the request as the idempotency record keeps it (JSON, each
+        value as the fingerprint writes it), from one encoding of the request."""
+        text = json.dumps(
+            [self.operation, self.request()], sort_keys=True, default=str, separators=(",", ":")
+        )
+        request: dict[str, Any] = json.loads(text)[1]
+        return hashlib.sha256(text.encode()).hexdigest(), request
 
     def legacy_fingerprints(self) -> tuple[str, ...]:
         """What earlier versions fingerprinted for this same request (a record they wrote

@@ -95,7 +95,7 @@ class UnitRunner:
         The wallet is ``hints.wallet_id``, or what ``locate`` finds (from a job or grant)."""
         if key is not None:
             check_text("idempotency_key", key, limits.KEY_LEN_MAX)
-        fingerprint = op.fingerprint()
+        fingerprint, asked = op.fingerprinted()
         named = hints.wallet_id
 
         def unit(uow: WriteUnit) -> V | Later[V]:
@@ -120,7 +120,7 @@ class UnitRunner:
                         result_id=done.result_id,
                         outcome=done.outcome,
                         created_at=now,
-                        request=op.request_json(),
+                        request=asked,
                     )
                 )
             return done.answer
