@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.outbox import settled_events
 
 from gencredits.billing import Billing
 from gencredits.billing.inputs import SubmitJob
@@ -39,7 +40,7 @@ def snapshot(b: Billing, wallet: str = "w1") -> tuple[Any, ...]:
     w = b.get_wallet(wallet)
     history = [e.id for e in b.history(wallet, limit=500).items]
     jobs = [(j.id, j.state, j.credits_held) for j in b.list_jobs(wallet, limit=500).items]
-    return (w.available, w.held, w.balance, history, jobs, len(b.events(limit=5000)))
+    return (w.available, w.held, w.balance, history, jobs, len(settled_events(b)))
 
 
 # --- what a completion reports is checked as a submission is ----------------------------------

@@ -6,12 +6,12 @@ generation (up to 4), ``vid`` costs 100 for 5 s and 200 for 10 s.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.outbox import settled_events
 
 from gencredits.billing import Billing
 from gencredits.billing.ids import digest as _digest
@@ -36,18 +36,7 @@ def funded(b: Billing, wallet: str = "w1", amount: int = 1000, **grant: Any) -> 
 
 
 def events(b: Billing) -> list[str]:
-    """Every committed event's type.  On PostgreSQL the outbox holds back events newer than the
-    oldest transaction still open anywhere on the server (other tests' too), so that a consumer
-    never skips one; read until two reads 50 ms apart agree (at most 5 s)."""
-    seen = [e.type for e in b.events(limit=1000)]
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        again = [e.type for e in b.events(limit=1000)]
-        if again == seen:
-            break
-        seen = again
-    return seen
+    return [e.type for e in settled_events(b, limit=1000)]
 
 
 def clean(b: Billing) -> None:
