@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from tests.outbox import settled_events
 
 from gencredits.billing import Billing
 from gencredits.errors import InsufficientCredits, JobNotFound
@@ -204,7 +205,8 @@ def test_duplicate_low_balance_alerts_triggered_duplicate_topups(billing: Billin
     billing.create_wallet("w")
     billing.grant("w", 10, kind="purchase", idempotency_key="g")
     billing.submit("w", "img", idempotency_key="s")
-    low = [e for e in billing.events() if e.type == "job.submitted"]
+    low = [e for e in settled_events(billing) if e.type == "job.submitted"]
+    assert len(low) == 1
     for _consumer in range(2):
         for event in low:
             billing.grant("w", 500, kind="purchase", idempotency_key=f"auto-topup:{event.seq}")
