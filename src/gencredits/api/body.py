@@ -15,15 +15,17 @@ a model, a log line or an error message:
 
 Each refusal is a ``422 invalid_request`` with ``details.field``, ``value`` (shown
 safely) and ``allowed``.  A document this reader accepts is read by ``json.loads`` to the
-same value, so FastAPI's own parsing after it sees exactly what was checked.
+same value (its numbers with a fraction exactly, as ``Decimal``; this reader never makes a
+float), so FastAPI's own parsing after it sees exactly what was checked.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
+import sys
 from collections.abc import Callable, Coroutine, Iterator
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Request, Response
@@ -38,6 +40,10 @@ __all__ = ["StrictBodyRoute", "is_json_media_type", "parse_body"]
 _DOCUMENT = "a UTF-8 JSON document"
 _NUMBER = "a finite JSON number (JSON has no NaN or Infinity; at most about 1.8e308)"
 _TEXT = "text (a lone UTF-16 surrogate such as \\ud800 is not a character)"
+
+
+#: The largest finite float: a JSON number beyond it would be read as infinity.
+_FLOAT_MAX = Decimal(sys.float_info.max)
 
 
 class _NonFinite:
@@ -68,9 +74,12 @@ class _Reader:
         self.suspect = True
         return _NonFinite(text)
 
-    def number(self, text: str) -> float | _NonFinite:
-        value = float(text)
-        if math.isfinite(value):
+    def number(self, text: str) -> Decimal | _NonFinite:
+        """A JSON number with a fraction or exponent, read exactly (never as a float: this
+        reader only checks, and credits are never floats).  Beyond a float's range it is
+        refused, since the standard parser that reads the body next would make it infinite."""
+        value = Decimal(text)
+        if abs(value) <= _FLOAT_MAX:
             return value
         self.suspect = True
         return _NonFinite(text)
