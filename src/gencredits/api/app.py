@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -94,7 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.billing.close()  # answers queued writes, stops the writer, disposes
             engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served by the app itself (no CDN: the
+    # service's machines may have no internet); the validator badge would call out.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},
         title="gencredits",
         version=__version__,
         description=DESCRIPTION,
@@ -144,6 +149,9 @@ def operation_id(route: APIRoute) -> str:
     head, *rest = route.name.split("_")
     return head + "".join(word.capitalize() for word in rest)
 
+
+#: Where the documentation pages' scripts, stylesheet and icon are served from.
+DOCS_ASSETS = "/docs-assets"
 
 #: What ``/`` points to (until the web front gives it a page): no key needed for any of it.
 INDEX = {
