@@ -4,6 +4,7 @@ with the one error shape naming the field, the value and what is allowed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -32,11 +33,12 @@ def test_catalogs_are_listed_with_version_and_hash(reader: httpx.Client) -> None
     assert {c["name"] for c in items} == set(CATALOGS)
     for c in items:
         loaded = CATALOGS[c["name"]]
-        assert (c["version"], c["hash"], c["models"]) == (
+        assert (c["version"], c["content_hash"], c["models"]) == (
             loaded.version,
             loaded.hash,
             len(loaded.models),
         )
+        assert c["hash"] == c["content_hash"]  # the deprecated name, still answered
 
 
 def test_models_carry_base_cost_and_what_they_accept(reader: httpx.Client) -> None:
@@ -75,6 +77,9 @@ def test_a_quote_over_http_is_the_library_quote(
     assert answer.status_code == 200, answer.text
     expected = quote(CATALOGS["api-pricing"], model, params, generations)
     assert answer.json() == expected.to_dict()
+    lines = answer.json()["breakdown"]
+    assert sum(Decimal(line["line_credits"]) for line in lines) == expected.total_credits
+    assert [line["credits"] for line in lines] == [line["line_credits"] for line in lines]
 
 
 def test_compare_capacity_and_project_match_the_library(reader: httpx.Client) -> None:

@@ -6,6 +6,7 @@ outcomes, statuses, kinds and error codes say what they hold."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from collections.abc import Iterator
@@ -79,3 +80,34 @@ def test_answers_declare_their_types(document: dict[str, Any]) -> None:
     assert "release" in schemas["EntryView"]["properties"]["kind"]["enum"]
     codes = schemas["ErrorBody"]["properties"]["code"]["enum"]
     assert {"insufficient_credits", "idempotency_conflict", "invalid_request"} <= set(codes)
+
+
+#: Names a generator renames (it appends ``_``): Python's builtins, as openapi-python-client
+#: counts them (it leaves ``id`` alone, the name every API uses).
+GENERATOR_RENAMES = (set(dir(builtins)) | {"self", "true", "false", "datetime"}) - {"id"}
+#: Each old name kept for existing clients -> the name to use now.
+RENAMED = {
+    ("CatalogPublic", "hash"): "content_hash",
+    ("QuoteLinePublic", "credits"): "line_credits",
+}
+
+
+def test_no_field_a_generator_must_rename_except_deprecated_ones(document: dict[str, Any]) -> None:
+    """A field named like a Python builtin is kept only as a deprecated alias of a new name,
+    which the schema requires and describes (so generated clients use the new name)."""
+    shadowing = {}
+    for name, schema in document["components"]["schemas"].items():
+        for field, spec in schema.get("properties", {}).items():
+            if field in GENERATOR_RENAMES:
+                shadowing[(name, field)] = spec
+    assert set(shadowing) == set(RENAMED)
+    for (name, old), spec in shadowing.items():
+        schema = document["components"]["schemas"][name]
+        new = RENAMED[(name, old)]
+        assert spec.get("deprecated") is True and new in spec["description"], (name, old)
+        assert new not in GENERATOR_RENAMES
+        assert "deprecated" not in schema["properties"][new]
+        assert {old, new} <= set(schema["required"])
+    for _, _, op in operations(document):
+        for parameter in op.get("parameters", []):
+            assert parameter["name"] not in GENERATOR_RENAMES, (op["operationId"], parameter)

@@ -203,7 +203,14 @@ class HealthPublic(_Out):
 class CatalogPublic(_Out):
     name: str
     version: str
-    hash: str
+    content_hash: str = Field(
+        description="The catalog's content hash: the catalog_hash a quote or job priced on it "
+        "carries."
+    )
+    hash: str = Field(
+        description="Deprecated: the same as content_hash (a name generated clients rename).",
+        json_schema_extra={"deprecated": True},
+    )
     title: str | None = None
     description: str | None = None
     models: int = Field(description="How many models the catalog prices.")
@@ -256,7 +263,13 @@ class QuoteCreate(_In):
 class QuoteLinePublic(_Out):
     kind: str = Field(description="base, multiplier, route, addon, rounding or generations")
     label: str
-    credits: str = Field(description="Exact decimal string; the lines add up to total_credits.")
+    line_credits: str = Field(
+        description="Exact decimal string; the lines' line_credits add up to total_credits."
+    )
+    credits: str = Field(
+        description="Deprecated: the same as line_credits (a name generated clients rename).",
+        json_schema_extra={"deprecated": True},
+    )
 
 
 class QuotePublic(_Out):

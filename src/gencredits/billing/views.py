@@ -12,6 +12,7 @@ authoritative (held while pending, as the seed API pre-debits).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -252,7 +253,7 @@ class JobView(_Replayable):
             written_off=j.written_off,
             generations=j.generations,
             params=dict(j.params),
-            quote=None if j.quote is None else dict(j.quote),
+            quote=None if j.quote is None else with_line_credits(j.quote),
             catalog=j.catalog,
             catalog_version=j.catalog_version,
             catalog_hash=j.catalog_hash,
@@ -266,6 +267,18 @@ class JobView(_Replayable):
             outcome=outcome,
             replayed=replayed,
         )
+
+
+def with_line_credits(quote: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored quote as the wire shows it: jobs priced before ``line_credits`` existed
+    stored their breakdown lines with ``credits`` only; each line gets both names."""
+    lines = quote.get("breakdown")
+    if not isinstance(lines, list) or all("line_credits" in line for line in lines):
+        return dict(quote)
+    breakdown = [
+        {**line, "line_credits": line["credits"]} if "credits" in line else line for line in lines
+    ]
+    return {**quote, "breakdown": breakdown}
 
 
 class PostingView(_Wire):

@@ -68,16 +68,20 @@ class Quote(NamedTuple):
             "base_credits": self.base_credits,
             "unit_credits": self.unit_credits,
             "total_credits": self.total_credits,
-            "breakdown": [
-                {"kind": line.kind, "label": line.label, "credits": _decimal_text(line.credits)}
-                for line in self.breakdown
-            ],
+            "breakdown": [_line_dict(line) for line in self.breakdown],
             "catalog": self.catalog,
             "catalog_version": self.catalog_version,
             "catalog_hash": self.catalog_hash,
             "provider_cost": None if self.provider_cost is None else str(self.provider_cost),
             "provider_currency": self.provider_currency,
         }
+
+
+def _line_dict(line: QuoteLine) -> dict[str, str]:
+    """One breakdown line as JSON: ``line_credits`` (and ``credits``, its deprecated name,
+    which generated clients rename because it is a Python builtin), as a decimal string."""
+    text = _decimal_text(line.credits)
+    return {"kind": line.kind, "label": line.label, "line_credits": text, "credits": text}
 
 
 def _decimal_text(value: Decimal) -> str:

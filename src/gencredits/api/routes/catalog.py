@@ -63,6 +63,7 @@ def _catalog_public(c: Catalog) -> CatalogPublic:
     return CatalogPublic(
         name=c.name,
         version=c.version,
+        content_hash=c.hash,
         hash=c.hash,
         title=getattr(c.spec, "title", None),
         description=getattr(c.spec, "description", None),
