@@ -1,4 +1,4 @@
-"""One test per failure seen in peers (shared/notes/PEERS.md), named after the bug it catches.
+"""One test per failure seen in other credit systems (peers), named after the bug it catches.
 
 Each runs on every store (memory, SQLite, PostgreSQL).  ``img`` costs 10 credits.
 """

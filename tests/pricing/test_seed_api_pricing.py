@@ -1,4 +1,4 @@
-"""Every figure of the API price page (seed 001), typed again here from the seed text.
+"""Every figure of the API price page ("Pricing: per-model credit costs ..."), typed again here.
 
 The page prints credits per call; where it prints tiers without durations the catalog
 maps them (4/8/12 s for Sora 2, 5/10/15 s for Wan 2.6, 5/10 s otherwise), so these

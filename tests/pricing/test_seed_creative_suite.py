@@ -1,4 +1,4 @@
-"""The creative-suite catalog against its seed, seeds/004_7b6cba9cbffcbe3c.txt
+"""The creative-suite catalog against its price page, a help-centre page
 ("Understanding Credit Usage").
 
 The page prints one figure (Veo 3.1, 1080p, 8 s, audio off: 800 per video, x3 = 2,400)

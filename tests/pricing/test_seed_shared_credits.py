@@ -1,4 +1,4 @@
-"""The shared-credits catalog against its seed, seeds/003_5170f5a13a0599d7.txt
+"""The shared-credits catalog against its price page
 ("Credits and pricing: how credits work across Seedance, Kling, image models, and video routes").
 
 The page prints no figures, so every number in the catalog is an ASSUMPTION and these

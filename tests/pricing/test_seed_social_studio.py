@@ -1,4 +1,4 @@
-"""The social-studio catalog against its seed, seeds/002_292dfa650ab19bd8.txt ("AI Video Credits").
+"""The social-studio catalog against its price page, the help page "AI Video Credits".
 
 Every figure below is typed again from the seed page, not read back from the catalog,
 so this file is an independent transcription: a typo on either side fails a test.

@@ -1,4 +1,4 @@
-"""The Video Studio credit page (seed 000), checked from the user's side.
+"""The Video Studio credit page ("Video Credits"), checked from the user's side.
 
 The seed's "Image to Video - base credit costs" table is pasted below as printed and
 parsed here, so these tests are an independent transcription of the page, not a
