@@ -647,14 +647,85 @@ def test_list_jobs_filters_by_status_and_state_and_pages(billing: Billing) -> No
     billing.complete(ids[0], idempotency_key="c")
     billing.fail(ids[1], idempotency_key="f")
     billing.cancel(ids[2], idempotency_key="x")
-    assert [j.id for j in billing.list_jobs("w1", status=0).items] == ids[3:]
-    assert [j.id for j in billing.list_jobs("w1", status=2).items] == ids[1:3]
+    newest_first = ids[::-1]
+    assert [j.id for j in billing.list_jobs("w1", status=0).items] == newest_first[:2]
+    assert [j.id for j in billing.list_jobs("w1", status=2).items] == newest_first[2:4]
+    assert [j.id for j in billing.list_jobs("w1", status=2, order="asc").items] == ids[1:3]
     assert [j.id for j in billing.list_jobs("w1", state="cancelled").items] == [ids[2]]
     page = billing.list_jobs("w1", limit=2)
     rest = billing.list_jobs("w1", limit=10, cursor=page.next_cursor)
-    assert [j.id for j in page.items + rest.items] == ids and rest.next_cursor is None
+    assert [j.id for j in page.items + rest.items] == newest_first and rest.next_cursor is None
     with pytest.raises(InvalidRequest):
         billing.list_jobs("w1", status=7)
+
+
+def test_every_list_pages_both_ways_with_inserts_between_pages(billing: Billing) -> None:
+    """Each order walks every item there was when it started exactly once, and in order;
+    items added meanwhile come at the end of an oldest-first walk and never in a
+    newest-first one (they sort before its cursor).  A cursor resumes only its own order."""
+    funded(billing, amount=10_000)
+    for i in range(5):
+        billing.submit("w1", "img", idempotency_key=f"before-{i}")
+    for name in ("b", "d", "f"):
+        billing.create_wallet(name)
+    before_jobs = [j.id for j in billing.list_jobs("w1", limit=100, order="asc").items]
+    before_history = [e.id for e in billing.history("w1", limit=100, order="asc").items]
+    added = iter(range(100))
+
+    def walk(read: Any, order: str, insert: Any) -> list[str]:
+        seen: list[str] = []
+        page = read(cursor=None, order=order)
+        while True:
+            seen += [item.id for item in page.items]
+            insert(next(added))
+            if page.next_cursor is None:
+                return seen
+            page = read(cursor=page.next_cursor, order=order)
+
+    def add_job(i: int) -> None:
+        billing.submit("w1", "img", idempotency_key=f"during-{i}")
+
+    def jobs(**how: Any) -> Any:
+        return billing.list_jobs("w1", limit=2, **how)
+
+    newest = walk(jobs, "desc", add_job)
+    assert newest == before_jobs[::-1]
+    oldest = walk(jobs, "asc", add_job)
+    assert oldest[:5] == before_jobs and len(oldest) == len(set(oldest)) > 5
+    assert (
+        oldest
+        == [j.id for j in billing.list_jobs("w1", limit=100, order="asc").items][: len(oldest)]
+    )
+
+    def entries(**how: Any) -> Any:
+        return billing.history("w1", limit=3, **how)
+
+    newest = walk(entries, "desc", add_job)
+    everything = [e.id for e in billing.history("w1", limit=500, order="asc").items]
+    assert newest == everything[: len(newest)][::-1]
+    assert set(before_history) <= set(newest)
+    oldest = walk(entries, "asc", add_job)
+    everything = [e.id for e in billing.history("w1", limit=500, order="asc").items]
+    assert oldest == everything[: len(oldest)] and len(oldest) > len(newest)
+
+    def wallets(**how: Any) -> Any:
+        return billing.list_wallets(limit=2, **how)
+
+    def add_wallet(i: int) -> None:
+        billing.create_wallet(f"c{i:02d}")  # sorts between b and d
+
+    by_id = walk(wallets, "asc", add_wallet)
+    assert by_id == sorted(by_id) and {"b", "d", "f", "w1"} <= set(by_id)
+    z_to_a = walk(wallets, "desc", add_wallet)
+    assert z_to_a == sorted(z_to_a, reverse=True) and {"b", "d", "f", "w1"} <= set(z_to_a)
+
+    ascending = billing.list_jobs("w1", limit=1, order="asc").next_cursor
+    with pytest.raises(InvalidRequest) as err:
+        billing.list_jobs("w1", limit=1, cursor=ascending)  # the default order: desc
+    assert err.value.details["field"] == "cursor"
+    with pytest.raises(InvalidRequest) as err:
+        billing.history("w1", order="newest")  # type: ignore[arg-type]
+    assert err.value.details["field"] == "order"
 
 
 def test_history_is_newest_first_balanced_and_pages(billing: Billing) -> None:

@@ -175,7 +175,7 @@ def test_calls_in_one_batch_see_each_others_writes_and_a_refused_one_leaves_noth
     assert second.outcome == "held"
     wallet = billing.get_wallet("w")
     assert (wallet.available, wallet.held) == (5, 10)
-    assert [j.id for j in billing.list_jobs("w").items] == [first_job, second.id]
+    assert [j.id for j in billing.list_jobs("w", order="asc").items] == [first_job, second.id]
     assert billing.audit() == []
     billing.close()
 

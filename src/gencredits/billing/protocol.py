@@ -18,7 +18,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from .views import EntryView, GrantView, JobView, Page, SweepReport, Violation, WalletView
+from .views import (
+    EntryView,
+    GrantView,
+    JobView,
+    ListOrder,
+    Page,
+    SweepReport,
+    Violation,
+    WalletView,
+)
 
 __all__ = ["BillingAPI"]
 
@@ -38,7 +47,9 @@ class BillingAPI(Protocol):
 
     def get_wallet(self, wallet_id: str) -> WalletView: ...
 
-    def list_wallets(self, *, cursor: str | None = None, limit: int = 50) -> Page[WalletView]: ...
+    def list_wallets(
+        self, *, cursor: str | None = None, limit: int = 50, order: ListOrder = "asc"
+    ) -> Page[WalletView]: ...
 
     def grant(
         self,
@@ -104,11 +115,17 @@ class BillingAPI(Protocol):
         state: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        order: ListOrder = "desc",
     ) -> Page[JobView]: ...
 
     # --- history, operations ----------------------------------------------------------------
     def history(
-        self, wallet_id: str, *, cursor: str | None = None, limit: int = 50
+        self,
+        wallet_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        order: ListOrder = "desc",
     ) -> Page[EntryView]: ...
 
     def sweep(self) -> SweepReport: ...

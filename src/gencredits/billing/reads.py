@@ -14,9 +14,12 @@ from gencredits.ledger.store import LedgerReader, WriteUnit
 
 from .inputs import check_int
 from .runner import need_wallet
-from .views import EntryView, GrantView, JobView, Page, WalletView
+from .views import EntryView, GrantView, JobView, ListOrder, Page, WalletView
 
 __all__ = [
+    "ORDERS",
+    "check_order",
+    "cursor_kind",
     "decode_cursor",
     "encode_cursor",
     "event_position",
@@ -29,6 +32,23 @@ __all__ = [
     "wallet_page",
     "wallet_view",
 ]
+
+
+#: How a list may be ordered: ``asc`` (oldest first; wallets by id, a to z) or ``desc``.
+ORDERS = ("asc", "desc")
+#: The order each list had before it took ``order``: its cursors keep their old kind.
+_FIRST_ORDER = {"w": "asc", "j": "asc", "h": "desc"}
+
+
+def check_order(order: object) -> ListOrder:
+    if order == "asc" or order == "desc":
+        return order
+    raise InvalidRequest.for_field("order", order, "asc or desc")
+
+
+def cursor_kind(kind: str, order: str) -> str:
+    """A cursor says which list and which order it pages, so it cannot resume another."""
+    return kind if order == _FIRST_ORDER[kind] else f"{kind}-{order}"
 
 
 def encode_cursor(kind: str, value: str | int) -> str:
@@ -44,7 +64,11 @@ def decode_cursor(kind: str, cursor: str | None) -> str | None:
         text = ""
     prefix, _, value = text.partition(":")
     if prefix != kind or not value:
-        raise InvalidRequest.for_field("cursor", cursor, "a next_cursor from a previous page")
+        raise InvalidRequest.for_field(
+            "cursor",
+            cursor,
+            "a next_cursor from a previous page of the same list, in the same order",
+        )
     return value
 
 
@@ -53,7 +77,11 @@ def int_cursor(kind: str, cursor: str | None) -> int | None:
     if value is None:
         return None
     if not value.isdigit():
-        raise InvalidRequest.for_field("cursor", cursor, "a next_cursor from a previous page")
+        raise InvalidRequest.for_field(
+            "cursor",
+            cursor,
+            "a next_cursor from a previous page of the same list, in the same order",
+        )
     return int(value)
 
 
@@ -93,15 +121,18 @@ def wallet_view(reader: LedgerReader | WriteUnit, wallet_id: str, now: datetime)
 
 
 def wallet_page(
-    reader: LedgerReader, cursor: str | None, limit: int, now: datetime
+    reader: LedgerReader, cursor: str | None, limit: int, now: datetime, order: ListOrder = "asc"
 ) -> Page[WalletView]:
-    wallets = reader.list_wallets(after_id=decode_cursor("w", cursor), limit=limit + 1)
+    kind = cursor_kind("w", order)
+    wallets = reader.list_wallets(
+        after_id=decode_cursor(kind, cursor), limit=limit + 1, descending=order == "desc"
+    )
     items = [
         view_of(w, reader.wallet_grants(w.id, active_only=True, nonempty_only=True), now)
         for w in wallets[:limit]
     ]
     more = len(wallets) > limit
-    return Page(items=items, next_cursor=encode_cursor("w", items[-1].id) if more else None)
+    return Page(items=items, next_cursor=encode_cursor(kind, items[-1].id) if more else None)
 
 
 def job_states(status: int | None, state: str | None) -> list[str] | None:
@@ -124,28 +155,33 @@ def job_page(
     states: list[str] | None,
     cursor: str | None,
     limit: int,
+    order: ListOrder = "desc",
 ) -> Page[JobView]:
-    after = int_cursor("j", cursor)
+    kind = cursor_kind("j", order)
+    after = int_cursor(kind, cursor)
     need_wallet(reader.get_wallet(wallet_id), wallet_id)
-    jobs = reader.list_jobs(wallet_id, after_seq=after, limit=limit + 1, states=states)
+    jobs = reader.list_jobs(
+        wallet_id, after_seq=after, limit=limit + 1, states=states, descending=order == "desc"
+    )
     items = jobs[:limit]
     last = items[-1].seq if items else None
     more = len(jobs) > limit and last is not None
     return Page(
         items=[JobView.of(j) for j in items],
-        next_cursor=encode_cursor("j", last) if more and last is not None else None,
+        next_cursor=encode_cursor(kind, last) if more and last is not None else None,
     )
 
 
 def history_page(
-    reader: LedgerReader, wallet_id: str, cursor: str | None, limit: int
+    reader: LedgerReader, wallet_id: str, cursor: str | None, limit: int, order: ListOrder = "desc"
 ) -> Page[EntryView]:
-    before = int_cursor("h", cursor)
+    kind = cursor_kind("h", order)
+    after = int_cursor(kind, cursor)
     need_wallet(reader.get_wallet(wallet_id), wallet_id)
-    txs = reader.history(wallet_id, before_seq=before, limit=limit + 1)
+    txs = reader.history(wallet_id, after_seq=after, limit=limit + 1, descending=order == "desc")
     items = [EntryView.of(tx) for tx in txs[:limit]]
     more = len(txs) > limit
-    return Page(items=items, next_cursor=encode_cursor("h", items[-1].seq) if more else None)
+    return Page(items=items, next_cursor=encode_cursor(kind, items[-1].seq) if more else None)
 
 
 def events(reader: LedgerReader, after: str | None, limit: int) -> list[Event]:

@@ -56,6 +56,7 @@ from .views import (
     EntryView,
     GrantView,
     JobView,
+    ListOrder,
     Outcome,
     Page,
     SweepReport,
@@ -205,10 +206,13 @@ class Billing:
         check_id("wallet_id", wallet_id)
         return self._runner.read(lambda reader, now: reads.wallet_view(reader, wallet_id, now))
 
-    def list_wallets(self, *, cursor: str | None = None, limit: int = 50) -> Page[WalletView]:
+    def list_wallets(
+        self, *, cursor: str | None = None, limit: int = 50, order: ListOrder = "asc"
+    ) -> Page[WalletView]:
+        """Wallets by id (``order="desc"``: z to a)."""
         check_int("limit", limit, 1, limits.PAGE_MAX)
-        reads.decode_cursor("w", cursor)
-        return self._runner.read(lambda r, now: reads.wallet_page(r, cursor, limit, now))
+        reads.decode_cursor(reads.cursor_kind("w", reads.check_order(order)), cursor)
+        return self._runner.read(lambda r, now: reads.wallet_page(r, cursor, limit, now, order))
 
     # ------------------------------------------------------------------ grants
     def grant(
@@ -468,26 +472,34 @@ class Billing:
         state: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        order: ListOrder = "desc",
     ) -> Page[JobView]:
-        """The wallet's jobs, oldest first, optionally by numbered status or state name."""
+        """The wallet's jobs, newest first (``order="asc"``: oldest first), optionally by
+        numbered status or state name."""
         check_id("wallet_id", wallet_id)
         check_int("limit", limit, 1, limits.PAGE_MAX)
         states = reads.job_states(status, state)
-        reads.int_cursor("j", cursor)
+        reads.int_cursor(reads.cursor_kind("j", reads.check_order(order)), cursor)
         return self._runner.read(
-            lambda reader, _now: reads.job_page(reader, wallet_id, states, cursor, limit)
+            lambda reader, _now: reads.job_page(reader, wallet_id, states, cursor, limit, order)
         )
 
     # ------------------------------------------------------------------ history, outbox
     def history(
-        self, wallet_id: str, *, cursor: str | None = None, limit: int = 50
+        self,
+        wallet_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        order: ListOrder = "desc",
     ) -> Page[EntryView]:
-        """The wallet's ledger transactions, newest first, with their balanced postings."""
+        """The wallet's ledger transactions, newest first (``order="asc"``: oldest first),
+        with their balanced postings."""
         check_id("wallet_id", wallet_id)
         check_int("limit", limit, 1, limits.PAGE_MAX)
-        reads.int_cursor("h", cursor)
+        reads.int_cursor(reads.cursor_kind("h", reads.check_order(order)), cursor)
         return self._runner.read(
-            lambda reader, _now: reads.history_page(reader, wallet_id, cursor, limit)
+            lambda reader, _now: reads.history_page(reader, wallet_id, cursor, limit, order)
         )
 
     def events(self, *, after: str | None = None, limit: int = 100) -> list[Event]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field
 
@@ -36,6 +36,7 @@ __all__ = [
     "EntryView",
     "GrantView",
     "JobView",
+    "ListOrder",
     "Outcome",
     "Page",
     "PostingView",
@@ -103,6 +104,9 @@ GrantKindText = Annotated[str, _one_of(DEFAULT_KIND_PRIORITIES)]
 EntryKindText = Annotated[str, _one_of(TransactionKind)]
 OutcomeText = Annotated[str, _one_of(Outcome)]
 #: A job's status as the seed API numbers it.
+#: A list's order: ``asc`` oldest first (wallets: by id, a to z), ``desc`` newest first.
+ListOrder = Literal["asc", "desc"]
+
 JobStatus = Annotated[int, WithJsonSchema({"type": "integer", "enum": [0, 1, 2]})]
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
+from gencredits.billing.views import ListOrder
 from gencredits.cli._app import JsonOpt, SetOpt, app, console, fail, parse_pairs, print_json
 from gencredits.cli._connection import connection, database_errors
 from gencredits.errors import GencreditsError, InvalidRequest
@@ -47,6 +48,14 @@ CursorOpt = Annotated[
     str | None, typer.Option("--cursor", metavar="CURSOR", help="next_cursor of a page.")
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=500, metavar="N")]
+OrderOpt = Annotated[
+    ListOrder,
+    typer.Option(
+        "--order",
+        metavar="asc|desc",
+        help="asc: oldest first, desc: newest first (wallets: by id).",
+    ),
+]
 HoldTtlOpt = Annotated[
     int | None,
     typer.Option("--hold-ttl-s", metavar="SECONDS", help="Hold time limit for its jobs."),
@@ -224,10 +233,11 @@ def wallet_list(
     ctx: typer.Context,
     cursor: CursorOpt = None,
     limit: LimitOpt = 50,
+    order: OrderOpt = "asc",
     as_json: JsonOpt = False,
 ) -> None:
-    """Wallets in id order, one page at a time."""
-    d = _read(ctx, as_json, lambda api: api.list_wallets(cursor=cursor, limit=limit))
+    """Wallets in id order (--order desc: z to a), one page at a time."""
+    d = _read(ctx, as_json, lambda api: api.list_wallets(cursor=cursor, limit=limit, order=order))
     if d is None:
         return
     if not d["items"]:
@@ -429,10 +439,14 @@ def ledger(
     wallet_id: WalletArg,
     cursor: CursorOpt = None,
     limit: LimitOpt = 50,
+    order: OrderOpt = "desc",
     as_json: JsonOpt = False,
 ) -> None:
-    """A wallet's ledger history, newest first, each transaction with its postings."""
-    d = _read(ctx, as_json, lambda api: api.history(wallet_id, cursor=cursor, limit=limit))
+    """A wallet's ledger history, newest first (--order asc: oldest first), each transaction
+    with its postings."""
+    d = _read(
+        ctx, as_json, lambda api: api.history(wallet_id, cursor=cursor, limit=limit, order=order)
+    )
     if d is None:
         return
     if not d["items"]:

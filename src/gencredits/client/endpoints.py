@@ -37,6 +37,7 @@ from gencredits.billing.views import (
     EntryView,
     GrantView,
     JobView,
+    ListOrder,
     Page,
     SweepReport,
     Violation,
@@ -208,8 +209,11 @@ def get_wallet(wallet_id: str) -> Call[WalletView]:
     return _get(f"/v1/wallets/{_segment(wallet_id)}", WalletView.model_validate)
 
 
-def list_wallets(*, cursor: str | None = None, limit: int = 50) -> Call[Page[WalletView]]:
-    return _get("/v1/wallets", Page[WalletView].model_validate, cursor=cursor, limit=limit)
+def list_wallets(
+    *, cursor: str | None = None, limit: int = 50, order: ListOrder = "asc"
+) -> Call[Page[WalletView]]:
+    answer = Page[WalletView].model_validate
+    return _get("/v1/wallets", answer, cursor=cursor, limit=limit, order=order)
 
 
 def grant(
@@ -294,10 +298,12 @@ def list_jobs(
     state: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    order: ListOrder = "desc",
 ) -> Call[Page[JobView]]:
     path = f"/v1/wallets/{_segment(wallet_id)}/jobs"
     answer = Page[JobView].model_validate
-    return _get(path, answer, status=status, state=state, cursor=cursor, limit=limit)
+    query = {"status": status, "state": state, "cursor": cursor, "limit": limit, "order": order}
+    return _get(path, answer, **query)
 
 
 def complete(
@@ -332,9 +338,12 @@ def cancel(job_id: str, *, idempotency_key: str | None = None) -> Call[JobView]:
 # --- history and operations -------------------------------------------------------------
 
 
-def history(wallet_id: str, *, cursor: str | None = None, limit: int = 50) -> Call[Page[EntryView]]:
+def history(
+    wallet_id: str, *, cursor: str | None = None, limit: int = 50, order: ListOrder = "desc"
+) -> Call[Page[EntryView]]:
     path = f"/v1/wallets/{_segment(wallet_id)}/history"
-    return _get(path, Page[EntryView].model_validate, cursor=cursor, limit=limit)
+    answer = Page[EntryView].model_validate
+    return _get(path, answer, cursor=cursor, limit=limit, order=order)
 
 
 def sweep() -> Call[SweepReport]:

@@ -142,8 +142,12 @@ class _MemoryUnit:
         assert wallet.id in self.s.wallets
         self.s._set(self.s.wallets, wallet.id, wallet)
 
-    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
-        ids = sorted(i for i in self.s.wallets if after_id is None or i > after_id)
+    def list_wallets(
+        self, *, after_id: str | None, limit: int, descending: bool = False
+    ) -> list[Wallet]:
+        ids = sorted(self.s.wallets, reverse=descending)
+        if after_id is not None:
+            ids = [i for i in ids if (i < after_id if descending else i > after_id)]
         return [self.s.wallets[i] for i in ids[:limit]]
 
     # grants
@@ -216,12 +220,16 @@ class _MemoryUnit:
         after_seq: int | None,
         limit: int,
         states: Sequence[str] | None,
+        descending: bool = False,
     ) -> list[Job]:
         out: list[Job] = []
-        for job_id in self.s.jobs_by_wallet.get(wallet_id, ()):
+        ids = self.s.jobs_by_wallet.get(wallet_id, ())
+        for job_id in reversed(ids) if descending else ids:
             job = self.s.jobs[job_id]
             assert job.seq is not None
-            if after_seq is not None and job.seq <= after_seq:
+            if after_seq is not None and (
+                job.seq >= after_seq if descending else job.seq <= after_seq
+            ):
                 continue
             if states is not None and job.state not in states:
                 continue
@@ -241,10 +249,13 @@ class _MemoryUnit:
         self.s._append(self.s.transactions, replace(transaction, seq=seq))
         self.s._append(self.s.tx_by_wallet[transaction.wallet_id], seq)
 
-    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
+    def history(
+        self, wallet_id: str, *, after_seq: int | None, limit: int, descending: bool = False
+    ) -> list[Transaction]:
         out: list[Transaction] = []
-        for seq in reversed(self.s.tx_by_wallet.get(wallet_id, ())):
-            if before_seq is not None and seq >= before_seq:
+        seqs = self.s.tx_by_wallet.get(wallet_id, ())
+        for seq in reversed(seqs) if descending else seqs:
+            if after_seq is not None and (seq >= after_seq if descending else seq <= after_seq):
                 continue
             out.append(self.s.transactions[seq - 1])
             if len(out) >= limit:

@@ -139,7 +139,12 @@ class LedgerReader(Protocol):
 
     # --- wallets and grants ---------------------------------------------------------------
     def get_wallet(self, wallet_id: str) -> Wallet | None: ...
-    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]: ...
+    def list_wallets(
+        self, *, after_id: str | None, limit: int, descending: bool = False
+    ) -> list[Wallet]:
+        """Wallets by id, past ``after_id`` in that order (``descending``: z to a)."""
+        ...
+
     def wallet_grants(
         self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
     ) -> list[Grant]:
@@ -157,10 +162,17 @@ class LedgerReader(Protocol):
         after_seq: int | None,
         limit: int,
         states: Sequence[str] | None,
-    ) -> list[Job]: ...
+        descending: bool = False,
+    ) -> list[Job]:
+        """The wallet's jobs in submission order (``descending``: newest first), past the
+        job whose ``seq`` is ``after_seq`` in that order."""
+        ...
 
-    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
-        """The wallet's transactions, newest first."""
+    def history(
+        self, wallet_id: str, *, after_seq: int | None, limit: int, descending: bool = False
+    ) -> list[Transaction]:
+        """The wallet's transactions in ledger order (``descending``: newest first), past
+        the one whose ``seq`` is ``after_seq`` in that order."""
         ...
 
     # --- outbox -------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from gencredits.api.state import Services, ServicesDep
 from gencredits.billing.views import (
     GrantView,
     JobView,
+    ListOrder,
     Page,
     SweepReport,
     WalletView,
@@ -85,6 +86,10 @@ Cursor = Annotated[
     str | None, Query(max_length=CURSOR_LEN_MAX, description="next_cursor of the last page")
 ]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
+NewestFirst = Annotated[
+    ListOrder, Query(description="desc: newest first (the default); asc: oldest first.")
+]
+ById = Annotated[ListOrder, Query(description="asc: by id, a to z (the default); desc: z to a.")]
 
 # 503: the database (or, on a key-cache miss, the key lookup) is unreachable.
 READ = error_responses(401, 403, 404, 422, 503)
@@ -176,9 +181,16 @@ async def create_wallet(
 
 @_reads("/wallets", "wallets", WalletPage)
 async def list_wallets(
-    services: ServicesDep, _key: ReadKey, cursor: Cursor = None, limit: Limit = 50
+    services: ServicesDep,
+    _key: ReadKey,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    order: ById = "asc",
 ) -> WalletPage:
-    page = await run_in_threadpool(services.billing.list_wallets, cursor=cursor, limit=limit)
+    """Every wallet, by id (``order=desc``: z to a)."""
+    page = await run_in_threadpool(
+        services.billing.list_wallets, cursor=cursor, limit=limit, order=order
+    )
     return _named(WalletPage, page)
 
 
@@ -283,8 +295,10 @@ async def list_jobs(
     state: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
+    order: NewestFirst = "desc",
 ) -> JobPage:
-    """The wallet's jobs, oldest first, optionally by numbered status or state name."""
+    """The wallet's jobs, newest first (``order=asc``: oldest first), optionally by
+    numbered status or state name."""
     page = await run_in_threadpool(
         services.billing.list_jobs,
         wallet_id,
@@ -292,6 +306,7 @@ async def list_jobs(
         state=state,
         cursor=cursor,
         limit=limit,
+        order=order,
     )
     return _named(JobPage, page)
 
@@ -354,9 +369,13 @@ async def wallet_history(
     _key: ReadKey,
     cursor: Cursor = None,
     limit: Limit = 50,
+    order: NewestFirst = "desc",
 ) -> EntryPage:
-    """The wallet's ledger transactions, newest first, each with its reason and postings."""
-    page = await run_in_threadpool(services.billing.history, wallet_id, cursor=cursor, limit=limit)
+    """The wallet's ledger transactions, newest first (``order=asc``: oldest first), each
+    with its reason and postings."""
+    page = await run_in_threadpool(
+        services.billing.history, wallet_id, cursor=cursor, limit=limit, order=order
+    )
     return _named(EntryPage, page)
 
 

@@ -80,6 +80,18 @@ def as_retryable(exc: BaseException) -> BaseException:
     return conflict
 
 
+Row = TypeVar("Row", bound=tuple[object, ...])
+
+
+def _seq_order(
+    q: sa.Select[Row], seq: sa.ColumnElement[int], after: int | None, descending: bool
+) -> sa.Select[Row]:
+    """``q`` in ``seq`` order (``descending``: newest first), past ``after`` in that order."""
+    if after is not None:
+        q = q.where(seq < after if descending else seq > after)
+    return q.order_by(seq.desc() if descending else seq)
+
+
 class SqlStore:
     """The store port on one SQLAlchemy engine: each unit of work in a transaction of its own."""
 
@@ -151,11 +163,14 @@ class SqlReader:
         row = self.c.execute(SELECT_WALLET, {"id": wallet_id}).first()
         return None if row is None else rows.wallet_of(row)
 
-    def list_wallets(self, *, after_id: str | None, limit: int) -> list[Wallet]:
-        q = sa.select(*rows.WALLET_COLUMNS).order_by(t.wallets.c.id).limit(limit)
+    def list_wallets(
+        self, *, after_id: str | None, limit: int, descending: bool = False
+    ) -> list[Wallet]:
+        key = t.wallets.c.id
+        q = sa.select(*rows.WALLET_COLUMNS).order_by(key.desc() if descending else key)
         if after_id is not None:
-            q = q.where(t.wallets.c.id > after_id)
-        return [rows.wallet_of(r) for r in self.c.execute(q)]
+            q = q.where(key < after_id if descending else key > after_id)
+        return [rows.wallet_of(r) for r in self.c.execute(q.limit(limit))]
 
     def wallet_grants(
         self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
@@ -181,19 +196,20 @@ class SqlReader:
         after_seq: int | None,
         limit: int,
         states: Sequence[str] | None,
+        descending: bool = False,
     ) -> list[Job]:
         q = sa.select(*rows.JOB_COLUMNS).where(t.jobs.c.wallet_id == wallet_id)
-        if after_seq is not None:
-            q = q.where(t.jobs.c.seq > after_seq)
+        q = _seq_order(q, t.jobs.c.seq, after_seq, descending)
         if states is not None:
             q = q.where(t.jobs.c.state.in_(list(states)))
-        return [rows.job_of(r) for r in self.c.execute(q.order_by(t.jobs.c.seq).limit(limit))]
+        return [rows.job_of(r) for r in self.c.execute(q.limit(limit))]
 
-    def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
+    def history(
+        self, wallet_id: str, *, after_seq: int | None, limit: int, descending: bool = False
+    ) -> list[Transaction]:
         q = sa.select(t.transactions).where(t.transactions.c.wallet_id == wallet_id)
-        if before_seq is not None:
-            q = q.where(t.transactions.c.seq < before_seq)
-        found = list(self.c.execute(q.order_by(t.transactions.c.seq.desc()).limit(limit)))
+        q = _seq_order(q, t.transactions.c.seq, after_seq, descending)
+        found = list(self.c.execute(q.limit(limit)))
         if not found:
             return []
         postings: dict[int, list[Posting]] = defaultdict(list)
