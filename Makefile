@@ -34,10 +34,12 @@ $(CODEGEN_STAMP): Makefile
 
 codegen-venv: $(CODEGEN_STAMP)
 
-## Start the HTTP service at http://127.0.0.1:8000 on the embedded default (SQLite file under
-## ./var): the first start creates the database and prints an admin API key, once.
+## Start the HTTP service at http://127.0.0.1:8000 (`make run PORT=8001` for another port) on
+## the embedded default (SQLite file under ./var): the first start creates the database and
+## prints an admin API key, once.
+PORT ?= 8000
 run: venv
-	$(BIN)/gencredits serve --host 127.0.0.1 --port 8000
+	$(BIN)/gencredits serve --host 127.0.0.1 --port $(PORT)
 
 ## Everything CI checks: lint, format, types, every test.
 test: venv codegen-venv lint typecheck unit
