@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Two workers: the suite is half waiting on PostgreSQL, SQLite fsyncs and real service processes.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run venv test check lint format typecheck unit bench clean
+.PHONY: run venv test check lint format typecheck unit bench clean browser screenshots
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "gencredits needs Python 3.11 or newer (python3)"; exit 1; }
@@ -25,8 +25,22 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/gencredits serve --host 127.0.0.1 --port 8000
 
-## Everything CI checks: lint, format, types, every test.
-test: venv lint typecheck unit
+## Everything CI checks: lint, format, types, every test (the browser tests included).
+test: venv browser lint typecheck unit
+
+## The browser the browser tests drive: Debian's Chromium, installed when missing (as root,
+## as CI runs; a browser cannot be downloaded by Playwright here).  Without it the browser
+## tests are skipped, except under CI=true, where they fail.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	  else echo "warning: $(CHROMIUM) is missing: sudo apt-get install chromium"; fi; }
+
+## Retake the README's screenshots (docs/img/*.png) from a fresh service.
+screenshots: venv browser
+	$(BIN)/python -m tests.web.screenshots docs/img
 
 lint: venv
 	$(BIN)/ruff check src tests bench
@@ -46,4 +60,4 @@ bench: venv
 	$(BIN)/python bench/quote.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
