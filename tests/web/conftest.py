@@ -10,8 +10,10 @@ except under ``CI=true``, where it is a failure.  Each test gets a fresh browser
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
+#: The one origin the service lets call it from a browser (a platform embedding the widget);
+#: the browser tests serve pages "from" it and from another origin through Playwright (both
+#: on loopback: Chromium keeps public sites from calling loopback addresses at all).
 
 
 def chromium_path() -> str | None:
@@ -57,8 +62,54 @@ class Web:
         return self.live.client(key or self.admin_key)
 
 
+class PlatformSite:
+    """A platform's own web site: a small HTTP server on loopback that serves the pages a
+    test gives it.  The same server is two origins: ``allowed`` (``localhost``), which the
+    service's CORS allow-list names, and ``other`` (``127.0.0.1``), which it does not."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = site.pages.get(self.path, "not found").encode()
+                self.send_response(200 if self.path in site.pages else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def allowed(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def other(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="session")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+def platform() -> Iterator[PlatformSite]:
+    site = PlatformSite()
+    yield site
+    site.close()
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory: pytest.TempPathFactory, platform: PlatformSite) -> Iterator[Web]:
     workdir = tmp_path_factory.mktemp("web")
     live = LiveService(f"sqlite:///{workdir / 'gencredits.db'}", workdir)
     live.start()  # the first start makes the database and the admin key
@@ -72,6 +123,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
         live.env_extra.update(
             GENCREDITS_WEB_PUBLISHABLE_KEY=publishable,
             GENCREDITS_PUBLISHABLE_RATE_PER_MIN="100000",
+            GENCREDITS_CORS_ORIGINS=platform.allowed,
         )
         live.start()
         live.admin_key = admin_key
