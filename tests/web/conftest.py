@@ -24,6 +24,9 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from tests.api.conftest import LiveService
 from tests.web.seed import SeededWallet, seed_wallet
 
+from gencredits.api.keys import KeyStore
+from gencredits.storage.sql import engine as db
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
@@ -111,27 +114,36 @@ def platform() -> Iterator[PlatformSite]:
 @pytest.fixture(scope="session")
 def web(tmp_path_factory: pytest.TempPathFactory, platform: PlatformSite) -> Iterator[Web]:
     workdir = tmp_path_factory.mktemp("web")
-    live = LiveService(f"sqlite:///{workdir / 'gencredits.db'}", workdir)
-    live.start()  # the first start makes the database and the admin key
+    url = f"sqlite:///{workdir / 'gencredits.db'}"
+    keys = make_keys(url, "admin", "billing", "publishable")
+    live = LiveService(url, workdir)
+    # The estimator prices with a publishable key printed in the page; the browser tests
+    # price hundreds of times a minute, so its rate is raised for them.
+    live.env_extra.update(
+        GENCREDITS_WEB_PUBLISHABLE_KEY=keys["publishable"],
+        GENCREDITS_PUBLISHABLE_RATE_PER_MIN="100000",
+        GENCREDITS_CORS_ORIGINS=platform.allowed,
+    )
+    live.start()
     try:
-        publishable = live.make_key("publishable", name="estimator")
-        billing = live.make_key("billing", name="support")
-        admin_key = live.admin_key
-        live.stop()
-        # The estimator prices with a publishable key printed in the page; the browser
-        # tests price hundreds of times a minute, so its rate is raised for them.
-        live.env_extra.update(
-            GENCREDITS_WEB_PUBLISHABLE_KEY=publishable,
-            GENCREDITS_PUBLISHABLE_RATE_PER_MIN="100000",
-            GENCREDITS_CORS_ORIGINS=platform.allowed,
-        )
-        live.start()
-        live.admin_key = admin_key
-        with live.client(admin_key) as api:
+        live.admin_key = keys["admin"]
+        with live.client(keys["admin"]) as api:
             wallet = seed_wallet(api, "user-ada")
-        yield Web(live, admin_key, billing, publishable, wallet)
+        yield Web(live, keys["admin"], keys["billing"], keys["publishable"], wallet)
     finally:
         live.stop()
+
+
+def make_keys(url: str, *scopes: str) -> dict[str, str]:
+    """A migrated database at ``url`` with one key of each scope (made in-process: a CLI
+    call per key would cost a second each)."""
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    try:
+        store = KeyStore(engine)
+        return {scope: store.create(scope, [scope])[1] for scope in scopes}
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
