@@ -188,6 +188,23 @@ def test_the_estimator_is_accessible_and_fits_a_phone(web: Web, page: Page) -> N
     assert_accessible(page)
 
 
+def test_the_keyboard_moves_through_the_models(web: Web, page: Page) -> None:
+    open_estimator(page, web.url)
+    page.select_option("#catalog", "creative-suite")
+    choose(page, "creative-suite|veo-3.1-fast|text-to-video")
+    before = shown(page).total
+    page.focus('input[name="pick"]:checked')
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function(
+        "(v) => document.querySelector('input[name=pick]:checked').value !== v",
+        arg="creative-suite|veo-3.1-fast|text-to-video",
+    )
+    page.wait_for_function("Number(document.getElementById('total').dataset.seq) > 0")
+    settled(page)
+    picked = page.eval_on_selector('input[name="pick"]:checked', "n => n.value")
+    assert picked.startswith("creative-suite|") and shown(page).total not in (None, before)
+
+
 def test_time_from_a_change_to_the_new_total(web: Web, page: Page) -> None:
     """Reported, not asserted: from the change event to the new total in the page."""
     open_estimator(page, web.url)

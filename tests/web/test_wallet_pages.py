@@ -24,6 +24,7 @@ def test_a_wallet_page_shows_a_job_and_its_refund(web: Web, page: Page) -> None:
     sign_in(page, web, web.billing_key)
     page.fill("#q", "ada")
     page.click("form[role=search] button")
+    assert_accessible(page)  # the search results
     page.click(f"text={web.wallet.id}")
     page.wait_for_url(f"**/staff/wallets/{web.wallet.id}")
     with web.api() as api:
@@ -67,6 +68,31 @@ def test_history_pages_and_exports_as_csv(web: Web, page: Page) -> None:
     assert sum(int(r["available_delta"]) for r in rows) == sum(
         e["available_delta"] for e in entries["items"]
     )
+
+
+def test_older_history_is_a_page_away(web: Web, page: Page) -> None:
+    wallet_id = "user-many-grants"
+    with web.api() as api:
+        made = api.post("/v1/wallets", json={"id": wallet_id})
+        assert made.status_code == 201, made.text
+        for i in range(30):
+            answer = api.post(
+                f"/v1/wallets/{wallet_id}/grants",
+                json={"amount": 10 + i, "kind": "promotional"},
+                headers={"Idempotency-Key": f"{wallet_id}-{i}"},
+            )
+            assert answer.status_code == 201, answer.text
+        entries = api.get(f"/v1/wallets/{wallet_id}/history", params={"limit": 500}).json()
+    seqs = [str(e["seq"]) for e in entries["items"]]
+    assert len(seqs) == 30
+    sign_in(page, web, web.billing_key)
+    page.goto(f"{web.url}/staff/wallets/{wallet_id}")
+    first = page.locator("#history tbody tr td:first-child").all_inner_texts()
+    assert first == seqs[:25]  # newest first, 25 a page
+    page.click("a[rel=next]")
+    older = page.locator("#history tbody tr td:first-child").all_inner_texts()
+    assert older == seqs[25:]
+    assert page.locator("a[rel=next]").count() == 0
 
 
 def test_signed_in_pages_are_private_and_sign_out_needs_the_form(web: Web, page: Page) -> None:
