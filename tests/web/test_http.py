@@ -14,6 +14,7 @@ import pytest
 from gencredits.api import create_app
 from gencredits.api.keys import KeyStore
 from gencredits.api.ratelimit import KeyRateLimiter
+from gencredits.client._errors import error_from_response
 from gencredits.config import load_settings
 from gencredits.errors import RateLimited
 from gencredits.storage.sql import engine as db
@@ -70,6 +71,10 @@ def test_a_publishable_key_over_its_rate_gets_429_with_retry_after(svc: Service)
     error = over.json()["error"]
     assert set(error) == {"code", "message", "details"} and error["code"] == "rate_limited"
     assert error["details"]["limit_per_min"] == 3
+    raised = error_from_response(over)  # what the Python client raises for it
+    assert isinstance(raised, RateLimited) and raised.retry_after_s == int(
+        over.headers["Retry-After"]
+    )
     assert svc.client.get("/v1/models", headers=svc.auth("publishable")).status_code == 429
     # other keys are not limited (api_rate_per_min is 0 by default)
     for _ in range(10):
