@@ -3,7 +3,8 @@
 Spent means charged: what succeeded jobs used (``credits_used``), on the day they were
 resolved (UTC).  Bars are stacked by model; each model keeps one colour (from a palette
 with enough contrast on white) and the legend and a table beside the chart say the same
-numbers in words, for screen readers and for anyone who does not read colours.
+numbers in words, for screen readers and for anyone who does not read colours.  Credits
+stay integers; only the drawing's coordinates are floats.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def signin_page(request: Request, reason: str | None, status_code: int = 200) ->
     response = page(
         request,
         "signin.html",
-        {"reason": reason, "csrf": token, "next": request.url.path},
+        {"reason": reason, "csrf": token},
         status_code=status_code,
         private=True,
     )
