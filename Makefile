@@ -15,7 +15,7 @@ CODEGEN_VENV ?= .venv-codegen
 CODEGEN_STAMP := $(CODEGEN_VENV)/.installed
 OPENAPI_PYTHON_CLIENT := openapi-python-client==0.29.1
 
-.PHONY: run venv codegen-venv test check lint format typecheck unit bench clean
+.PHONY: run venv codegen-venv test check lint format typecheck unit bench clean browser screenshots
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "gencredits needs Python 3.11 or newer (python3)"; exit 1; }
@@ -41,8 +41,22 @@ PORT ?= 8000
 run: venv
 	$(BIN)/gencredits serve --host 127.0.0.1 --port $(PORT)
 
-## Everything CI checks: lint, format, types, every test.
-test: venv codegen-venv lint typecheck unit
+## Everything CI checks: lint, format, types, every test (the browser tests included).
+test: venv codegen-venv browser lint typecheck unit
+
+## The browser the browser tests drive: Debian's Chromium, installed when missing (as root,
+## as CI runs; a browser cannot be downloaded by Playwright here).  Without it the browser
+## tests are skipped, except under CI=true, where they fail.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	  else echo "warning: $(CHROMIUM) is missing: sudo apt-get install chromium"; fi; }
+
+## Retake the README's screenshots (docs/img/*.png) from a fresh service.
+screenshots: venv browser
+	$(BIN)/python -m tests.web.screenshots docs/img
 
 lint: venv
 	$(BIN)/ruff check src tests bench
@@ -62,4 +76,4 @@ bench: venv
 	$(BIN)/python bench/quote.py
 
 clean:
-	rm -rf $(VENV) $(CODEGEN_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CODEGEN_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

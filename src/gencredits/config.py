@@ -99,7 +99,24 @@ class Settings(BaseSettings):
         "working within this time).",
     )
 
-    @field_validator("catalog_files", mode="before")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins (https://shop.example) whose pages may call the API from a "
+        "browser, e.g. the cost widget; none by default (environment: comma-separated).",
+    )
+    publishable_rate_per_min: int = Field(
+        300, ge=1, le=1_000_000, description="Requests a minute a publishable key may send."
+    )
+    api_rate_per_min: int = Field(
+        0, ge=0, le=1_000_000, description="Requests a minute any other key may send; 0: no limit."
+    )
+    web_publishable_key: str | None = Field(
+        None,
+        description="A publishable key the estimator page at / prices with (printed in the "
+        "page, as any publishable key may be); unset: the page asks for one.",
+    )
+
+    @field_validator("catalog_files", "cors_origins", mode="before")
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
         if isinstance(value, str):

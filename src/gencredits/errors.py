@@ -29,6 +29,7 @@ nowhere else (``http_status``)::
     │   ├── InvalidTransition            409 invalid_transition
     │   └── WalletExists                 409 wallet_exists
     ├── InsufficientCredits              402 insufficient_credits
+    ├── RateLimited                      429 rate_limited
     └── Unavailable                      503 unavailable
 
 Every code is a class of this tree, raised as that class: a subclass refines ``code``
@@ -62,6 +63,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "PermissionDenied",
+    "RateLimited",
     "Unavailable",
     "UnknownCatalog",
     "UnknownModel",
@@ -263,6 +265,26 @@ class InsufficientCredits(GencreditsError):
                 "available": available,
                 "shortfall": self.shortfall,
                 **({"wallet": wallet} if wallet else {}),
+            },
+        )
+
+
+class RateLimited(GencreditsError):
+    """The API key sent more requests than its rate allows; retry after ``retry_after_s``
+    (the HTTP answer says so in ``Retry-After``)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, *, key_id: str, limit_per_min: int, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"rate limit: key {key_id} is allowed {limit_per_min} requests a minute; "
+            f"retry after {retry_after_s} s",
+            details={
+                "key_id": key_id,
+                "limit_per_min": limit_per_min,
+                "retry_after_s": retry_after_s,
             },
         )
 

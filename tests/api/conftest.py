@@ -172,6 +172,7 @@ def keys(live: LiveService) -> dict[str, str]:
         "admin": live.admin_key,
         "billing": live.make_key("billing", name="billing"),
         "read": live.make_key("read", name="read"),
+        "publishable": live.make_key("publishable", name="publishable"),
     }
 
 

@@ -15,7 +15,7 @@ from tests.api.conftest import KEY_CACHE_TTL_S, LiveService
 PUBLIC = {"/healthz", "/readyz"}
 #: Provider callbacks authenticate by their HMAC signature instead of an API key.
 SIGNED = "signature"
-NARROWER = {"admin": "billing", "billing": "read"}
+NARROWER = {"admin": "billing", "billing": "read", "read": "publishable"}
 
 
 def operations(live: LiveService) -> list[tuple[str, str, dict[str, Any]]]:
@@ -52,7 +52,10 @@ def test_every_route_but_health_states_its_scope(live: LiveService) -> None:
         if path in PUBLIC:
             assert "x-scope" not in op
             continue
-        assert op.get("x-scope") in ("admin", "billing", "read", SIGNED), (method, path)
+        assert op.get("x-scope") in ("admin", "billing", "read", "publishable", SIGNED), (
+            method,
+            path,
+        )
         if op["x-scope"] != SIGNED:
             assert op.get("security"), (method, path)
 

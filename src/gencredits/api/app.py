@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -32,6 +33,7 @@ from gencredits.api.fastpath import QuoteFastPath
 from gencredits.api.keys import KeyStore
 from gencredits.api.limits import BodyLimit
 from gencredits.api.metrics import Metrics, MetricsMiddleware
+from gencredits.api.ratelimit import KeyRateLimiter
 from gencredits.api.routes import billing, catalog, health
 from gencredits.api.routes import keys as keys_routes
 from gencredits.api.state import Services
@@ -42,6 +44,7 @@ from gencredits.storage.sql import engine as db
 from gencredits.storage.sql import schema as ledger_schema
 from gencredits.storage.sql.batch import GroupCommitStore
 from gencredits.storage.sql.store import SqlStore
+from gencredits.web import install_web
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -70,7 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalogs=catalogs,
         engine=engine,
         keys=keys,
-        authenticator=Authenticator(keys, settings.api_key_cache_ttl_s),
+        authenticator=Authenticator(
+            keys,
+            settings.api_key_cache_ttl_s,
+            KeyRateLimiter(settings.publishable_rate_per_min, settings.api_rate_per_min),
+        ),
         billing=Billing(
             GroupCommitStore(SqlStore(engine)) if settings.group_commit else SqlStore(engine),
             catalogs,
@@ -111,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     metrics.gauge_source = partial(ledger_gauges, engine)
     _name_extra_schemas(app)
-    app.add_route("/", index, methods=["GET"], include_in_schema=False)
+    install_web(app, json_index=index)  # / (the estimator for browsers), widget, wallet pages
     install_error_handlers(app)
     app.include_router(catalog.quote_router)  # first: the hot route matches on the first try
     strict_query = [Depends(reject_unknown_query)]  # the quote route checks inline
@@ -124,7 +131,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(QuoteFastPath)
     app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    allow_origins(app, settings.cors_origins)  # outermost: preflights answered first
     return app
+
+
+def allow_origins(app: FastAPI, origins: list[str]) -> None:
+    """Let pages of these origins call the API from a browser (the cost widget on a
+    platform's site); none by default, so no other site's script can read an answer."""
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
 
 
 #: operationIds that are not simply the route function's name in camelCase.
@@ -153,18 +174,22 @@ def operation_id(route: APIRoute) -> str:
 #: Where the documentation pages' scripts, stylesheet and icon are served from.
 DOCS_ASSETS = "/docs-assets"
 
-#: What ``/`` points to (until the web front gives it a page): no key needed for any of it.
+#: What ``/`` points to for a client that does not ask for HTML: no key needed for any of it.
 INDEX = {
     "docs": "/docs",
     "redoc": "/redoc",
     "openapi": "/openapi.json",
     "health": "/healthz",
     "readiness": "/readyz",
+    "estimator": "/",
+    "widget": "/widget.js",
+    "staff": "/staff",
 }
 
 
 async def index(request: Request) -> JSONResponse:
-    """``/``: where the documentation and the probes are, instead of a 404."""
+    """``/`` (unless a browser asks for the estimator page): where the documentation and
+    the probes are, instead of a 404."""
     return JSONResponse({"service": "gencredits", "version": __version__, **INDEX})
 
 

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.keys import ApiKey, KeyStore, grants_scope
+from gencredits.api.ratelimit import KeyRateLimiter
 from gencredits.errors import AuthenticationFailed, PermissionDenied
 
 __all__ = ["SCOPE_EXTRA", "Authenticator", "admit", "authorize", "bearer_secret", "require"]
@@ -26,20 +27,24 @@ CACHE_ENTRIES_MAX = 10_000
 
 #: ``openapi_extra`` per scope: each operation states the scope its key needs (``x-scope``).
 SCOPE_EXTRA: dict[str, dict[str, object]] = {
-    s: {"x-scope": s} for s in ("admin", "billing", "read")
+    s: {"x-scope": s} for s in ("admin", "billing", "read", "publishable")
 }
 
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
-    description="An API key made by `gencredits keys create` (scopes: admin, billing, read).",
+    description="An API key made by `gencredits keys create` "
+    "(scopes: admin, billing, read, publishable).",
 )
 
 
 class Authenticator:
-    def __init__(self, store: KeyStore, ttl_s: float) -> None:
+    def __init__(
+        self, store: KeyStore, ttl_s: float, limiter: KeyRateLimiter | None = None
+    ) -> None:
         self.store = store
         self.ttl_s = ttl_s
+        self.limiter = limiter
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
 
     def forget(self) -> None:
@@ -86,6 +91,8 @@ async def admit(auth: Authenticator, secret: str | None, scope: str) -> ApiKey:
             f"{', '.join(key.scopes)}",
             details={"field": "scope", "value": list(key.scopes), "allowed": scope},
         )
+    if auth.limiter is not None:
+        auth.limiter.check(key.id, publishable=key.scopes == ("publishable",))
     return key
 
 
@@ -120,6 +127,8 @@ def require(scope: str) -> Callable[..., Awaitable[ApiKey]]:
     return check
 
 
+#: Pricing only (catalogs, models, quotes, comparisons): a publishable key is enough.
+PriceKey = Annotated[ApiKey, Depends(require("publishable"))]
 ReadKey = Annotated[ApiKey, Depends(require("read"))]
 BillingKey = Annotated[ApiKey, Depends(require("billing"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]

@@ -37,6 +37,7 @@ from gencredits.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
+    RateLimited,
     Unavailable,
     UnknownParameter,
 )
@@ -105,6 +106,7 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict (idempotency key reused for another request, or invalid state transition)",
     422: "Invalid input (details: field, value, allowed)",
+    429: "Too many requests for this key (header Retry-After; details: retry_after_s)",
     503: "The database is unreachable or not migrated; retry later",
 }
 
@@ -126,6 +128,8 @@ def response_for(exc: BaseException, *, method: str = "", path: str = "") -> Res
     error = _as_error(exc, method, path)
     status = error.http_status
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after_s)}
     # Values echoed from the request (a NaN, a lone surrogate...) never break the answer.
     return JSONResponse(json_safe(error.to_dict()), status_code=status, headers=headers)
 

@@ -6,7 +6,10 @@ database does not leak working keys, and a lost key is revoked and replaced, not
 A plain hash (no salt, no slow KDF) is enough because keys are random, not passwords, and
 it lets a request find its key with one indexed equality lookup.
 
-Scopes nest: ``admin`` ⊇ ``billing`` ⊇ ``read``.
+Scopes nest: ``admin`` ⊇ ``billing`` ⊇ ``read`` ⊇ ``publishable``.  A publishable key may
+only list catalogs and models and price (quotes, comparisons): it is the key a platform
+prints in its web pages (the cost widget), so it can never read or move credits, and its
+requests are rate-limited (``publishable_rate_per_min``).
 """
 
 from __future__ import annotations
@@ -36,13 +39,14 @@ __all__ = [
     "hash_key",
 ]
 
-Scope = Literal["admin", "billing", "read"]
-SCOPES: tuple[Scope, ...] = ("admin", "billing", "read")
+Scope = Literal["admin", "billing", "read", "publishable"]
+SCOPES: tuple[Scope, ...] = ("admin", "billing", "read", "publishable")
 #: What each scope allows, itself included.
 _IMPLIES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"admin", "billing", "read"}),
-    "billing": frozenset({"billing", "read"}),
-    "read": frozenset({"read"}),
+    "admin": frozenset({"admin", "billing", "read", "publishable"}),
+    "billing": frozenset({"billing", "read", "publishable"}),
+    "read": frozenset({"read", "publishable"}),
+    "publishable": frozenset({"publishable"}),
 }
 KEY_PREFIX = "gck_"
 NAME_LENGTH_MAX = API_KEY_NAME_LEN_MAX

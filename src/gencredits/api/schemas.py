@@ -166,7 +166,7 @@ Reason = Annotated[
 #: A provider callback's ``event_id`` is its idempotency key, with this prefix.
 CALLBACK_KEY_PREFIX = "callback:"
 _EVENT_ID_LEN_MAX = KEY_LEN_MAX - len(CALLBACK_KEY_PREFIX)
-Scope = Literal["admin", "billing", "read"]
+Scope = Literal["admin", "billing", "read", "publishable"]
 
 
 def _iso_text(value: object) -> object:

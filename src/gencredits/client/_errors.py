@@ -15,6 +15,7 @@ _FAMILY_BY_STATUS: dict[int, type[errors.GencreditsError]] = {
     404: errors.NotFound,
     409: errors.Conflict,
     422: errors.InvalidRequest,
+    429: errors.RateLimited,
     400: errors.InvalidRequest,
     503: errors.Unavailable,
 }
@@ -49,6 +50,8 @@ def error_from_response(response: httpx.Response) -> errors.GencreditsError:
         error.required = int(details.get("required", 0))
         error.available = int(details.get("available", 0))
         error.shortfall = int(details.get("shortfall", error.required - error.available))
+    if isinstance(error, errors.RateLimited):
+        error.retry_after_s = int(details.get("retry_after_s", 1))
     if isinstance(error, errors.InvalidCatalog):
         error.source = str(details.get("source", ""))
         error.problems = [str(p) for p in details.get("problems", [])]

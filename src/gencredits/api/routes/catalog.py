@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
-from gencredits.api.auth import SCOPE_EXTRA, ReadKey, authorize
+from gencredits.api.auth import SCOPE_EXTRA, PriceKey, authorize
 from gencredits.api.body import StrictBodyRoute, parse_body
 from gencredits.api.errors import error_responses
 from gencredits.api.schemas import (
@@ -54,9 +54,10 @@ router = APIRouter(prefix="/v1", tags=["catalog"], route_class=StrictBodyRoute)
 quote_router = APIRouter(prefix="/v1", tags=["catalog"])
 QUOTE_PATH = "/v1/quotes"
 
-# 503: a key-cache miss needs the database, which may be unreachable.
-_AUTH = error_responses(401, 403, 503)
-_INPUT = error_responses(401, 403, 404, 422, 503)
+# 503: a key-cache miss needs the database, which may be unreachable; 429: a publishable
+# key over its rate.
+_AUTH = error_responses(401, 403, 429, 503)
+_INPUT = error_responses(401, 403, 404, 422, 429, 503)
 
 
 def _catalog_public(c: Catalog) -> CatalogPublic:
@@ -88,9 +89,12 @@ def _model_public(c: Catalog, m: CompiledModel) -> dict[str, Any]:
 
 
 @router.get(
-    "/catalogs", response_model=CatalogList, responses=_AUTH, openapi_extra=SCOPE_EXTRA["read"]
+    "/catalogs",
+    response_model=CatalogList,
+    responses=_AUTH,
+    openapi_extra=SCOPE_EXTRA["publishable"],
 )
-async def list_catalogs(services: ServicesDep, _key: ReadKey) -> CatalogList:
+async def list_catalogs(services: ServicesDep, _key: PriceKey) -> CatalogList:
     """Every loaded catalog (bundled and operator-supplied) with its version and content hash."""
     return CatalogList(items=[_catalog_public(c) for c in services.catalogs.values()])
 
@@ -99,18 +103,18 @@ async def list_catalogs(services: ServicesDep, _key: ReadKey) -> CatalogList:
     "/catalogs/{catalog}",
     response_model=CatalogPublic,
     responses=_INPUT,
-    openapi_extra=SCOPE_EXTRA["read"],
+    openapi_extra=SCOPE_EXTRA["publishable"],
 )
-async def get_catalog(catalog: str, services: ServicesDep, _key: ReadKey) -> CatalogPublic:
+async def get_catalog(catalog: str, services: ServicesDep, _key: PriceKey) -> CatalogPublic:
     return _catalog_public(services.catalogs[catalog])
 
 
 @router.get(
-    "/models", response_model=ModelList, responses=_INPUT, openapi_extra=SCOPE_EXTRA["read"]
+    "/models", response_model=ModelList, responses=_INPUT, openapi_extra=SCOPE_EXTRA["publishable"]
 )
 async def list_models(
     services: ServicesDep,
-    _key: ReadKey,
+    _key: PriceKey,
     catalog: str | None = Query(
         None, max_length=ID_LEN_MAX, description="Only this catalog's models."
     ),
@@ -125,12 +129,12 @@ async def list_models(
     "/models/{model:path}",
     response_model=ModelDetail,
     responses=_INPUT,
-    openapi_extra=SCOPE_EXTRA["read"],
+    openapi_extra=SCOPE_EXTRA["publishable"],
 )
 async def get_model(
     model: str,
     services: ServicesDep,
-    _key: ReadKey,
+    _key: PriceKey,
     catalog: str | None = Query(None, max_length=ID_LEN_MAX),
 ) -> ModelDetail:
     """One model by id, name or alias (ids may contain ``/``): every mode with what it
@@ -153,10 +157,13 @@ async def get_model(
 
 
 @router.post(
-    "/compare", response_model=ComparisonPublic, responses=_INPUT, openapi_extra=SCOPE_EXTRA["read"]
+    "/compare",
+    response_model=ComparisonPublic,
+    responses=_INPUT,
+    openapi_extra=SCOPE_EXTRA["publishable"],
 )
 async def create_comparison(
-    body: CompareCreate, services: ServicesDep, _key: ReadKey
+    body: CompareCreate, services: ServicesDep, _key: PriceKey
 ) -> JSONResponse:
     """Every model of a catalog that can serve these settings, cheapest first."""
     c = services.catalogs[body.catalog]
@@ -171,10 +178,13 @@ async def create_comparison(
 
 
 @router.post(
-    "/capacity", response_model=CapacityPublic, responses=_INPUT, openapi_extra=SCOPE_EXTRA["read"]
+    "/capacity",
+    response_model=CapacityPublic,
+    responses=_INPUT,
+    openapi_extra=SCOPE_EXTRA["publishable"],
 )
 async def create_capacity(
-    body: CapacityCreate, services: ServicesDep, _key: ReadKey
+    body: CapacityCreate, services: ServicesDep, _key: PriceKey
 ) -> JSONResponse:
     """How many such requests a balance buys (1,250 credits buy 178 of a 7-credit job)."""
     where = services.catalogs[body.catalog] if body.catalog is not None else services.catalogs
@@ -194,10 +204,10 @@ async def create_capacity(
     "/project-quotes",
     response_model=ProjectQuotePublic,
     responses=_INPUT,
-    openapi_extra=SCOPE_EXTRA["read"],
+    openapi_extra=SCOPE_EXTRA["publishable"],
 )
 async def create_project_quote(
-    body: ProjectCreate, services: ServicesDep, _key: ReadKey
+    body: ProjectCreate, services: ServicesDep, _key: PriceKey
 ) -> JSONResponse:
     """A list of steps (scene images, clips, an upscale), itemised and totalled."""
     if body.catalog is not None:
@@ -228,7 +238,7 @@ EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {"QuoteCreate": QuoteCreate.model_jso
     response_model=QuotePublic,
     responses=_INPUT,
     openapi_extra={
-        **SCOPE_EXTRA["read"],
+        **SCOPE_EXTRA["publishable"],
         "security": [{"ApiKey": []}],
         "requestBody": {
             "required": True,
@@ -246,7 +256,7 @@ async def create_quote(request: Request) -> Response:
     # (Called for every quote by gencredits.api.fastpath, straight from ASGI: what is
     # documented above is what runs.  Hence the raw scope below rather than Request's
     # parsed headers, query and body, which cost a third of a quote.)
-    await authorize(request, "read")
+    await authorize(request, "publishable")
     if request.scope["query_string"] and request.query_params:
         name = next(iter(request.query_params))  # it takes none: "?x=1" is not ignored
         raise UnknownParameter.for_field(

@@ -1,0 +1,143 @@
+"""Credits spent per day by model, drawn as an inline SVG on the server (no chart library).
+
+Spent means charged: what succeeded jobs used (``credits_used``), on the day they were
+resolved (UTC).  Bars are stacked by model; each model keeps one colour (from a palette
+with enough contrast on white) and the legend and a table beside the chart say the same
+numbers in words, for screen readers and for anyone who does not read colours.  Credits
+stay integers; only the drawing's coordinates are floats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from gencredits.billing import JobView
+
+__all__ = ["PERIODS_D", "Bar", "SpendChart", "spend_chart"]
+
+#: The periods offered, in days.
+PERIODS_D = (7, 30, 90)
+#: Colours with at least 3:1 contrast against white (WCAG's bar for graphics).
+PALETTE = (
+    "#1f5fa8",
+    "#b3471d",
+    "#2e7d32",
+    "#7b3fa0",
+    "#a3195b",
+    "#00695c",
+    "#6d5a00",
+    "#4e5b6b",
+)
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 240, 56, 28, 12
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One model's part of one day's bar, in SVG units."""
+
+    day: date
+    model: str
+    credits: int
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpendChart:
+    days: tuple[date, ...]
+    models: tuple[tuple[str, str], ...]  # (model, colour), most spent first
+    totals: dict[date, dict[str, int]]
+    bars: tuple[Bar, ...]
+    peak: int
+    total: int
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    bottom: int = BOTTOM
+    top: int = TOP
+
+    @property
+    def ticks(self) -> list[tuple[int, float]]:
+        """Up to four round values on the credits axis, with their y."""
+        if self.peak <= 0:
+            return []
+        step = _round_step(self.peak / 4)
+        span = self.height - self.bottom - self.top
+        return [
+            (v, self.height - self.bottom - span * v / self.peak)
+            for v in range(step, self.peak + 1, step)
+        ]
+
+
+def _round_step(raw: float) -> int:
+    magnitude = 1
+    while magnitude * 10 <= raw:
+        magnitude *= 10
+    for factor in (1, 2, 5, 10):
+        if magnitude * factor >= raw:
+            return max(1, magnitude * factor)
+    return max(1, magnitude * 10)
+
+
+def spend_chart(jobs: Iterable[JobView], today: date, period_d: int) -> SpendChart:
+    """The chart of the ``period_d`` days ending ``today``."""
+    days = tuple(today - timedelta(days=i) for i in range(period_d - 1, -1, -1))
+    totals: dict[date, dict[str, int]] = {d: defaultdict(int) for d in days}
+    by_model: dict[str, int] = defaultdict(int)
+    for job in jobs:
+        when: datetime | None = job.resolved_at
+        if job.status != 1 or when is None or job.credits_used <= 0:
+            continue
+        day = when.date()
+        if day in totals:
+            model = job.model or job.kind
+            totals[day][model] += job.credits_used
+            by_model[model] += job.credits_used
+    ranked = sorted(by_model, key=lambda m: (-by_model[m], m))
+    colours = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(ranked)}
+    peak = max((sum(t.values()) for t in totals.values()), default=0)
+    return SpendChart(
+        days=days,
+        models=tuple((m, colours[m]) for m in ranked),
+        totals={d: dict(t) for d, t in totals.items()},
+        bars=tuple(_bars(days, totals, ranked, colours, peak)),
+        peak=peak,
+        total=sum(by_model.values()),
+    )
+
+
+def _bars(
+    days: tuple[date, ...],
+    totals: dict[date, dict[str, int]],
+    ranked: list[str],
+    colours: dict[str, str],
+    peak: int,
+) -> Iterable[Bar]:
+    if peak <= 0:
+        return
+    slot = (WIDTH - LEFT) / len(days)
+    span = HEIGHT - BOTTOM - TOP
+    for i, day in enumerate(days):
+        base = float(HEIGHT - BOTTOM)
+        for model in ranked:
+            credits = totals[day].get(model, 0)
+            if credits <= 0:
+                continue
+            h = span * credits / peak
+            base -= h
+            yield Bar(
+                day,
+                model,
+                credits,
+                LEFT + i * slot + slot * 0.15,
+                base,
+                slot * 0.7,
+                h,
+                colours[model],
+            )
