@@ -129,11 +129,10 @@ def job_page(
     need_wallet(reader.get_wallet(wallet_id), wallet_id)
     jobs = reader.list_jobs(wallet_id, after_seq=after, limit=limit + 1, states=states)
     items = jobs[:limit]
-    last = items[-1].seq if items else None
-    more = len(jobs) > limit and last is not None
+    last = items[-1].seq if len(jobs) > limit else None  # a stored job has its seq
     return Page(
         items=[JobView.of(j) for j in items],
-        next_cursor=encode_cursor("j", last) if more and last is not None else None,
+        next_cursor=None if last is None else encode_cursor("j", last),
     )
 
 
