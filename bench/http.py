@@ -41,7 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from benchdb import HOST, fresh_database
+
 CONNECTIONS_MAX = 64
 SECONDS_MAX = 60
 START_TIMEOUT_S = 60
@@ -262,18 +263,13 @@ def bare_serve(workers: int, app_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def postgres_database() -> tuple[str, Callable[[], None]]:
-    import psycopg
-
-    name = f"gcbench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(host=HOST, user="postgres", dbname="postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(host=HOST, user="postgres", dbname="postgres", autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"postgresql+psycopg://postgres@{HOST}:5432/{name}", drop
+@contextmanager
+def served(backend: str, workers: int, work: Path, name: str) -> Iterator[tuple[int, str]]:
+    """``gencredits serve`` with ``workers`` on an empty database: its port and admin key."""
+    with fresh_database(backend, work, f"{name}-{workers}") as url:
+        serve = [*gencredits_serve(workers), "--host", HOST]
+        with server(serve, base_env(url), work, "/healthz") as (port, out):
+            yield port, admin_key(out)
 
 
 def row(name: str, workers: int, r: Result, note: str = "") -> str:
@@ -348,26 +344,16 @@ def bench_quotes(args: argparse.Namespace, work: Path) -> list[str]:
 def bench_billing(args: argparse.Namespace, work: Path, backend: str) -> list[str]:
     rows = []
     for workers in args.workers:
-        drop: Callable[[], None] = lambda: None  # noqa: E731
-        if backend == "sqlite":
-            url = f"sqlite:///{work / f'billing-{workers}.db'}"
-        else:
-            url, drop = postgres_database()
-        try:
-            serve = [*gencredits_serve(workers), "--host", HOST]
-            with server(serve, base_env(url), work, "/healthz") as (port, out):
-                key = admin_key(out)
-                wallets = [f"bench-{i}" for i in range(100)]
-                setup(port, key, wallets)
-                op = submit_complete(key, wallets)
-                result = asyncio.run(closed_loop(port, op, args.connections, args.seconds))
-            rows.append(
-                row(f"submit+complete pairs, {backend} (closed loop)", workers, result,
-                    "latency = both calls")
-            )  # fmt: skip
-            print(rows[-1], flush=True)
-        finally:
-            drop()
+        with served(backend, workers, work, "billing") as (port, key):
+            wallets = [f"bench-{i}" for i in range(100)]
+            setup(port, key, wallets)
+            op = submit_complete(key, wallets)
+            result = asyncio.run(closed_loop(port, op, args.connections, args.seconds))
+        rows.append(
+            row(f"submit+complete pairs, {backend} (closed loop)", workers, result,
+                "latency = both calls")
+        )  # fmt: skip
+        print(rows[-1], flush=True)
     return rows
 
 
@@ -427,38 +413,28 @@ def bench_reads(args: argparse.Namespace, work: Path, backend: str) -> list[str]
     """Wallet GET p50/p99 while writers move credits, then the writers alone."""
     rows = []
     for workers in args.workers:
-        drop: Callable[[], None] = lambda: None  # noqa: E731
-        if backend == "sqlite":
-            url = f"sqlite:///{work / f'reads-{workers}.db'}"
-        else:
-            url, drop = postgres_database()
-        try:
-            serve = [*gencredits_serve(workers), "--host", HOST]
-            with server(serve, base_env(url), work, "/healthz") as (port, out):
-                key = admin_key(out)
-                wallets = [f"reads-{i}" for i in range(10)]
-                setup(port, key, wallets)
-                write_op, read_op = submit_settle(key, wallets), wallet_get(key, wallets)
-                asyncio.run(closed_loop(port, write_op, args.connections, 1))  # warm-up
-                writes, reads = asyncio.run(
-                    beside(port, write_op, read_op, args.connections, args.seconds)
-                )
-                alone = asyncio.run(closed_loop(port, write_op, args.connections, args.seconds))
-            rows.append(
-                row(f"GET /v1/wallets/{{id}}, {backend}, under writes (open loop)", workers,
-                    reads, f"{READ_RATE:g}/s scheduled on {READERS} connections")
-            )  # fmt: skip
-            rows.append(
-                row(f"submit+complete/fail pairs, {backend}, beside the reads", workers, writes,
-                    "latency = both calls")
-            )  # fmt: skip
-            rows.append(
-                row(f"submit+complete/fail pairs, {backend}, alone", workers, alone,
-                    "latency = both calls")
-            )  # fmt: skip
-            print("\n".join(rows[-3:]), flush=True)
-        finally:
-            drop()
+        with served(backend, workers, work, "reads") as (port, key):
+            wallets = [f"reads-{i}" for i in range(10)]
+            setup(port, key, wallets)
+            write_op, read_op = submit_settle(key, wallets), wallet_get(key, wallets)
+            asyncio.run(closed_loop(port, write_op, args.connections, 1))  # warm-up
+            writes, reads = asyncio.run(
+                beside(port, write_op, read_op, args.connections, args.seconds)
+            )
+            alone = asyncio.run(closed_loop(port, write_op, args.connections, args.seconds))
+        rows.append(
+            row(f"GET /v1/wallets/{{id}}, {backend}, under writes (open loop)", workers,
+                reads, f"{READ_RATE:g}/s scheduled on {READERS} connections")
+        )  # fmt: skip
+        rows.append(
+            row(f"submit+complete/fail pairs, {backend}, beside the reads", workers, writes,
+                "latency = both calls")
+        )  # fmt: skip
+        rows.append(
+            row(f"submit+complete/fail pairs, {backend}, alone", workers, alone,
+                "latency = both calls")
+        )  # fmt: skip
+        print("\n".join(rows[-3:]), flush=True)
     return rows
 
 
@@ -555,11 +531,7 @@ def bench_direct(args: argparse.Namespace, work: Path) -> list[str]:
 
     lines = []
     for backend in args.backends:
-        drop: Callable[[], None] = lambda: None  # noqa: E731
-        url = f"sqlite:///{work / 'direct.db'}" if backend == "sqlite" else ""
-        if backend != "sqlite":
-            url, drop = postgres_database()
-        try:
+        with fresh_database(backend, work, "direct") as url:
             billing = Billing.from_url(url)
             wallets = [f"direct-{i}" for i in range(100)]
             for w in wallets:
@@ -597,8 +569,6 @@ def bench_direct(args: argparse.Namespace, work: Path) -> list[str]:
                 )
                 print(lines[-1], flush=True)
             billing.close()
-        finally:
-            drop()
     return lines
 
 

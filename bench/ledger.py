@@ -34,12 +34,13 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from benchdb import fresh_database
 from gencredits.billing import Billing
 from gencredits.pricing import CatalogSet, parse_catalog
 from gencredits.storage.sql.batch import GroupCommitStore
@@ -56,24 +57,6 @@ models:
     modes: [text-to-image]
     price: {flat: 3}
 """
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"gcbench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(
-        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
-    ) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(
-            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
-        ) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def hammer(threads: int, seconds: float, work: Callable[[random.Random, int], None]) -> float:
@@ -349,14 +332,13 @@ def main() -> None:
     args = parser.parse_args()
     rows: list[tuple[str, ...]] = []
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                rows += bench_backend("SQLite", f"sqlite:///{folder}/bench.db", args)
-        elif backend == "postgresql":
-            with postgres_database() as url:
-                rows += bench_backend("PostgreSQL", url, args)
-        else:
+        if backend not in ("sqlite", "postgresql"):
             parser.error(f"unknown backend {backend!r}")
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            fresh_database(backend, Path(folder), "bench") as url,
+        ):
+            rows += bench_backend("SQLite" if backend == "sqlite" else "PostgreSQL", url, args)
     print(
         f"\n{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{args.threads} threads over {args.processes} process(es), {args.seconds:g} s per figure\n"

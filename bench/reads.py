@@ -22,33 +22,19 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
+from benchdb import fresh_database
 from gencredits.billing import Billing
 from gencredits.storage.sql import engine as db
 from gencredits.storage.sql import store as sql_store
 
-HOST = "127.0.0.1"
 SECONDS_MAX = 120
 WALLETS = [f"reads-{i}" for i in range(10)]
-
-
-def postgres_database() -> tuple[str, Callable[[], None]]:
-    import psycopg
-
-    name = f"gcbench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(host=HOST, user="postgres", dbname="postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(host=HOST, user="postgres", dbname="postgres", autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"postgresql+psycopg://postgres@{HOST}:5432/{name}", drop
 
 
 def read_committed(conn: Connection) -> Connection:
@@ -107,11 +93,7 @@ def one_round(billing: Billing, threads: int, seconds: float) -> tuple[list[floa
 
 
 def bench(backend: str, args: argparse.Namespace, work: Path) -> list[str]:
-    drop: Callable[[], None] = lambda: None  # noqa: E731
-    url = f"sqlite:///{work / 'reads.db'}"
-    if backend == "postgres":
-        url, drop = postgres_database()
-    try:
+    with fresh_database(backend, work, "reads") as url:
         billing = Billing.from_url(url, group_commit=True)
         for w in WALLETS:
             billing.create_wallet(w)
@@ -125,8 +107,6 @@ def bench(backend: str, args: argparse.Namespace, work: Path) -> list[str]:
                     latencies, pairs = one_round(billing, args.threads, seconds)
                 found[mode] = (found[mode][0] + latencies, found[mode][1] + pairs)
         billing.close()
-    finally:
-        drop()
     total = seconds * args.rounds
     lines = []
     for mode, (latencies, pairs) in found.items():

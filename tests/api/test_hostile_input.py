@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.api.conftest import CALLBACK_SECRET, LiveService
 
 from gencredits.api.body import is_json_media_type, parse_body
@@ -81,6 +83,65 @@ def test_what_the_reader_accepts_json_loads_reads_the_same() -> None:
     read = parse_body(text.encode())
     assert read == json.loads(text, parse_float=Decimal)
     assert read["b"]["c"] == Decimal("1e308") and not isinstance(read["a"][1], float)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a" :1,"a":2}',  # white space before a colon
+        b'{"a":1,\n "a"\t:\r 2}',
+        b'{"a":"\\":","a":1}',  # an escaped quote and a colon inside a string
+        b'{"x": [{"k": 1}, {"k": 2, "k": 3}]}',  # deep in a list
+    ],
+)
+def test_a_key_given_twice_is_refused_however_it_is_spaced(body: bytes) -> None:
+    error = refusal(body)
+    assert "duplicate key" in error.message
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _floats(v)]
+    if isinstance(value, list):
+        return [f for v in value for f in _floats(v)]
+    return [value] if isinstance(value, float) else []
+
+
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=3)
+    | st.text(max_size=8)
+)
+_DOCUMENTS = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _dump(value: Any, comma: str, colon: str) -> str:
+    """JSON text of ``value`` with the given separators; a ``Decimal`` as its exact text."""
+    if isinstance(value, dict):
+        items = (f"{json.dumps(k)}{colon}{_dump(v, comma, colon)}" for k, v in value.items())
+        return "{" + comma.join(items) + "}"
+    if isinstance(value, list):
+        return "[" + comma.join(_dump(v, comma, colon) for v in value) + "]"
+    return str(value) if isinstance(value, Decimal) else json.dumps(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_DOCUMENTS, separators=st.sampled_from([(",", ":"), (", ", ": "), (" ,", " :")]))
+def test_the_reader_reads_any_document_as_json_loads_does_never_as_floats(
+    document: Any, separators: tuple[str, str]
+) -> None:
+    text = _dump(document, *separators)
+    read = parse_body(text.encode())
+    assert read == json.loads(text, parse_float=Decimal)
+    assert _floats(read) == []
 
 
 def test_json_media_types_are_those_fastapi_reads_as_json() -> None:

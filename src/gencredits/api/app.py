@@ -61,14 +61,14 @@ does not take is a 422 `unknown_parameter`, not ignored.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
+def build_services(settings: Settings) -> Services:
+    """The service's parts, made once per process: catalogs, engine, keys, billing."""
     catalogs = CatalogSet.bundled()
     if settings.catalog_files:
         catalogs = catalogs.with_files(list(settings.catalog_files))
     engine = db.make_engine(settings.database_url)
     keys = KeyStore(engine)
-    services = Services(
+    return Services(
         settings=settings,
         catalogs=catalogs,
         engine=engine,
@@ -86,6 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             extra_charge_share=settings.extra_charge_share,
         ),
     )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    services = build_services(settings)
+    engine = services.engine
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

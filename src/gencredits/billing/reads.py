@@ -164,11 +164,10 @@ def job_page(
         wallet_id, after_seq=after, limit=limit + 1, states=states, descending=order == "desc"
     )
     items = jobs[:limit]
-    last = items[-1].seq if items else None
-    more = len(jobs) > limit and last is not None
+    last = items[-1].seq if len(jobs) > limit else None  # a stored job has its seq
     return Page(
         items=[JobView.of(j) for j in items],
-        next_cursor=encode_cursor(kind, last) if more and last is not None else None,
+        next_cursor=None if last is None else encode_cursor(kind, last),
     )
 
 

@@ -123,6 +123,20 @@ def _read(
     return data
 
 
+def _read_one(
+    ctx: typer.Context,
+    as_json: bool,
+    work: Callable[[BillingAPI], Any],
+    text: Callable[[dict[str, Any]], str],
+) -> dict[str, Any] | None:
+    """A read of one thing (``show``): printed whole with ``--json`` (the answer is then
+    None), else its line ``text`` is printed and its data returned for the rest."""
+    d = _read(ctx, as_json, work)
+    if d is not None:
+        console.print(text(d), highlight=False, markup=False, soft_wrap=True)
+    return d
+
+
 def _more(page: dict[str, Any]) -> None:
     if page["next_cursor"]:
         console.print(f"[dim]more: --cursor {page['next_cursor']}[/dim]", highlight=False)
@@ -207,10 +221,9 @@ def wallet_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Balances of a wallet and its grants in spend order."""
-    d = _read(ctx, as_json, lambda api: api.get_wallet(wallet_id))
+    d = _read_one(ctx, as_json, lambda api: api.get_wallet(wallet_id), _wallet_text)
     if d is None:
         return
-    console.print(_wallet_text(d), highlight=False, markup=False, soft_wrap=True)
     if not d["grants"]:
         console.print("no grants", highlight=False)
     table = Table("grant", "kind", "amount", "remaining", "priority", "expires", "source")
@@ -419,10 +432,9 @@ def job_show(
     as_json: JsonOpt = False,
 ) -> None:
     """A job: status, credits, and the quote it was priced on."""
-    d = _read(ctx, as_json, lambda api: api.get_job(job_id))
+    d = _read_one(ctx, as_json, lambda api: api.get_job(job_id), _job_text)
     if d is None:
         return
-    console.print(_job_text(d), highlight=False, markup=False, soft_wrap=True)
     console.print(
         f"model {d['model'] or d['kind']}, priced on {d['catalog']} {d['catalog_version']} "
         f"({d['catalog_hash']}), submitted by {d['submitted_by'] or '-'}",

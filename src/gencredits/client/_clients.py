@@ -27,6 +27,9 @@ __all__ = ["AsyncClient", "Client", "RetryPolicy"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+#: The httpx client a client sends with, and the transport it may be given (tests, ASGI).
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+T = TypeVar("T", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 #: Methods that may be sent again as they are; any other needs an ``Idempotency-Key``.
@@ -60,15 +63,32 @@ class RetryPolicy:
         return float(min(self.backoff_max_s, self.backoff_s * 2**attempt))
 
 
-class _Base:
-    """What both clients share: building a request from a :class:`Call`, reading its answer."""
+class _Base(Generic[H, T]):
+    """What both clients share (as httpx's ``BaseClient`` does): the constructor, building
+    a request from a :class:`Call`, reading its answer.  ``H`` is the httpx client that
+    sends (``_open`` makes it), ``T`` the transport it may be given."""
 
-    _http: httpx.Client | httpx.AsyncClient
+    _http: H
 
-    def __init__(self, api_key: str | None, retries: int, idempotency_prefix: str) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        transport: T | None = None,
+        idempotency_prefix: str = "py-",
+    ) -> None:
         self.api_key = api_key
         self.retry = RetryPolicy(retries)
         self.idempotency_prefix = idempotency_prefix
+        self._http = self._open(base_url, self._auth(api_key), timeout_s, transport)
+
+    def _open(
+        self, base_url: str, headers: dict[str, str], timeout_s: float, transport: T | None
+    ) -> H:
+        raise NotImplementedError
 
     @property
     def retries(self) -> int:
@@ -195,28 +215,22 @@ class _Endpoints:
     jobs = list_jobs
 
 
-class Client(_Base, _Endpoints):
+class Client(_Base[httpx.Client, httpx.BaseTransport], _Endpoints):
     """Synchronous client (thread-safe as httpx.Client is).  Use as a context manager.
 
     Implements :class:`~gencredits.billing.BillingAPI` (answers are the wire types of
     :mod:`gencredits.billing.views`), plus the pricing, catalog, health and key calls.
     """
 
-    _http: httpx.Client
-
-    def __init__(
+    def _open(
         self,
         base_url: str,
-        api_key: str | None = None,
-        *,
-        timeout_s: float = 30.0,
-        retries: int = 3,
-        transport: httpx.BaseTransport | None = None,
-        idempotency_prefix: str = "py-",
-    ) -> None:
-        super().__init__(api_key, retries, idempotency_prefix)
-        self._http = httpx.Client(
-            base_url=base_url, headers=self._auth(api_key), timeout=timeout_s, transport=transport
+        headers: dict[str, str],
+        timeout_s: float,
+        transport: httpx.BaseTransport | None,
+    ) -> httpx.Client:
+        return httpx.Client(
+            base_url=base_url, headers=headers, timeout=timeout_s, transport=transport
         )
 
     def __enter__(self) -> Client:
@@ -254,24 +268,18 @@ class Client(_Base, _Endpoints):
         return self._send(self._request(method, path, json, params or {}, idempotency_key))
 
 
-class AsyncClient(_Base, _Endpoints):
+class AsyncClient(_Base[httpx.AsyncClient, httpx.AsyncBaseTransport], _Endpoints):
     """The same calls as :class:`Client`, as coroutines (``close`` too)."""
 
-    _http: httpx.AsyncClient
-
-    def __init__(
+    def _open(
         self,
         base_url: str,
-        api_key: str | None = None,
-        *,
-        timeout_s: float = 30.0,
-        retries: int = 3,
-        transport: httpx.AsyncBaseTransport | None = None,
-        idempotency_prefix: str = "py-",
-    ) -> None:
-        super().__init__(api_key, retries, idempotency_prefix)
-        self._http = httpx.AsyncClient(
-            base_url=base_url, headers=self._auth(api_key), timeout=timeout_s, transport=transport
+        headers: dict[str, str],
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=base_url, headers=headers, timeout=timeout_s, transport=transport
         )
 
     async def __aenter__(self) -> AsyncClient:

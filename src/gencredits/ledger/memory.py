@@ -10,7 +10,6 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from gencredits.ledger.model import (
     Job,
     Transaction,
     Wallet,
+    evolve,
 )
 from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
 
@@ -200,7 +200,7 @@ class _MemoryUnit:
             raise RetryableConflict(f"job {job.id} exists")
         seq = self.s.counters["job"] + 1
         self.s._set(self.s.counters, "job", seq)
-        job = replace(job, seq=seq)
+        job = evolve(job, seq=seq)
         self.s._set(self.s.jobs, job.id, job)
         self.s._append(self.s.jobs_by_wallet[job.wallet_id], job.id)
         if job.state == "pending":
@@ -246,7 +246,7 @@ class _MemoryUnit:
                 raise RetryableConflict(f"a transaction already exists under key {key}")
             self.s._add(self.s.tx_keys, key)
         seq = len(self.s.transactions) + 1
-        self.s._append(self.s.transactions, replace(transaction, seq=seq))
+        self.s._append(self.s.transactions, evolve(transaction, seq=seq))
         self.s._append(self.s.tx_by_wallet[transaction.wallet_id], seq)
 
     def history(
@@ -273,7 +273,7 @@ class _MemoryUnit:
         self.s._set(self.s.idempotency, key, record)
 
     def emit(self, event: Event) -> None:
-        self.s._append(self.s.outbox, replace(event, seq=len(self.s.outbox) + 1))
+        self.s._append(self.s.outbox, evolve(event, seq=len(self.s.outbox) + 1))
 
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
         # One lock serialises writers here, so seq order is commit order.

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -30,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
 from gencredits.api.body import StrictBodyRoute
 from gencredits.api.errors import error_responses
+from gencredits.api.keys import ApiKey
 from gencredits.api.schemas import (
     CALLBACK_KEY_PREFIX,
     AuditReport,
@@ -46,6 +48,7 @@ from gencredits.api.schemas import (
     WalletPage,
 )
 from gencredits.api.state import Services, ServicesDep
+from gencredits.billing import Billing
 from gencredits.billing.views import (
     GrantView,
     JobView,
@@ -132,6 +135,30 @@ def _writes(
     )
 
 
+@dataclass(frozen=True)
+class WalletWrite:
+    """What every POST that adds to a wallet (a grant, a job, a free job) takes besides its
+    body: the wallet in the path, a ``billing`` key, and the required ``Idempotency-Key``."""
+
+    wallet_id: str
+    billing: Billing
+    key: ApiKey
+    idempotency_key: str
+
+
+async def wallet_write(
+    wallet_id: WalletId,
+    services: ServicesDep,
+    key: BillingKey,
+    idempotency_key: IdempotencyHeader,
+) -> WalletWrite:
+    """Checked in the order FastAPI checks a route's own parameters (key, path, header)."""
+    return WalletWrite(wallet_id, services.billing, key, idempotency_key)
+
+
+WalletWriteDep = Annotated[WalletWrite, Depends(wallet_write)]
+
+
 CALLBACK_SIGNATURE_PREFIX = "sha256="
 CALLBACK_EXTRA: dict[str, object] = {
     "x-scope": "signature",
@@ -204,24 +231,18 @@ async def get_wallet(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) 
 
 
 @_writes("/wallets/{wallet_id}/grants", "grants", GrantView, created=True)
-async def create_grant(
-    wallet_id: WalletId,
-    body: GrantCreate,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> GrantView:
+async def create_grant(body: GrantCreate, call: WalletWriteDep) -> GrantView:
     """Add credits to a wallet: a monthly allowance, a purchased pack, a bonus..."""
     return await run_in_threadpool(
-        services.billing.grant,
-        wallet_id,
+        call.billing.grant,
+        call.wallet_id,
         body.amount,
         kind=body.kind,
         priority=body.priority,
         expires_at=body.expires_at,
         effective_at=body.effective_at,
         source=body.source,
-        idempotency_key=idempotency_key,
+        idempotency_key=call.idempotency_key,
     )
 
 
@@ -244,45 +265,33 @@ async def void_grant(
 
 
 @_writes("/wallets/{wallet_id}/jobs", "jobs", JobView, created=True, responses=SUBMIT)
-async def submit_job(
-    wallet_id: WalletId,
-    body: JobCreate,
-    services: ServicesDep,
-    key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> JobView:
+async def submit_job(body: JobCreate, call: WalletWriteDep) -> JobView:
     """Quote the request and hold its total on the wallet: a pending job (status 0) whose
     ``creditsUsed`` is the amount taken.  402 with required, available and shortfall when
     the wallet cannot cover it (nothing recorded)."""
     return await run_in_threadpool(
-        services.billing.submit,
-        wallet_id,
+        call.billing.submit,
+        call.wallet_id,
         body.model,
         body.params,
         generations=body.generations,
         catalog=body.catalog,
-        submitted_by=body.submitted_by or key.id,
-        idempotency_key=idempotency_key,
+        submitted_by=body.submitted_by or call.key.id,
+        idempotency_key=call.idempotency_key,
         hold_ttl_s=body.hold_ttl_s,
         metadata=body.metadata,
     )
 
 
 @_writes("/wallets/{wallet_id}/free-jobs", "jobs", JobView, created=True)
-async def record_free_job(
-    wallet_id: WalletId,
-    body: FreeJobCreate,
-    services: ServicesDep,
-    key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> JobView:
+async def record_free_job(body: FreeJobCreate, call: WalletWriteDep) -> JobView:
     """Record zero-cost usage (scheduling, publishing, voiceover) so it shows in usage."""
     return await run_in_threadpool(
-        services.billing.record_free_job,
-        wallet_id,
+        call.billing.record_free_job,
+        call.wallet_id,
         body.kind,
-        submitted_by=body.submitted_by or key.id,
-        idempotency_key=idempotency_key,
+        submitted_by=body.submitted_by or call.key.id,
+        idempotency_key=call.idempotency_key,
     )
 
 
