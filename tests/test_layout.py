@@ -77,7 +77,9 @@ FORBIDDEN_BELOW = ("fastapi", "starlette", "httpx", "typer", "psycopg", "sqlalch
 
 
 def _checked_layer(path: Path) -> bool:
-    return _name(path).startswith(("gencredits.billing", "gencredits.ledger", "gencredits.pricing"))
+    return _name(path).startswith(
+        ("gencredits.billing", "gencredits.ledger", "gencredits.plans", "gencredits.pricing")
+    )
 
 
 @pytest.mark.parametrize("path", [p for p in _modules() if _checked_layer(p)], ids=_name)

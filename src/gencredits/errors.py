@@ -22,13 +22,16 @@ nowhere else (``http_status``)::
     │   ├── WalletNotFound               404 wallet_not_found
     │   ├── GrantNotFound                404 grant_not_found
     │   ├── JobNotFound                  404 job_not_found
-    │   └── KeyNotFound                  404 key_not_found
+    │   ├── KeyNotFound                  404 key_not_found
+    │   ├── SubscriptionNotFound         404 subscription_not_found
+    │   └── PurchaseNotFound             404 purchase_not_found
     ├── MethodNotAllowed                 405 method_not_allowed
     ├── Conflict                         409 conflict
     │   ├── IdempotencyConflict          409 idempotency_conflict
     │   ├── InvalidTransition            409 invalid_transition
     │   └── WalletExists                 409 wallet_exists
     ├── InsufficientCredits              402 insufficient_credits
+    ├── WalletFrozen                     423 wallet_frozen
     └── Unavailable                      503 unavailable
 
 Every code is a class of this tree, raised as that class: a subclass refines ``code``
@@ -62,12 +65,15 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "PermissionDenied",
+    "PurchaseNotFound",
+    "SubscriptionNotFound",
     "Unavailable",
     "UnknownCatalog",
     "UnknownModel",
     "UnknownParameter",
     "ValueNotOffered",
     "WalletExists",
+    "WalletFrozen",
     "WalletNotFound",
 ]
 
@@ -212,6 +218,14 @@ class KeyNotFound(NotFound):
     code = "key_not_found"
 
 
+class SubscriptionNotFound(NotFound):
+    code = "subscription_not_found"
+
+
+class PurchaseNotFound(NotFound):
+    code = "purchase_not_found"
+
+
 class MethodNotAllowed(GencreditsError):
     """The path exists but does not take this HTTP method."""
 
@@ -264,6 +278,21 @@ class InsufficientCredits(GencreditsError):
                 "shortfall": self.shortfall,
                 **({"wallet": wallet} if wallet else {}),
             },
+        )
+
+
+class WalletFrozen(GencreditsError):
+    """The wallet is frozen (after a chargeback): it takes no new submissions until an
+    operator lifts the freeze; nothing was recorded."""
+
+    code = "wallet_frozen"
+    http_status = 423
+
+    def __init__(self, wallet: str, reason: str) -> None:
+        super().__init__(
+            f"wallet {wallet!r} is frozen ({reason}): no new submissions until an operator "
+            "unfreezes it",
+            details={"wallet": wallet, "reason": reason},
         )
 
 

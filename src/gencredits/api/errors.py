@@ -105,6 +105,7 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict (idempotency key reused for another request, or invalid state transition)",
     422: "Invalid input (details: field, value, allowed)",
+    423: "The wallet is frozen after a chargeback (details: wallet, reason)",
     503: "The database is unreachable or not migrated; retry later",
 }
 

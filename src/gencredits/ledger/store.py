@@ -38,6 +38,7 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
+from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 
 __all__ = [
     "AuditSnapshot",
@@ -75,6 +76,9 @@ class UnitHints:
     job_id: str | None = None  # a job whose wallet the unit locks
     grant_id: str | None = None  # a grant whose wallet the unit locks
     idempotency: tuple[str, str] | None = None  # (scope, key) the unit checks
+    #: the unit reads or writes subscriptions or purchases: a batching store runs it in a
+    #: transaction of its own (these are rare and never on the hot path)
+    alone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,19 @@ class WriteUnit(Protocol):
     def insert_idempotency(self, record: IdempotencyRecord) -> None: ...
     def emit(self, event: Event) -> None: ...
 
+    # --- subscriptions and purchases (units with ``UnitHints(alone=True)``) ------------------
+    def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+    def insert_subscription(self, subscription: Subscription) -> None: ...
+    def update_subscription(self, subscription: Subscription) -> None: ...
+    def insert_cycle(self, cycle: CycleRecord) -> None:
+        """Record a granted cycle; a second record of the same (wallet, subscription,
+        number) cannot commit (the unit fails with :class:`RetryableConflict`)."""
+        ...
+
+    def get_purchase(self, purchase_id: str) -> Purchase | None: ...
+    def insert_purchase(self, purchase: Purchase) -> None: ...
+    def update_purchase(self, purchase: Purchase) -> None: ...
+
 
 class LedgerReader(Protocol):
     """Reads, all in one read-only transaction (one consistent view)."""
@@ -180,6 +197,23 @@ class LedgerReader(Protocol):
         ...
 
     def audit_snapshot(self) -> AuditSnapshot: ...
+
+    # --- subscriptions and purchases --------------------------------------------------------
+    def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+    def wallet_subscriptions(self, wallet_id: str) -> list[Subscription]:
+        """The wallet's subscriptions, oldest first."""
+        ...
+
+    def subscription_cycles(self, subscription_id: str) -> list[CycleRecord]:
+        """The subscription's granted cycles, by number."""
+        ...
+
+    def due_subscriptions(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        """(subscription id, wallet id) of active or cancelled subscriptions whose next
+        cycle started at or before ``now``, by wallet id."""
+        ...
+
+    def get_purchase(self, purchase_id: str) -> Purchase | None: ...
 
 
 class LedgerStore(Protocol):

@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
+from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.ledger.store import RetryableConflict, UnitHints
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.driver import BulkStatement, DirectSelect, SentSelect, driver_pipeline
@@ -504,3 +505,29 @@ class StagedUnit:
 
     def emit(self, event: Event) -> None:
         self.emitted.append(event)
+
+    # subscriptions and purchases: never in a batch (their units run alone, see
+    # UnitHints.alone), so reaching these is a bug in the caller's hints
+    def _alone(self) -> AssertionError:
+        return AssertionError("plan records are written by units with UnitHints(alone=True)")
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        raise self._alone()
+
+    def insert_subscription(self, subscription: Subscription) -> None:
+        raise self._alone()
+
+    def update_subscription(self, subscription: Subscription) -> None:
+        raise self._alone()
+
+    def insert_cycle(self, cycle: CycleRecord) -> None:
+        raise self._alone()
+
+    def get_purchase(self, purchase_id: str) -> Purchase | None:
+        raise self._alone()
+
+    def insert_purchase(self, purchase: Purchase) -> None:
+        raise self._alone()
+
+    def update_purchase(self, purchase: Purchase) -> None:
+        raise self._alone()
