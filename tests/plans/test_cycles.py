@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -63,7 +64,7 @@ def test_due_cycles_are_consecutive_and_started(anchor: datetime, first: int, se
     assert [c.number for c in due] == list(range(first, first + len(due)))
     assert all(c.starts_at <= at for c in due)
     assert cycle_start(anchor, first + len(due)) > at
-    assert all(a.ends_at == b.starts_at for a, b in zip(due, due[1:], strict=False))
+    assert all(a.ends_at == b.starts_at for a, b in itertools.pairwise(due))
 
 
 @given(st.integers(min_value=-10, max_value=10**6), st.integers(min_value=0, max_value=10**6))
@@ -99,7 +100,8 @@ plans:
   b: {title: B, price: 1, monthly_credits: 10, refresh: {policy: reset, cap: 5}}
   c: {title: C, price: 1, monthly_credits: 10, refresh: {policy: rollover}}
 packs:
-  p: {title: P, price: 2, credits: 10, bonus_credits: 1, validity_months: 2, bonus_validity_months: 3}
+  p: {title: P, price: 2, credits: 10, bonus_credits: 1, validity_months: 2,
+      bonus_validity_months: 3}
 """
     with pytest.raises(InvalidCatalog) as shape:
         parse_plans(text)

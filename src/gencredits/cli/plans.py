@@ -18,7 +18,7 @@ from rich.table import Table
 
 from gencredits.billing import Billing
 from gencredits.cli._app import JsonOpt, app, console, print_json
-from gencredits.cli.ledger import KeyOpt, WalletArg, _call, _key, _when
+from gencredits.cli.ledger import KeyOpt, WalletArg, call_service, fresh_key, parse_instant
 from gencredits.errors import InvalidRequest
 
 subscription_app = typer.Typer(help="Change, cancel, resume and show subscriptions.")
@@ -39,7 +39,7 @@ def _local(api: Any) -> Billing:
 
 
 def _run(ctx: typer.Context, as_json: bool, work: Callable[[Billing], Any], text: str) -> None:
-    answer = _call(ctx, as_json, lambda api: work(_local(api)))
+    answer = call_service(ctx, as_json, lambda api: work(_local(api)))
     data = answer.to_dict() if hasattr(answer, "to_dict") else answer
     if as_json:
         print_json(data)
@@ -50,7 +50,7 @@ def _run(ctx: typer.Context, as_json: bool, work: Callable[[Billing], Any], text
 @app.command("plans")
 def plans_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The plan catalog: each plan's and pack's effective price per credit."""
-    data = _call(ctx, as_json, lambda api: _local(api).plans(), existing=False).to_dict()
+    data = call_service(ctx, as_json, lambda api: _local(api).plans(), existing=False).to_dict()
     if as_json:
         print_json(data)
         return
@@ -94,7 +94,7 @@ def subscribe_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Subscribe a wallet to a plan: the first cycle's credits are granted at once."""
-    key = _key(idempotency_key)
+    key = fresh_key(idempotency_key)
     _run(
         ctx,
         as_json,
@@ -115,7 +115,7 @@ def change_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Upgrade (at once or next cycle, as the catalog says) or downgrade (next cycle)."""
-    key = _key(idempotency_key)
+    key = fresh_key(idempotency_key)
     _run(
         ctx,
         as_json,
@@ -133,7 +133,7 @@ def action_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel (credits stay to the cycle end), resume, or mark past due."""
-    key = _key(idempotency_key)
+    key = fresh_key(idempotency_key)
     methods = {
         "cancel": Billing.cancel_subscription,
         "resume": Billing.resume_subscription,
@@ -168,7 +168,7 @@ def tick_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Renew the subscriptions due (for cron): each missed cycle once, safe to run twice."""
-    at: datetime | None = _when("--now", now)
+    at: datetime | None = parse_instant("--now", now)
     _run(
         ctx,
         as_json,
@@ -187,7 +187,7 @@ def buy_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Buy a pack: its credits and bonus as two linked grants."""
-    key = _key(idempotency_key)
+    key = fresh_key(idempotency_key)
     _run(
         ctx,
         as_json,
@@ -207,7 +207,7 @@ def refund_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Take back what is left of a purchase (``--chargeback``: and freeze the wallet)."""
-    key = _key(idempotency_key)
+    key = fresh_key(idempotency_key)
 
     def work(b: Billing) -> Any:
         if chargeback:
@@ -222,7 +222,7 @@ def unfreeze_command(
     ctx: typer.Context, wallet: WalletArg, idempotency_key: KeyOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Lift a wallet's freeze (after a chargeback): it takes submissions again."""
-    key = _key(idempotency_key)
+    key = fresh_key(idempotency_key)
     _run(
         ctx,
         as_json,
