@@ -4,7 +4,7 @@
 
 Provider-neutral: for platforms that take payments elsewhere and tell gencredits what was
 paid.  Every command that moves credits takes ``--idempotency-key`` (default: a fresh key,
-printed).  These run on the local database; over ``--url`` they are refused for now.
+printed).  Local database or ``--url`` service alike (``tick --now`` is local only).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gencredits.billing import Billing
+from gencredits.billing import Billing, BillingAPI
 from gencredits.cli._app import JsonOpt, app, console, print_json
 from gencredits.cli.ledger import KeyOpt, WalletArg, call_service, fresh_key, parse_instant
 from gencredits.errors import InvalidRequest
@@ -30,16 +30,16 @@ SubArg = Annotated[str, typer.Argument(metavar="SUBSCRIPTION", help="sub_... id.
 PurchaseArg = Annotated[str, typer.Argument(metavar="PURCHASE", help="The payment reference.")]
 
 
-def _local(api: Any) -> Billing:
+def _local(api: BillingAPI) -> Billing:
     if not isinstance(api, Billing):
         raise InvalidRequest.for_field(
-            "--url", "a service", "the local database (plan commands are not over HTTP yet)"
+            "--now", "with --url", "the local database (a service ticks at its own now)"
         )
     return api
 
 
-def _run(ctx: typer.Context, as_json: bool, work: Callable[[Billing], Any], text: str) -> None:
-    answer = call_service(ctx, as_json, lambda api: work(_local(api)))
+def _run(ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], Any], text: str) -> None:
+    answer = call_service(ctx, as_json, work)
     data = answer.to_dict() if hasattr(answer, "to_dict") else answer
     if as_json:
         print_json(data)
@@ -50,7 +50,7 @@ def _run(ctx: typer.Context, as_json: bool, work: Callable[[Billing], Any], text
 @app.command("plans")
 def plans_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The plan catalog: each plan's and pack's effective price per credit."""
-    data = call_service(ctx, as_json, lambda api: _local(api).plans(), existing=False).to_dict()
+    data = call_service(ctx, as_json, lambda api: api.plans(), existing=False).to_dict()
     if as_json:
         print_json(data)
         return
@@ -134,18 +134,20 @@ def action_command(
 ) -> None:
     """Cancel (credits stay to the cycle end), resume, or mark past due."""
     key = fresh_key(idempotency_key)
-    methods = {
-        "cancel": Billing.cancel_subscription,
-        "resume": Billing.resume_subscription,
-        "past-due": Billing.mark_past_due,
-    }
-    if action not in methods:
+    if action not in _ACTIONS:
         raise typer.BadParameter(f"one of {', '.join(_ACTIONS)}", param_hint="ACTION")
-    method = methods[action]
+
+    def work(b: BillingAPI) -> Any:
+        if action == "cancel":
+            return b.cancel_subscription(subscription, idempotency_key=key)
+        if action == "resume":
+            return b.resume_subscription(subscription, idempotency_key=key)
+        return b.mark_past_due(subscription, idempotency_key=key)
+
     _run(
         ctx,
         as_json,
-        lambda b: method(b, subscription, idempotency_key=key),
+        work,
         "subscription {id}: {state} ({outcome}), next at {next_at}",
     )
 
@@ -172,7 +174,7 @@ def tick_command(
     _run(
         ctx,
         as_json,
-        lambda b: b.tick(at),
+        lambda b: b.tick() if at is None else _local(b).tick(at),
         "renewed {subscriptions} subscription(s): {cycles_granted} cycle(s) granted, {ended} ended",
     )
 
@@ -209,7 +211,7 @@ def refund_command(
     """Take back what is left of a purchase (``--chargeback``: and freeze the wallet)."""
     key = fresh_key(idempotency_key)
 
-    def work(b: Billing) -> Any:
+    def work(b: BillingAPI) -> Any:
         if chargeback:
             return b.chargeback_purchase(purchase, idempotency_key=key)
         return b.refund_purchase(purchase, idempotency_key=key)
@@ -228,4 +230,22 @@ def unfreeze_command(
         as_json,
         lambda b: b.set_frozen(wallet, None, idempotency_key=key),
         "wallet {id}: unfrozen, available {available}",
+    )
+
+
+@app.command("freeze")
+def freeze_command(
+    ctx: typer.Context,
+    wallet: WalletArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why (shown in the error).")],
+    idempotency_key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Freeze a wallet: it refuses new submissions (wallet_frozen) until unfrozen."""
+    key = fresh_key(idempotency_key)
+    _run(
+        ctx,
+        as_json,
+        lambda b: b.set_frozen(wallet, reason, idempotency_key=key),
+        "wallet {id}: frozen ({frozen})",
     )
