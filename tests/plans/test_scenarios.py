@@ -1,7 +1,8 @@
 """Plans, subscriptions and packs over months of simulated time, in the domain's words.
 
-Each scenario runs on the in-memory reference store and on SQLite (and the key ones on
-group commit, whose plan units run alone).  The clock is the injectable ManualClock.
+Each scenario runs on every store: the in-memory reference, SQLite and PostgreSQL, each
+alone and behind group commit (whose batches stage plan rows like ledger rows).  The
+clock is the injectable ManualClock.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ packs:
 START = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite+group-commit"])
+@pytest.fixture(
+    params=["memory", "sqlite", "sqlite+group-commit", "postgresql", "postgresql+group-commit"]
+)
 def plan_billing(request: pytest.FixtureRequest, tmp_path: Any, ledger_catalogs: Any) -> Any:
     from gencredits.ledger import MemoryStore
     from gencredits.storage.sql.batch import GroupCommitStore
@@ -47,7 +50,10 @@ def plan_billing(request: pytest.FixtureRequest, tmp_path: Any, ledger_catalogs:
     if request.param == "memory":
         store = MemoryStore()
     else:
-        engine = make_engine(f"sqlite:///{tmp_path}/plans.db")
+        url = f"sqlite:///{tmp_path}/plans.db"
+        if request.param.startswith("postgresql"):
+            url = request.getfixturevalue("postgres_url")
+        engine = make_engine(url)
         upgrade(engine)
         store = SqlStore(engine)
         if request.param.endswith("group-commit"):

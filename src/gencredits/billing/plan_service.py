@@ -2,7 +2,7 @@
 subscriptions, the cycle tick, pack purchases, refunds, chargebacks and wallet freezes.
 
 Each method checks its input (:mod:`.plan_inputs`), then runs one unit of work through the
-runner (wallet lock, idempotency key, one retry policy) with ``UnitHints(alone=True)``, whose
+runner (wallet lock, idempotency key, one retry policy) with ``UnitHints()``, whose
 body applies :mod:`.subscriptions` or :mod:`.purchases`.
 """
 
@@ -111,7 +111,7 @@ class PlanBilling:
             asked,
             scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(wallet_id=wallet_id, alone=True),
+            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=self._replay_sub,
         )
@@ -139,7 +139,7 @@ class PlanBilling:
             asked,
             scope=asked.scope,
             key=key,
-            hints=UnitHints(alone=True),
+            hints=UnitHints(),
             body=body,
             replay=self._replay_sub,
             locate=lambda uow: _find(uow, sub_id).wallet_id,
@@ -204,7 +204,7 @@ class PlanBilling:
                 break
             done = self._runner.write(
                 partial(self._renew, due=due, at=at),
-                UnitHints(alone=True),
+                UnitHints(),
                 operation="tick",
                 scope="subscriptions",
             )
@@ -216,9 +216,10 @@ class PlanBilling:
 
     def _renew(self, uow: WriteUnit, due: list[tuple[str, str]], at: datetime) -> dict[str, int]:
         done = {"subscriptions": 0, "cycles_granted": 0, "ended": 0}
-        for sub_id, wallet_id in sorted(due, key=lambda d: (d[1], d[0])):
-            uow.lock_wallet(wallet_id)  # wallets in id order: two tickers never deadlock
-            sub = uow.get_subscription(sub_id)
+        uow.lock_wallets([wallet_id for _, wallet_id in due])  # in id order: no deadlock
+        subs = {s.id: s for s in uow.get_subscriptions([sub_id for sub_id, _ in due])}
+        for sub_id, _wallet_id in sorted(due, key=lambda d: (d[1], d[0])):
+            sub = subs.get(sub_id)
             if sub is None or sub.next_at > at or sub.state not in ("active", "cancelled"):
                 continue  # another ticker got there first
             after, granted = subscriptions.grant_due(
@@ -248,7 +249,7 @@ class PlanBilling:
             asked,
             scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(wallet_id=wallet_id, alone=True),
+            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=self._replay_purchase,
         )
@@ -266,7 +267,7 @@ class PlanBilling:
             asked,
             scope=asked.scope,
             key=key,
-            hints=UnitHints(alone=True),
+            hints=UnitHints(),
             body=body,
             replay=self._replay_purchase,
             locate=lambda uow: purchases.find_purchase(uow, asked.purchase_id).wallet_id,

@@ -328,6 +328,14 @@ class _MemoryUnit:
             raise RetryableConflict(f"subscription {subscription.id} exists")
         self.s._set(self.s.subscriptions, subscription.id, subscription)
 
+    def get_subscriptions(self, subscription_ids: Sequence[str]) -> list[Subscription]:
+        found = (self.s.subscriptions.get(i) for i in subscription_ids)
+        return [s for s in found if s is not None]
+
+    def lock_wallets(self, wallet_ids: Sequence[str]) -> list[Wallet]:
+        found = (self.s.wallets.get(i) for i in sorted(set(wallet_ids)))
+        return [w for w in found if w is not None]
+
     def update_subscription(self, subscription: Subscription) -> None:
         assert subscription.id in self.s.subscriptions
         self.s._set(self.s.subscriptions, subscription.id, subscription)

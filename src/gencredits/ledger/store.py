@@ -76,9 +76,6 @@ class UnitHints:
     job_id: str | None = None  # a job whose wallet the unit locks
     grant_id: str | None = None  # a grant whose wallet the unit locks
     idempotency: tuple[str, str] | None = None  # (scope, key) the unit checks
-    #: the unit reads or writes subscriptions or purchases: a batching store runs it in a
-    #: transaction of its own (these are rare and never on the hot path)
-    alone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +134,17 @@ class WriteUnit(Protocol):
     def insert_idempotency(self, record: IdempotencyRecord) -> None: ...
     def emit(self, event: Event) -> None: ...
 
-    # --- subscriptions and purchases (units with ``UnitHints(alone=True)``) ------------------
+    def lock_wallets(self, wallet_ids: Sequence[str]) -> list[Wallet]:
+        """Lock several wallets at once, in id order (a tick renewing many subscriptions
+        in one unit); the missing ones are left out."""
+        ...
+
+    # --- subscriptions and purchases ------------------------------------------------------------
     def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+    def get_subscriptions(self, subscription_ids: Sequence[str]) -> list[Subscription]:
+        """Those of these subscriptions that exist (any order)."""
+        ...
+
     def insert_subscription(self, subscription: Subscription) -> None: ...
     def update_subscription(self, subscription: Subscription) -> None: ...
     def insert_cycle(self, cycle: CycleRecord) -> None:

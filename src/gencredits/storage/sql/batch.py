@@ -122,11 +122,7 @@ class GroupCommitStore:
             yield reader
 
     def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
-        """Queue ``unit`` for the next batch; answer once that batch has committed.  A unit
-        that reads or writes subscriptions or purchases (``hints.alone``) runs in a
-        transaction of its own instead: they are rare, and the batch stages only the ledger."""
-        if hints.alone:
-            return self.inner.run_unit(unit, hints)
+        """Queue ``unit`` for the next batch; answer once that batch has committed."""
         pending = _Pending(unit, hints)
         with self._close_lock:
             if self._closed:

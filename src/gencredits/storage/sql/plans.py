@@ -9,6 +9,7 @@ granted).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -16,10 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gencredits.ledger.model import Wallet
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.rows import WALLET_COLUMNS, wallet_of
 
-__all__ = ["PlanReads", "PlanWrites"]
+__all__ = ["PlanReads", "PlanWrites", "cycle_row", "purchase_row", "subscription_row"]
 
 _SUB_FIELDS = tuple(f.name for f in fields(Subscription))
 _CYCLE_FIELDS = tuple(f.name for f in fields(CycleRecord))
@@ -36,10 +39,18 @@ def _subscription(r: Any) -> Subscription:
     return Subscription(*values)
 
 
-def _subscription_row(s: Subscription) -> dict[str, Any]:
+def subscription_row(s: Subscription) -> dict[str, Any]:
     row = {name: getattr(s, name) for name in _SUB_FIELDS}
     row["allowance_grants"] = list(s.allowance_grants)
     return row
+
+
+def cycle_row(c: CycleRecord) -> dict[str, Any]:
+    return {name: getattr(c, name) for name in _CYCLE_FIELDS}
+
+
+def purchase_row(p: Purchase) -> dict[str, Any]:
+    return {name: getattr(p, name) for name in _PURCHASE_FIELDS}
 
 
 class PlanReads:
@@ -49,6 +60,12 @@ class PlanReads:
         q = sa.select(*_SUB_COLUMNS).where(t.subscriptions.c.id == subscription_id)
         row = self.c.execute(q).first()
         return None if row is None else _subscription(row)
+
+    def get_subscriptions(self, subscription_ids: Sequence[str]) -> list[Subscription]:
+        if not subscription_ids:
+            return []
+        q = sa.select(*_SUB_COLUMNS).where(t.subscriptions.c.id.in_(list(subscription_ids)))
+        return [_subscription(r) for r in self.c.execute(q)]
 
     def wallet_subscriptions(self, wallet_id: str) -> list[Subscription]:
         s = t.subscriptions
@@ -76,24 +93,35 @@ class PlanReads:
 
 
 class PlanWrites(PlanReads):
+    backend: str
+
+    def lock_wallets(self, wallet_ids: Sequence[str]) -> list[Wallet]:
+        """Lock (PostgreSQL) and read these wallets, in id order."""
+        if not wallet_ids:
+            return []
+        w = t.wallets
+        q = sa.select(*WALLET_COLUMNS).where(w.c.id.in_(sorted(set(wallet_ids)))).order_by(w.c.id)
+        if self.backend == "postgresql":
+            q = q.with_for_update()
+        return [wallet_of(r) for r in self.c.execute(q)]
+
     def insert_subscription(self, subscription: Subscription) -> None:
-        self.c.execute(t.subscriptions.insert(), _subscription_row(subscription))
+        self.c.execute(t.subscriptions.insert(), subscription_row(subscription))
 
     def update_subscription(self, subscription: Subscription) -> None:
         s = t.subscriptions
-        row = _subscription_row(subscription)
+        row = subscription_row(subscription)
         where = sa.and_(s.c.wallet_id == subscription.wallet_id, s.c.id == subscription.id)
         self.c.execute(s.update().where(where).values(**row))
 
     def insert_cycle(self, cycle: CycleRecord) -> None:
-        self.c.execute(t.cycles.insert(), {n: getattr(cycle, n) for n in _CYCLE_FIELDS})
+        self.c.execute(t.cycles.insert(), cycle_row(cycle))
 
     def insert_purchase(self, purchase: Purchase) -> None:
-        row = {n: getattr(purchase, n) for n in _PURCHASE_FIELDS}
-        self.c.execute(t.purchases.insert(), row)
+        self.c.execute(t.purchases.insert(), purchase_row(purchase))
 
     def update_purchase(self, purchase: Purchase) -> None:
         p = t.purchases
-        row = {n: getattr(purchase, n) for n in _PURCHASE_FIELDS}
+        row = purchase_row(purchase)
         where = sa.and_(p.c.wallet_id == purchase.wallet_id, p.c.id == purchase.id)
         self.c.execute(p.update().where(where).values(**row))
