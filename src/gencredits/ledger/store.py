@@ -216,7 +216,8 @@ class LedgerReader(Protocol):
 
     def due_subscriptions(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
         """(subscription id, wallet id) of active or cancelled subscriptions whose next
-        cycle started at or before ``now``, by wallet id."""
+        cycle started at or before ``now``, soonest first (a unit locks its chunk's wallets
+        in id order, so tickers never deadlock)."""
         ...
 
     def get_purchase(self, purchase_id: str) -> Purchase | None: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -37,8 +38,11 @@ class Cycle:
     ends_at: datetime
 
 
+@lru_cache(maxsize=4096)
 def cycle_start(anchor: datetime, number: int) -> datetime:
-    """Where cycle ``number`` starts: ``anchor`` plus ``number`` months, from the anchor."""
+    """Where cycle ``number`` starts: ``anchor`` plus ``number`` months, from the anchor.
+    Cached: a tick renews many subscriptions that share an anchor (the first of the month
+    on a calendar-anchored platform), and relativedelta is most of a renewal's arithmetic."""
     if number < 0:
         raise ValueError(f"cycle number: 0 or more (got {number})")
     return anchor + relativedelta(months=number)

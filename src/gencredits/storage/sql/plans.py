@@ -81,7 +81,7 @@ class PlanReads:
         q = (
             sa.select(s.c.id, s.c.wallet_id)
             .where(s.c.state.in_(("active", "cancelled")), s.c.next_at <= now)
-            .order_by(s.c.wallet_id, s.c.id)
+            .order_by(s.c.next_at)
             .limit(limit)
         )
         return [(r.id, r.wallet_id) for r in self.c.execute(q)]
