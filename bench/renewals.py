@@ -6,7 +6,9 @@ all due at the same instant.  Set-up writes the wallets and subscriptions straig
 tables (not timed).  Timed: ONE ``Billing.tick(now)`` on a group-commit store, which renews
 ``--batch`` subscriptions per unit of work (their wallets locked with one query, the
 subscriptions read with one, and every row written with one multi-row statement per table).
-Then checked: one cycle row, one allowance grant and one idempotency record per
+The table gives the wall time and the ticking process's own CPU time (on a machine shared
+with other work, the wall time grows with the load average, also printed).  Then checked:
+one cycle row, one allowance grant and one idempotency record per
 subscription, and a second tick grants nothing.
 
 Usage: ``.venv/bin/python bench/renewals.py [--subscriptions 100000] [--batch 1000]
@@ -90,13 +92,14 @@ def set_up(url: str, n: int) -> None:
     engine.dispose()
 
 
-def renew(url: str, n: int, batch: int) -> tuple[float, int]:
+def renew(url: str, n: int, batch: int) -> tuple[float, float, int]:
+    """(wall seconds, this process's CPU seconds, renewals) of one tick."""
     store = GroupCommitStore(SqlStore(make_engine(url)))
     billing = Billing(store, clock=ManualClock(DUE))
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = billing.tick(DUE, batch=batch)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert report.cycles_granted == n, report
         assert billing.tick(DUE, batch=batch).cycles_granted == 0
     finally:
@@ -110,7 +113,7 @@ def renew(url: str, n: int, batch: int) -> tuple[float, int]:
         keys = conn.execute(sa.select(sa.func.count()).select_from(t.idempotency)).scalar_one()
     engine.dispose()
     assert cycles == grants == keys == n, (cycles, grants, keys)
-    return elapsed, n
+    return elapsed, cpu, n
 
 
 def main() -> None:
@@ -125,19 +128,25 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as folder:
                 url = f"sqlite:///{os.path.join(folder, 'renewals.db')}"
                 set_up(url, args.subscriptions)
-                elapsed, n = renew(url, args.subscriptions, args.batch)
+                elapsed, cpu, n = renew(url, args.subscriptions, args.batch)
         else:
             with postgres_database() as url:
                 set_up(url, args.subscriptions)
-                elapsed, n = renew(url, args.subscriptions, args.batch)
-        rows.append((backend, n, args.batch, elapsed))
+                elapsed, cpu, n = renew(url, args.subscriptions, args.batch)
+        rows.append((backend, n, args.batch, elapsed, cpu, os.getloadavg()[0]))
         print(f"{backend}: {n:,} renewals in {elapsed:.1f} s", file=sys.stderr)
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     print(f"\nmachine: {machine}, Python {platform.python_version()}")
-    print("| backend | subscriptions due | per unit | tick | renewals/s |")
-    print("|---|---|---|---|---|")
-    for backend, n, batch, elapsed in rows:
-        print(f"| {backend} | {n:,} | {batch:,} | {elapsed:.1f} s | {n / elapsed:,.0f} |")
+    print(
+        "| backend | subscriptions due | per unit | tick (wall) | tick CPU (this process) "
+        "| renewals/s | load average (1 min) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for backend, n, batch, elapsed, cpu, load in rows:
+        print(
+            f"| {backend} | {n:,} | {batch:,} | {elapsed:.1f} s | {cpu:.1f} s "
+            f"| {n / elapsed:,.0f} | {load:.1f} |"
+        )
 
 
 if __name__ == "__main__":
