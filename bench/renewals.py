@@ -89,6 +89,8 @@ def set_up(url: str, n: int) -> None:
                     for w in ids
                 ],
             )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE"))  # as a live database's statistics would be
     engine.dispose()
 
 
