@@ -290,3 +290,17 @@ def test_catching_up_three_missed_cycles_with_their_own_expiries(plan_billing: B
     )
     assert rolled == ["2027-04-30", "2027-05-31", "2027-06-30"]
     assert kinds(b) == {"allowance": 600 + 600 + 1000}
+
+
+def test_a_plan_gone_from_the_catalog_is_skipped_not_a_stuck_tick(plan_billing: Billing) -> None:
+    b = plan_billing
+    b.create_wallet("v")
+    b.subscribe("u", "roll", idempotency_key="s")
+    b.subscribe("v", "starter", idempotency_key="s")
+    b.plan_catalog = parse_plans(PLANS.replace("  roll:", "  roll-v2:"))
+    b.clock.set(datetime(2027, 2, 28, 12, tzinfo=UTC))  # type: ignore[attr-defined]
+    report = b.tick()
+    assert (report.subscriptions, report.cycles_granted) == (1, 1)
+    assert b.tick().subscriptions == 0  # it waits for an operator, not failing every tick
+    b.plan_catalog = parse_plans(PLANS)
+    assert b.tick().cycles_granted == 1

@@ -77,7 +77,8 @@ class PlanBilling:
     # ------------------------------------------------------------------ subscriptions
     def subscribe(self, wallet_id: str, plan: str, *, idempotency_key: str) -> SubscriptionView:
         """Subscribe the wallet to ``plan``: cycles are anchored on now, and the first cycle's
-        allowance (and bonus) is granted at once.  One live subscription per wallet."""
+        allowance (and bonus) is granted at once.  A wallet may hold several (an add-on
+        plan beside a main one); each renews on its own anchor."""
         asked = SubscribeWallet(wallet_id, plan)
         catalog = self.plan_catalog
         chosen = catalog.plan(plan)
@@ -198,8 +199,11 @@ class PlanBilling:
         at = self._runner.clock.now() if now is None else check_time("now", now)
         check_int("batch", batch, 1, limits.PAGE_MAX * 10)
         report = {"subscriptions": 0, "cycles_granted": 0, "ended": 0}
+        # Only subscriptions whose plans the catalog has: one whose plan left the catalog
+        # waits for an operator instead of failing every tick.
+        plans = sorted(self.plan_catalog.plans)
         while True:
-            due = self._runner.read(lambda r, _n: r.due_subscriptions(at, limit=batch))
+            due = self._runner.read(lambda r, _n: r.due_subscriptions(at, limit=batch, plans=plans))
             if not due:
                 break
             done = self._runner.write(
@@ -210,8 +214,8 @@ class PlanBilling:
             )
             for key, value in done.items():
                 report[key] += value
-            if not done["subscriptions"] and len(due) < batch:
-                break
+            if not done["subscriptions"]:
+                break  # another ticker renewed them: it goes on with the rest
         return TickReport(**report)
 
     def _renew(self, uow: WriteUnit, due: list[tuple[str, str]], at: datetime) -> dict[str, int]:
@@ -222,6 +226,8 @@ class PlanBilling:
             sub = subs.get(sub_id)
             if sub is None or sub.next_at > at or sub.state not in ("active", "cancelled"):
                 continue  # another ticker got there first
+            if (sub.pending_plan or sub.plan) not in self.plan_catalog.plans:
+                continue  # its plan left the catalog meanwhile
             after, granted = subscriptions.grant_due(
                 uow, self.plan_catalog, self.kind_priorities, sub, at
             )

@@ -354,11 +354,17 @@ class _MemoryUnit:
         found = [c for c in self.s.cycles.values() if c.subscription_id == subscription_id]
         return sorted(found, key=lambda c: c.number)
 
-    def due_subscriptions(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+    def due_subscriptions(
+        self, now: datetime, *, limit: int, plans: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        known = set(plans)
         due = sorted(
             (s.wallet_id, s.id)
             for s in self.s.subscriptions.values()
-            if s.state in ("active", "cancelled") and s.next_at <= now
+            if s.state in ("active", "cancelled")
+            and s.next_at <= now
+            and s.plan in known
+            and (s.pending_plan is None or s.pending_plan in known)
         )
         return [(sub_id, wallet_id) for wallet_id, sub_id in due[:limit]]
 

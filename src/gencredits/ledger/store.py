@@ -214,9 +214,12 @@ class LedgerReader(Protocol):
         """The subscription's granted cycles, by number."""
         ...
 
-    def due_subscriptions(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
-        """(subscription id, wallet id) of active or cancelled subscriptions whose next
-        cycle started at or before ``now``, soonest first (a unit locks its chunk's wallets
+    def due_subscriptions(
+        self, now: datetime, *, limit: int, plans: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """(subscription id, wallet id) of active or cancelled subscriptions on ``plans``
+        (and, if they have a pending plan, moving to one of ``plans``) whose next cycle
+        started at or before ``now``, soonest first (a unit locks its chunk's wallets
         in id order, so tickers never deadlock)."""
         ...
 

@@ -76,11 +76,16 @@ class PlanReads:
         q = sa.select(*_CYCLE_COLUMNS).where(t.cycles.c.subscription_id == subscription_id)
         return [CycleRecord(*r) for r in self.c.execute(q.order_by(t.cycles.c.number))]
 
-    def due_subscriptions(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+    def due_subscriptions(
+        self, now: datetime, *, limit: int, plans: Sequence[str]
+    ) -> list[tuple[str, str]]:
         s = t.subscriptions
+        known = list(plans)
+        pending = sa.or_(s.c.pending_plan.is_(None), s.c.pending_plan.in_(known))
         q = (
             sa.select(s.c.id, s.c.wallet_id)
             .where(s.c.state.in_(("active", "cancelled")), s.c.next_at <= now)
+            .where(s.c.plan.in_(known), pending)
             .order_by(s.c.next_at)
             .limit(limit)
         )
