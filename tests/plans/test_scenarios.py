@@ -8,6 +8,7 @@ clock is the injectable ManualClock.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ plans:
     price: 20
     monthly_credits: 1000
     refresh: {policy: rollover, cap: 600, expires_after_months: 2}
+  yearly: {title: Yearly, price: 96, period: year, monthly_credits: 1000}
 packs:
   medium: {title: Medium, price: 18, credits: 2000, bonus_credits: 200, bonus_validity_months: 3}
 """
@@ -304,3 +306,14 @@ def test_a_plan_gone_from_the_catalog_is_skipped_not_a_stuck_tick(plan_billing: 
     assert b.tick().subscriptions == 0  # it waits for an operator, not failing every tick
     b.plan_catalog = parse_plans(PLANS)
     assert b.tick().cycles_granted == 1
+
+
+def test_a_yearly_plan_is_paid_yearly_and_grants_monthly(plan_billing: Billing) -> None:
+    b = plan_billing
+    yearly = b.plan_catalog.plan("yearly")
+    assert yearly.price_per_credit == Decimal("0.008")  # 96 / (12 x 1,000)
+    sub = b.subscribe("u", "yearly", idempotency_key="s")
+    at(b, datetime(2027, 4, 30, 12, tzinfo=UTC))
+    cycles = b.get_subscription(sub.id).cycles
+    assert [(c.number, c.granted) for c in cycles] == [(0, 1000), (1, 1000), (2, 1000), (3, 1000)]
+    assert kinds(b) == {"allowance": 1000}  # reset: one month's allowance at a time
