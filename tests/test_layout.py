@@ -121,7 +121,9 @@ def test_no_private_names_cross_modules(path: Path) -> None:
 
 
 def _checked_layer(path: Path) -> bool:
-    return _name(path).startswith(("gencredits.billing", "gencredits.ledger", "gencredits.pricing"))
+    return _name(path).startswith(
+        ("gencredits.billing", "gencredits.ledger", "gencredits.plans", "gencredits.pricing")
+    )
 
 
 @pytest.mark.parametrize("path", [p for p in _modules() if _checked_layer(p)], ids=_name)

@@ -22,13 +22,16 @@ nowhere else (``http_status``)::
     │   ├── WalletNotFound               404 wallet_not_found
     │   ├── GrantNotFound                404 grant_not_found
     │   ├── JobNotFound                  404 job_not_found
-    │   └── KeyNotFound                  404 key_not_found
+    │   ├── KeyNotFound                  404 key_not_found
+    │   ├── SubscriptionNotFound         404 subscription_not_found
+    │   └── PurchaseNotFound             404 purchase_not_found
     ├── MethodNotAllowed                 405 method_not_allowed
     ├── Conflict                         409 conflict
     │   ├── IdempotencyConflict          409 idempotency_conflict
     │   ├── InvalidTransition            409 invalid_transition
     │   └── WalletExists                 409 wallet_exists
     ├── InsufficientCredits              402 insufficient_credits
+    ├── WalletFrozen                     423 wallet_frozen
     ├── RateLimited                      429 rate_limited
     └── Unavailable                      503 unavailable
 
@@ -63,13 +66,16 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "PermissionDenied",
+    "PurchaseNotFound",
     "RateLimited",
+    "SubscriptionNotFound",
     "Unavailable",
     "UnknownCatalog",
     "UnknownModel",
     "UnknownParameter",
     "ValueNotOffered",
     "WalletExists",
+    "WalletFrozen",
     "WalletNotFound",
 ]
 
@@ -214,6 +220,14 @@ class KeyNotFound(NotFound):
     code = "key_not_found"
 
 
+class SubscriptionNotFound(NotFound):
+    code = "subscription_not_found"
+
+
+class PurchaseNotFound(NotFound):
+    code = "purchase_not_found"
+
+
 class MethodNotAllowed(GencreditsError):
     """The path exists but does not take this HTTP method."""
 
@@ -286,6 +300,21 @@ class RateLimited(GencreditsError):
                 "limit_per_min": limit_per_min,
                 "retry_after_s": retry_after_s,
             },
+        )
+
+
+class WalletFrozen(GencreditsError):
+    """The wallet is frozen (after a chargeback): it takes no new submissions until an
+    operator lifts the freeze; nothing was recorded."""
+
+    code = "wallet_frozen"
+    http_status = 423
+
+    def __init__(self, wallet: str, reason: str) -> None:
+        super().__init__(
+            f"wallet {wallet!r} is frozen ({reason}): no new submissions until an operator "
+            "unfreezes it",
+            details={"wallet": wallet, "reason": reason},
         )
 
 

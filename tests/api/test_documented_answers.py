@@ -309,6 +309,83 @@ def test_every_route_answers_as_documented(
         path = f"/v1/wallets/{state['wallet']}/history"
         ex.send("/v1/wallets/{wallet_id}/history", Call("GET", path, key="read"), 200)
 
+    # --- plans, subscriptions, purchases -------------------------------------------------------
+    @route("GET", "/v1/plans")
+    def _() -> None:
+        ex.send("/v1/plans", Call("GET", "/v1/plans", key="read"), 200)
+
+    @route("POST", "/v1/wallets/{wallet_id}/subscriptions")
+    def _() -> None:
+        path = f"/v1/wallets/{state['wallet']}/subscriptions"
+        call = Call("POST", path, json={"plan": "starter"}, key="billing")
+        answer = ex.send("/v1/wallets/{wallet_id}/subscriptions", call, 201)
+        state["subscription"] = answer.json()["id"]
+
+    @route("GET", "/v1/wallets/{wallet_id}/subscriptions")
+    def _() -> None:
+        path = f"/v1/wallets/{state['wallet']}/subscriptions"
+        ex.send("/v1/wallets/{wallet_id}/subscriptions", Call("GET", path, key="read"), 200)
+
+    @route("GET", "/v1/subscriptions/{subscription_id}")
+    def _() -> None:
+        path = f"/v1/subscriptions/{state['subscription']}"
+        ex.send("/v1/subscriptions/{subscription_id}", Call("GET", path, key="read"), 200)
+
+    @route("POST", "/v1/subscriptions/{subscription_id}/plan")
+    def _() -> None:
+        path = f"/v1/subscriptions/{state['subscription']}/plan"
+        call = Call("POST", path, json={"plan": "pro"}, key="billing")
+        ex.send("/v1/subscriptions/{subscription_id}/plan", call, 200)
+
+    for action in ("past-due", "resume", "cancel"):
+
+        @route("POST", f"/v1/subscriptions/{{subscription_id}}/{action}")
+        def _(action: str = action) -> None:
+            path = f"/v1/subscriptions/{state['subscription']}/{action}"
+            route_path = f"/v1/subscriptions/{{subscription_id}}/{action}"
+            ex.send(route_path, Call("POST", path, key="billing"), 200)
+
+    @route("POST", "/v1/admin/tick")
+    def _() -> None:
+        ex.send("/v1/admin/tick", Call("POST", "/v1/admin/tick", key="admin"), 200)
+
+    @route("POST", "/v1/wallets/{wallet_id}/purchases")
+    def _() -> None:
+        path = f"/v1/wallets/{state['wallet']}/purchases"
+        for name in ("purchase", "disputed"):
+            state[name] = new_id("pay")
+            body = {"pack": "medium", "purchase_id": state[name]}
+            call = Call("POST", path, json=body, key="billing")
+            ex.send("/v1/wallets/{wallet_id}/purchases", call, 201)
+
+    @route("GET", "/v1/purchases/{purchase_id}")
+    def _() -> None:
+        path = f"/v1/purchases/{state['purchase']}"
+        ex.send("/v1/purchases/{purchase_id}", Call("GET", path, key="read"), 200)
+
+    @route("POST", "/v1/purchases/{purchase_id}/refund")
+    def _() -> None:
+        path = f"/v1/purchases/{state['purchase']}/refund"
+        ex.send("/v1/purchases/{purchase_id}/refund", Call("POST", path, key="billing"), 200)
+
+    @route("POST", "/v1/purchases/{purchase_id}/chargeback")
+    def _() -> None:
+        path = f"/v1/purchases/{state['disputed']}/chargeback"
+        call = Call("POST", path, json={"freeze": True}, key="billing")
+        ex.send("/v1/purchases/{purchase_id}/chargeback", call, 200)
+
+    @route("POST", "/v1/wallets/{wallet_id}/freeze")
+    def _() -> None:
+        path = f"/v1/wallets/{state['wallet']}/freeze"
+        frozen = ex.send(
+            "/v1/wallets/{wallet_id}/jobs",
+            Call("POST", f"/v1/wallets/{state['wallet']}/jobs", json={"model": "x"}, key="billing"),
+            423,
+        )
+        assert frozen.json()["error"]["code"] == "wallet_frozen"
+        call = Call("POST", path, json={"reason": None}, key="admin")
+        ex.send("/v1/wallets/{wallet_id}/freeze", call, 200)
+
     # --- operations, keys -------------------------------------------------------------------
     @route("POST", "/v1/admin/sweep")
     def _() -> None:

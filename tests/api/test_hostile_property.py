@@ -147,7 +147,14 @@ def test_no_hostile_body_gets_a_5xx_or_changes_anything(
             json={"model": "kling/v2-1-pro", "params": {"duration": 10}},
             headers={"Idempotency-Key": uuid.uuid4().hex},
         ).json()
-        ids = {"wallet_id": wallet, "job_id": job["id"], "grant_id": "gr_none", "key_id": "k"}
+        ids = {
+            "wallet_id": wallet,
+            "job_id": job["id"],
+            "grant_id": "gr_none",
+            "key_id": "k",
+            "subscription_id": "sub_none",
+            "purchase_id": "pay_none",
+        }
         cases = st.one_of(
             [
                 st.tuples(st.just(path.format(**ids)), body_for(schema, components))

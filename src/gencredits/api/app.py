@@ -36,6 +36,7 @@ from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.ratelimit import KeyRateLimiter
 from gencredits.api.routes import billing, catalog, health
 from gencredits.api.routes import keys as keys_routes
+from gencredits.api.routes import plans as plans_routes
 from gencredits.api.state import Services
 from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog.router, dependencies=strict_query)
     app.include_router(billing.router, dependencies=strict_query)
     app.include_router(keys_routes.router, dependencies=strict_query)
+    app.include_router(plans_routes.router, dependencies=strict_query)
     # Outermost last: metrics wrap the body limit, which wraps the quote fast path, which
     # wraps the FastAPI app.
     app.add_middleware(QuoteFastPath)

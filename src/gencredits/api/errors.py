@@ -106,6 +106,7 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict (idempotency key reused for another request, or invalid state transition)",
     422: "Invalid input (details: field, value, allowed)",
+    423: "The wallet is frozen after a chargeback (details: wallet, reason)",
     429: "Too many requests for this key (header Retry-After; details: retry_after_s)",
     503: "The database is unreachable or not migrated; retry later",
 }

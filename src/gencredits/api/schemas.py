@@ -26,6 +26,7 @@ from pydantic import (
     Field,
 )
 
+from gencredits.billing.plan_views import SubscriptionView
 from gencredits.billing.views import (
     EntryView,
     GrantView,
@@ -68,10 +69,12 @@ __all__ = [
     "CapacityPublic",
     "CatalogList",
     "CatalogPublic",
+    "ChargebackCreate",
     "CompareCreate",
     "ComparisonPublic",
     "EntryPage",
     "FreeJobCreate",
+    "FreezeUpdate",
     "GrantCreate",
     "GrantList",
     "HealthPublic",
@@ -87,13 +90,17 @@ __all__ = [
     "ModelDetail",
     "ModelList",
     "ModelPublic",
+    "PlanChange",
     "ProjectCreate",
     "ProjectQuotePublic",
     "ProjectStepCreate",
     "ProjectStepPublic",
+    "PurchaseCreate",
     "QuoteCreate",
     "QuoteLinePublic",
     "QuotePublic",
+    "SubscriptionCreate",
+    "SubscriptionList",
     "WalletCreate",
     "WalletPage",
 ]
@@ -483,3 +490,31 @@ class KeyCreated(KeyPublic):
 
 class KeyList(_Out):
     items: list[KeyPublic]
+
+
+# --- plans, subscriptions, purchases ----------------------------------------------------------
+
+
+class SubscriptionCreate(_In):
+    plan: Name = Field(description="A plan id of GET /v1/plans.")
+
+
+class PlanChange(_In):
+    plan: Name = Field(description="The plan to move to (timing: the catalog's upgrade rule).")
+
+
+class PurchaseCreate(_In):
+    pack: Name = Field(description="A pack id of GET /v1/plans.")
+    purchase_id: Name = Field(description="The platform's payment reference (unique).")
+
+
+class ChargebackCreate(_In):
+    freeze: bool = Field(True, description="Freeze the wallet until an operator lifts it.")
+
+
+class FreezeUpdate(_In):
+    reason: Name | None = Field(description="Why the wallet is frozen; null lifts the freeze.")
+
+
+class SubscriptionList(_Out):
+    items: list[SubscriptionView]

@@ -107,6 +107,7 @@ def view_of(wallet: Wallet, grants: Sequence[Grant], now: datetime) -> WalletVie
         overdraft_limit=wallet.overdraft_limit,
         hold_ttl_s=wallet.hold_ttl_s,
         extra_charge_share=wallet.extra_charge_share,
+        frozen=wallet.frozen,
         grants=tuple(GrantView.of(g, now) for g in sorted(grants, key=Grant.spend_key)),
         created_at=wallet.created_at,
         updated_at=wallet.updated_at,

@@ -19,7 +19,7 @@ from typing_extensions import Unpack
 
 from gencredits import limits
 from gencredits.clock import Clock, SystemClock
-from gencredits.errors import WalletExists
+from gencredits.errors import WalletExists, WalletFrozen
 from gencredits.ledger.model import (
     DEFAULT_KIND_PRIORITIES,
     Event,
@@ -30,6 +30,7 @@ from gencredits.ledger.model import (
 )
 from gencredits.ledger.postings import Key
 from gencredits.ledger.store import LedgerReader, LedgerStore, UnitHints, WriteUnit
+from gencredits.plans import PlanCatalog, bundled_plans
 from gencredits.pricing import CatalogSet, Quote, quote
 
 from . import grants, jobs, reads
@@ -50,6 +51,7 @@ from .inputs import (
     check_share,
     check_time,
 )
+from .plan_service import PlanBilling
 from .runner import Done, Later, UnitRunner, need_wallet
 from .spending import SpendPolicy
 from .views import (
@@ -76,9 +78,10 @@ class BillingOptions(TypedDict, total=False):
     refund_grant_ttl_s: int | None
     max_hold_ttl_s: int
     extra_charge_share: Decimal | int
+    plans: PlanCatalog | None
 
 
-class Billing:
+class Billing(PlanBilling):
     """The one public service: wallets, grants, job billing, history, sweep and audit."""
 
     def __init__(
@@ -93,6 +96,7 @@ class Billing:
         refund_grant_ttl_s: int | None = None,
         max_hold_ttl_s: int = limits.HOLD_TTL_S_MAX,
         extra_charge_share: Decimal | int = 0,
+        plans: PlanCatalog | None = None,
     ) -> None:
         """
         ``hold_ttl_by_model`` overrides the hold time limit per model id; a wallet's own
@@ -118,6 +122,8 @@ class Billing:
         self.extra_charge_share = check_share("extra_charge_share", extra_charge_share)
         self._policy = SpendPolicy(self.kind_priorities, refund_grant_ttl_s)
         self._runner = UnitRunner(store, self.clock)
+        #: the plans and packs subscriptions and purchases use (``plans``: the bundled example)
+        self.plan_catalog = plans if plans is not None else bundled_plans()
 
     @classmethod
     def from_url(
@@ -343,6 +349,8 @@ class Billing:
 
         def body(uow: WriteUnit, wallet: Wallet | None, now: datetime) -> Done[JobView]:
             wallet = need_wallet(wallet, wallet_id)
+            if wallet.frozen is not None:
+                raise WalletFrozen(wallet_id, wallet.frozen)
             if isinstance(priced, Exception):
                 raise priced
             job_id = job_id_for(now, wallet_id, idempotency_key)
@@ -518,6 +526,9 @@ class Billing:
         from .sweep import sweep
 
         at = self.clock.now() if now is None else check_time("now", now)
+        # Renewals first: a rollover reads what is left of the ended cycle's allowance
+        # before the sweep expires it.
+        self.tick(at)
         return sweep(self._runner, self._policy, at)
 
     def audit(self) -> list[Violation]:

@@ -216,6 +216,10 @@ class WalletView(_Replayable):
         description="The share of a job's quote a completion may charge beyond its hold "
         "(a decimal, as text); null: the service's setting.",
     )
+    frozen: str | None = Field(
+        None,
+        description="Why the wallet refuses new submissions (a chargeback); null: it does not.",
+    )
     grants: tuple[GrantView, ...] = Field(
         description="Active grants with credit left, in spend order (every grant: "
         "GET /v1/wallets/{id}/grants)."
@@ -373,3 +377,9 @@ class Violation(_Wire):
 
     def __str__(self) -> str:
         return f"{self.code} {self.subject}: {self.message}"
+
+
+#: The bases and helper of the wire types, for the modules that declare more of them.
+Wire = _Wire
+Replayable = _Replayable
+one_of = _one_of

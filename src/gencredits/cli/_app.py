@@ -38,7 +38,7 @@ SetOpt = Annotated[
 ]
 
 #: Exit status per error family (documented in the README): scripts can branch on it.
-EXIT_CODES: dict[int, int] = {422: 2, 404: 3, 409: 4, 402: 5, 401: 6, 403: 6, 503: 7}
+EXIT_CODES: dict[int, int] = {422: 2, 404: 3, 409: 4, 402: 5, 401: 6, 403: 6, 503: 7, 423: 8}
 
 
 def _version(value: bool) -> None:

@@ -522,3 +522,9 @@ def audit(
             console.print(f"[red]violation[/red] {v}", highlight=False)
     if violations:
         raise typer.Exit(1)
+
+
+#: For the other command modules (plans): the same call, key and instant helpers.
+call_service = _call
+fresh_key = _key
+parse_instant = _when

@@ -33,6 +33,12 @@ from gencredits.api.schemas import (
     ProjectQuotePublic,
     QuotePublic,
 )
+from gencredits.billing.plan_views import (
+    PlanCatalogView,
+    PurchaseView,
+    SubscriptionView,
+    TickReport,
+)
 from gencredits.billing.views import (
     EntryView,
     GrantView,
@@ -97,6 +103,14 @@ def _priced(
 
 class _Grants(BaseModel):
     items: list[GrantView]
+
+
+class _Subscriptions(BaseModel):
+    items: list[SubscriptionView]
+
+
+def _subscription_items(body: object) -> list[SubscriptionView]:
+    return _Subscriptions.model_validate(body).items
 
 
 class _Audit(BaseModel):
@@ -353,6 +367,99 @@ def sweep() -> Call[SweepReport]:
 def audit() -> Call[list[Violation]]:
     """Every broken ledger invariant (an empty list: clean).  Needs an admin key."""
     return _get("/v1/admin/audit", _violations)
+
+
+# --- plans, subscriptions, purchases ----------------------------------------------------------
+
+
+def plans() -> Call[PlanCatalogView]:
+    """The plan catalog with each plan's and pack's price per credit."""
+    return _get("/v1/plans", PlanCatalogView.model_validate)
+
+
+def subscribe(
+    wallet_id: str, plan: str, *, idempotency_key: str | None = None
+) -> Call[SubscriptionView]:
+    path = f"/v1/wallets/{_segment(wallet_id)}/subscriptions"
+    return _post(path, SubscriptionView.model_validate, {"plan": plan}, idempotency_key)
+
+
+def list_subscriptions(wallet_id: str) -> Call[list[SubscriptionView]]:
+    return _get(f"/v1/wallets/{_segment(wallet_id)}/subscriptions", _subscription_items)
+
+
+def get_subscription(subscription_id: str) -> Call[SubscriptionView]:
+    return _get(f"/v1/subscriptions/{_segment(subscription_id)}", SubscriptionView.model_validate)
+
+
+def change_plan(
+    subscription_id: str, plan: str, *, idempotency_key: str | None = None
+) -> Call[SubscriptionView]:
+    path = f"/v1/subscriptions/{_segment(subscription_id)}/plan"
+    return _post(path, SubscriptionView.model_validate, {"plan": plan}, idempotency_key)
+
+
+def _on_subscription(action: str) -> Callable[..., Call[SubscriptionView]]:
+    def call(subscription_id: str, *, idempotency_key: str | None = None) -> Call[SubscriptionView]:
+        path = f"/v1/subscriptions/{_segment(subscription_id)}/{action}"
+        return _post(path, SubscriptionView.model_validate, None, idempotency_key)
+
+    return call
+
+
+def cancel_subscription(
+    subscription_id: str, *, idempotency_key: str | None = None
+) -> Call[SubscriptionView]:
+    return _on_subscription("cancel")(subscription_id, idempotency_key=idempotency_key)
+
+
+def resume_subscription(
+    subscription_id: str, *, idempotency_key: str | None = None
+) -> Call[SubscriptionView]:
+    return _on_subscription("resume")(subscription_id, idempotency_key=idempotency_key)
+
+
+def mark_past_due(
+    subscription_id: str, *, idempotency_key: str | None = None
+) -> Call[SubscriptionView]:
+    return _on_subscription("past-due")(subscription_id, idempotency_key=idempotency_key)
+
+
+def tick() -> Call[TickReport]:
+    """Renew the subscriptions due now.  Needs an admin key."""
+    return _post("/v1/admin/tick", TickReport.model_validate)
+
+
+def purchase(
+    wallet_id: str, pack: str, *, purchase_id: str, idempotency_key: str | None = None
+) -> Call[PurchaseView]:
+    path = f"/v1/wallets/{_segment(wallet_id)}/purchases"
+    body = {"pack": pack, "purchase_id": purchase_id}
+    return _post(path, PurchaseView.model_validate, body, idempotency_key)
+
+
+def get_purchase(purchase_id: str) -> Call[PurchaseView]:
+    return _get(f"/v1/purchases/{_segment(purchase_id)}", PurchaseView.model_validate)
+
+
+def refund_purchase(purchase_id: str, *, idempotency_key: str | None = None) -> Call[PurchaseView]:
+    path = f"/v1/purchases/{_segment(purchase_id)}/refund"
+    return _post(path, PurchaseView.model_validate, None, idempotency_key)
+
+
+def chargeback_purchase(
+    purchase_id: str, *, freeze: bool = True, idempotency_key: str | None = None
+) -> Call[PurchaseView]:
+    path = f"/v1/purchases/{_segment(purchase_id)}/chargeback"
+    return _post(path, PurchaseView.model_validate, {"freeze": freeze}, idempotency_key)
+
+
+def set_frozen(
+    wallet_id: str, reason: str | None, *, idempotency_key: str | None = None
+) -> Call[WalletView]:
+    """Freeze a wallet or (``None``) lift its freeze.  Needs an admin key."""
+    path = f"/v1/wallets/{_segment(wallet_id)}/freeze"
+    return _post(path, WalletView.model_validate, {"reason": reason}, idempotency_key)
 
 
 # --- API keys (admin) -------------------------------------------------------------------

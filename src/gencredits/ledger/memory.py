@@ -22,6 +22,7 @@ from gencredits.ledger.model import (
     Wallet,
     evolve,
 )
+from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
 
 __all__ = ["MemoryStore"]
@@ -50,6 +51,9 @@ class MemoryStore:
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.outbox: list[Event] = []
         self.counters: dict[str, int] = {"job": 0}
+        self.subscriptions: dict[str, Subscription] = {}
+        self.cycles: dict[tuple[str, str, int], CycleRecord] = {}
+        self.purchases: dict[str, Purchase] = {}
         self._undo: list[Callable[[], None]] | None = None
 
     @contextmanager
@@ -325,3 +329,64 @@ class _MemoryUnit:
             transaction_keys=keys,
             idempotency_keys=frozenset(self.s.idempotency),
         )
+
+    # subscriptions and purchases
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        return self.s.subscriptions.get(subscription_id)
+
+    def insert_subscription(self, subscription: Subscription) -> None:
+        if subscription.id in self.s.subscriptions:
+            raise RetryableConflict(f"subscription {subscription.id} exists")
+        self.s._set(self.s.subscriptions, subscription.id, subscription)
+
+    def get_subscriptions(self, subscription_ids: Sequence[str]) -> list[Subscription]:
+        found = (self.s.subscriptions.get(i) for i in subscription_ids)
+        return [s for s in found if s is not None]
+
+    def lock_wallets(self, wallet_ids: Sequence[str]) -> list[Wallet]:
+        found = (self.s.wallets.get(i) for i in sorted(set(wallet_ids)))
+        return [w for w in found if w is not None]
+
+    def update_subscription(self, subscription: Subscription) -> None:
+        assert subscription.id in self.s.subscriptions
+        self.s._set(self.s.subscriptions, subscription.id, subscription)
+
+    def insert_cycle(self, cycle: CycleRecord) -> None:
+        key = (cycle.wallet_id, cycle.subscription_id, cycle.number)
+        if key in self.s.cycles:
+            raise RetryableConflict(f"cycle {key} already granted")
+        self.s._set(self.s.cycles, key, cycle)
+
+    def wallet_subscriptions(self, wallet_id: str) -> list[Subscription]:
+        found = [s for s in self.s.subscriptions.values() if s.wallet_id == wallet_id]
+        return sorted(found, key=lambda s: (s.created_at, s.id))
+
+    def subscription_cycles(self, subscription_id: str) -> list[CycleRecord]:
+        found = [c for c in self.s.cycles.values() if c.subscription_id == subscription_id]
+        return sorted(found, key=lambda c: c.number)
+
+    def due_subscriptions(
+        self, now: datetime, *, limit: int, plans: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        known = set(plans)
+        due = sorted(
+            (s.wallet_id, s.id)
+            for s in self.s.subscriptions.values()
+            if s.state in ("active", "cancelled")
+            and s.next_at <= now
+            and s.plan in known
+            and (s.pending_plan is None or s.pending_plan in known)
+        )
+        return [(sub_id, wallet_id) for wallet_id, sub_id in due[:limit]]
+
+    def get_purchase(self, purchase_id: str) -> Purchase | None:
+        return self.s.purchases.get(purchase_id)
+
+    def insert_purchase(self, purchase: Purchase) -> None:
+        if purchase.id in self.s.purchases:
+            raise RetryableConflict(f"purchase {purchase.id} exists")
+        self.s._set(self.s.purchases, purchase.id, purchase)
+
+    def update_purchase(self, purchase: Purchase) -> None:
+        assert purchase.id in self.s.purchases
+        self.s._set(self.s.purchases, purchase.id, purchase)

@@ -156,6 +156,8 @@ class Wallet:
     #: the share of a job's quote a completion may charge beyond its hold (``None``: the
     #: service's setting); see docs/ledger.md, "Charging more than the hold"
     extra_charge_share: Decimal | None = None
+    #: why the wallet refuses new submissions (a chargeback), until an operator lifts it
+    frozen: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

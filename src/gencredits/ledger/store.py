@@ -38,6 +38,7 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
+from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 
 __all__ = [
     "AuditSnapshot",
@@ -133,6 +134,28 @@ class WriteUnit(Protocol):
     def insert_idempotency(self, record: IdempotencyRecord) -> None: ...
     def emit(self, event: Event) -> None: ...
 
+    def lock_wallets(self, wallet_ids: Sequence[str]) -> list[Wallet]:
+        """Lock several wallets at once, in id order (a tick renewing many subscriptions
+        in one unit); the missing ones are left out."""
+        ...
+
+    # --- subscriptions and purchases ------------------------------------------------------------
+    def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+    def get_subscriptions(self, subscription_ids: Sequence[str]) -> list[Subscription]:
+        """Those of these subscriptions that exist (any order)."""
+        ...
+
+    def insert_subscription(self, subscription: Subscription) -> None: ...
+    def update_subscription(self, subscription: Subscription) -> None: ...
+    def insert_cycle(self, cycle: CycleRecord) -> None:
+        """Record a granted cycle; a second record of the same (wallet, subscription,
+        number) cannot commit (the unit fails with :class:`RetryableConflict`)."""
+        ...
+
+    def get_purchase(self, purchase_id: str) -> Purchase | None: ...
+    def insert_purchase(self, purchase: Purchase) -> None: ...
+    def update_purchase(self, purchase: Purchase) -> None: ...
+
 
 class LedgerReader(Protocol):
     """Reads, all in one read-only transaction (one consistent view)."""
@@ -192,6 +215,27 @@ class LedgerReader(Protocol):
         ...
 
     def audit_snapshot(self) -> AuditSnapshot: ...
+
+    # --- subscriptions and purchases --------------------------------------------------------
+    def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+    def wallet_subscriptions(self, wallet_id: str) -> list[Subscription]:
+        """The wallet's subscriptions, oldest first."""
+        ...
+
+    def subscription_cycles(self, subscription_id: str) -> list[CycleRecord]:
+        """The subscription's granted cycles, by number."""
+        ...
+
+    def due_subscriptions(
+        self, now: datetime, *, limit: int, plans: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """(subscription id, wallet id) of active or cancelled subscriptions on ``plans``
+        (and, if they have a pending plan, moving to one of ``plans``) whose next cycle
+        started at or before ``now``, soonest first (a unit locks its chunk's wallets
+        in id order, so tickers never deadlock)."""
+        ...
+
+    def get_purchase(self, purchase_id: str) -> Purchase | None: ...
 
 
 class LedgerStore(Protocol):

@@ -97,7 +97,7 @@ ById = Annotated[ListOrder, Query(description="asc: by id, a to z (the default);
 # 503: the database (or, on a key-cache miss, the key lookup) is unreachable.
 READ = error_responses(401, 403, 404, 422, 503)
 WRITE = error_responses(401, 403, 404, 409, 422, 503)
-SUBMIT = error_responses(401, 402, 403, 404, 409, 422, 503)
+SUBMIT = error_responses(401, 402, 403, 404, 409, 422, 423, 503)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -35,6 +35,7 @@ from gencredits.api.schemas import (
     QuotePublic,
 )
 from gencredits.api.state import Services, ServicesDep
+from gencredits.billing.plan_views import PlanCatalogView
 from gencredits.errors import UnknownParameter
 from gencredits.limits import ID_LEN_MAX
 from gencredits.pricing import (
@@ -97,6 +98,18 @@ def _model_public(c: Catalog, m: CompiledModel) -> dict[str, Any]:
 async def list_catalogs(services: ServicesDep, _key: PriceKey) -> CatalogList:
     """Every loaded catalog (bundled and operator-supplied) with its version and content hash."""
     return CatalogList(items=[_catalog_public(c) for c in services.catalogs.values()])
+
+
+@router.get(
+    "/plans",
+    response_model=PlanCatalogView,
+    responses=_AUTH,
+    openapi_extra=SCOPE_EXTRA["publishable"],
+)
+async def list_plans(services: ServicesDep, _key: PriceKey) -> PlanCatalogView:
+    """The plan catalog: subscription plans and credit packs, each with its effective price
+    per credit (a decimal as text), its version and content hash."""
+    return services.billing.plans()
 
 
 @router.get(

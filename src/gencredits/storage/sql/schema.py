@@ -108,6 +108,8 @@ wallets = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # A share of a job's quote a completion may charge beyond its hold (migration 0004).
     sa.Column("extra_charge_share", DecimalText, nullable=True),
+    # Why the wallet refuses new submissions (a chargeback), until lifted (migration 0006).
+    sa.Column("frozen", sa.String(300), nullable=True),
 )
 
 grants = sa.Table(
@@ -220,4 +222,63 @@ outbox = sa.Table(
     sa.Column("txid", sa.BigInteger, nullable=True),
     sa.Index("ix_ledger_outbox_unpublished", "published_at", "seq"),
     sa.Index("ix_ledger_outbox_position", "txid", "seq"),
+)
+
+# --- what makes grants: subscriptions, their cycles, pack purchases (migration 0006) ---------
+
+subscriptions = sa.Table(
+    "plan_subscriptions",
+    metadata,
+    sa.Column("wallet_id", sa.String(200), sa.ForeignKey("ledger_wallets.id"), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("plan", sa.String(64), nullable=False),
+    sa.Column("catalog", sa.String(64), nullable=False),
+    sa.Column("catalog_version", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("anchor_at", UTCDateTime, nullable=False),
+    sa.Column("next_cycle", sa.Integer, nullable=False),
+    sa.Column("next_at", UTCDateTime, nullable=False),
+    sa.Column("pending_plan", sa.String(64), nullable=True),
+    sa.Column("allowance_grants", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_plan_subscriptions_id", "id"),
+    sa.Index("ix_plan_subscriptions_due", "state", "next_at"),
+)
+
+cycles = sa.Table(
+    "plan_cycles",
+    metadata,
+    # The key is the guarantee: one row, so one grant, per (subscription, cycle), whoever ticks.
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("subscription_id", sa.String(64), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("plan", sa.String(64), nullable=False),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("granted", sa.BigInteger, nullable=False),
+    sa.Column("rolled_over", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_plan_cycles_subscription", "subscription_id", "number"),
+)
+
+purchases = sa.Table(
+    "plan_purchases",
+    metadata,
+    sa.Column("wallet_id", sa.String(200), sa.ForeignKey("ledger_wallets.id"), primary_key=True),
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("pack", sa.String(64), nullable=False),
+    sa.Column("catalog_version", sa.String(64), nullable=False),
+    sa.Column("price", DecimalText, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("credits", sa.BigInteger, nullable=False),
+    sa.Column("bonus_credits", sa.BigInteger, nullable=False),
+    sa.Column("credit_grant_id", sa.String(64), nullable=False),
+    sa.Column("bonus_grant_id", sa.String(64), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("taken_back", sa.BigInteger, nullable=False),
+    sa.Column("spent", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_plan_purchases_id", "id"),
 )

@@ -73,6 +73,7 @@ from gencredits.storage.sql.rows import (
     wallet_row,
     wallet_update_row,
 )
+from gencredits.storage.sql.staged_plans import PlanBatch, PlanRows, PlanStaged
 from gencredits.storage.sql.statements import (
     GRANT_CHANGE,
     INSERT_ENTRY,
@@ -174,7 +175,7 @@ _Keyed = TypeVar("_Keyed", bound=_HasId)
 _Owned = TypeVar("_Owned", bound=_HasOwner)
 
 
-class BatchState:
+class BatchState(PlanBatch):
     """What one batch has loaded (under its locks) and what its finished units wrote."""
 
     def __init__(self, conn: Connection, backend: str) -> None:
@@ -200,6 +201,7 @@ class BatchState:
         self.tx_keys: set[tuple[str, str]] = set()
         self.new_idem: list[IdempotencyRecord] = []
         self.emitted: list[Event] = []
+        self.plan_init()
 
     # ------------------------------------------------------------------ loading
     def prefetch(self, hints: Iterable[UnitHints]) -> None:
@@ -328,6 +330,7 @@ class BatchState:
         self.transactions += unit.transactions
         self.tx_keys.update(unit.tx_keys)
         self.emitted += unit.emitted
+        self.plan_absorb(unit.mine)
 
     def flush(self) -> None:
         """Write the batch's net effect: one multi-row statement per table, parents first."""
@@ -349,15 +352,17 @@ class BatchState:
         _INSERT_ENTRIES.run(c, [row for tx in self.transactions for row in entry_rows(tx)])
         _INSERT_IDEMS.run(c, [idempotency_row(r) for r in self.new_idem])
         _INSERT_EVENTS.run(c, [event_row(e) for e in self.emitted])
+        self.plan_write(c)
 
 
-class StagedUnit:
+class StagedUnit(PlanStaged):
     """One unit of work of a batch (a :class:`~gencredits.ledger.store.WriteUnit`): its writes
     stay here until it finishes (see module)."""
 
     def __init__(self, batch: BatchState) -> None:
         self.b = batch
         self.locked = False
+        self.mine = PlanRows()
         self.wallets: dict[str, Wallet] = {}
         self.new_wallets: set[str] = set()
         self.grants: dict[str, Grant] = {}
@@ -504,3 +509,10 @@ class StagedUnit:
 
     def emit(self, event: Event) -> None:
         self.emitted.append(event)
+
+    def lock_wallets(self, wallet_ids: Sequence[str]) -> list[Wallet]:
+        """Lock and load these wallets (and their live grants) with two queries."""
+        self.b.lock_many(wallet_ids)
+        found = [w for w in (self.get_wallet(i) for i in sorted(set(wallet_ids))) if w]
+        self.locked = self.locked or bool(found)
+        return found

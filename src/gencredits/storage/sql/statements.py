@@ -93,7 +93,7 @@ LOCK_WALLET = SELECT_WALLET.with_for_update()
 INSERT_WALLET = t.wallets.insert()
 # What changes in a wallet and in a grant after they are inserted: (table, (key column, its
 # parameter), changed columns), for one row here and for a batch's rows in BulkStatement.update.
-WALLET_CHANGE = (t.wallets, ("id", "w_id"), ("held", "debt", "updated_at"))
+WALLET_CHANGE = (t.wallets, ("id", "w_id"), ("held", "debt", "updated_at", "frozen"))
 GRANT_CHANGE = (t.grants, ("id", "g_id"), ("remaining", "state", "closed_at"))
 UPDATE_WALLET = keyed_update(*WALLET_CHANGE)
 SELECT_GRANT = sa.select(*GRANT_COLUMNS).where(t.grants.c.id == _B("id"))

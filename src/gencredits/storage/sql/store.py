@@ -34,6 +34,7 @@ from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints,
 from gencredits.storage.sql import rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.engine import read_only
+from gencredits.storage.sql.plans import PlanReads, PlanWrites
 from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
     INSERT_ENTRY,
@@ -151,7 +152,7 @@ class SqlStore:
         self.engine.dispose()
 
 
-class SqlReader:
+class SqlReader(PlanReads):
     """The reads of the store port (:class:`~gencredits.ledger.store.LedgerReader`) on one
     connection, inside its transaction."""
 
@@ -341,7 +342,7 @@ class SqlReader:
         )
 
 
-class SqlUnit(SqlReader):
+class SqlUnit(SqlReader, PlanWrites):
     """A unit of work (:class:`~gencredits.ledger.store.WriteUnit`) on one connection, inside
     its writing transaction; the reads of :class:`SqlReader` come with it."""
 

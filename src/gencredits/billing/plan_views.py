@@ -1,0 +1,224 @@
+"""The wire types of plans, packs, subscriptions, purchases and ticks: one frozen type per
+entity, for the library, the API and the client alike (see :mod:`.views`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field
+
+from gencredits.ledger.records import (
+    CycleRecord,
+    Purchase,
+    PurchaseState,
+    Subscription,
+    SubscriptionState,
+)
+from gencredits.plans import Pack, Plan, PlanCatalog
+
+from .views import Instant, OutcomeText, Replayable, Wire, one_of
+
+__all__ = [
+    "CycleView",
+    "PackView",
+    "PlanCatalogView",
+    "PlanView",
+    "PurchaseView",
+    "SubscriptionView",
+    "TickReport",
+]
+
+SubscriptionStateText = Annotated[str, one_of(SubscriptionState)]
+PurchaseStateText = Annotated[str, one_of(PurchaseState)]
+
+
+class PlanView(Wire):
+    id: str
+    title: str
+    price: Decimal = Field(description="Per period, in the catalog's currency (as text).")
+    currency: str
+    period: str = Field(description="month or year (a yearly plan grants monthly)")
+    monthly_credits: int
+    bonus_credits: int = Field(description="Granted each month with the allowance.")
+    refresh: str = Field(description="reset or rollover")
+    rollover_cap: int
+    rollover_expiry_months: int
+    price_per_credit: Decimal | None = Field(
+        description="price / credits granted per period (allowance + bonus), 6 places."
+    )
+
+    @classmethod
+    def of(cls, p: Plan) -> PlanView:
+        return cls(
+            id=p.id,
+            title=p.title,
+            price=p.price,
+            currency=p.currency,
+            period=p.period,
+            monthly_credits=p.monthly_credits,
+            bonus_credits=p.bonus_credits,
+            refresh=p.refresh,
+            rollover_cap=p.rollover_cap,
+            rollover_expiry_months=p.rollover_expiry_months,
+            price_per_credit=p.price_per_credit,
+        )
+
+
+class PackView(Wire):
+    id: str
+    title: str
+    price: Decimal
+    currency: str
+    credits: int
+    bonus_credits: int
+    validity_months: int
+    bonus_validity_months: int
+    price_per_credit: Decimal | None = Field(description="price / (credits + bonus), 6 places.")
+
+    @classmethod
+    def of(cls, k: Pack) -> PackView:
+        return cls(
+            id=k.id,
+            title=k.title,
+            price=k.price,
+            currency=k.currency,
+            credits=k.credits,
+            bonus_credits=k.bonus_credits,
+            validity_months=k.validity_months,
+            bonus_validity_months=k.bonus_validity_months,
+            price_per_credit=k.price_per_credit,
+        )
+
+
+class PlanCatalogView(Wire):
+    catalog: str
+    version: str
+    hash: str
+    currency: str
+    upgrade: str = Field(description="When an upgrade takes effect: immediate or next_cycle.")
+    plans: list[PlanView]
+    packs: list[PackView]
+
+    @classmethod
+    def of(cls, c: PlanCatalog) -> PlanCatalogView:
+        return cls(
+            catalog=c.name,
+            version=c.version,
+            hash=c.hash,
+            currency=c.currency,
+            upgrade=c.upgrade,
+            plans=[PlanView.of(p) for p in c.plans.values()],
+            packs=[PackView.of(k) for k in c.packs.values()],
+        )
+
+
+class CycleView(Wire):
+    number: int
+    plan: str
+    starts_at: Instant
+    ends_at: Instant
+    granted: int
+    rolled_over: int
+
+    @classmethod
+    def of(cls, c: CycleRecord) -> CycleView:
+        return cls(
+            number=c.number,
+            plan=c.plan,
+            starts_at=c.starts_at,
+            ends_at=c.ends_at,
+            granted=c.granted,
+            rolled_over=c.rolled_over,
+        )
+
+
+class SubscriptionView(Replayable):
+    id: str
+    wallet_id: str
+    plan: str
+    catalog: str
+    catalog_version: str
+    state: SubscriptionStateText
+    anchor_at: Instant
+    next_cycle: int
+    next_at: Instant = Field(description="When the next cycle starts (renewal or end).")
+    pending_plan: str | None = Field(description="The plan that takes effect at next_at.")
+    created_at: Instant
+    updated_at: Instant
+    cycles: list[CycleView] = Field(default_factory=list)
+    outcome: OutcomeText | str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        s: Subscription,
+        cycles: list[CycleRecord] | None = None,
+        *,
+        outcome: str | None = None,
+        replayed: bool = False,
+    ) -> SubscriptionView:
+        return cls(
+            id=s.id,
+            wallet_id=s.wallet_id,
+            plan=s.plan,
+            catalog=s.catalog,
+            catalog_version=s.catalog_version,
+            state=s.state,
+            anchor_at=s.anchor_at,
+            next_cycle=s.next_cycle,
+            next_at=s.next_at,
+            pending_plan=s.pending_plan,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            cycles=[CycleView.of(c) for c in cycles or []],
+            outcome=outcome,
+            replayed=replayed,
+        )
+
+
+class PurchaseView(Replayable):
+    id: str
+    wallet_id: str
+    pack: str
+    catalog_version: str
+    price: Decimal
+    currency: str
+    credits: int
+    bonus_credits: int
+    credit_grant_id: str
+    bonus_grant_id: str | None
+    state: PurchaseStateText
+    taken_back: int = Field(description="Credits a refund or chargeback took back.")
+    spent: int = Field(description="Credits already spent, held or expired when taken back.")
+    created_at: Instant
+    updated_at: Instant
+    outcome: str | None = None
+
+    @classmethod
+    def of(cls, p: Purchase, *, outcome: str | None = None, replayed: bool = False) -> PurchaseView:
+        return cls(
+            id=p.id,
+            wallet_id=p.wallet_id,
+            pack=p.pack,
+            catalog_version=p.catalog_version,
+            price=p.price,
+            currency=p.currency,
+            credits=p.credits,
+            bonus_credits=p.bonus_credits,
+            credit_grant_id=p.credit_grant_id,
+            bonus_grant_id=p.bonus_grant_id,
+            state=p.state,
+            taken_back=p.taken_back,
+            spent=p.spent,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+            outcome=outcome,
+            replayed=replayed,
+        )
+
+
+class TickReport(Wire):
+    subscriptions: int = Field(description="Subscriptions renewed or ended by this tick.")
+    cycles_granted: int
+    ended: int
