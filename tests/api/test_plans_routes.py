@@ -17,7 +17,7 @@ def test_plans_are_listed_with_prices_per_credit(live: LiveService, keys: dict[s
         assert Decimal(starter["price_per_credit"]) == Decimal("0.008")
         packs = [Decimal(k["price_per_credit"]) for k in body["packs"]]
         assert packs == sorted(packs, reverse=True)
-        assert body["hash"].startswith("sha256:")
+        assert body["content_hash"].startswith("sha256:")
         spec = http.get("/openapi.json").json()
         assert spec["paths"]["/v1/plans"]["get"]["operationId"] == "listPlans"
 
@@ -41,7 +41,7 @@ def test_subscribe_purchase_chargeback_freeze_over_the_client(
         assert [s.id for s in gc.list_subscriptions(wallet)] == [sub.id]
         assert [c.number for c in gc.get_subscription(sub.id).cycles] == [0]
         bought = gc.purchase(wallet, "medium", purchase_id=f"pay-{wallet}", idempotency_key="p1")
-        assert (bought.credits, bought.bonus_credits) == (2000, 200)
+        assert (bought.pack_credits, bought.bonus_credits) == (2000, 200)
         assert gc.get_wallet(wallet).available == 1250 + 2200
         up = gc.change_plan(sub.id, "pro", idempotency_key="up")
         assert up.outcome == "immediate" and gc.get_wallet(wallet).available == 1250 + 2200 + 4500

@@ -44,7 +44,7 @@ def test_subscribe_buy_chargeback_freeze_unfreeze(run: Any) -> None:
     changed = run("subscription", "change", sub["id"], "pro", "-k", "up", "--json")
     assert changed["outcome"] == "immediate"
     bought = run("purchase", "buy", "u", "large", "--purchase-id", "pay-9", "-k", "p", "--json")
-    assert (bought["credits"], bought["bonus_credits"]) == (10000, 2000)
+    assert (bought["pack_credits"], bought["bonus_credits"]) == (10000, 2000)
     back = run("purchase", "refund", "pay-9", "--chargeback", "-k", "cb", "--json")
     assert (back["state"], back["taken_back"]) == ("charged_back", 12000)
     refused = run("job", "submit", "u", "nano-banana", "-k", "j", code=8)

@@ -70,7 +70,7 @@ class PackView(Wire):
     title: str
     price: Decimal
     currency: str
-    credits: int
+    pack_credits: int = Field(description="The credits the pack buys (its bonus apart).")
     bonus_credits: int
     validity_months: int
     bonus_validity_months: int
@@ -83,7 +83,7 @@ class PackView(Wire):
             title=k.title,
             price=k.price,
             currency=k.currency,
-            credits=k.credits,
+            pack_credits=k.credits,
             bonus_credits=k.bonus_credits,
             validity_months=k.validity_months,
             bonus_validity_months=k.bonus_validity_months,
@@ -94,7 +94,7 @@ class PackView(Wire):
 class PlanCatalogView(Wire):
     catalog: str
     version: str
-    hash: str
+    content_hash: str = Field(description="sha256 of the plan catalog's content.")
     currency: str
     upgrade: str = Field(description="When an upgrade takes effect: immediate or next_cycle.")
     plans: list[PlanView]
@@ -105,7 +105,7 @@ class PlanCatalogView(Wire):
         return cls(
             catalog=c.name,
             version=c.version,
-            hash=c.hash,
+            content_hash=c.hash,
             currency=c.currency,
             upgrade=c.upgrade,
             plans=[PlanView.of(p) for p in c.plans.values()],
@@ -184,7 +184,7 @@ class PurchaseView(Replayable):
     catalog_version: str
     price: Decimal
     currency: str
-    credits: int
+    pack_credits: int = Field(description="The credits bought (the bonus apart).")
     bonus_credits: int
     credit_grant_id: str
     bonus_grant_id: str | None
@@ -204,7 +204,7 @@ class PurchaseView(Replayable):
             catalog_version=p.catalog_version,
             price=p.price,
             currency=p.currency,
-            credits=p.credits,
+            pack_credits=p.credits,
             bonus_credits=p.bonus_credits,
             credit_grant_id=p.credit_grant_id,
             bonus_grant_id=p.bonus_grant_id,

@@ -77,7 +77,7 @@ def plans_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             k["title"],
             k["price"],
             "pack",
-            str(k["credits"]),
+            str(k["pack_credits"]),
             str(k["bonus_credits"]),
             f"{k['validity_months']} months",
             str(k["price_per_credit"]),
