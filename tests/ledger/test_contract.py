@@ -143,7 +143,7 @@ def test_spend_order_priority_then_soonest_expiry_then_oldest(billing: Billing, 
     order = [allowance.id, soon_bonus.id, late_bonus.id, pack_old.id, pack_new.id]
     for i in range(5):
         billing.submit("w", "img", idempotency_key=f"s{i}")
-        spent = [g.id for g in billing.list_grants("w") if g.remaining == 0]
+        spent = [g.id for g in billing.list_grants("w").items if g.remaining == 0]
         assert spent == order[: i + 1] or sorted(spent) == sorted(order[: i + 1])
     clean(billing)
 
@@ -153,7 +153,7 @@ def test_explicit_priority_overrides_the_kind_default(billing: Billing) -> None:
     billing.grant("w", 10, kind="allowance", idempotency_key="a")
     pack = billing.grant("w", 10, kind="purchase", priority=1, idempotency_key="p")
     billing.submit("w", "img", idempotency_key="s")
-    assert {g.id: g.remaining for g in billing.list_grants("w")}[pack.id] == 0
+    assert {g.id: g.remaining for g in billing.list_grants("w").items}[pack.id] == 0
 
 
 def test_expired_grant_is_not_spendable_even_before_the_sweep(billing: Billing, clock: Any) -> None:
@@ -172,7 +172,7 @@ def test_expired_grant_is_not_spendable_even_before_the_sweep(billing: Billing, 
     report = billing.sweep()
     assert (report.grants_expired, report.credits_expired) == (1, 100)
     assert billing.sweep().grants_expired == 0  # a second sweep finds nothing
-    assert [g.state for g in billing.list_grants("w")] == ["expired"]
+    assert [g.state for g in billing.list_grants("w").items] == ["expired"]
     assert "grant.expired" in events(billing)
     clean(billing)
 
@@ -428,12 +428,12 @@ def test_fail_releases_the_whole_hold_to_the_grants_it_came_from(billing: Billin
     allowance = billing.grant("w1", 15, kind="allowance", idempotency_key="a")
     pack = billing.grant("w1", 100, kind="purchase", idempotency_key="p")
     job = billing.submit("w1", "img", generations=3, idempotency_key="s")  # 15 + 15
-    remaining = {g.id: g.remaining for g in billing.list_grants("w1")}
+    remaining = {g.id: g.remaining for g in billing.list_grants("w1").items}
     assert (remaining[allowance.id], remaining[pack.id]) == (0, 85)
     failed = billing.fail(job.id, reason="provider error", idempotency_key="cb")
     assert (failed.status, failed.state, failed.credits_used) == (2, "failed", 0)
     assert failed.reason == "provider error"
-    remaining = {g.id: g.remaining for g in billing.list_grants("w1")}
+    remaining = {g.id: g.remaining for g in billing.list_grants("w1").items}
     assert (remaining[allowance.id], remaining[pack.id]) == (15, 100)
     clean(billing)
 
@@ -454,7 +454,7 @@ def test_release_after_the_grant_expired_comes_back_as_refund_credit(
     assert billing.sweep().grants_expired == 1
     failed = billing.fail(job.id, idempotency_key="cb")
     assert failed.state == "failed"
-    grants = billing.list_grants("w1")
+    grants = billing.list_grants("w1").items
     refund = [g for g in grants if g.kind == "refund"]
     assert len(refund) == 1 and refund[0].remaining == 40 and refund[0].source == f"job:{job.id}"
     assert billing.get_wallet("w1").available == 40
@@ -683,7 +683,7 @@ def test_audit_names_each_violation_when_a_balance_is_tampered_with(
 ) -> None:
     funded(billing, amount=100)
     billing.submit("w1", "img", idempotency_key="s")
-    grant_id = billing.list_grants("w1")[0].id
+    grant_id = billing.list_grants("w1").items[0].id
     if store.backend == "memory":
         from dataclasses import replace
 

@@ -117,7 +117,13 @@ def job_of(r: Sequence[Any]) -> Job:
 
 
 def wallet_update_row(w: Wallet) -> dict[str, Any]:
-    return {"w_id": w.id, "held": w.held, "debt": w.debt, "updated_at": w.updated_at}
+    return {
+        "w_id": w.id,
+        "held": w.held,
+        "debt": w.debt,
+        "updated_at": w.updated_at,
+        "grant_totals": w.grant_totals,
+    }
 
 
 def grant_update_row(g: Grant) -> dict[str, Any]:
