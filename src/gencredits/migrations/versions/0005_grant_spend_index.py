@@ -1,7 +1,8 @@
 """A wallet's cost does not grow with its grants: the spend order, the soonest expiries and
 the grants not yet started are served by partial indexes over live grants (active, with
-credit left), a wallet's grants are listed newest first from an index, and each wallet keeps
-its live grants' count and remaining credits by kind (``grant_totals``), backfilled here.
+credit left; for the last, only those that start after they were made), a wallet's grants
+are listed newest first from an index, and each wallet keeps its live grants' count and
+remaining credits by kind (``grant_totals``), backfilled here.
 
 Revision ID: 0005
 Revises: 0004_completion_policy
@@ -67,12 +68,13 @@ def upgrade() -> None:
         sqlite_where=expiring,
         postgresql_where=expiring,
     )
+    starts_later = sa.text(f"{_LIVE} AND effective_at > created_at")
     op.create_index(
         "ix_ledger_grants_starting",
         "ledger_grants",
         ["wallet_id", "effective_at"],
-        sqlite_where=live,
-        postgresql_where=live,
+        sqlite_where=starts_later,
+        postgresql_where=starts_later,
     )
 
 

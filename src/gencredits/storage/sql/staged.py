@@ -84,7 +84,7 @@ from gencredits.storage.sql.statements import (
     JOB_CHANGE,
     WALLET_CHANGE,
 )
-from gencredits.storage.sql.store import SqlUnit
+from gencredits.storage.sql.store import SqlUnit, spend_page_sizes
 
 __all__ = ["BatchState", "StagedUnit"]
 
@@ -188,6 +188,9 @@ class BatchState:
         self.known: dict[str, dict[str, None]] = {}
         self.jobs: dict[str, Job] = {}
         self.idem: dict[tuple[str, str], IdempotencyRecord | None] = {}
+        #: locked wallet -> the live grants read so far from its spend index, in order, and
+        #: whether that was all of them: read once per batch, whatever its units take
+        self.spend_read: dict[str, tuple[list[Grant], list[bool]]] = {}
         # What finished units wrote, in order (dicts keep insertion order).
         self.new_wallets: dict[str, None] = {}
         self.changed_wallets: dict[str, None] = {}
@@ -285,6 +288,32 @@ class BatchState:
             wallet = wallet_of(r)
             self.wallets[wallet.id] = wallet
             self.known[wallet.id] = {}
+
+    def stored_spend_order(self, wallet_id: str) -> Iterator[Grant]:
+        """The wallet's live grants in the database, in spend order, read lazily; for a
+        wallet this batch has locked, what one unit read is kept for the next (the rows
+        cannot change under the lock; what the batch changed is laid over by the caller)."""
+        if wallet_id not in self.wallets:
+            offset = 0
+            for size in spend_page_sizes():
+                page = self.sql.spend_page(wallet_id, offset=offset, limit=size)
+                yield from page
+                if len(page) < size:
+                    return
+                offset += size
+        read, done = self.spend_read.setdefault(wallet_id, ([], [False]))
+        sizes = spend_page_sizes()
+        i = 0
+        while True:
+            while i < len(read):
+                yield read[i]
+                i += 1
+            if done[0]:
+                return
+            size = next(sizes)
+            page = self.sql.spend_page(wallet_id, offset=len(read), limit=size)
+            read.extend(page)
+            done[0] = len(page) < size
 
     def remember(self, table: dict[str, _Owned], row: _Owned) -> None:
         """Keep a row read from the database, if it belongs to a wallet this batch locked."""
@@ -426,7 +455,11 @@ class StagedUnit:
     def spend_order(self, wallet_id: str, now: datetime) -> Iterator[Grant]:
         """The database's spend order with the batch's grants merged in by the same key."""
         mine = self._overlay(wallet_id)
-        stored = (g for g in self.b.sql.spend_order(wallet_id, now) if g.id not in mine)
+        stored = (
+            g
+            for g in self.b.stored_spend_order(wallet_id)
+            if g.id not in mine and g.spendable_at(now)
+        )
         ours = sorted((g for g in mine.values() if g.live and g.spendable_at(now)), key=_SPEND)
         return heapq.merge(stored, ours, key=_SPEND)
 

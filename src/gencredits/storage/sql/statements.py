@@ -132,14 +132,11 @@ def _indexed_by(query: sa.Select[Any], index: str) -> dict[str, Any]:
     return query.with_hint(t.grants, f"INDEXED BY {index}", "sqlite")
 
 
-#: A page of a wallet's spendable grants in spend order, from the partial spend index.
+#: A page of a wallet's live grants in spend order, from the partial spend index (whether
+#: each is spendable at a given instant is checked by the caller).
 SPEND_ORDER_PAGE = _indexed_by(
     sa.select(*GRANT_COLUMNS)
-    .where(
-        _LIVE_OF_WALLET,
-        _G.effective_at <= _B("now"),
-        sa.or_(_G.expires_at.is_(None), _G.expires_at > _B("now")),
-    )
+    .where(_LIVE_OF_WALLET)
     .order_by(*t.SPEND_ORDER)
     .limit(_B("limit"))
     .offset(_B("offset")),
@@ -153,7 +150,9 @@ EXPIRED_LIVE_GRANTS = _indexed_by(
     "ix_ledger_grants_expiring",
 )
 STARTING_LIVE_GRANTS = _indexed_by(
-    sa.select(*GRANT_COLUMNS).where(_LIVE_OF_WALLET, _G.effective_at > _B("now")),
+    sa.select(*GRANT_COLUMNS).where(
+        _G.wallet_id == _B("wallet_id"), t.STARTS_LATER, _G.effective_at > _B("now")
+    ),
     "ix_ledger_grants_starting",
 )
 EXPIRING_GRANTS = _indexed_by(

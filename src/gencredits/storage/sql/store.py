@@ -67,7 +67,7 @@ from gencredits.storage.sql.statements import (
     WALLET_GRANTS,
 )
 
-__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable"]
+__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable", "spend_page_sizes"]
 
 T = TypeVar("T")
 
@@ -88,6 +88,13 @@ def as_retryable(exc: BaseException) -> BaseException:
     conflict = RetryableConflict(str(exc.orig))
     conflict.__cause__ = exc
     return conflict
+
+
+def spend_page_sizes() -> Iterator[int]:
+    """The sizes of the pages a spend order is read in: 4, 32, 256, then 1,024 each."""
+    yield from (4, 32, 256)
+    while True:
+        yield 1024
 
 
 class SqlStore:
@@ -180,18 +187,22 @@ class SqlReader:
         row = self.c.execute(SELECT_GRANT, {"id": grant_id}).first()
         return None if row is None else rows.grant_of(row)
 
+    def spend_page(self, wallet_id: str, *, offset: int, limit: int) -> list[Grant]:
+        """Live grants of the wallet in spend order, ``limit`` of them from ``offset``."""
+        params = {"wallet_id": wallet_id, "limit": limit, "offset": offset}
+        return [rows.grant_of(r) for r in self.c.execute(SPEND_ORDER_PAGE[self.backend], params)]
+
     def spend_order(self, wallet_id: str, now: datetime) -> Iterator[Grant]:
         """Pages of the partial spend index, each larger than the last (4, 32, 256, then
-        1,024 rows): a hold that takes from one grant reads one short page."""
-        offset, size = 0, 4
-        while True:
-            params = {"wallet_id": wallet_id, "now": now, "limit": size, "offset": offset}
-            page = self.c.execute(SPEND_ORDER_PAGE[self.backend], params).all()
-            for r in page:
-                yield rows.grant_of(r)
+        1,024 rows): a hold that takes from one grant reads one short page.  Live grants
+        not spendable at ``now`` (not started, or expired but not yet swept) are skipped."""
+        offset = 0
+        for size in spend_page_sizes():
+            page = self.spend_page(wallet_id, offset=offset, limit=size)
+            yield from (g for g in page if g.spendable_at(now))
             if len(page) < size:
                 return
-            offset, size = offset + size, min(size * 8, 1024)
+            offset += size
 
     def unspendable_grants(self, wallet_id: str, now: datetime) -> list[Grant]:
         params = {"wallet_id": wallet_id, "now": now}
