@@ -4,11 +4,13 @@ For each backend and each size N (1, 100, 1,000 and 10,000 active grants), one w
 one large ``allowance`` grant (spent first: it covers every submission) and N - 1 one-credit
 ``purchase`` grants with mixed expiries, so a submission takes from the same one grant
 whatever N is, as in the issue's measurement (a wallet of thousands of small grants).  Then,
-interleaved: ``submit`` + ``complete`` pairs, and ``get_wallet`` reads (its JSON size too).
+in rounds that take the sizes in turn (so load from anything else on the machine falls on
+every size alike): ``submit`` + ``complete`` pairs, and ``get_wallet`` reads (and the size of
+the wallet's JSON answer).
 
 Goal: at 10,000 grants, each costs at most twice what it costs at 1 grant.
 
-Run: ``.venv/bin/python bench/grants.py [--pairs 300] [--sizes 1 100 1000 10000]
+Run: ``.venv/bin/python bench/grants.py [--rounds 6] [--pairs 50] [--sizes 1 100 1000 10000]
 [--backends sqlite postgres]``.  Loopback PostgreSQL only (a database made and dropped).
 """
 
@@ -77,50 +79,63 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def measure(billing: Billing, wallet: str, pairs: int) -> dict[str, float]:
+def measure(billing: Billing, wallet: str, pairs: int, tag: str) -> tuple[list[float], list[float]]:
+    """``pairs`` submit+complete pairs and as many wallet reads: (pair seconds, read seconds)."""
     pair_s: list[float] = []
     read_s: list[float] = []
     for i in range(pairs):
 
         def pair(i: int = i) -> None:
-            job = billing.submit(wallet, MODEL, catalog=CATALOG, idempotency_key=f"s{i}")
-            billing.complete(job.id, idempotency_key=f"c{i}")
+            job = billing.submit(wallet, MODEL, catalog=CATALOG, idempotency_key=f"{tag}s{i}")
+            billing.complete(job.id, idempotency_key=f"{tag}c{i}")
 
         pair_s.append(timed(pair))
         read_s.append(timed(lambda: billing.get_wallet(wallet)))
-    size = len(json.dumps(billing.get_wallet(wallet).to_dict()))
-    return {
-        "pair_ms": 1000 * statistics.median(pair_s),
-        "read_ms": 1000 * statistics.median(read_s),
-        "bytes": size,
-    }
+    return pair_s, read_s
 
 
-def run_backend(backend: str, sizes: list[int], pairs: int) -> list[dict[str, object]]:
+def run_backend(
+    backend: str, sizes: list[int], pairs: int, rounds: int
+) -> list[dict[str, float | int | str]]:
+    """Fill one wallet per size, then measure them in turns, ``rounds`` times, so that load
+    from anything else on the machine falls on every size alike; each size pools its rounds."""
     drop: Callable[[], None] | None = None
     if backend == "sqlite":
         url = f"sqlite:///{tempfile.mkdtemp(prefix='gc-grants-')}/bench.db"
     else:
         url, drop = postgres_database()
-    rows: list[dict[str, object]] = []
     try:
         billing = Billing.from_url(url)
-        store = billing.store
         for n in sizes:
-            wallet = f"grants-{n}"
             started = time.perf_counter()
-            fill(store, billing, wallet, n)
-            filled = time.perf_counter() - started
-            result = measure(billing, wallet, pairs)
-            live = sum(line.grants for line in billing.get_wallet(wallet).grant_totals)
+            fill(billing.store, billing, f"grants-{n}", n)
+            live = sum(line.grants for line in billing.get_wallet(f"grants-{n}").grant_totals)
             assert live == n, (live, n)
-            rows.append({"backend": backend, "grants": n, "fill_s": filled, **result})
             print(
-                f"{backend:10} {n:>6} grants: submit+complete p50 {result['pair_ms']:.2f} ms, "
-                f"get_wallet p50 {result['read_ms']:.3f} ms ({result['bytes']} bytes)"
-                f"  [setup {filled:.1f} s]",
-                flush=True,
+                f"{backend}: {n} grants made in {time.perf_counter() - started:.1f} s", flush=True
             )
+        pooled: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in sizes}
+        for r in range(rounds):
+            for n in sizes if r % 2 == 0 else reversed(sizes):
+                pair_s, read_s = measure(billing, f"grants-{n}", pairs, f"r{r}")
+                pooled[n][0].extend(pair_s)
+                pooled[n][1].extend(read_s)
+        rows: list[dict[str, float | int | str]] = []
+        for n in sizes:
+            size = len(json.dumps(billing.get_wallet(f"grants-{n}").to_dict()))
+            pair_ms = 1000 * statistics.median(pooled[n][0])
+            read_ms = 1000 * statistics.median(pooled[n][1])
+            rows.append(
+                {
+                    "backend": backend,
+                    "grants": n,
+                    "pair_ms": pair_ms,
+                    "read_ms": read_ms,
+                    "bytes": size,
+                }
+            )
+        problems = {v.code for v in billing.audit()}
+        assert problems <= {"effect_without_key_record"}, problems  # the fill records no keys
         billing.close()
     finally:
         if drop is not None:
@@ -130,19 +145,27 @@ def run_backend(backend: str, sizes: list[int], pairs: int) -> list[dict[str, ob
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--pairs", type=int, default=50, help="pairs per size per round")
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000, 10000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
     args = parser.parse_args()
-    print(f"{platform.machine()} {platform.python_version()}, pairs {args.pairs}", flush=True)
+    print(
+        f"{platform.machine()} {platform.python_version()}, {args.rounds} rounds of "
+        f"{args.pairs} pairs and reads per size",
+        flush=True,
+    )
+    print("| backend | grants | submit+complete p50 ms | vs 1 | get_wallet p50 ms | vs 1 | bytes |")
     for backend in args.backends:
-        rows = run_backend(backend, args.sizes, args.pairs)
+        rows = run_backend(backend, args.sizes, args.pairs, args.rounds)
         base = rows[0]
-        for row in rows[1:]:
+        for row in rows:
+            pair_x = float(row["pair_ms"]) / float(base["pair_ms"])
+            read_x = float(row["read_ms"]) / float(base["read_ms"])
             print(
-                f"{backend:10} {row['grants']:>6} / {base['grants']}: submit+complete "
-                f"{float(row['pair_ms']) / float(base['pair_ms']):.2f}x, get_wallet "
-                f"{float(row['read_ms']) / float(base['read_ms']):.2f}x"
+                f"| {backend} | {row['grants']:,} | {float(row['pair_ms']):.2f} | {pair_x:.2f}x "
+                f"| {float(row['read_ms']):.3f} | {read_x:.2f}x | {row['bytes']:,} |",
+                flush=True,
             )
 
 
