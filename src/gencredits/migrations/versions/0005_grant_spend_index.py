@@ -25,10 +25,12 @@ _LIVE = "state = 'active' AND remaining > 0"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("ledger_wallets") as batch:
-        batch.add_column(
-            sa.Column("grant_totals", sa.JSON, nullable=False, server_default=sa.text("'{}'"))
-        )
+    # A plain ADD COLUMN (both backends): a batch would copy the table on SQLite, which the
+    # grants' foreign keys to it forbid.
+    op.add_column(
+        "ledger_wallets",
+        sa.Column("grant_totals", sa.JSON, nullable=False, server_default=sa.text("'{}'")),
+    )
     conn = op.get_bind()
     totals: dict[str, dict[str, list[int]]] = defaultdict(dict)
     for wallet_id, kind, count, remaining in conn.execute(
