@@ -142,7 +142,9 @@ class WriteUnit(GrantReads, Protocol):
         self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
     ) -> list[Grant]:
         """The wallet's grants (``active_only``: not expired/voided; ``nonempty_only``: with
-        something left), oldest first."""
+        something left), oldest first: ALL of them, so never on a path whose cost must not
+        grow with the wallet's grants (holds use :meth:`spend_order`, reads the bounded
+        :class:`GrantReads` and :meth:`LedgerReader.list_grants`)."""
         ...
 
     def get_grant(self, grant_id: str) -> Grant | None: ...
