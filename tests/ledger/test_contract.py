@@ -6,7 +6,7 @@ generation (up to 4), ``vid`` costs 100 for 5 s and 200 for 10 s.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -866,5 +866,10 @@ def test_grant_list_refuses_bad_filters_and_cursors_naming_the_field(billing: Bi
         billing.list_grants("w1", cursor="bm9wZQ")
     with pytest.raises(InvalidRequest, match="limit"):
         billing.list_grants("w1", limit=0)
+    with pytest.raises(InvalidRequest, match="expiring_before"):
+        billing.list_grants("w1", expiring_before=datetime(2030, 1, 1))  # naive
+    before_utc = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))  # before year 1 in UTC
+    with pytest.raises(InvalidRequest, match="expiring_before"):
+        billing.list_grants("w1", expiring_before=before_utc)
     with pytest.raises(WalletNotFound):
         billing.list_grants("nobody")
