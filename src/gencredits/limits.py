@@ -42,6 +42,8 @@ __all__ = [
     "SWEEP_BATCH",
     "SWEEP_ITEMS_MAX",
     "UNIT_RETRIES",
+    "WALLET_EXPIRIES",
+    "WALLET_GRANTS_INLINE",
 ]
 
 #: Ids a caller chooses (wallets, sources, submitters) and catalog/model names.
@@ -92,6 +94,12 @@ HOLD_TTL_S_DEFAULT = 3600
 PAGE_MAX = 500
 EVENTS_PAGE_MAX = 10 * PAGE_MAX
 CURSOR_LEN_MAX = 200
+
+#: A wallet read's bounded parts: the soonest expiries it lists, and the grants it still
+#: lists inline (deprecated ``grants``: the next to be spent; every grant is listed, paged,
+#: by ``GET /v1/wallets/{id}/grants``).
+WALLET_EXPIRIES = 5
+WALLET_GRANTS_INLINE = 5
 
 #: Request bodies over HTTP.
 BODY_BYTES_MAX = 1024 * 1024

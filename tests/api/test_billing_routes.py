@@ -165,6 +165,48 @@ def test_grants_list_and_void(api: httpx.Client) -> None:
     assert api.get(f"/v1/wallets/{wallet}").json()["available"] == 10
 
 
+def test_grants_page_newest_first_with_filters_and_the_wallet_summarises_them(
+    api: httpx.Client,
+) -> None:
+    wallet = funded_wallet(api, 10)
+    path = f"/v1/wallets/{wallet}/grants"
+    soon, later = "2031-01-01T00:00:00Z", "2032-01-01T00:00:00Z"
+    made = [
+        post(api, path, {"amount": 5, "kind": "bonus", "expires_at": soon}).json(),
+        post(api, path, {"amount": 6, "kind": "bonus", "expires_at": later}).json(),
+        post(api, path, {"amount": 7, "kind": "promotional"}).json(),
+    ]
+    post(api, f"/v1/grants/{made[2]['id']}/void")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = api.get(path, params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        seen += [g["id"] for g in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen[:3] == [g["id"] for g in reversed(made)] and len(seen) == 4  # newest first
+    live = api.get(path, params={"active": "true", "kind": "bonus"}).json()["items"]
+    assert [g["id"] for g in live] == [made[1]["id"], made[0]["id"]]
+    closed = api.get(path, params={"active": "false"}).json()["items"]
+    assert [g["id"] for g in closed] == [made[2]["id"]]
+    early = api.get(path, params={"expiring_before": "2031-06-01T00:00:00Z"}).json()["items"]
+    assert [g["id"] for g in early] == [made[0]["id"]]
+    shown = api.get(f"/v1/wallets/{wallet}").json()
+    assert shown["grant_totals"] == [
+        {"kind": "bonus", "grants": 2, "remaining": 11},
+        {"kind": "purchase", "grants": 1, "remaining": 10},
+    ]
+    assert [(e["grant_id"], e["expires_at"]) for e in shown["next_expiries"]] == [
+        (made[0]["id"], soon),
+        (made[1]["id"], later),
+    ]
+    bad = api.get(path, params={"kind": "gold"})
+    assert bad.status_code == 422 and "kind" in bad.text
+    assert api.get(path, params={"cursor": "nope"}).status_code == 422
+
+
 def signed(
     body: dict[str, Any], *, secret: str = CALLBACK_SECRET, age_s: int = 0
 ) -> dict[str, Any]:

@@ -290,8 +290,8 @@ def test_the_client_answers_the_wire_types(live: LiveService, keys: dict[str, st
         grant = gc.grant(wallet, 50, kind="bonus")
         assert isinstance(grant, GrantView) and grant.remaining == 50
         assert (
-            gc.list_grants(wallet)
-            == gc.grants(wallet)
+            gc.list_grants(wallet).items
+            == gc.grants(wallet).items
             == [grant.model_copy(update={"outcome": None})]
         )
         job = gc.submit(wallet, "veo3_fast", catalog="api-pricing")
@@ -323,7 +323,7 @@ def test_the_async_client_speaks_billing_as_coroutines(
             done = await gc.complete(job.id)
             assert (await gc.get_job(job.id)).state == done.state == "succeeded"
             assert (await gc.jobs(wallet)).items[0].id == job.id
-            return done, await gc.list_grants(wallet), await gc.history(wallet)
+            return done, (await gc.list_grants(wallet)).items, await gc.history(wallet)
 
     done, grants, history = asyncio.run(run())
     assert done.creditsUsed == PRICE_FAST

@@ -6,7 +6,7 @@ generation (up to 4), ``vid`` costs 100 for 5 s and 200 for 10 s.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -143,7 +143,7 @@ def test_spend_order_priority_then_soonest_expiry_then_oldest(billing: Billing, 
     order = [allowance.id, soon_bonus.id, late_bonus.id, pack_old.id, pack_new.id]
     for i in range(5):
         billing.submit("w", "img", idempotency_key=f"s{i}")
-        spent = [g.id for g in billing.list_grants("w") if g.remaining == 0]
+        spent = [g.id for g in billing.list_grants("w").items if g.remaining == 0]
         assert spent == order[: i + 1] or sorted(spent) == sorted(order[: i + 1])
     clean(billing)
 
@@ -153,7 +153,7 @@ def test_explicit_priority_overrides_the_kind_default(billing: Billing) -> None:
     billing.grant("w", 10, kind="allowance", idempotency_key="a")
     pack = billing.grant("w", 10, kind="purchase", priority=1, idempotency_key="p")
     billing.submit("w", "img", idempotency_key="s")
-    assert {g.id: g.remaining for g in billing.list_grants("w")}[pack.id] == 0
+    assert {g.id: g.remaining for g in billing.list_grants("w").items}[pack.id] == 0
 
 
 def test_expired_grant_is_not_spendable_even_before_the_sweep(billing: Billing, clock: Any) -> None:
@@ -172,7 +172,7 @@ def test_expired_grant_is_not_spendable_even_before_the_sweep(billing: Billing, 
     report = billing.sweep()
     assert (report.grants_expired, report.credits_expired) == (1, 100)
     assert billing.sweep().grants_expired == 0  # a second sweep finds nothing
-    assert [g.state for g in billing.list_grants("w")] == ["expired"]
+    assert [g.state for g in billing.list_grants("w").items] == ["expired"]
     assert "grant.expired" in events(billing)
     clean(billing)
 
@@ -428,12 +428,12 @@ def test_fail_releases_the_whole_hold_to_the_grants_it_came_from(billing: Billin
     allowance = billing.grant("w1", 15, kind="allowance", idempotency_key="a")
     pack = billing.grant("w1", 100, kind="purchase", idempotency_key="p")
     job = billing.submit("w1", "img", generations=3, idempotency_key="s")  # 15 + 15
-    remaining = {g.id: g.remaining for g in billing.list_grants("w1")}
+    remaining = {g.id: g.remaining for g in billing.list_grants("w1").items}
     assert (remaining[allowance.id], remaining[pack.id]) == (0, 85)
     failed = billing.fail(job.id, reason="provider error", idempotency_key="cb")
     assert (failed.status, failed.state, failed.credits_used) == (2, "failed", 0)
     assert failed.reason == "provider error"
-    remaining = {g.id: g.remaining for g in billing.list_grants("w1")}
+    remaining = {g.id: g.remaining for g in billing.list_grants("w1").items}
     assert (remaining[allowance.id], remaining[pack.id]) == (15, 100)
     clean(billing)
 
@@ -454,7 +454,7 @@ def test_release_after_the_grant_expired_comes_back_as_refund_credit(
     assert billing.sweep().grants_expired == 1
     failed = billing.fail(job.id, idempotency_key="cb")
     assert failed.state == "failed"
-    grants = billing.list_grants("w1")
+    grants = billing.list_grants("w1").items
     refund = [g for g in grants if g.kind == "refund"]
     assert len(refund) == 1 and refund[0].remaining == 40 and refund[0].source == f"job:{job.id}"
     assert billing.get_wallet("w1").available == 40
@@ -754,7 +754,7 @@ def test_audit_names_each_violation_when_a_balance_is_tampered_with(
 ) -> None:
     funded(billing, amount=100)
     billing.submit("w1", "img", idempotency_key="s")
-    grant_id = billing.list_grants("w1")[0].id
+    grant_id = billing.list_grants("w1").items[0].id
     if store.backend == "memory":
         from dataclasses import replace
 
@@ -770,3 +770,177 @@ def test_audit_names_each_violation_when_a_balance_is_tampered_with(
     assert ("grant_balance_mismatch", grant_id) in codes
     assert ("grant_remaining_out_of_range", grant_id) in codes
     assert ("wallet_held_mismatch", "w1") in codes
+
+
+# --- wallets with many grants -----------------------------------------------------------------
+
+
+def _every_grant(b: Billing, wallet: str, **filters: Any) -> list[Any]:
+    """Every grant of the wallet, read page by page (7 a page), newest first."""
+    out: list[Any] = []
+    cursor = None
+    while True:
+        page = b.list_grants(wallet, cursor=cursor, limit=7, **filters)
+        out += page.items
+        if page.next_cursor is None:
+            return out
+        cursor = page.next_cursor
+
+
+def _documented_take(grants: list[Any], now: Any, amount: int) -> dict[str, int]:
+    """What the documented spend order takes: priority, then soonest expiry (never-expiring
+    last, by start), then oldest, then id; only grants spendable at ``now``."""
+    spendable = [
+        g
+        for g in grants
+        if g.state == "active"
+        and g.remaining > 0
+        and g.effective_at <= now
+        and (g.expires_at is None or now < g.expires_at)
+    ]
+    spendable.sort(
+        key=lambda g: (
+            g.priority,
+            g.expires_at is None,
+            g.expires_at or g.effective_at,
+            g.created_at,
+            g.id,
+        )
+    )
+    taken: dict[str, int] = {}
+    for g in spendable:
+        part = min(amount, g.remaining)
+        if part:
+            taken[g.id] = part
+            amount -= part
+        if not amount:
+            break
+    return taken
+
+
+def _mixed_grants(b: Billing, clock: Any, wallet: str, count: int, seed: int) -> None:
+    """``count`` grants of every kind, some with their own priority, expiries near and far
+    (some passing while the test runs, not yet swept), some starting later, several made
+    at the same instant (ties broken by id)."""
+    import random
+
+    rng = random.Random(seed)
+    kinds = ["allowance", "promotional", "bonus", "compensation", "refund", "purchase"]
+    start = clock.now()
+    for i in range(count):
+        if rng.random() < 0.6:
+            clock.advance(rng.choice((1, 60)))
+        expires = rng.choice((None, None, 1, 2, 5, 30))
+        begins = rng.choice((None, None, None, None, 1)) if expires != 1 else None
+        b.grant(
+            wallet,
+            rng.randint(1, 15),
+            kind=rng.choice(kinds),
+            priority=rng.choice((None, None, None, 5, 45)),
+            expires_at=None if expires is None else start + timedelta(days=expires),
+            effective_at=None if begins is None else start + timedelta(days=begins),
+            idempotency_key=f"g{i}",
+        )
+
+
+def test_with_many_grants_the_indexed_collector_takes_exactly_the_documented_order(
+    billing: Billing, clock: Any
+) -> None:
+    """A wallet of 120 grants of mixed kinds, priorities and expiries: each hold takes from
+    exactly the grants (and amounts) the documented order names, across expiries not yet
+    swept and grants not yet started, failures refilling grants and captures."""
+    billing.create_wallet("many")
+    _mixed_grants(billing, clock, "many", 120, seed=18)
+    for step in range(40):
+        if step % 10 == 5:
+            clock.advance(36 * 3600)  # some expiries and starts pass; no sweep yet
+        before = {g.id: g for g in _every_grant(billing, "many")}
+        amount = 10 * (1 + step % 4)
+        now = clock.now()
+        expected = _documented_take(list(before.values()), now, amount)
+        if sum(expected.values()) < amount:
+            with pytest.raises(InsufficientCredits):
+                billing.submit("many", "img", generations=1 + step % 4, idempotency_key=f"s{step}")
+            continue
+        job = billing.submit("many", "img", generations=1 + step % 4, idempotency_key=f"s{step}")
+        after = {g.id: g for g in _every_grant(billing, "many")}
+        taken = {
+            gid: before[gid].remaining - g.remaining
+            for gid, g in after.items()
+            if gid in before and before[gid].remaining != g.remaining
+        }
+        assert taken == expected, f"step {step}"
+        if step % 3 == 0:
+            billing.fail(job.id, idempotency_key=f"f{step}")
+        else:
+            billing.complete(job.id, idempotency_key=f"c{step}")
+    clean(billing)
+
+
+def test_a_wallet_read_is_a_bounded_summary_that_agrees_with_the_grants(
+    billing: Billing, clock: Any
+) -> None:
+    billing.create_wallet("many")
+    _mixed_grants(billing, clock, "many", 80, seed=7)
+    job = billing.submit("many", "img", generations=4, idempotency_key="s")
+    billing.complete(job.id, actual_generations=3, idempotency_key="c")
+    clock.advance(36 * 3600)  # some expiries and starts pass, not yet swept
+    now = clock.now()
+    grants = _every_grant(billing, "many")
+    assert len(grants) == 80 and len({g.id for g in grants}) == 80
+    assert [(g.created_at, g.id) for g in grants] == sorted(
+        ((g.created_at, g.id) for g in grants), reverse=True
+    )
+    live = [g for g in grants if g.state == "active" and g.remaining > 0]
+    view = billing.get_wallet("many")
+    spendable = _documented_take(grants, now, 10**9)
+    assert view.available == sum(spendable.values())
+    by_kind: dict[str, list[int]] = {}
+    for g in live:
+        line = by_kind.setdefault(g.kind, [0, 0])
+        line[0] += 1
+        line[1] += g.remaining
+    assert {t.kind: [t.grants, t.remaining] for t in view.grant_totals} == by_kind
+    soonest = sorted(
+        (g for g in live if g.expires_at is not None),
+        key=lambda g: (g.expires_at, g.created_at, g.id),
+    )[:5]
+    assert [(e.grant_id, e.remaining, e.expires_at) for e in view.next_expiries] == [
+        (g.id, g.remaining, g.expires_at) for g in soonest
+    ]
+    assert [g.id for g in view.grants] == list(spendable)[:5]  # deprecated: the next to spend
+    # Filters: live or not, kind, expiring before.
+    assert {g.id for g in _every_grant(billing, "many", active=True)} == {g.id for g in live}
+    others = {g.id for g in grants} - {g.id for g in live}
+    assert {g.id for g in _every_grant(billing, "many", active=False)} == others
+    bonus = {g.id for g in grants if g.kind == "bonus"}
+    assert {g.id for g in _every_grant(billing, "many", kind="bonus")} == bonus
+    edge = now + timedelta(days=3)
+    expiring = {g.id for g in grants if g.expires_at is not None and g.expires_at < edge}
+    assert {g.id for g in _every_grant(billing, "many", expiring_before=edge)} == expiring
+    # The sweep expires what passed: the expired grants leave the live set at once.
+    assert billing.sweep().grants_expired > 0
+    after = billing.get_wallet("many")
+    assert after.available == view.available
+    assert all(e.expires_at > now for e in after.next_expiries)
+    assert {g.id for g in _every_grant(billing, "many", active=True)} == {
+        g.id for g in live if g.expires_at is None or g.expires_at > now
+    }
+    clean(billing)
+
+
+def test_grant_list_refuses_bad_filters_and_cursors_naming_the_field(billing: Billing) -> None:
+    funded(billing)
+    with pytest.raises(InvalidRequest, match="kind"):
+        billing.list_grants("w1", kind="gold")
+    with pytest.raises(InvalidRequest, match="cursor"):
+        billing.list_grants("w1", cursor="bm9wZQ")
+    with pytest.raises(InvalidRequest, match="limit"):
+        billing.list_grants("w1", limit=0)
+    with pytest.raises(InvalidRequest, match="expiring_before"):
+        billing.list_grants("w1", expiring_before=datetime(2030, 1, 1))  # naive
+    before_utc = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))  # before year 1 in UTC
+    with pytest.raises(InvalidRequest, match="expiring_before"):
+        billing.list_grants("w1", expiring_before=before_utc)
+    with pytest.raises(WalletNotFound):
+        billing.list_grants("nobody")

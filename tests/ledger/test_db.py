@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -160,3 +161,69 @@ def test_0004_upgrades_a_database_made_at_0003(
         assert billing.get_wallet("v").extra_charge_share == made.extra_charge_share == 1
     finally:
         billing.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0005_backfills_each_wallets_live_grant_totals(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A database of revision 0004 with grants gets, per wallet, its live grants' count and
+    remaining by kind (spent, expired and voided grants left out), and the spend index."""
+    url = (
+        f"sqlite:///{tmp_path}/b.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    db.upgrade(url, "0004_completion_policy")
+    engine = db.make_engine(url)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    grant = {"effective_at": now, "expires_at": None, "source": None, "created_at": now}
+    try:
+        with engine.begin() as conn:
+            for wallet in ("a", "b"):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO ledger_wallets (id, owner_kind, overdraft_limit, held, debt,"
+                        " created_at, updated_at) VALUES (:id, 'user', 0, 0, 0, :t, :t)"
+                    ),
+                    {"id": wallet, "t": now},
+                )
+            rows = [
+                ("g1", "a", "bonus", 5, "active"),
+                ("g2", "a", "bonus", 7, "active"),
+                ("g3", "a", "purchase", 0, "active"),  # spent
+                ("g4", "a", "purchase", 0, "expired"),
+                ("g5", "a", "allowance", 9, "active"),
+            ]
+            grants_table = sa.table(
+                "ledger_grants",
+                *(sa.column(c) for c in ("id", "wallet_id", "kind", "amount", "remaining")),
+                *(sa.column(c) for c in ("priority", "state", "closed_at", *grant)),
+            )
+            conn.execute(
+                grants_table.insert(),
+                [
+                    {"id": i, "wallet_id": w, "kind": k, "amount": 10, "remaining": r,
+                     "priority": 1, "state": s, "closed_at": None, **grant}
+                    for i, w, k, r, s in rows
+                ],
+            )  # fmt: skip
+        db.upgrade(url)
+        with engine.connect() as conn:
+            totals = dict(
+                conn.execute(sa.select(sa.column("id"), sa.column("grant_totals")).select_from(
+                    sa.table("ledger_wallets"))).all()
+            )  # fmt: skip
+        parsed = {k: v if isinstance(v, dict) else json.loads(v) for k, v in totals.items()}
+        assert parsed == {"a": {"allowance": [1, 9], "bonus": [2, 12]}, "b": {}}
+        names = (
+            "SELECT name FROM sqlite_master WHERE type = 'index'"
+            if backend == "sqlite"
+            else "SELECT indexname FROM pg_indexes WHERE tablename = 'ledger_grants'"
+        )
+        with engine.connect() as conn:
+            indexes = set(conn.exec_driver_sql(names).scalars())
+        wanted = {f"ix_ledger_grants_{n}" for n in ("spend", "expiring", "starting", "wallet")}
+        assert wanted <= indexes
+    finally:
+        engine.dispose()

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from gencredits.billing import Billing
+from gencredits.billing.ids import refund_grant_id
 from gencredits.errors import IdempotencyConflict, InsufficientCredits, InvalidTransition
 from gencredits.ledger.model import DEFAULT_KIND_PRIORITIES
 
@@ -61,6 +62,11 @@ class MGrant:
     created_at: datetime
     state: str = "active"
     real_id: str | None = None
+    priority: int | None = None  # None: the kind's default
+
+    @property
+    def live(self) -> bool:
+        return self.state == "active" and self.remaining > 0
 
     def spendable(self, now: datetime) -> bool:
         return (
@@ -72,11 +78,11 @@ class MGrant:
     def key(self) -> tuple[Any, ...]:
         never = self.expires_at is None
         return (
-            DEFAULT_KIND_PRIORITIES[self.kind],
+            DEFAULT_KIND_PRIORITIES[self.kind] if self.priority is None else self.priority,
             never,
             self.effective_at if never else self.expires_at,
             self.created_at,
-            self.seq,
+            self.real_id or "",  # the documented last tie-break: the grant's id
         )
 
 
@@ -108,12 +114,24 @@ class MWallet:
     def available(self, now: datetime) -> int:
         return sum(g.remaining for g in self.grants.values() if g.spendable(now))
 
-    def by_kind(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
+    def by_kind(self) -> dict[str, list[int]]:
+        """Live grants (active, credit left) by kind: [count, remaining]."""
+        out: dict[str, list[int]] = {}
         for g in self.grants.values():
-            if g.state == "active":
-                out[g.kind] += g.remaining
-        return {k: v for k, v in out.items() if v}
+            if g.live:
+                line = out.setdefault(g.kind, [0, 0])
+                line[0] += 1
+                line[1] += g.remaining
+        return out
+
+    def spend_order(self, now: datetime) -> list[MGrant]:
+        return sorted(
+            (g for g in self.grants.values() if g.live and g.spendable(now)), key=MGrant.key
+        )
+
+    def soonest_expiries(self) -> list[MGrant]:
+        expiring = (g for g in self.grants.values() if g.live and g.expires_at is not None)
+        return sorted(expiring, key=lambda g: (g.expires_at, g.created_at, g.real_id or ""))
 
 
 def price(model: str, duration: int | None, gens: int) -> int:
@@ -142,6 +160,7 @@ class Model:
         g = MGrant(
             self.seq, kind, amount, amount, kw.get("effective_at") or now, kw.get("expires_at"), now
         )
+        g.priority = kw.get("priority")
         w.grants[g.seq] = g
         if g.expires_at is not None:
             self.expiring.append(g)
@@ -161,7 +180,9 @@ class Model:
         assert amount == 0
         return legs
 
-    def give_back(self, w: MWallet, legs: list[tuple[MGrant, int]], now: datetime) -> None:
+    def give_back(
+        self, w: MWallet, legs: list[tuple[MGrant, int]], now: datetime, job_id: str
+    ) -> None:
         refund = 0
         for g, amount in legs:
             if g.state == "voided":
@@ -172,11 +193,11 @@ class Model:
             else:
                 refund += amount
         if refund:
-            self.add_grant(w, "refund", refund, now)
+            self.add_grant(w, "refund", refund, now).real_id = refund_grant_id(job_id)
 
     def release(self, job: MJob, now: datetime, state: str) -> None:
         w = self.wallets[job.wallet]
-        self.give_back(w, job.legs, now)
+        self.give_back(w, job.legs, now, job.id)
         w.held -= job.price
         job.state, job.legs = state, []
         del self.pending[job.id]
@@ -200,7 +221,7 @@ class Model:
                 released.append((g, amount - part))
             if part:
                 captured.append((g, part))
-        self.give_back(w, released, now)
+        self.give_back(w, released, now, job.id)
         w.held -= job.price
         job.state, job.legs, job.used = "succeeded", [], capture
         del self.pending[job.id]
@@ -294,17 +315,34 @@ class Simulation:
         view = self.b.get_wallet(wid)
         mw = self.m.wallets[wid]
         now = self.now()
-        real_kinds: Counter[str] = Counter()
-        for g in view.grants:
-            if g.state == "active":
-                real_kinds[g.kind] += g.remaining
-        got = (view.available, view.held, {k: v for k, v in real_kinds.items() if v})
+        real_kinds = {t.kind: [t.grants, t.remaining] for t in view.grant_totals}
+        got = (view.available, view.held, real_kinds)
         want = (mw.available(now), mw.held, mw.by_kind())
         assert got == want, f"wallet {wid}: store {got} != model {want}"
+        # The next grants to spend (from the store's spend index) and the soonest expiries
+        # are the ones the documented order names.
+        next_up = [(g.id, g.remaining) for g in view.grants]
+        assert next_up == [(g.real_id, g.remaining) for g in mw.spend_order(now)[:5]], wid
+        soonest = [(e.grant_id, e.remaining) for e in view.next_expiries]
+        assert soonest == [(g.real_id, g.remaining) for g in mw.soonest_expiries()[:5]], wid
+
+    def check_every_grant(self, wid: str) -> None:
+        """Every live grant of the wallet, paged from the store, has what the model says."""
+        real: dict[str | None, int] = {}
+        cursor = None
+        while True:
+            page = self.b.list_grants(wid, active=True, cursor=cursor, limit=100)
+            real.update((g.id, g.remaining) for g in page.items)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        model = {g.real_id: g.remaining for g in self.m.wallets[wid].grants.values() if g.live}
+        assert real == model, f"wallet {wid}: live grants differ"
 
     def full_check(self) -> None:
         for wid in self.m.wallets:
             self.check_wallet(wid)
+            self.check_every_grant(wid)
         assert self.b.audit() == []
 
     # --- operations
@@ -440,9 +478,25 @@ class Simulation:
         self.check_wallet(wid)
 
     def op_grant(self) -> None:
-        wid, key = self.wallet(), self.key()
-        kind = self.rng.choice(["allowance", "promotional", "bonus", "purchase"])
-        amount = self.rng.randint(10, 300)
+        if self.rng.random() < 0.15:
+            self.op_grant_burst()
+            return
+        self.grant_one(self.wallet(), self.rng.randint(10, 300))
+
+    def op_grant_burst(self) -> None:
+        """Many small grants on one wallet (daily promotional credits, automatic top-ups):
+        wallets come to hold many grants of mixed kinds, priorities and expiries."""
+        wid = self.wallet()
+        for _ in range(self.rng.randint(10, 40)):
+            self.clock.advance(1)  # distinct instants: ties in spend order stay well defined
+            self.grant_one(wid, self.rng.randint(1, 5))
+
+    def grant_one(self, wid: str, amount: int) -> None:
+        key = self.key()
+        kind = self.rng.choice(
+            ["allowance", "promotional", "bonus", "purchase", "compensation", "refund"]
+        )
+        priority = self.rng.choice([None, None, None, None, 5, 25, 45, 60])
         now = self.now()
         expires = (
             now + timedelta(seconds=self.rng.randint(300, 4 * 3600))
@@ -454,6 +508,7 @@ class Simulation:
             expires = effective + timedelta(seconds=600)
         kwargs = {
             "kind": kind,
+            "priority": priority,
             "expires_at": expires,
             "effective_at": effective,
             "idempotency_key": key,
@@ -461,7 +516,13 @@ class Simulation:
         self.log.append(f"grant {wid} {amount} {kwargs}")
         view = self.b.grant(wid, amount, **kwargs)
         g = self.m.add_grant(
-            self.m.wallets[wid], kind, amount, now, expires_at=expires, effective_at=effective
+            self.m.wallets[wid],
+            kind,
+            amount,
+            now,
+            expires_at=expires,
+            effective_at=effective,
+            priority=priority,
         )
         g.real_id = view.id
         self.requests.append(("grant", (wid, amount), kwargs, view.id))

@@ -3,7 +3,7 @@
 Billing answers are the wire types of :mod:`gencredits.billing.views` (``WalletView``,
 ``JobView``, ``Page[JobView]``...), declared as the routes' ``response_model``: the type
 the library returns is the type documented and sent.  Here live the pricing answers and
-the small envelopes around views (``GrantList``, ``AuditReport``).
+the small envelopes around views (``AuditReport``).
 
 Bounds are part of the contract ("put a limit on everything"): names, parameter maps,
 counts and balances all have a maximum, every one from :mod:`gencredits.limits`, so the
@@ -76,7 +76,7 @@ __all__ = [
     "FreeJobCreate",
     "FreezeUpdate",
     "GrantCreate",
-    "GrantList",
+    "GrantPage",
     "HealthPublic",
     "JobComplete",
     "JobCreate",
@@ -397,8 +397,9 @@ class EntryPage(Page[EntryView]):
     """One page of ledger entries, newest first; pass ``next_cursor`` back for the next."""
 
 
-class GrantList(_Out):
-    items: list[GrantView]
+class GrantPage(Page[GrantView]):
+    """One page of a wallet's grants, newest first; pass ``next_cursor`` back for the next
+    (null: the last)."""
 
 
 class GrantCreate(_In):

@@ -1,7 +1,9 @@
 """The auditor: every ledger invariant, checked from a snapshot, all problems at once.
 
 Balances are projections of the entries; the materialised numbers (grant remaining, wallet
-held and debt, job credits) are caches that must equal them.  Codes are stable.
+held and debt, job credits) are caches that must equal them, and a wallet's grant totals
+(its live grants' count and remaining by kind, the figure its balance is read from) must
+equal what its grants say.  Codes are stable.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class _Auditor:
         }
         self.spendable: dict[str, int] = defaultdict(int)
         self.held_by_wallet: dict[str, int] = defaultdict(int)
+        #: wallet -> kind -> [live grants, remaining], from the grants themselves
+        self.live_by_wallet: dict[str, dict[str, list[int]]] = defaultdict(dict)
 
     def bad(self, code: str, subject: str, message: str) -> None:
         self.out.append(Violation(code=code, subject=subject, message=message))
@@ -91,6 +95,10 @@ class _Auditor:
                 bad("closed_grant_not_empty", g.id, f"{g.state} grant still has {g.remaining}")
             if g.spendable_at(self.now):
                 self.spendable[g.wallet_id] += g.remaining
+            if g.live:
+                total = self.live_by_wallet[g.wallet_id].setdefault(g.kind, [0, 0])
+                total[0] += 1
+                total[1] += g.remaining
 
     def jobs(self) -> None:
         consumed_by_jobs = 0
@@ -158,6 +166,13 @@ class _Auditor:
                     "wallet_debt_mismatch",
                     w.id,
                     f"debt {w.debt}, entries {-self.bal.get(account, 0)}",
+                )
+            totals = {kind: list(total) for kind, total in w.grant_totals.items()}
+            if totals != self.live_by_wallet[w.id]:
+                bad(
+                    "wallet_grant_totals_mismatch",
+                    w.id,
+                    f"grant totals {totals}, grants say {self.live_by_wallet[w.id]}",
                 )
             if not 0 <= w.debt <= w.overdraft_limit:
                 bad("overdraft_exceeded", w.id, f"debt {w.debt}, limit {w.overdraft_limit}")

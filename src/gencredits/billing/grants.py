@@ -31,8 +31,6 @@ def issue(uow: WriteUnit, wallet: Wallet, asked: GrantCredits, key: str, now: da
         )
     grant_id = grant_id_for(asked.wallet_id, key)
     repaid = min(wallet.debt, asked.amount) if wallet.debt > 0 and start <= now else 0
-    if repaid:
-        uow.update_wallet(evolve(wallet, debt=wallet.debt - repaid, updated_at=now))
     grant = Grant(
         id=grant_id,
         wallet_id=asked.wallet_id,
@@ -47,6 +45,8 @@ def issue(uow: WriteUnit, wallet: Wallet, asked: GrantCredits, key: str, now: da
         created_at=now,
     )
     uow.insert_grant(grant)
+    tallied = wallet.tallied(None, grant)
+    uow.update_wallet(evolve(tallied, debt=wallet.debt - repaid, updated_at=now))
     uow.record(
         postings.issue(grant, repaid=repaid, at=now, key=Key(asked.scope, key), memo=asked.source)
     )
@@ -55,15 +55,19 @@ def issue(uow: WriteUnit, wallet: Wallet, asked: GrantCredits, key: str, now: da
     return grant
 
 
-def close(uow: WriteUnit, grant: Grant, *, voided: bool, at: datetime, key: Key) -> Grant:
+def close(
+    uow: WriteUnit, wallet: Wallet, grant: Grant, *, voided: bool, at: datetime, key: Key
+) -> Grant:
     """Move what is left of ``grant`` to ``issued`` (a void) or ``expired`` (breakage), close
-    it and emit ``grant.voided`` / ``grant.expired``: one posting pair, one event."""
+    it (it leaves the wallet's active set and its totals) and emit ``grant.voided`` /
+    ``grant.expired``: one posting pair, one event."""
     tx = postings.close_grant(grant, voided=voided, at=at, key=key)
     if tx is not None:
         uow.record(tx)
     state = GrantState.VOIDED if voided else GrantState.EXPIRED
     closed = evolve(grant, remaining=0, state=state, closed_at=at)
     uow.update_grant(closed)
+    uow.update_wallet(evolve(wallet.tallied(grant, closed), updated_at=at))
     kind = EventType.GRANT_VOIDED if voided else EventType.GRANT_EXPIRED
     uow.emit(Event(grant.wallet_id, kind, grant.id, at, {"amount": grant.remaining}))
     return closed

@@ -87,7 +87,12 @@ def check_int(field_name: str, value: object, low: int, high: int) -> int:
 def check_time(field_name: str, value: object) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidRequest.for_field(field_name, value, "a timezone-aware datetime (UTC)")
-    return as_utc(value)
+    try:
+        return as_utc(value)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00: before the first UTC instant
+        raise InvalidRequest.for_field(
+            field_name, value, "a timezone-aware datetime within years 1 to 9999 in UTC"
+        ) from None
 
 
 def check_share(field_name: str, value: object) -> Decimal:

@@ -294,7 +294,7 @@ class PlanBilling:
     def get_purchase(self, purchase_id: str) -> PurchaseView:
         check_id("purchase_id", purchase_id)
         return self._runner.read(
-            lambda r, _n: PurchaseView.of(purchases.find_purchase(r, purchase_id))  # type: ignore[arg-type]
+            lambda r, _n: PurchaseView.of(purchases.find_purchase(r, purchase_id))
         )
 
     # ------------------------------------------------------------------ freezes

@@ -67,7 +67,16 @@ class BillingAPI(Protocol):
 
     def void_grant(self, grant_id: str, *, idempotency_key: str) -> GrantView: ...
 
-    def list_grants(self, wallet_id: str) -> list[GrantView]: ...
+    def list_grants(
+        self,
+        wallet_id: str,
+        *,
+        active: bool | None = None,
+        kind: str | None = None,
+        expiring_before: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[GrantView]: ...
 
     # --- jobs -----------------------------------------------------------------------------
     def submit(

@@ -19,10 +19,11 @@ from gencredits.errors import Conflict, PurchaseNotFound
 from gencredits.ledger.model import Event, Wallet, evolve
 from gencredits.ledger.postings import Key
 from gencredits.ledger.records import Purchase, PurchaseState
-from gencredits.ledger.store import WriteUnit
+from gencredits.ledger.store import LedgerReader, WriteUnit
 from gencredits.plans import PlanCatalog
 
 from . import grants
+from .runner import need_wallet
 from .subscriptions import issue_credits, record_key
 
 __all__ = ["EVENT_PURCHASE_CREDITED", "buy", "find_purchase", "take_back"]
@@ -31,7 +32,7 @@ EVENT_PURCHASE_CREDITED = "purchase.credited"
 EVENT_PURCHASE_TAKEN_BACK = "purchase.taken_back"
 
 
-def find_purchase(uow: WriteUnit, purchase_id: str) -> Purchase:
+def find_purchase(uow: LedgerReader | WriteUnit, purchase_id: str) -> Purchase:
     found = uow.get_purchase(purchase_id)
     if found is None:
         raise PurchaseNotFound(
@@ -128,12 +129,14 @@ def take_back(
         spent += grant.amount - left
         if grant.state == "active":
             key = Key(scope, f"{kind}/{grant_id}")
-            grants.close(uow, grant, voided=True, at=now, key=key)
+            wallet = need_wallet(uow.get_wallet(wallet.id), wallet.id)  # as last written
+            grants.close(uow, wallet, grant, voided=True, at=now, key=key)
             record_key(uow, key, kind, ("grant", grant_id), now)
     state = PurchaseState.REFUNDED if kind == "refund" else PurchaseState.CHARGED_BACK
     purchase = evolve(purchase, state=state, taken_back=taken, spent=spent, updated_at=now)
     uow.update_purchase(purchase)
     if kind == "chargeback" and freeze:
+        wallet = need_wallet(uow.get_wallet(wallet.id), wallet.id)  # with its grants' totals
         uow.update_wallet(evolve(wallet, frozen=f"chargeback:{purchase.id}", updated_at=now))
     payload = {"kind": kind, "taken_back": taken, "spent": spent}
     uow.emit(Event(wallet.id, EVENT_PURCHASE_TAKEN_BACK, purchase.id, now, payload))

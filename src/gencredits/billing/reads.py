@@ -4,17 +4,27 @@ read-only transaction), with opaque cursors that page on a stable order."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from itertools import islice
 
 from gencredits import limits
 from gencredits.errors import GrantNotFound, InvalidRequest, JobNotFound
 from gencredits.ledger.model import JOB_STATUS, Event, Grant, Job, JobState, Wallet
-from gencredits.ledger.store import LedgerReader, WriteUnit
+from gencredits.ledger.store import GrantQuery, LedgerReader, WriteUnit
 
 from .inputs import check_int
 from .runner import need_wallet
-from .views import EntryView, GrantView, JobView, ListOrder, Page, WalletView
+from .views import (
+    EntryView,
+    GrantExpiry,
+    GrantKindTotal,
+    GrantView,
+    JobView,
+    ListOrder,
+    Page,
+    WalletView,
+)
 
 __all__ = [
     "ORDERS",
@@ -25,6 +35,7 @@ __all__ = [
     "event_position",
     "find_grant",
     "find_job",
+    "grant_page",
     "history_page",
     "job_page",
     "job_states",
@@ -94,9 +105,15 @@ def event_position(cursor: str | None) -> tuple[int, int] | None:
     return int(txid), int(seq)
 
 
-def view_of(wallet: Wallet, grants: Sequence[Grant], now: datetime) -> WalletView:
-    spendable = sum(g.remaining for g in grants if g.spendable_at(now))
-    available = spendable - wallet.debt
+def view_of(reader: LedgerReader | WriteUnit, wallet: Wallet, now: datetime) -> WalletView:
+    """The wallet's view from its materialised figures and a few index reads, whatever the
+    number of its grants: ``available`` is its live grants' remaining (kept on the wallet
+    row) less those not spendable at ``now`` (not yet started, or expired but not yet
+    swept: few) and its debt."""
+    unspendable = sum(g.remaining for g in reader.unspendable_grants(wallet.id, now))
+    available = wallet.remaining - unspendable - wallet.debt
+    upcoming = islice(reader.spend_order(wallet.id, now), limits.WALLET_GRANTS_INLINE)
+    expiring = reader.expiring_grants(wallet.id, limit=limits.WALLET_EXPIRIES)
     return WalletView(
         id=wallet.id,
         owner_kind=wallet.owner_kind,
@@ -108,17 +125,23 @@ def view_of(wallet: Wallet, grants: Sequence[Grant], now: datetime) -> WalletVie
         hold_ttl_s=wallet.hold_ttl_s,
         extra_charge_share=wallet.extra_charge_share,
         frozen=wallet.frozen,
-        grants=tuple(GrantView.of(g, now) for g in sorted(grants, key=Grant.spend_key)),
+        grant_totals=tuple(
+            GrantKindTotal(kind=kind, grants=total[0], remaining=total[1])
+            for kind, total in sorted(wallet.grant_totals.items())
+        ),
+        next_expiries=tuple(
+            GrantExpiry(grant_id=g.id, kind=g.kind, remaining=g.remaining, expires_at=expiry)
+            for g in expiring
+            if (expiry := g.expires_at) is not None
+        ),
+        grants=tuple(GrantView.of(g, now) for g in upcoming),
         created_at=wallet.created_at,
         updated_at=wallet.updated_at,
     )
 
 
 def wallet_view(reader: LedgerReader | WriteUnit, wallet_id: str, now: datetime) -> WalletView:
-    wallet = need_wallet(reader.get_wallet(wallet_id), wallet_id)
-    return view_of(
-        wallet, reader.wallet_grants(wallet_id, active_only=True, nonempty_only=True), now
-    )
+    return view_of(reader, need_wallet(reader.get_wallet(wallet_id), wallet_id), now)
 
 
 def wallet_page(
@@ -128,12 +151,42 @@ def wallet_page(
     wallets = reader.list_wallets(
         after_id=decode_cursor(kind, cursor), limit=limit + 1, descending=order == "desc"
     )
-    items = [
-        view_of(w, reader.wallet_grants(w.id, active_only=True, nonempty_only=True), now)
-        for w in wallets[:limit]
-    ]
+    items = [view_of(reader, w, now) for w in wallets[:limit]]
     more = len(wallets) > limit
     return Page(items=items, next_cursor=encode_cursor(kind, items[-1].id) if more else None)
+
+
+def grant_page(
+    reader: LedgerReader,
+    wallet_id: str,
+    query: GrantQuery,
+    page: tuple[str | None, int],
+    now: datetime,
+) -> Page[GrantView]:
+    """One page of the wallet's grants, newest first; the cursor names the last grant shown
+    (its creation instant and id), so grants added meanwhile never shift a page."""
+    cursor, limit = page
+    before = decode_cursor("g", cursor)
+    if before is not None:
+        at, _, grant_id = before.partition("|")
+        try:
+            query = replace(query, before=(datetime.fromisoformat(at), grant_id))
+        except ValueError:
+            raise InvalidRequest.for_field(
+                "cursor", cursor, "a next_cursor from a previous page"
+            ) from None
+        if not grant_id or query.before is None or query.before[0].tzinfo is None:
+            raise InvalidRequest.for_field("cursor", cursor, "a next_cursor from a previous page")
+    need_wallet(reader.get_wallet(wallet_id), wallet_id)
+    found = reader.list_grants(wallet_id, query, limit=limit + 1)
+    items = found[:limit]
+    more = len(found) > limit
+    last = items[-1] if items else None
+    mark = None if last is None else f"{last.created_at.isoformat()}|{last.id}"
+    return Page(
+        items=[GrantView.of(g, now) for g in items],
+        next_cursor=encode_cursor("g", mark) if more and mark is not None else None,
+    )
 
 
 def job_states(status: int | None, state: str | None) -> list[str] | None:

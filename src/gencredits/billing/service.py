@@ -19,7 +19,7 @@ from typing_extensions import Unpack
 
 from gencredits import limits
 from gencredits.clock import Clock, SystemClock
-from gencredits.errors import WalletExists, WalletFrozen
+from gencredits.errors import InvalidRequest, WalletExists, WalletFrozen
 from gencredits.ledger.model import (
     DEFAULT_KIND_PRIORITIES,
     Event,
@@ -29,7 +29,7 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.postings import Key
-from gencredits.ledger.store import LedgerReader, LedgerStore, UnitHints, WriteUnit
+from gencredits.ledger.store import GrantQuery, LedgerStore, UnitHints, WriteUnit
 from gencredits.plans import PlanCatalog, bundled_plans
 from gencredits.pricing import CatalogSet, Quote, quote
 
@@ -276,7 +276,8 @@ class Billing(PlanBilling):
                 outcome = Outcome.already(grant.state)
                 return Done(GrantView.of(grant, now, outcome=outcome), "grant", grant_id, outcome)
             key = Key(asked.scope, idempotency_key)
-            voided = grants.close(uow, grant, voided=True, at=now, key=key)
+            owner = need_wallet(wallet, grant.wallet_id)
+            voided = grants.close(uow, owner, grant, voided=True, at=now, key=key)
             view = GrantView.of(voided, now, outcome=Outcome.VOIDED)
             return Done(view, "grant", grant_id, Outcome.VOIDED)
 
@@ -290,15 +291,33 @@ class Billing(PlanBilling):
             locate=lambda uow: reads.find_grant(uow, grant_id).wallet_id,
         )
 
-    def list_grants(self, wallet_id: str) -> list[GrantView]:
+    def list_grants(
+        self,
+        wallet_id: str,
+        *,
+        active: bool | None = None,
+        kind: str | None = None,
+        expiring_before: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[GrantView]:
+        """A page of the wallet's grants, newest first; ``active``: True for the live ones
+        (active, with credit left), False for the others (spent, expired, voided);
+        ``kind``; ``expiring_before``: those with an expiry before that instant."""
         check_id("wallet_id", wallet_id)
-
-        def read(reader: LedgerReader, now: datetime) -> list[GrantView]:
-            need_wallet(reader.get_wallet(wallet_id), wallet_id)
-            listed = reader.wallet_grants(wallet_id, active_only=False)
-            return [GrantView.of(g, now) for g in sorted(listed, key=lambda g: g.spend_key())]
-
-        return self._runner.read(read)
+        check_int("limit", limit, 1, limits.PAGE_MAX)
+        if active is not None and not isinstance(active, bool):
+            raise InvalidRequest.for_field("active", active, "true or false")
+        if kind is not None and kind not in self.kind_priorities:
+            raise InvalidRequest.for_field(
+                "kind", kind, f"one of {', '.join(sorted(self.kind_priorities))}"
+            )
+        before = None if expiring_before is None else check_time("expiring_before", expiring_before)
+        reads.decode_cursor("g", cursor)
+        query = GrantQuery(live=active, kind=kind, expiring_before=before)
+        return self._runner.read(
+            lambda r, now: reads.grant_page(r, wallet_id, query, (cursor, limit), now)
+        )
 
     # ------------------------------------------------------------------ jobs
     def _hold_ttl_s(self, wallet: Wallet, model: str, override: int | None) -> int:

@@ -4,7 +4,7 @@ the pure rules of :mod:`gencredits.ledger.collector`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,20 +41,19 @@ class SpendPolicy:
         return self.kind_priorities.get("refund", DEFAULT_KIND_PRIORITIES["refund"])
 
 
-def _in_spend_order(uow: WriteUnit, wallet_id: str, now: datetime) -> Iterator[Grant]:
-    grants = uow.wallet_grants(wallet_id, active_only=True, nonempty_only=True)
-    return iter(sorted((g for g in grants if g.spendable_at(now)), key=Grant.spend_key))
-
-
 def take(
     uow: WriteUnit, wallet: Wallet, amount: int, now: datetime
 ) -> tuple[tuple[HoldLeg, ...], Wallet]:
     """Take ``amount`` from the wallet (grants in spend order, then overdraft) and write the
-    grants drawn on.  Returns the legs and the wallet with its new debt; raises
-    :class:`~gencredits.errors.InsufficientCredits` having written nothing."""
-    taken = collector.take(wallet, _in_spend_order(uow, wallet.id, now), amount)
-    for grant in taken.grants:
+    grants drawn on.  Returns the legs and the wallet with its new debt and grant totals;
+    raises :class:`~gencredits.errors.InsufficientCredits` having written nothing.
+
+    The grants are streamed from the store in spend order (its index), only as far as the
+    amount needs: the cost follows the grants taken from, not the grants the wallet holds."""
+    taken = collector.take(wallet, uow.spend_order(wallet.id, now), amount)
+    for leg, grant in zip(taken.legs, taken.grants, strict=False):  # grant legs come first
         uow.update_grant(grant)
+        wallet = wallet.tallied(evolve(grant, remaining=grant.remaining + leg.amount), grant)
     if taken.debt != wallet.debt:
         wallet = evolve(wallet, debt=taken.debt)
     return taken.legs, wallet
@@ -70,7 +69,7 @@ def give_back(
 ) -> tuple[list[Posting], Wallet]:
     """Return released ``legs`` by the collector's rule and write the grants refilled and
     the one ``refund`` grant it may call for.  Returns the credit postings and the wallet
-    with its new debt."""
+    with its new debt and grant totals."""
     named = dict.fromkeys(leg.grant_id for leg in legs if leg.grant_id is not None)
     grants: dict[str, Grant] = {}
     for grant_id in named:
@@ -80,10 +79,12 @@ def give_back(
     returned = collector.give_back(wallet, legs, grants, now)
     for grant in returned.grants:
         uow.update_grant(grant)
+        wallet = wallet.tallied(grants[grant.id], grant)
     postings = list(returned.postings)
     if returned.refund:
         refund = _refund_grant(wallet.id, job_id, returned.refund, now, policy)
         uow.insert_grant(refund)
+        wallet = wallet.tallied(None, refund)
         postings.append(Posting(grant_account(refund.id), refund.amount))
     if returned.debt != wallet.debt:
         wallet = evolve(wallet, debt=returned.debt)

@@ -201,7 +201,8 @@ def _roll_over(
             continue
         left += grant.remaining
         key = Key(scope, f"cycle/{due.number}/close/{grant_id}")
-        grants.close(uow, grant, voided=True, at=now, key=key)
+        wallet = need_wallet(uow.get_wallet(sub.wallet_id), sub.wallet_id)  # as last written
+        grants.close(uow, wallet, grant, voided=True, at=now, key=key)
         record_key(uow, key, "roll_over", ("grant", grant_id), now)
     amount = rolled_over(left, ended.rollover_cap)
     expires = cycle_start(sub.anchor_at, due.number + ended.rollover_expiry_months)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from gencredits import limits
-from gencredits.ledger.model import GrantState, Job, JobState, Wallet, evolve
+from gencredits.ledger.model import GrantState, Job, JobState, Wallet
 from gencredits.ledger.postings import Key
 from gencredits.ledger.store import LedgerReader, UnitHints, WriteUnit
 
@@ -106,6 +106,5 @@ def _expire(uow: WriteUnit, wallet: Wallet, grant_id: str, at: datetime) -> int 
         return None
     if grant.expires_at is None or grant.expires_at > at:
         return None
-    grants.close(uow, grant, voided=False, at=at, key=Key())
-    uow.update_wallet(evolve(wallet, updated_at=at))
+    grants.close(uow, wallet, grant, voided=False, at=at, key=Key())
     return grant.remaining

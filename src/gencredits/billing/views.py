@@ -34,6 +34,8 @@ from gencredits.ledger.model import (
 
 __all__ = [
     "EntryView",
+    "GrantExpiry",
+    "GrantKindTotal",
     "GrantView",
     "JobView",
     "ListOrder",
@@ -197,11 +199,31 @@ class GrantView(_Replayable):
         )
 
 
+class GrantKindTotal(_Wire):
+    """One line of a wallet's grants by kind: its live grants (active, with credit left,
+    including any not yet started) and their remaining credits."""
+
+    kind: GrantKindText
+    grants: int
+    remaining: int
+
+
+class GrantExpiry(_Wire):
+    """A live grant with an expiry, among a wallet's soonest to expire."""
+
+    grant_id: str
+    kind: GrantKindText
+    remaining: int
+    expires_at: Instant
+
+
 class WalletView(_Replayable):
     """``available`` = unexpired remaining - debt (never below -overdraft_limit); ``held`` =
-    reserved for pending jobs; ``balance`` = available + held; ``grants`` are the active
-    grants with credit left, in spend order (grants spent to zero, expired or voided are
-    left out: ``list_grants`` / ``GET /v1/wallets/{id}/grants`` lists every grant)."""
+    reserved for pending jobs; ``balance`` = available + held.  The grants are summarised,
+    in a bounded answer whatever their number: ``grant_totals`` by kind and
+    ``next_expiries`` (the soonest, at most :data:`~gencredits.limits.WALLET_EXPIRIES`);
+    ``list_grants`` / ``GET /v1/wallets/{id}/grants`` pages through the grants themselves.
+    ``grants`` (deprecated) holds only the next few to be spent."""
 
     id: str
     owner_kind: str = Field(description="user or team")
@@ -220,9 +242,17 @@ class WalletView(_Replayable):
         None,
         description="Why the wallet refuses new submissions (a chargeback); null: it does not.",
     )
+    grant_totals: tuple[GrantKindTotal, ...] = Field(
+        (), description="Live grants (active, with credit left) by kind: count and remaining."
+    )
+    next_expiries: tuple[GrantExpiry, ...] = Field(
+        (), description="The live grants that expire soonest (at most 5), soonest first."
+    )
     grants: tuple[GrantView, ...] = Field(
-        description="Active grants with credit left, in spend order (every grant: "
-        "GET /v1/wallets/{id}/grants)."
+        description="Deprecated: only the next grants to be spent (at most 5), in spend "
+        "order; the summary is grant_totals and next_expiries, and every grant is listed, "
+        "paged, by GET /v1/wallets/{id}/grants.",
+        json_schema_extra={"deprecated": True},
     )
     created_at: Instant
     updated_at: Instant

@@ -220,25 +220,84 @@ def wallet_show(
     wallet_id: WalletArg,
     as_json: JsonOpt = False,
 ) -> None:
-    """Balances of a wallet and its grants in spend order."""
+    """Balances of a wallet, its live grants by kind and the soonest expiries (the grants
+    themselves: ``wallet grants``)."""
     d = _read_one(ctx, as_json, lambda api: api.get_wallet(wallet_id), _wallet_text)
     if d is None:
         return
-    if not d["grants"]:
-        console.print("no grants", highlight=False)
-    table = Table("grant", "kind", "amount", "remaining", "priority", "expires", "source")
-    for g in d["grants"]:
+    if not d["grant_totals"]:
+        console.print("no live grants", highlight=False)
+        return
+    table = Table("kind", "live grants", "remaining")
+    for line in d["grant_totals"]:
+        table.add_row(line["kind"], str(line["grants"]), str(line["remaining"]))
+    console.print(table)
+    for e in d["next_expiries"]:
+        console.print(
+            f"expires {e['expires_at']}: {e['remaining']} {e['kind']} credits ({e['grant_id']})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+@wallet_app.command("grants")
+def wallet_grants(
+    ctx: typer.Context,
+    wallet_id: WalletArg,
+    active: Annotated[
+        bool | None,
+        typer.Option(
+            "--active/--inactive",
+            help="Only live grants (active, credit left), or only the others.",
+            show_default=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", metavar="KIND", help="Only grants of this kind.")
+    ] = None,
+    expiring_before: Annotated[
+        str | None,
+        typer.Option(
+            "--expiring-before", metavar="INSTANT", help="Only grants expiring before it."
+        ),
+    ] = None,
+    cursor: CursorOpt = None,
+    limit: LimitOpt = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """A wallet's grants, newest first, one page at a time."""
+    d = _read(
+        ctx,
+        as_json,
+        lambda api: api.list_grants(
+            wallet_id,
+            active=active,
+            kind=kind,
+            expiring_before=_when("--expiring-before", expiring_before),
+            cursor=cursor,
+            limit=limit,
+        ),
+    )
+    if d is None:
+        return
+    if not d["items"]:
+        console.print("no grants" + (" after this cursor" if cursor else ""), highlight=False)
+        return
+    table = Table("grant", "kind", "amount", "remaining", "state", "priority", "expires", "source")
+    for g in d["items"]:
         table.add_row(
             g["id"],
             g["kind"],
             str(g["amount"]),
             str(g["remaining"]),
+            g["state"],
             str(g["priority"]),
             g["expires_at"] or "never",
             g["source"] or "",
         )
-    if d["grants"]:
-        console.print(table)
+    console.print(table)
+    _more(d)
 
 
 @wallet_app.command("list")

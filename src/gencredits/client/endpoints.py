@@ -101,10 +101,6 @@ def _priced(
     )
 
 
-class _Grants(BaseModel):
-    items: list[GrantView]
-
-
 class _Subscriptions(BaseModel):
     items: list[SubscriptionView]
 
@@ -116,10 +112,6 @@ def _subscription_items(body: object) -> list[SubscriptionView]:
 class _Audit(BaseModel):
     clean: bool
     violations: list[Violation]
-
-
-def _grant_items(body: object) -> list[GrantView]:
-    return _Grants.model_validate(body).items
 
 
 def _violations(body: object) -> list[Violation]:
@@ -254,8 +246,27 @@ def grant(
     return _post(path, GrantView.model_validate, body, idempotency_key)
 
 
-def list_grants(wallet_id: str) -> Call[list[GrantView]]:
-    return _get(f"/v1/wallets/{_segment(wallet_id)}/grants", _grant_items)
+def list_grants(
+    wallet_id: str,
+    *,
+    active: bool | None = None,
+    kind: str | None = None,
+    expiring_before: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Call[Page[GrantView]]:
+    """The wallet's grants, newest first, a page at a time."""
+    path = f"/v1/wallets/{_segment(wallet_id)}/grants"
+    answer = Page[GrantView].model_validate
+    return _get(
+        path,
+        answer,
+        active=active,
+        kind=kind,
+        expiring_before=_instant(expiring_before),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def void_grant(grant_id: str, *, idempotency_key: str | None = None) -> Call[GrantView]:

@@ -23,7 +23,13 @@ from gencredits.ledger.model import (
     evolve,
 )
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
-from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
+from gencredits.ledger.store import (
+    AuditSnapshot,
+    GrantQuery,
+    RetryableConflict,
+    UnitHints,
+    WriteUnit,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -168,6 +174,44 @@ class _MemoryUnit:
             for g in found
             if (not active_only or g.state == "active") and (not nonempty_only or g.remaining)
         ]
+
+    def _live(self, wallet_id: str) -> list[Grant]:
+        return [self.s.grants[g] for g in self.s.live_grants.get(wallet_id, ())]
+
+    def spend_order(self, wallet_id: str, now: datetime) -> Iterator[Grant]:
+        # The reference: sort the live set by the documented key (no index to trust).
+        spendable = (g for g in self._live(wallet_id) if g.spendable_at(now))
+        return iter(sorted(spendable, key=Grant.spend_key))
+
+    def unspendable_grants(self, wallet_id: str, now: datetime) -> list[Grant]:
+        return sorted(
+            (g for g in self._live(wallet_id) if not g.spendable_at(now)), key=Grant.spend_key
+        )
+
+    def expiring_grants(self, wallet_id: str, *, limit: int) -> list[Grant]:
+        expiring = [g for g in self._live(wallet_id) if g.expires_at is not None]
+        expiring.sort(key=lambda g: (g.expires_at, g.created_at, g.id))
+        return expiring[:limit]
+
+    def list_grants(self, wallet_id: str, query: GrantQuery, *, limit: int) -> list[Grant]:
+        found = [self.s.grants[g] for g in self.s.grants_by_wallet.get(wallet_id, ())]
+        found.sort(key=lambda g: (g.created_at, g.id), reverse=True)
+        out: list[Grant] = []
+        for g in found:
+            if query.before is not None and (g.created_at, g.id) >= query.before:
+                continue
+            if query.live is not None and g.live != query.live:
+                continue
+            if query.kind is not None and g.kind != query.kind:
+                continue
+            if query.expiring_before is not None and not (
+                g.expires_at is not None and g.expires_at < query.expiring_before
+            ):
+                continue
+            out.append(g)
+            if len(out) >= limit:
+                break
+        return out
 
     def get_grant(self, grant_id: str) -> Grant | None:
         return self.s.grants.get(grant_id)

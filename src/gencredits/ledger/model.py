@@ -15,7 +15,7 @@ A posting's ``amount`` is signed: positive credits the account, negative debits 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -158,6 +158,26 @@ class Wallet:
     extra_charge_share: Decimal | None = None
     #: why the wallet refuses new submissions (a chargeback), until an operator lifts it
     frozen: str | None = None
+    #: materialised: kind -> [live grants, their remaining credits], where a grant is live
+    #: while it is active with credit left (see :meth:`tallied`); kept in the same
+    #: transaction as the grants, and checked against them by the auditor
+    grant_totals: Mapping[str, Sequence[int]] = field(default_factory=dict)
+
+    @property
+    def remaining(self) -> int:
+        """The remaining credits of the wallet's active grants (materialised)."""
+        return sum(total[1] for total in self.grant_totals.values())
+
+    def tallied(self, before: Grant | None, after: Grant | None) -> Wallet:
+        """This wallet with its :attr:`grant_totals` moved from ``before`` to ``after`` (one
+        grant as it was and as it is now; ``None``: it did not exist)."""
+        totals = {kind: list(total) for kind, total in self.grant_totals.items()}
+        for grant, sign in ((before, -1), (after, 1)):
+            if grant is not None and grant.live:
+                total = totals.setdefault(grant.kind, [0, 0])
+                total[0] += sign
+                total[1] += sign * grant.remaining
+        return evolve(self, grant_totals={k: v for k, v in sorted(totals.items()) if v[0]})
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +194,11 @@ class Grant:
     state: str  # a GrantState
     created_at: datetime
     closed_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        """Active with credit left: in the wallet's active set (and its spend-order index)."""
+        return self.state == GrantState.ACTIVE and self.remaining > 0
 
     def spendable_at(self, now: datetime) -> bool:
         return (

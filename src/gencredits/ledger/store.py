@@ -24,7 +24,7 @@ tests of code that embeds gencredits) and :class:`~gencredits.storage.sql.store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +42,7 @@ from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 
 __all__ = [
     "AuditSnapshot",
+    "GrantQuery",
     "LedgerReader",
     "LedgerStore",
     "RetryableConflict",
@@ -94,7 +95,41 @@ class AuditSnapshot:
     idempotency_keys: frozenset[tuple[str, str]]
 
 
-class WriteUnit(Protocol):
+@dataclass(frozen=True, slots=True)
+class GrantQuery:
+    """Which of a wallet's grants a page lists, newest first (``created_at``, then ``id``,
+    descending), each filter optional: ``live`` (True: active with credit left, the active
+    set; False: the others), ``kind``, ``expiring_before`` (an expiry before that instant),
+    ``before`` (the (created_at, id) of the last grant of the previous page)."""
+
+    live: bool | None = None
+    kind: str | None = None
+    expiring_before: datetime | None = None
+    before: tuple[datetime, str] | None = None
+
+
+class GrantReads(Protocol):
+    """The reads of a wallet's active set (its live grants: active, with credit left) that
+    both a unit of work and a reader offer, each served by an index so that its cost does
+    not grow with the number of grants the wallet holds."""
+
+    def spend_order(self, wallet_id: str, now: datetime) -> Iterator[Grant]:
+        """The wallet's grants spendable at ``now`` (live, effective, unexpired) in spend
+        order (:meth:`Grant.spend_key`), read lazily: a caller that stops early has read
+        about as many rows as it took (plus any live grants not spendable at ``now``)."""
+        ...
+
+    def unspendable_grants(self, wallet_id: str, now: datetime) -> list[Grant]:
+        """The wallet's live grants NOT spendable at ``now``: not yet effective, or past
+        their expiry but not yet expired by the sweep (few: the sweep keeps up)."""
+        ...
+
+    def expiring_grants(self, wallet_id: str, *, limit: int) -> list[Grant]:
+        """Up to ``limit`` live grants with an expiry, soonest first (then oldest, id)."""
+        ...
+
+
+class WriteUnit(GrantReads, Protocol):
     """What a unit of work may do under its wallet lock: point reads and writes."""
 
     # --- wallets ------------------------------------------------------------------------
@@ -108,7 +143,9 @@ class WriteUnit(Protocol):
         self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
     ) -> list[Grant]:
         """The wallet's grants (``active_only``: not expired/voided; ``nonempty_only``: with
-        something left), oldest first."""
+        something left), oldest first: ALL of them, so never on a path whose cost must not
+        grow with the wallet's grants (holds use :meth:`spend_order`, reads the bounded
+        :class:`GrantReads` and :meth:`LedgerReader.list_grants`)."""
         ...
 
     def get_grant(self, grant_id: str) -> Grant | None: ...
@@ -157,7 +194,7 @@ class WriteUnit(Protocol):
     def update_purchase(self, purchase: Purchase) -> None: ...
 
 
-class LedgerReader(Protocol):
+class LedgerReader(GrantReads, Protocol):
     """Reads, all in one read-only transaction (one consistent view)."""
 
     # --- wallets and grants ---------------------------------------------------------------
@@ -175,6 +212,10 @@ class LedgerReader(Protocol):
         ...
 
     def get_grant(self, grant_id: str) -> Grant | None: ...
+
+    def list_grants(self, wallet_id: str, query: GrantQuery, *, limit: int) -> list[Grant]:
+        """One page of the wallet's grants, newest first (see :class:`GrantQuery`)."""
+        ...
 
     # --- jobs and the ledger ----------------------------------------------------------------
     def get_job(self, job_id: str) -> Job | None: ...

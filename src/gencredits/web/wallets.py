@@ -146,7 +146,7 @@ def all_jobs(billing: Billing, wallet_id: str) -> tuple[list[JobView], bool]:
     jobs: list[JobView] = []
     cursor: str | None = None
     while len(jobs) < SCAN_ITEMS_MAX:
-        listed = billing.list_jobs(wallet_id, cursor=cursor, limit=limits.PAGE_MAX)
+        listed = billing.list_jobs(wallet_id, cursor=cursor, limit=limits.PAGE_MAX, order="asc")
         jobs += listed.items
         cursor = listed.next_cursor
         if cursor is None:
@@ -178,7 +178,7 @@ async def wallet_page(
         wallet, grants, (jobs, complete), history = await run_in_threadpool(
             lambda: (
                 billing.get_wallet(wallet_id),
-                billing.list_grants(wallet_id),
+                billing.list_grants(wallet_id, limit=limits.PAGE_MAX).items,
                 all_jobs(billing, wallet_id),
                 billing.history(wallet_id, cursor=cursor, limit=HISTORY_PAGE),
             )

@@ -25,7 +25,7 @@ from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
@@ -39,7 +39,7 @@ from gencredits.api.schemas import (
     EntryPage,
     FreeJobCreate,
     GrantCreate,
-    GrantList,
+    GrantPage,
     JobComplete,
     JobCreate,
     JobFail,
@@ -60,6 +60,7 @@ from gencredits.billing.views import (
 from gencredits.errors import AuthenticationFailed
 from gencredits.limits import (
     CURSOR_LEN_MAX,
+    GRANT_KIND_LEN_MAX,
     ID_LEN_MAX,
     JOB_ID_LEN_MAX,
     KEY_LEN_MAX,
@@ -223,7 +224,8 @@ async def list_wallets(
 
 @_reads("/wallets/{wallet_id}", "wallets", WalletView)
 async def get_wallet(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> WalletView:
-    """Available, held and balance, and every grant with its kind, remaining and expiry."""
+    """Available, held and balance, the live grants by kind and the soonest expiries: a
+    bounded answer whatever the number of grants (they are paged by .../grants)."""
     return await run_in_threadpool(services.billing.get_wallet, wallet_id)
 
 
@@ -246,9 +248,34 @@ async def create_grant(body: GrantCreate, call: WalletWriteDep) -> GrantView:
     )
 
 
-@_reads("/wallets/{wallet_id}/grants", "grants", GrantList)
-async def list_grants(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> GrantList:
-    return GrantList(items=await run_in_threadpool(services.billing.list_grants, wallet_id))
+@_reads("/wallets/{wallet_id}/grants", "grants", GrantPage)
+async def list_grants(
+    wallet_id: WalletId,
+    services: ServicesDep,
+    _key: ReadKey,
+    active: Annotated[
+        bool | None,
+        Query(description="true: live grants (active, credit left); false: the others"),
+    ] = None,
+    kind: Annotated[str | None, Query(max_length=GRANT_KIND_LEN_MAX)] = None,
+    expiring_before: Annotated[
+        AwareDatetime | None, Query(description="only grants expiring before this instant")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> GrantPage:
+    """The wallet's grants, newest first, paged, optionally only the live ones, of one kind,
+    or expiring before an instant."""
+    page = await run_in_threadpool(
+        services.billing.list_grants,
+        wallet_id,
+        active=active,
+        kind=kind,
+        expiring_before=expiring_before,
+        cursor=cursor,
+        limit=limit,
+    )
+    return _named(GrantPage, page)
 
 
 @_writes("/grants/{grant_id}/void", "grants", GrantView)

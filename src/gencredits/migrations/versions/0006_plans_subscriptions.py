@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_plans_subscriptions"
-down_revision = "0004_completion_policy"
+down_revision = "0005_grant_spend_index"
 branch_labels = None
 depends_on = None
 

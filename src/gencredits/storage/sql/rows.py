@@ -123,6 +123,7 @@ def wallet_update_row(w: Wallet) -> dict[str, Any]:
         "debt": w.debt,
         "updated_at": w.updated_at,
         "frozen": w.frozen,
+        "grant_totals": w.grant_totals,
     }
 
 

@@ -15,7 +15,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["DecimalText", "UTCDateTime", "metadata", "sqlite_utc_text"]
+__all__ = [
+    "LIVE_GRANT",
+    "SPEND_ORDER",
+    "STARTS_LATER",
+    "DecimalText",
+    "UTCDateTime",
+    "metadata",
+    "sqlite_utc_text",
+]
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -110,6 +118,8 @@ wallets = sa.Table(
     sa.Column("extra_charge_share", DecimalText, nullable=True),
     # Why the wallet refuses new submissions (a chargeback), until lifted (migration 0006).
     sa.Column("frozen", sa.String(300), nullable=True),
+    # kind -> [live grants, their remaining credits], kept with the grants (migration 0005).
+    sa.Column("grant_totals", sa.JSON, nullable=False),
 )
 
 grants = sa.Table(
@@ -127,8 +137,52 @@ grants = sa.Table(
     sa.Column("state", sa.String(12), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("closed_at", UTCDateTime, nullable=True),
-    sa.Index("ix_ledger_grants_wallet", "wallet_id"),
     sa.Index("ix_ledger_grants_due", "state", "expires_at"),
+)
+
+#: A grant is live (in its wallet's active set) while it is active with credit left: the
+#: partial indexes below hold live grants only, so a grant spent to zero, expired or voided
+#: leaves them in the transaction that does it (migration 0005).
+LIVE_GRANT = sa.and_(
+    grants.c.state == sa.literal_column("'active'"), grants.c.remaining > sa.literal_column("0")
+)
+#: The spend order of :meth:`gencredits.ledger.model.Grant.spend_key`: priority, then
+#: soonest expiry (never-expiring last, by start), then oldest, then id.
+SPEND_ORDER = (
+    grants.c.priority,
+    grants.c.expires_at.is_(None),
+    sa.func.coalesce(grants.c.expires_at, grants.c.effective_at),
+    grants.c.created_at,
+    grants.c.id,
+)
+#: Newest first: the order of a wallet's grant list.
+sa.Index("ix_ledger_grants_wallet", grants.c.wallet_id, grants.c.created_at, grants.c.id)
+sa.Index(
+    "ix_ledger_grants_spend",
+    grants.c.wallet_id,
+    *SPEND_ORDER,
+    sqlite_where=LIVE_GRANT,
+    postgresql_where=LIVE_GRANT,
+)
+_EXPIRING = sa.and_(LIVE_GRANT, grants.c.expires_at.is_not(None))
+sa.Index(
+    "ix_ledger_grants_expiring",
+    grants.c.wallet_id,
+    grants.c.expires_at,
+    grants.c.created_at,
+    grants.c.id,
+    sqlite_where=_EXPIRING,
+    postgresql_where=_EXPIRING,
+)
+#: Live grants that start after they were made (the only ones that can be not yet started):
+#: few, and a query of the others cannot use this index by mistake.
+STARTS_LATER = sa.and_(LIVE_GRANT, grants.c.effective_at > grants.c.created_at)
+sa.Index(
+    "ix_ledger_grants_starting",
+    grants.c.wallet_id,
+    grants.c.effective_at,
+    sqlite_where=STARTS_LATER,
+    postgresql_where=STARTS_LATER,
 )
 
 jobs = sa.Table(

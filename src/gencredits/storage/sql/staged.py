@@ -9,8 +9,10 @@ here a batch costs a handful of statements whatever its size:
    of every unit and, with one query each, finds the wallets of the jobs and grants named,
    locks all the batch's wallets in id order, so two processes' batches cannot deadlock
    (``SELECT ... ORDER BY id FOR UPDATE`` on PostgreSQL; SQLite's writer lock already
-   covers the file), and loads their spendable grants, the jobs and the idempotency
-   records.  On PostgreSQL the queries are pipelined (psycopg's pipeline mode): the owners
+   covers the file), and loads the jobs and grants named and the idempotency records.  A
+   wallet's other grants are not loaded: a unit that spends streams them in spend order
+   from the index, merged with what the batch changed (:meth:`StagedUnit.spend_order`).
+   On PostgreSQL the queries are pipelined (psycopg's pipeline mode): the owners
    of the named jobs and grants in one round trip, then the locks and every read made under
    them in a second.
 2. Each unit runs against a :class:`StagedUnit`: reads come from what the unit itself wrote,
@@ -43,7 +45,9 @@ aborts it), so it fails the batch, which the writer then runs again one unit at 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -81,9 +85,11 @@ from gencredits.storage.sql.statements import (
     JOB_CHANGE,
     WALLET_CHANGE,
 )
-from gencredits.storage.sql.store import SqlUnit
+from gencredits.storage.sql.store import SqlUnit, spend_page_sizes
 
 __all__ = ["BatchState", "StagedUnit"]
+
+_SPEND = Grant.spend_key
 
 
 class _InList:
@@ -142,13 +148,6 @@ _IDEM_RECORDS = _InList(
         )
     )
 )
-_LIVE_GRANTS = _InList(
-    lambda m: (
-        sa.select(*GRANT_COLUMNS)
-        .where(t.grants.c.wallet_id.in_(m), t.grants.c.state == "active", t.grants.c.remaining > 0)
-        .order_by(t.grants.c.created_at, t.grants.c.id)
-    )
-)
 _INSERT_WALLETS = BulkStatement(t.wallets.insert())
 _UPDATE_WALLETS = BulkStatement.update(*WALLET_CHANGE)
 _INSERT_GRANTS = BulkStatement(t.grants.insert())
@@ -186,10 +185,13 @@ class BatchState(PlanBatch):
         self.wallets: dict[str, Wallet] = {}
         #: grants of locked wallets, current values
         self.grants: dict[str, Grant] = {}
-        #: locked wallet -> ids of its grants that may be spendable (loaded or added), in order
-        self.live: dict[str, dict[str, None]] = {}
+        #: locked wallet -> ids of its grants this batch has read or written (in self.grants)
+        self.known: dict[str, dict[str, None]] = {}
         self.jobs: dict[str, Job] = {}
         self.idem: dict[tuple[str, str], IdempotencyRecord | None] = {}
+        #: locked wallet -> the live grants read so far from its spend index, in order, and
+        #: whether that was all of them: read once per batch, whatever its units take
+        self.spend_read: dict[str, tuple[list[Grant], list[bool]]] = {}
         # What finished units wrote, in order (dicts keep insertion order).
         self.new_wallets: dict[str, None] = {}
         self.changed_wallets: dict[str, None] = {}
@@ -268,37 +270,60 @@ class BatchState(PlanBatch):
                 self.idem[(record.scope, record.key)] = record
 
     def lock_many(self, wallet_ids: Iterable[str]) -> None:
-        """Lock (PostgreSQL) and load these wallets, in id order, with their live grants."""
+        """Lock (PostgreSQL) and load these wallets, in id order."""
         with driver_pipeline(self.c):
             self._receive_lock(self._send_lock(wallet_ids))
 
-    def _send_lock(self, wallet_ids: Iterable[str]) -> tuple[SentSelect, SentSelect] | None:
+    def _send_lock(self, wallet_ids: Iterable[str]) -> SentSelect | None:
+        # A wallet's grants are NOT loaded with it: a unit streams the few it spends from in
+        # spend order (StagedUnit.spend_order), whatever the number the wallet holds.
         ids = sorted(w for w in set(wallet_ids) if w not in self.wallets)
         if not ids:
             return None
         query = _LOCK_WALLETS if self.backend == "postgresql" else _WALLETS
-        # The grants are read after the locks: the server runs the two in the order sent.
-        return query.send(self.c, ids), _LIVE_GRANTS.send(self.c, ids)
+        return query.send(self.c, ids)
 
-    def _receive_lock(self, sent: tuple[SentSelect, SentSelect] | None) -> None:
+    def _receive_lock(self, sent: SentSelect | None) -> None:
         if sent is None:
             return
-        for r in sent[0].rows():
+        for r in sent.rows():
             wallet = wallet_of(r)
             self.wallets[wallet.id] = wallet
-            self.live[wallet.id] = {}
-        for r in sent[1].rows():
-            grant = grant_of(r)
-            live = self.live.get(grant.wallet_id)
-            if live is None:  # PostgreSQL: a wallet made since the locks were taken
-                continue
-            self.grants[grant.id] = grant
-            live[grant.id] = None
+            self.known[wallet.id] = {}
+
+    def stored_spend_order(self, wallet_id: str) -> Iterator[Grant]:
+        """The wallet's live grants in the database, in spend order, read lazily; for a
+        wallet this batch has locked, what one unit read is kept for the next (the rows
+        cannot change under the lock; what the batch changed is laid over by the caller)."""
+        if wallet_id not in self.wallets:
+            offset = 0
+            for size in spend_page_sizes():
+                page = self.sql.spend_page(wallet_id, offset=offset, limit=size)
+                yield from page
+                if len(page) < size:
+                    return
+                offset += size
+        read, done = self.spend_read.setdefault(wallet_id, ([], [False]))
+        sizes = spend_page_sizes()
+        i = 0
+        while True:
+            while i < len(read):
+                yield read[i]
+                i += 1
+            if done[0]:
+                return
+            size = next(sizes)
+            page = self.sql.spend_page(wallet_id, offset=len(read), limit=size)
+            read.extend(page)
+            done[0] = len(page) < size
 
     def remember(self, table: dict[str, _Owned], row: _Owned) -> None:
         """Keep a row read from the database, if it belongs to a wallet this batch locked."""
         if row.wallet_id in self.wallets and row.id not in table:
             table[row.id] = row
+            known = self.known.get(row.wallet_id)
+            if known is not None and table is self.grants:
+                known[row.id] = None
 
     # ------------------------------------------------------------------ writing
     def absorb(self, unit: StagedUnit) -> None:
@@ -307,7 +332,7 @@ class BatchState(PlanBatch):
             self.wallets[wallet_id] = wallet
             if wallet_id in unit.new_wallets:
                 self.new_wallets[wallet_id] = None
-                self.live.setdefault(wallet_id, {})
+                self.known.setdefault(wallet_id, {})
             elif wallet_id not in self.new_wallets:
                 self.changed_wallets[wallet_id] = None
         for grant_id, grant in unit.grants.items():
@@ -316,9 +341,7 @@ class BatchState(PlanBatch):
                 self.new_grants[grant_id] = None
             elif grant_id not in self.new_grants:
                 self.changed_grants[grant_id] = None
-            live = self.live.get(grant.wallet_id)
-            if live is not None and grant.state == "active" and grant.remaining > 0:
-                live[grant_id] = None
+            self.known.setdefault(grant.wallet_id, {})[grant_id] = None
         for job_id, job in unit.jobs.items():
             self.jobs[job_id] = job
             if job_id in unit.new_jobs:
@@ -411,38 +434,53 @@ class StagedUnit(PlanStaged):
     def update_wallet(self, wallet: Wallet) -> None:
         self.wallets[wallet.id] = wallet
 
-    # grants
+    # grants: the database's rows with what this batch and this unit wrote laid over them
+    def _overlay(self, wallet_id: str) -> dict[str, Grant]:
+        """The wallet's grants this batch or unit has read or written, as they are now."""
+        out = {g: self.b.grants[g] for g in self.b.known.get(wallet_id, ())}
+        out.update((g.id, g) for g in self.grants.values() if g.wallet_id == wallet_id)
+        return out
+
     def wallet_grants(
         self, wallet_id: str, *, active_only: bool, nonempty_only: bool = False
     ) -> list[Grant]:
-        live = self.b.live.get(wallet_id)
-        found: dict[str, Grant] = {}
-        if live is None or not (active_only and nonempty_only):
-            # Not the hold path: the database's grants with this batch's changes laid over.
-            found = {
-                g.id: g
-                for g in self.b.sql.wallet_grants(
-                    wallet_id, active_only=active_only, nonempty_only=nonempty_only
-                )
-            }
-            ids: Iterable[str] = [*found, *self.b.new_grants, *self.b.changed_grants, *self.grants]
-        else:
-            ids = [*live, *self.grants]
-        out: list[Grant] = []
-        seen: set[str] = set()
-        for grant_id in ids:
-            if grant_id in seen:
-                continue
-            seen.add(grant_id)
-            grant = self.grants.get(grant_id) or self.b.grants.get(grant_id) or found[grant_id]
-            if grant.wallet_id != wallet_id:
-                continue
-            if active_only and grant.state != "active":
-                continue
-            if nonempty_only and grant.remaining <= 0:
-                continue
-            out.append(grant)
-        return out
+        found = {
+            g.id: g
+            for g in self.b.sql.wallet_grants(
+                wallet_id, active_only=active_only, nonempty_only=nonempty_only
+            )
+        }
+        found.update(self._overlay(wallet_id))
+        return [
+            g
+            for g in found.values()
+            if (not active_only or g.state == "active") and (not nonempty_only or g.remaining > 0)
+        ]
+
+    def spend_order(self, wallet_id: str, now: datetime) -> Iterator[Grant]:
+        """The database's spend order with the batch's grants merged in by the same key."""
+        mine = self._overlay(wallet_id)
+        stored = (
+            g
+            for g in self.b.stored_spend_order(wallet_id)
+            if g.id not in mine and g.spendable_at(now)
+        )
+        ours = sorted((g for g in mine.values() if g.live and g.spendable_at(now)), key=_SPEND)
+        return heapq.merge(stored, ours, key=_SPEND)
+
+    def unspendable_grants(self, wallet_id: str, now: datetime) -> list[Grant]:
+        mine = self._overlay(wallet_id)
+        found = [g for g in self.b.sql.unspendable_grants(wallet_id, now) if g.id not in mine]
+        found += [g for g in mine.values() if g.live and not g.spendable_at(now)]
+        return sorted(found, key=_SPEND)
+
+    def expiring_grants(self, wallet_id: str, *, limit: int) -> list[Grant]:
+        mine = self._overlay(wallet_id)
+        stored = self.b.sql.expiring_grants(wallet_id, limit=limit + len(mine))
+        found = [g for g in stored if g.id not in mine]
+        found += [g for g in mine.values() if g.live and g.expires_at is not None]
+        found.sort(key=lambda g: (g.expires_at, g.created_at, g.id))
+        return found[:limit]
 
     def get_grant(self, grant_id: str) -> Grant | None:
         return self._get(self.grants, self.b.grants, grant_id, self.b.sql.get_grant)

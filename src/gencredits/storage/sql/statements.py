@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from gencredits.storage.sql import schema as t
@@ -18,6 +19,8 @@ from gencredits.storage.sql.rows import GRANT_COLUMNS, IDEM_COLUMNS, JOB_COLUMNS
 
 __all__ = [
     "ACTIVE_WALLET_GRANTS",
+    "EXPIRED_LIVE_GRANTS",
+    "EXPIRING_GRANTS",
     "GRANT_CHANGE",
     "INSERT_ENTRY",
     "INSERT_ENTRY_ARRAYS",
@@ -36,6 +39,8 @@ __all__ = [
     "SELECT_IDEM",
     "SELECT_JOB",
     "SELECT_WALLET",
+    "SPEND_ORDER_PAGE",
+    "STARTING_LIVE_GRANTS",
     "UPDATE_GRANT",
     "UPDATE_JOB",
     "UPDATE_WALLET",
@@ -93,7 +98,11 @@ LOCK_WALLET = SELECT_WALLET.with_for_update()
 INSERT_WALLET = t.wallets.insert()
 # What changes in a wallet and in a grant after they are inserted: (table, (key column, its
 # parameter), changed columns), for one row here and for a batch's rows in BulkStatement.update.
-WALLET_CHANGE = (t.wallets, ("id", "w_id"), ("held", "debt", "updated_at", "frozen"))
+WALLET_CHANGE = (
+    t.wallets,
+    ("id", "w_id"),
+    ("held", "debt", "updated_at", "frozen", "grant_totals"),
+)
 GRANT_CHANGE = (t.grants, ("id", "g_id"), ("remaining", "state", "closed_at"))
 UPDATE_WALLET = keyed_update(*WALLET_CHANGE)
 SELECT_GRANT = sa.select(*GRANT_COLUMNS).where(t.grants.c.id == _B("id"))
@@ -110,6 +119,53 @@ ACTIVE_WALLET_GRANTS = (
 NONEMPTY_GRANTS = WALLET_GRANTS.where(t.grants.c.remaining > 0)
 NONEMPTY_ACTIVE_GRANTS = ACTIVE_WALLET_GRANTS.where(t.grants.c.remaining > 0)
 INSERT_GRANT = t.grants.insert()
+_G = t.grants.c
+_LIVE_OF_WALLET = sa.and_(_G.wallet_id == _B("wallet_id"), t.LIVE_GRANT)
+
+
+def _indexed_by(query: sa.Select[Any], index: str) -> dict[str, Any]:
+    """The statement per backend; on SQLite with ``INDEXED BY index`` (an error if the index
+    cannot serve it): its planner has no statistics unless ANALYZE ran, and picked another
+    partial index and a sort.  SQLAlchemy renders no table hints for SQLite, hence the text."""
+    sqlite = sqlite_dialect.dialect(paramstyle="named")
+    compiled = query.compile(dialect=sqlite)
+    sql = compiled.string.replace("FROM ledger_grants", f"FROM ledger_grants INDEXED BY {index}", 1)
+    binds = [sa.bindparam(n, b.value, type_=b.type) for b, n in compiled.bind_names.items()]
+    text = sa.text(sql).bindparams(*binds).columns(*GRANT_COLUMNS)
+    return {"sqlite": text, "postgresql": query}
+    return query.with_hint(t.grants, f"INDEXED BY {index}", "sqlite")
+
+
+#: A page of a wallet's live grants in spend order, from the partial spend index (whether
+#: each is spendable at a given instant is checked by the caller).
+SPEND_ORDER_PAGE = _indexed_by(
+    sa.select(*GRANT_COLUMNS)
+    .where(_LIVE_OF_WALLET)
+    .order_by(*t.SPEND_ORDER)
+    .limit(_B("limit"))
+    .offset(_B("offset")),
+    "ix_ledger_grants_spend",
+)
+#: Live grants past their expiry at ``now`` (not yet swept), and those not yet started.
+EXPIRED_LIVE_GRANTS = _indexed_by(
+    sa.select(*GRANT_COLUMNS).where(
+        _LIVE_OF_WALLET, _G.expires_at.is_not(None), _G.expires_at <= _B("now")
+    ),
+    "ix_ledger_grants_expiring",
+)
+STARTING_LIVE_GRANTS = _indexed_by(
+    sa.select(*GRANT_COLUMNS).where(
+        _G.wallet_id == _B("wallet_id"), t.STARTS_LATER, _G.effective_at > _B("now")
+    ),
+    "ix_ledger_grants_starting",
+)
+EXPIRING_GRANTS = _indexed_by(
+    sa.select(*GRANT_COLUMNS)
+    .where(_LIVE_OF_WALLET, _G.expires_at.is_not(None))
+    .order_by(_G.expires_at, _G.created_at, _G.id)
+    .limit(_B("limit")),
+    "ix_ledger_grants_expiring",
+)
 UPDATE_GRANT = keyed_update(*GRANT_CHANGE)
 SELECT_JOB = sa.select(*JOB_COLUMNS).where(t.jobs.c.id == _B("id"))
 INSERT_JOB = t.jobs.insert()

@@ -30,13 +30,21 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
-from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints, WriteUnit
+from gencredits.ledger.store import (
+    AuditSnapshot,
+    GrantQuery,
+    RetryableConflict,
+    UnitHints,
+    WriteUnit,
+)
 from gencredits.storage.sql import rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.engine import read_only
 from gencredits.storage.sql.plans import PlanReads, PlanWrites
 from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
+    EXPIRED_LIVE_GRANTS,
+    EXPIRING_GRANTS,
     INSERT_ENTRY,
     INSERT_EVENT,
     INSERT_GRANT,
@@ -52,13 +60,15 @@ from gencredits.storage.sql.statements import (
     SELECT_IDEM,
     SELECT_JOB,
     SELECT_WALLET,
+    SPEND_ORDER_PAGE,
+    STARTING_LIVE_GRANTS,
     UPDATE_GRANT,
     UPDATE_JOB,
     UPDATE_WALLET,
     WALLET_GRANTS,
 )
 
-__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable"]
+__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable", "spend_page_sizes"]
 
 T = TypeVar("T")
 
@@ -91,6 +101,13 @@ def _seq_order(
     if after is not None:
         q = q.where(seq < after if descending else seq > after)
     return q.order_by(seq.desc() if descending else seq)
+
+
+def spend_page_sizes() -> Iterator[int]:
+    """The sizes of the pages a spend order is read in: 4, 32, 256, then 1,024 each."""
+    yield from (4, 32, 256)
+    while True:
+        yield 1024
 
 
 class SqlStore:
@@ -185,6 +202,51 @@ class SqlReader(PlanReads):
     def get_grant(self, grant_id: str) -> Grant | None:
         row = self.c.execute(SELECT_GRANT, {"id": grant_id}).first()
         return None if row is None else rows.grant_of(row)
+
+    def spend_page(self, wallet_id: str, *, offset: int, limit: int) -> list[Grant]:
+        """Live grants of the wallet in spend order, ``limit`` of them from ``offset``."""
+        params = {"wallet_id": wallet_id, "limit": limit, "offset": offset}
+        return [rows.grant_of(r) for r in self.c.execute(SPEND_ORDER_PAGE[self.backend], params)]
+
+    def spend_order(self, wallet_id: str, now: datetime) -> Iterator[Grant]:
+        """Pages of the partial spend index, each larger than the last (4, 32, 256, then
+        1,024 rows): a hold that takes from one grant reads one short page.  Live grants
+        not spendable at ``now`` (not started, or expired but not yet swept) are skipped."""
+        offset = 0
+        for size in spend_page_sizes():
+            page = self.spend_page(wallet_id, offset=offset, limit=size)
+            yield from (g for g in page if g.spendable_at(now))
+            if len(page) < size:
+                return
+            offset += size
+
+    def unspendable_grants(self, wallet_id: str, now: datetime) -> list[Grant]:
+        params = {"wallet_id": wallet_id, "now": now}
+        found = {
+            g.id: g
+            for q in (EXPIRED_LIVE_GRANTS[self.backend], STARTING_LIVE_GRANTS[self.backend])
+            for g in map(rows.grant_of, self.c.execute(q, params))
+        }
+        return sorted(found.values(), key=Grant.spend_key)
+
+    def expiring_grants(self, wallet_id: str, *, limit: int) -> list[Grant]:
+        params = {"wallet_id": wallet_id, "limit": limit}
+        return [rows.grant_of(r) for r in self.c.execute(EXPIRING_GRANTS[self.backend], params)]
+
+    def list_grants(self, wallet_id: str, query: GrantQuery, *, limit: int) -> list[Grant]:
+        g = t.grants.c
+        q = sa.select(*rows.GRANT_COLUMNS).where(g.wallet_id == wallet_id)
+        if query.before is not None:
+            at, grant_id = query.before
+            q = q.where(sa.or_(g.created_at < at, sa.and_(g.created_at == at, g.id < grant_id)))
+        if query.live is not None:
+            q = q.where(t.LIVE_GRANT if query.live else sa.not_(t.LIVE_GRANT))
+        if query.kind is not None:
+            q = q.where(g.kind == query.kind)
+        if query.expiring_before is not None:
+            q = q.where(g.expires_at < query.expiring_before)
+        q = q.order_by(g.created_at.desc(), g.id.desc()).limit(limit)
+        return [rows.grant_of(r) for r in self.c.execute(q)]
 
     def get_job(self, job_id: str) -> Job | None:
         row = self.c.execute(SELECT_JOB, {"id": job_id}).first()
