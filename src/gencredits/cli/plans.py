@@ -184,7 +184,9 @@ def buy_command(
     ctx: typer.Context,
     wallet: WalletArg,
     pack: Annotated[str, typer.Argument(metavar="PACK")],
-    purchase_id: Annotated[str, typer.Option("--purchase-id", help="The payment reference.")],
+    purchase_id: Annotated[
+        str, typer.Option("--purchase-id", metavar="REFERENCE", help="The payment reference.")
+    ],
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -237,7 +239,9 @@ def unfreeze_command(
 def freeze_command(
     ctx: typer.Context,
     wallet: WalletArg,
-    reason: Annotated[str, typer.Option("--reason", help="Why (shown in the error).")],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why (shown in the error).")
+    ],
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
