@@ -17,18 +17,22 @@ nowhere else (``http_status``)::
     │   └── InvalidSetting               422 invalid_setting
     ├── AuthenticationFailed             401 unauthorized
     ├── PermissionDenied                 403 forbidden
+    │   └── NotAMember                   403 not_a_member
     ├── NotFound                         404 not_found
     │   ├── UnknownCatalog               404 unknown_catalog
     │   ├── WalletNotFound               404 wallet_not_found
     │   ├── GrantNotFound                404 grant_not_found
     │   ├── JobNotFound                  404 job_not_found
-    │   └── KeyNotFound                  404 key_not_found
+    │   ├── KeyNotFound                  404 key_not_found
+    │   ├── MemberNotFound               404 member_not_found
+    │   └── EndpointNotFound             404 endpoint_not_found
     ├── MethodNotAllowed                 405 method_not_allowed
     ├── Conflict                         409 conflict
     │   ├── IdempotencyConflict          409 idempotency_conflict
     │   ├── InvalidTransition            409 invalid_transition
     │   └── WalletExists                 409 wallet_exists
     ├── InsufficientCredits              402 insufficient_credits
+    ├── MemberCapExceeded                402 member_cap_exceeded
     └── Unavailable                      503 unavailable
 
 Every code is a class of this tree, raised as that class: a subclass refines ``code``
@@ -49,6 +53,7 @@ __all__ = [
     "AuthenticationFailed",
     "BadCombination",
     "Conflict",
+    "EndpointNotFound",
     "GencreditsError",
     "GrantNotFound",
     "IdempotencyConflict",
@@ -59,7 +64,10 @@ __all__ = [
     "InvalidTransition",
     "JobNotFound",
     "KeyNotFound",
+    "MemberCapExceeded",
+    "MemberNotFound",
     "MethodNotAllowed",
+    "NotAMember",
     "NotFound",
     "PermissionDenied",
     "Unavailable",
@@ -175,6 +183,12 @@ class PermissionDenied(GencreditsError):
     http_status = 403
 
 
+class NotAMember(PermissionDenied):
+    """A submission to a team wallet by someone who is not (or no longer) one of its members."""
+
+    code = "not_a_member"
+
+
 class NotFound(GencreditsError):
     """The thing named does not exist."""
 
@@ -210,6 +224,18 @@ class KeyNotFound(NotFound):
     """No API key has this id."""
 
     code = "key_not_found"
+
+
+class MemberNotFound(NotFound):
+    """The team wallet has no such member."""
+
+    code = "member_not_found"
+
+
+class EndpointNotFound(NotFound):
+    """No webhook endpoint has this id."""
+
+    code = "endpoint_not_found"
 
 
 class MethodNotAllowed(GencreditsError):
@@ -263,6 +289,35 @@ class InsufficientCredits(GencreditsError):
                 "available": available,
                 "shortfall": self.shortfall,
                 **({"wallet": wallet} if wallet else {}),
+            },
+        )
+
+
+class MemberCapExceeded(GencreditsError):
+    """A team member's hold would pass their cap for the current cycle (the team may well
+    have the credits); nothing was recorded."""
+
+    code = "member_cap_exceeded"
+    http_status = 402
+
+    def __init__(
+        self, *, wallet: str, member: str, cap: int, used: int, required: int, cycle_end: str
+    ) -> None:
+        self.cap = cap
+        self.used = used
+        self.shortfall = used + required - cap
+        super().__init__(
+            f"member {member!r} of team wallet {wallet!r} would pass their cap: cap {cap}, "
+            f"used {used} this cycle, required {required}, shortfall {self.shortfall}; "
+            f"the cap resets at {cycle_end}",
+            details={
+                "wallet": wallet,
+                "member": member,
+                "cap": cap,
+                "used": used,
+                "required": required,
+                "shortfall": self.shortfall,
+                "cycle_end": cycle_end,
             },
         )
 

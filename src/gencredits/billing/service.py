@@ -52,6 +52,7 @@ from .inputs import (
 )
 from .runner import Done, Later, UnitRunner, need_wallet
 from .spending import SpendPolicy
+from .team_ops import TeamOperations
 from .views import (
     EntryView,
     GrantView,
@@ -77,7 +78,7 @@ class BillingOptions(TypedDict, total=False):
     extra_charge_share: Decimal | int
 
 
-class Billing:
+class Billing(TeamOperations):
     """The one public service: wallets, grants, job billing, history, sweep and audit."""
 
     def __init__(

@@ -22,6 +22,7 @@ from gencredits.ledger.model import (
 from gencredits.ledger.store import WriteUnit
 
 from .ids import refund_grant_id
+from .teams import spendable_by
 
 __all__ = ["SpendPolicy", "give_back", "take"]
 
@@ -41,18 +42,22 @@ class SpendPolicy:
         return self.kind_priorities.get("refund", DEFAULT_KIND_PRIORITIES["refund"])
 
 
-def _in_spend_order(uow: WriteUnit, wallet_id: str, now: datetime) -> Iterator[Grant]:
+def _in_spend_order(
+    uow: WriteUnit, wallet_id: str, now: datetime, spender: str | None
+) -> Iterator[Grant]:
     grants = uow.wallet_grants(wallet_id, active_only=True, nonempty_only=True)
-    return iter(sorted((g for g in grants if g.spendable_at(now)), key=Grant.spend_key))
+    spendable = (g for g in grants if g.spendable_at(now) and spendable_by(g, spender))
+    return iter(sorted(spendable, key=Grant.spend_key))
 
 
 def take(
-    uow: WriteUnit, wallet: Wallet, amount: int, now: datetime
+    uow: WriteUnit, wallet: Wallet, amount: int, now: datetime, spender: str | None = None
 ) -> tuple[tuple[HoldLeg, ...], Wallet]:
     """Take ``amount`` from the wallet (grants in spend order, then overdraft) and write the
-    grants drawn on.  Returns the legs and the wallet with its new debt; raises
+    grants drawn on.  ``spender``: the member spending (a team's seat grants are theirs
+    alone).  Returns the legs and the wallet with its new debt; raises
     :class:`~gencredits.errors.InsufficientCredits` having written nothing."""
-    taken = collector.take(wallet, _in_spend_order(uow, wallet.id, now), amount)
+    taken = collector.take(wallet, _in_spend_order(uow, wallet.id, now, spender), amount)
     for grant in taken.grants:
         uow.update_grant(grant)
     if taken.debt != wallet.debt:

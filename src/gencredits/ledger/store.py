@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from gencredits.ledger.model import (
     Event,
@@ -133,6 +133,20 @@ class WriteUnit(Protocol):
     def insert_idempotency(self, record: IdempotencyRecord) -> None: ...
     def emit(self, event: Event) -> None: ...
 
+    # --- per-wallet state documents (teams, members, usage, alert arming) ------------------
+    def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
+        """The wallet's state document ``(kind, key)``: a small JSON object (whole numbers,
+        text, booleans) that a service keeps beside the ledger, read under the wallet lock."""
+        ...
+
+    def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
+        """Write (insert or replace) the document, in the unit's transaction."""
+        ...
+
+    def list_state(self, wallet_id: str, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """The wallet's documents of ``kind`` (key, data), by key, this unit's writes included."""
+        ...
+
 
 class LedgerReader(Protocol):
     """Reads, all in one read-only transaction (one consistent view)."""
@@ -161,6 +175,14 @@ class LedgerReader(Protocol):
 
     def history(self, wallet_id: str, *, before_seq: int | None, limit: int) -> list[Transaction]:
         """The wallet's transactions, newest first."""
+        ...
+
+    def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
+        """As :meth:`WriteUnit.get_state`."""
+        ...
+
+    def list_state(self, wallet_id: str, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """The wallet's state documents of ``kind``: (key, data), by key."""
         ...
 
     # --- outbox -------------------------------------------------------------------------------

@@ -221,3 +221,15 @@ outbox = sa.Table(
     sa.Index("ix_ledger_outbox_unpublished", "published_at", "seq"),
     sa.Index("ix_ledger_outbox_position", "txid", "seq"),
 )
+
+# Per-wallet state documents (migration 0007): team settings, members, per-member usage per
+# cycle, alert arming.  Keyed by wallet first, so a distributed database keeps a wallet's
+# documents beside its ledger rows; written only under the wallet's lock.
+wallet_state = sa.Table(
+    "ledger_wallet_state",
+    metadata,
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)

@@ -43,7 +43,7 @@ aborts it), so it fails the batch, which the writer then runs again one unit at 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -80,7 +80,7 @@ from gencredits.storage.sql.statements import (
     JOB_CHANGE,
     WALLET_CHANGE,
 )
-from gencredits.storage.sql.store import SqlUnit
+from gencredits.storage.sql.store import SqlUnit, upsert_state
 
 __all__ = ["BatchState", "StagedUnit"]
 
@@ -200,6 +200,9 @@ class BatchState:
         self.tx_keys: set[tuple[str, str]] = set()
         self.new_idem: list[IdempotencyRecord] = []
         self.emitted: list[Event] = []
+        #: state documents read under this batch's locks or written by it, current values
+        self.state: dict[tuple[str, str, str], Mapping[str, Any] | None] = {}
+        self.changed_state: dict[tuple[str, str, str], None] = {}
 
     # ------------------------------------------------------------------ loading
     def prefetch(self, hints: Iterable[UnitHints]) -> None:
@@ -328,11 +331,19 @@ class BatchState:
         self.transactions += unit.transactions
         self.tx_keys.update(unit.tx_keys)
         self.emitted += unit.emitted
+        for name, data in unit.state.items():
+            self.state[name] = data
+            self.changed_state[name] = None
 
     def flush(self) -> None:
         """Write the batch's net effect: one multi-row statement per table, parents first."""
         with driver_pipeline(self.c):
             self._write(self.c)
+        documents = [
+            {"wallet_id": w, "kind": k, "key": key, "data": dict(self.state[(w, k, key)] or {})}
+            for (w, k, key) in sorted(self.changed_state)
+        ]
+        upsert_state(self.c, self.backend, documents)
 
     def _write(self, c: Connection) -> None:
         # New wallets in id order: no row is locked for them, so two processes' batches that
@@ -369,6 +380,7 @@ class StagedUnit:
         self.transactions: list[Transaction] = []
         self.tx_keys: set[tuple[str, str]] = set()
         self.emitted: list[Event] = []
+        self.state: dict[tuple[str, str, str], Mapping[str, Any]] = {}
 
     # wallets
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
@@ -504,3 +516,27 @@ class StagedUnit:
 
     def emit(self, event: Event) -> None:
         self.emitted.append(event)
+
+    # state documents: this unit's, else the batch's, else the database's (kept when the
+    # wallet is locked by this batch, so later units of the batch see earlier ones' writes)
+    def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
+        name = (wallet_id, kind, key)
+        if name in self.state:
+            return self.state[name]
+        if name in self.b.state:
+            return self.b.state[name]
+        data = self.b.sql.get_state(wallet_id, kind, key)
+        if wallet_id in self.b.wallets:
+            self.b.state[name] = data
+        return data
+
+    def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
+        self.state[(wallet_id, kind, key)] = dict(data)
+
+    def list_state(self, wallet_id: str, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        found: dict[str, Mapping[str, Any] | None] = dict(self.b.sql.list_state(wallet_id, kind))
+        for written in (self.b.state, self.state):
+            for (w, k, key), data in written.items():
+                if (w, k) == (wallet_id, kind):
+                    found[key] = data
+        return sorted(((k, v) for k, v in found.items() if v is not None), key=lambda kv: kv[0])

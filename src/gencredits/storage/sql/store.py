@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from gencredits.ledger.model import (
@@ -57,7 +59,7 @@ from gencredits.storage.sql.statements import (
     WALLET_GRANTS,
 )
 
-__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable"]
+__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable", "upsert_state"]
 
 T = TypeVar("T")
 
@@ -78,6 +80,19 @@ def as_retryable(exc: BaseException) -> BaseException:
     conflict = RetryableConflict(str(exc.orig))
     conflict.__cause__ = exc
     return conflict
+
+
+def upsert_state(conn: Connection, backend: str, found: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace state documents (rows of ``ledger_wallet_state``), one statement."""
+    if not found:
+        return
+    ws = t.wallet_state
+    insert = pg_insert(ws) if backend == "postgresql" else sqlite_insert(ws)
+    statement = insert.on_conflict_do_update(
+        index_elements=[ws.c.wallet_id, ws.c.kind, ws.c.key],
+        set_={"data": insert.excluded.data},
+    )
+    conn.execute(statement, list(found))
 
 
 class SqlStore:
@@ -220,6 +235,23 @@ class SqlReader:
             )
             for r in found
         ]
+
+    def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
+        ws = t.wallet_state
+        q = sa.select(ws.c.data).where(
+            ws.c.wallet_id == wallet_id, ws.c.kind == kind, ws.c.key == key
+        )
+        row = self.c.execute(q).first()
+        return None if row is None else dict(row.data)
+
+    def list_state(self, wallet_id: str, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        ws = t.wallet_state
+        q = (
+            sa.select(ws.c.key, ws.c.data)
+            .where(ws.c.wallet_id == wallet_id, ws.c.kind == kind)
+            .order_by(ws.c.key)
+        )
+        return [(r.key, dict(r.data)) for r in self.c.execute(q)]
 
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
         o = t.outbox
@@ -368,3 +400,7 @@ class SqlUnit(SqlReader):
 
     def emit(self, event: Event) -> None:
         self.c.execute(INSERT_EVENT, rows.event_row(event))
+
+    def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
+        row = {"wallet_id": wallet_id, "kind": kind, "key": key, "data": dict(data)}
+        upsert_state(self.c, self.backend, [row])
