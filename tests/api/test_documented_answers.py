@@ -318,6 +318,31 @@ def test_every_route_answers_as_documented(
     def _() -> None:
         ex.send("/v1/admin/audit", Call("GET", "/v1/admin/audit", key="admin"), 200)
 
+    # --- teams ---------------------------------------------------------------------------
+    @route("POST", "/v1/teams")
+    def _() -> None:
+        state["team"] = new_id("t")
+        body = {"id": state["team"], "anchor_day": 1}
+        ex.send("/v1/teams", Call("POST", "/v1/teams", json=body, key="billing"), 201)
+        ex.send("/v1/teams", Call("POST", "/v1/teams", json=body, key="billing"), 200)
+
+    @route("POST", "/v1/teams/{wallet_id}/members")
+    def _() -> None:
+        path = f"/v1/teams/{state['team']}/members"
+        body = {"member_id": "ann", "cap": 100, "seat_credits": 10}
+        ex.send("/v1/teams/{wallet_id}/members", Call("POST", path, json=body, key="billing"), 200)
+
+    @route("GET", "/v1/teams/{wallet_id}")
+    def _() -> None:
+        path = f"/v1/teams/{state['team']}"
+        ex.send("/v1/teams/{wallet_id}", Call("GET", path, key="read"), 200)
+
+    @route("POST", "/v1/teams/{wallet_id}/members/{member_id}/remove")
+    def _() -> None:
+        path = f"/v1/teams/{state['team']}/members/ann/remove"
+        route_path = "/v1/teams/{wallet_id}/members/{member_id}/remove"
+        ex.send(route_path, Call("POST", path, key="billing"), 200)
+
     @route("POST", "/v1/keys")
     def _() -> None:
         body = {"name": "documented", "scopes": ["read"]}

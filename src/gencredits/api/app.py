@@ -31,7 +31,7 @@ from gencredits.api.fastpath import QuoteFastPath
 from gencredits.api.keys import KeyStore
 from gencredits.api.limits import BodyLimit
 from gencredits.api.metrics import Metrics, MetricsMiddleware
-from gencredits.api.routes import billing, catalog, health
+from gencredits.api.routes import billing, catalog, health, teams
 from gencredits.api.routes import keys as keys_routes
 from gencredits.api.state import Services
 from gencredits.billing import Billing
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, dependencies=strict_query)
     app.include_router(catalog.router, dependencies=strict_query)
     app.include_router(billing.router, dependencies=strict_query)
+    app.include_router(teams.router, dependencies=strict_query)
     app.include_router(keys_routes.router, dependencies=strict_query)
     # Outermost last: metrics wrap the body limit, which wraps the quote fast path, which
     # wraps the FastAPI app.

@@ -83,6 +83,7 @@ __all__ = [
     "KeyCreated",
     "KeyList",
     "KeyPublic",
+    "MemberSet",
     "ModeDetail",
     "ModelDetail",
     "ModelList",
@@ -94,6 +95,7 @@ __all__ = [
     "QuoteCreate",
     "QuoteLinePublic",
     "QuotePublic",
+    "TeamCreate",
     "WalletCreate",
     "WalletPage",
 ]
@@ -470,3 +472,25 @@ class KeyCreated(KeyPublic):
 
 class KeyList(_Out):
     items: list[KeyPublic]
+
+
+# --- teams ----------------------------------------------------------------------------------
+
+
+class TeamCreate(_In):
+    id: Name = Field(description="The team wallet's id (created when missing).")
+    anchor_day: int | None = Field(
+        None, ge=1, le=31, description="Cycles start on this day (default: today's)."
+    )
+    near_cap_percent: int = Field(80, ge=1, le=100)
+    overdraft_limit: int = Field(0, ge=0, le=AMOUNT_MAX)
+
+
+class MemberSet(_In):
+    member_id: Name = Field(description="The member's id, as jobs name it in submitted_by.")
+    cap: int | None = Field(
+        None, ge=0, le=AMOUNT_MAX, description="Credits per cycle (held + charged); null: none."
+    )
+    seat_credits: int | None = Field(
+        None, ge=1, le=AMOUNT_MAX, description="Seat allowance per cycle, spent first."
+    )

@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from .team_views import MemberView, TeamView
 from .views import EntryView, GrantView, JobView, Page, SweepReport, Violation, WalletView
 
 __all__ = ["BillingAPI"]
@@ -114,5 +115,32 @@ class BillingAPI(Protocol):
     def sweep(self) -> SweepReport: ...
 
     def audit(self) -> list[Violation]: ...
+
+    # --- teams ---------------------------------------------------------------------------
+    def create_team(
+        self,
+        wallet_id: str,
+        *,
+        anchor_day: int | None = None,
+        near_cap_percent: int = 80,
+        overdraft_limit: int = 0,
+        idempotency_key: str | None = None,
+    ) -> TeamView: ...
+
+    def get_team(self, wallet_id: str) -> TeamView: ...
+
+    def set_member(
+        self,
+        wallet_id: str,
+        member_id: str,
+        *,
+        cap: int | None = None,
+        seat_credits: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> MemberView: ...
+
+    def remove_member(
+        self, wallet_id: str, member_id: str, *, idempotency_key: str | None = None
+    ) -> MemberView: ...
 
     def close(self) -> None: ...

@@ -183,6 +183,10 @@ class _Endpoints:
     history = _Endpoint(ep.history)
     sweep = _Endpoint(ep.sweep)
     audit = _Endpoint(ep.audit)
+    create_team = _Endpoint(ep.create_team)
+    get_team = _Endpoint(ep.get_team)
+    set_member = _Endpoint(ep.set_member)
+    remove_member = _Endpoint(ep.remove_member)
     # --- API keys (admin) -------------------------------------------------------------------
     create_key = _Endpoint(ep.create_key)
     keys = _Endpoint(ep.keys)

@@ -33,6 +33,7 @@ from gencredits.api.schemas import (
     ProjectQuotePublic,
     QuotePublic,
 )
+from gencredits.billing.team_views import MemberView, TeamView
 from gencredits.billing.views import (
     EntryView,
     GrantView,
@@ -344,6 +345,52 @@ def sweep() -> Call[SweepReport]:
 def audit() -> Call[list[Violation]]:
     """Every broken ledger invariant (an empty list: clean).  Needs an admin key."""
     return _get("/v1/admin/audit", _violations)
+
+
+# --- teams -----------------------------------------------------------------------------------
+
+
+def create_team(
+    wallet_id: str,
+    *,
+    anchor_day: int | None = None,
+    near_cap_percent: int = 80,
+    overdraft_limit: int = 0,
+    idempotency_key: str | None = None,
+) -> Call[TeamView]:
+    """Make a team wallet (created when missing) or change its cycle and alert settings."""
+    body = _present(
+        id=wallet_id,
+        anchor_day=anchor_day,
+        near_cap_percent=near_cap_percent,
+        overdraft_limit=overdraft_limit,
+    )
+    return _post("/v1/teams", TeamView.model_validate, body, idempotency_key)
+
+
+def get_team(wallet_id: str) -> Call[TeamView]:
+    return _get(f"/v1/teams/{_segment(wallet_id)}", TeamView.model_validate)
+
+
+def set_member(
+    wallet_id: str,
+    member_id: str,
+    *,
+    cap: int | None = None,
+    seat_credits: int | None = None,
+    idempotency_key: str | None = None,
+) -> Call[MemberView]:
+    """Add a member (or change their cap and seat allowance; a removed member comes back)."""
+    body = _present(member_id=member_id, cap=cap, seat_credits=seat_credits)
+    path = f"/v1/teams/{_segment(wallet_id)}/members"
+    return _post(path, MemberView.model_validate, body, idempotency_key)
+
+
+def remove_member(
+    wallet_id: str, member_id: str, *, idempotency_key: str | None = None
+) -> Call[MemberView]:
+    path = f"/v1/teams/{_segment(wallet_id)}/members/{_segment(member_id)}/remove"
+    return _post(path, MemberView.model_validate, None, idempotency_key)
 
 
 # --- API keys (admin) -------------------------------------------------------------------
