@@ -33,6 +33,7 @@ from gencredits.ledger.store import LedgerReader, LedgerStore, UnitHints, WriteU
 from gencredits.pricing import CatalogSet, Quote, quote
 
 from . import grants, jobs, reads
+from .alert_ops import AlertOperations
 from .audit import audit_snapshot
 from .ids import job_id_for
 from .inputs import (
@@ -78,7 +79,7 @@ class BillingOptions(TypedDict, total=False):
     extra_charge_share: Decimal | int
 
 
-class Billing(TeamOperations):
+class Billing(TeamOperations, AlertOperations):
     """The one public service: wallets, grants, job billing, history, sweep and audit."""
 
     def __init__(

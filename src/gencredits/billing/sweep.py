@@ -16,7 +16,7 @@ from gencredits.ledger.model import GrantState, Job, JobState, Wallet, evolve
 from gencredits.ledger.postings import Key
 from gencredits.ledger.store import LedgerReader, UnitHints, WriteUnit
 
-from . import grants, jobs
+from . import alerts, grants, jobs
 from .runner import UnitRunner
 from .spending import SpendPolicy
 from .views import SweepReport
@@ -97,6 +97,7 @@ def _timeout(
         return None
     step = jobs.next_step(job, jobs.JobEvent.TIMEOUT)
     jobs.apply(uow, wallet, job, step, jobs.Resolution(reason="hold timed out"), at, policy)
+    alerts.watch(uow, wallet.id, at)
     return job.credits_held
 
 
@@ -108,4 +109,5 @@ def _expire(uow: WriteUnit, wallet: Wallet, grant_id: str, at: datetime) -> int 
         return None
     grants.close(uow, grant, voided=False, at=at, key=Key())
     uow.update_wallet(evolve(wallet, updated_at=at))
+    alerts.watch(uow, wallet.id, at)  # an expiry can cross a level too
     return grant.remaining

@@ -337,3 +337,5 @@ class Violation(_Wire):
 
 #: The base of answers that a retried idempotency key can replay (for wire types elsewhere).
 Replayable = _Replayable
+#: The base of every wire type (for wire types elsewhere).
+Wire = _Wire

@@ -149,8 +149,7 @@ class EventType(StrEnum):
     BALANCE_BELOW = "alert.balance_below"
     BALANCE_DEPLETED = "alert.balance_depleted"
     GRANT_EXPIRING = "alert.grant_expiring"
-    JOB_REFUNDED = "alert.job_refunded"
-    PURCHASE_CREDITED = "alert.purchase_credited"
+    TOPUP_REQUESTED = "topup.requested"
 
 
 @dataclass(frozen=True, slots=True)
