@@ -64,6 +64,7 @@ from .views import (
     Violation,
     WalletView,
 )
+from .webhook_ops import WebhookOperations
 
 __all__ = ["Billing", "BillingOptions"]
 
@@ -79,7 +80,7 @@ class BillingOptions(TypedDict, total=False):
     extra_charge_share: Decimal | int
 
 
-class Billing(TeamOperations, AlertOperations):
+class Billing(TeamOperations, AlertOperations, WebhookOperations):
     """The one public service: wallets, grants, job billing, history, sweep and audit."""
 
     def __init__(

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from gencredits.ledger.memory_outbound import MemoryOutbound
 from gencredits.ledger.model import (
     Event,
     Grant,
@@ -52,6 +53,10 @@ class MemoryStore:
         self.state: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         self.counters: dict[str, int] = {"job": 0}
         self._undo: list[Callable[[], None]] | None = None
+        self._outbound = MemoryOutbound()
+
+    def outbound(self) -> MemoryOutbound:
+        return self._outbound
 
     @contextmanager
     def unit_of_work(self) -> Iterator[_MemoryUnit]:

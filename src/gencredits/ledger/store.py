@@ -38,6 +38,7 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
+from gencredits.ledger.outbound import OutboundStore
 
 __all__ = [
     "AuditSnapshot",
@@ -221,6 +222,10 @@ class LedgerStore(Protocol):
     def reader(self) -> AbstractContextManager[LedgerReader]:
         """One read-only transaction that sees one snapshot, ended when the block ends; never
         queued behind writes."""
+        ...
+
+    def outbound(self) -> OutboundStore:
+        """Where outbound webhooks keep their endpoints and deliveries (same database)."""
         ...
 
     def close(self) -> None: ...

@@ -36,6 +36,7 @@ from gencredits.ledger.store import AuditSnapshot, RetryableConflict, UnitHints,
 from gencredits.storage.sql import rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.engine import read_only
+from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
     INSERT_ENTRY,
@@ -149,6 +150,9 @@ class SqlStore:
             if conflict is exc:
                 raise
             raise conflict from exc
+
+    def outbound(self) -> SqlOutbound:
+        return SqlOutbound(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
