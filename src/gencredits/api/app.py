@@ -31,7 +31,7 @@ from gencredits.api.fastpath import QuoteFastPath
 from gencredits.api.keys import KeyStore
 from gencredits.api.limits import BodyLimit
 from gencredits.api.metrics import Metrics, MetricsMiddleware
-from gencredits.api.routes import billing, catalog, health, teams
+from gencredits.api.routes import alerts, billing, catalog, health, teams
 from gencredits.api.routes import keys as keys_routes
 from gencredits.api.state import Services
 from gencredits.billing import Billing
@@ -81,16 +81,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper = None
+        tasks = []
         if settings.sweep_interval_s > 0:
-            sweeper = asyncio.create_task(sweep_forever(services, settings.sweep_interval_s))
+            tasks.append(asyncio.create_task(sweep_forever(services, settings.sweep_interval_s)))
+        if settings.webhook_interval_s > 0:
+            tasks.append(
+                asyncio.create_task(deliver_forever(services, settings.webhook_interval_s))
+            )
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                    await task
+            if services.webhooks is not None:
+                services.webhooks.close()
             services.billing.close()  # answers queued writes, stops the writer, disposes
             engine.dispose()
 
@@ -114,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog.router, dependencies=strict_query)
     app.include_router(billing.router, dependencies=strict_query)
     app.include_router(teams.router, dependencies=strict_query)
+    app.include_router(alerts.router, dependencies=strict_query)
     app.include_router(keys_routes.router, dependencies=strict_query)
     # Outermost last: metrics wrap the body limit, which wraps the quote fast path, which
     # wraps the FastAPI app.
@@ -134,6 +141,7 @@ OPERATION_IDS = {
     "sweep": "runSweep",
     "audit": "runAudit",
     "provider_callback": "reportProviderOutcome",
+    "deliver": "runDelivery",
 }
 
 
@@ -218,6 +226,17 @@ def ledger_gauges(engine: Engine) -> dict[str, tuple[str, int]]:
             int(row[3]),
         ),
     }
+
+
+async def deliver_forever(services: Services, interval_s: int) -> None:
+    """Deliver outbound webhooks every ``interval_s``: safe in every worker at once (the
+    cursor and each delivery are claimed by compare-and-set, see docs/webhooks.md)."""
+    while True:
+        try:
+            await run_in_threadpool(services.deliverer().run_once)
+        except Exception:  # never let one bad run stop delivery
+            log.exception("webhook delivery failed; retrying in %s s", interval_s)
+        await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))
 
 
 def create_app_from_env() -> FastAPI:

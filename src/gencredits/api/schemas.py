@@ -34,6 +34,7 @@ from gencredits.billing.views import (
     Violation,
     WalletView,
 )
+from gencredits.billing.webhook_ops import DeliveryView, WebhookView
 from gencredits.limits import (
     AMOUNT_MAX,
     API_KEY_NAME_LEN_MAX,
@@ -62,6 +63,7 @@ from gencredits.limits import (
 
 __all__ = [
     "CALLBACK_KEY_PREFIX",
+    "AlertsSet",
     "AuditReport",
     "CallbackCreate",
     "CapacityCreate",
@@ -70,6 +72,8 @@ __all__ = [
     "CatalogPublic",
     "CompareCreate",
     "ComparisonPublic",
+    "DeliverReportPublic",
+    "DeliveryPage",
     "EntryPage",
     "FreeJobCreate",
     "GrantCreate",
@@ -98,6 +102,8 @@ __all__ = [
     "TeamCreate",
     "WalletCreate",
     "WalletPage",
+    "WebhookCreate",
+    "WebhookList",
 ]
 
 
@@ -494,3 +500,40 @@ class MemberSet(_In):
     seat_credits: int | None = Field(
         None, ge=1, le=AMOUNT_MAX, description="Seat allowance per cycle, spent first."
     )
+
+
+# --- alerts and webhooks ----------------------------------------------------------------------
+
+
+class AlertsSet(_In):
+    below: list[Annotated[int, Field(ge=1, le=AMOUNT_MAX)]] = Field(
+        default_factory=list, max_length=10, description="Levels of available credits."
+    )
+    depleted: bool = False
+    topup_below: int | None = Field(None, ge=1, le=AMOUNT_MAX)
+    topup_amount: int | None = Field(None, ge=1, le=AMOUNT_MAX)
+
+
+class WebhookCreate(_In):
+    url: str = Field(min_length=1, max_length=2000, description="http:// or https:// URL.")
+    secret: str = Field(min_length=16, max_length=300, description="Signs each delivery.")
+    wallet_id: Name | None = Field(None, description="null: every wallet's events.")
+    types: list[Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=lambda: ["*"], min_length=1, max_length=40
+    )
+    id: Name | None = Field(None, description="Your id for it (default: made from the URL).")
+
+
+class WebhookList(_Out):
+    items: list[WebhookView]
+
+
+class DeliveryPage(Page[DeliveryView]):
+    """One page of the delivery log; pass ``next_cursor`` back for the next."""
+
+
+class DeliverReportPublic(_Out):
+    enqueued: int
+    delivered: int
+    retrying: int
+    failed: int

@@ -114,6 +114,8 @@ def event_body(event: Event, as_type: str) -> str:
 def _matches(endpoint: Endpoint, event: Event) -> str | None:
     if not endpoint.active or endpoint.wallet_id not in (None, event.wallet_id):
         return None
+    if event.created_at < endpoint.created_at:
+        return None  # an endpoint gets what happens from its registration on
     for kind in delivered_as(event):
         if kind in endpoint.types:
             return kind

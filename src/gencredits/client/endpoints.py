@@ -24,6 +24,7 @@ from gencredits.api.schemas import (
     CatalogList,
     CatalogPublic,
     ComparisonPublic,
+    DeliverReportPublic,
     HealthPublic,
     KeyCreated,
     KeyList,
@@ -33,6 +34,7 @@ from gencredits.api.schemas import (
     ProjectQuotePublic,
     QuotePublic,
 )
+from gencredits.billing.alert_ops import AlertsView
 from gencredits.billing.team_views import MemberView, TeamView
 from gencredits.billing.views import (
     EntryView,
@@ -43,6 +45,7 @@ from gencredits.billing.views import (
     Violation,
     WalletView,
 )
+from gencredits.billing.webhook_ops import DeliveryView, WebhookView
 
 __all__ = ["Call", "Query"]
 
@@ -391,6 +394,75 @@ def remove_member(
 ) -> Call[MemberView]:
     path = f"/v1/teams/{_segment(wallet_id)}/members/{_segment(member_id)}/remove"
     return _post(path, MemberView.model_validate, None, idempotency_key)
+
+
+# --- alerts and webhooks -------------------------------------------------------------------
+
+
+def set_alerts(
+    wallet_id: str,
+    *,
+    below: Sequence[int] = (),
+    depleted: bool = False,
+    topup_below: int | None = None,
+    topup_amount: int | None = None,
+    idempotency_key: str | None = None,
+) -> Call[AlertsView]:
+    """Set a wallet's alert rules (levels, depleted, automatic top-up request)."""
+    body = {"below": list(below), "depleted": depleted} | _present(
+        topup_below=topup_below, topup_amount=topup_amount
+    )
+    path = f"/v1/wallets/{_segment(wallet_id)}/alerts"
+    return _post(path, AlertsView.model_validate, body, idempotency_key)
+
+
+def get_alerts(wallet_id: str) -> Call[AlertsView]:
+    return _get(f"/v1/wallets/{_segment(wallet_id)}/alerts", AlertsView.model_validate)
+
+
+class _Webhooks(BaseModel):
+    items: list[WebhookView]
+
+
+def add_webhook(
+    url: str,
+    secret: str,
+    *,
+    wallet_id: str | None = None,
+    types: Sequence[str] = ("*",),
+    endpoint_id: str | None = None,
+) -> Call[WebhookView]:
+    """Register a webhook endpoint (admin key)."""
+    body = {"url": url, "secret": secret, "types": list(types)} | _present(
+        wallet_id=wallet_id, id=endpoint_id
+    )
+    return _post("/v1/webhooks", WebhookView.model_validate, body)
+
+
+def list_webhooks() -> Call[list[WebhookView]]:
+    return _get("/v1/webhooks", lambda body: _Webhooks.model_validate(body).items)
+
+
+def enable_webhook(endpoint_id: str) -> Call[WebhookView]:
+    return _post(f"/v1/webhooks/{_segment(endpoint_id)}/enable", WebhookView.model_validate)
+
+
+def webhook_deliveries(
+    endpoint_id: str | None = None, *, cursor: str | None = None, limit: int = 50
+) -> Call[Page[DeliveryView]]:
+    answer = Page[DeliveryView].model_validate
+    path = "/v1/webhooks/deliveries"
+    return _get(path, answer, endpoint_id=endpoint_id, cursor=cursor, limit=limit)
+
+
+def redeliver(endpoint_id: str, event_id: str) -> Call[DeliveryView]:
+    path = f"/v1/webhooks/{_segment(endpoint_id)}/deliveries/{_segment(event_id)}/redeliver"
+    return _post(path, DeliveryView.model_validate)
+
+
+def deliver() -> Call[DeliverReportPublic]:
+    """Run the service's webhook deliverer once (admin key)."""
+    return _post("/v1/admin/deliver", DeliverReportPublic.model_validate)
 
 
 # --- API keys (admin) -------------------------------------------------------------------
