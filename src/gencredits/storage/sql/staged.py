@@ -43,6 +43,7 @@ aborts it), so it fails the batch, which the writer then runs again one unit at 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -146,6 +147,23 @@ _LIVE_GRANTS = _InList(
         sa.select(*GRANT_COLUMNS)
         .where(t.grants.c.wallet_id.in_(m), t.grants.c.state == "active", t.grants.c.remaining > 0)
         .order_by(t.grants.c.created_at, t.grants.c.id)
+    )
+)
+#: The state documents every unit of a wallet reads (its team settings and alert rules),
+#: loaded with the wallet's lock so a batch reads them once, not once per unit.
+WATCHED_STATE = (("team", ""), ("alerts", ""))
+_WATCHED = _InList(
+    lambda m: sa.select(
+        t.wallet_state.c.wallet_id,
+        t.wallet_state.c.kind,
+        t.wallet_state.c.key,
+        t.wallet_state.c.data,
+    ).where(
+        t.wallet_state.c.wallet_id.in_(m),
+        sa.or_(
+            *(t.wallet_state.c.kind == sa.literal_column(f"'{kind}'") for kind, _ in WATCHED_STATE)
+        ),
+        t.wallet_state.c.key == sa.literal_column("''"),
     )
 )
 _INSERT_WALLETS = BulkStatement(t.wallets.insert())
@@ -273,21 +291,25 @@ class BatchState:
         with driver_pipeline(self.c):
             self._receive_lock(self._send_lock(wallet_ids))
 
-    def _send_lock(self, wallet_ids: Iterable[str]) -> tuple[SentSelect, SentSelect] | None:
+    def _send_lock(
+        self, wallet_ids: Iterable[str]
+    ) -> tuple[SentSelect, SentSelect, SentSelect] | None:
         ids = sorted(w for w in set(wallet_ids) if w not in self.wallets)
         if not ids:
             return None
         query = _LOCK_WALLETS if self.backend == "postgresql" else _WALLETS
-        # The grants are read after the locks: the server runs the two in the order sent.
-        return query.send(self.c, ids), _LIVE_GRANTS.send(self.c, ids)
+        # The grants are read after the locks: the server runs them in the order sent.
+        return query.send(self.c, ids), _LIVE_GRANTS.send(self.c, ids), _WATCHED.send(self.c, ids)
 
-    def _receive_lock(self, sent: tuple[SentSelect, SentSelect] | None) -> None:
+    def _receive_lock(self, sent: tuple[SentSelect, SentSelect, SentSelect] | None) -> None:
         if sent is None:
             return
+        locked = []
         for r in sent[0].rows():
             wallet = wallet_of(r)
             self.wallets[wallet.id] = wallet
             self.live[wallet.id] = {}
+            locked.append(wallet.id)
         for r in sent[1].rows():
             grant = grant_of(r)
             live = self.live.get(grant.wallet_id)
@@ -295,6 +317,19 @@ class BatchState:
                 continue
             self.grants[grant.id] = grant
             live[grant.id] = None
+        self._receive_watched(locked, sent[2].rows())
+
+    def _receive_watched(self, locked: Sequence[str], documents: Sequence[Any]) -> None:
+        """Remember the watched documents of the wallets just locked (absent: ``None``)."""
+        for wallet_id in locked:
+            for kind, key in WATCHED_STATE:
+                self.state.setdefault((wallet_id, kind, key), None)
+        for wallet_id, kind, key, data in documents:
+            if wallet_id not in self.live:
+                continue
+            if isinstance(data, str):  # a driver that hands JSON back as text
+                data = json.loads(data)
+            self.state[(wallet_id, kind, key)] = data
 
     def remember(self, table: dict[str, _Owned], row: _Owned) -> None:
         """Keep a row read from the database, if it belongs to a wallet this batch locked."""
