@@ -223,3 +223,20 @@ def test_team_operations_replay_under_a_key(billing: Billing, clock: Any) -> Non
     assert (again.replayed, again.outcome, again.cap) == (True, first.outcome, 5)
     clock.advance(delta=timedelta(days=40))
     assert billing.create_team("acme").outcome == "exists"
+
+
+def test_the_audit_rebuilds_member_usage_from_the_jobs(billing: Billing, clock: Any) -> None:
+    """The usage counter is a cache of the member's jobs: the audit recomputes it and names
+    a counter that drifted (as the peer's, stuck at zero, would have)."""
+    from gencredits.ledger.store import UnitHints
+
+    _team(billing, clock)
+    billing.set_member("acme", "ann", cap=100)
+    billing.submit("acme", "img", generations=2, submitted_by="ann", idempotency_key="u1")
+    assert billing.audit() == []
+    billing.store.run_unit(
+        lambda uow: uow.put_state("acme", "usage", "2026-01-15/ann", {"used": 0}), UnitHints()
+    )
+    (problem,) = billing.audit()
+    assert (problem.code, problem.subject) == ("member_usage_mismatch", "acme/2026-01-15/ann")
+    assert "usage 0" in problem.message and "20" in problem.message

@@ -32,7 +32,7 @@ from gencredits.ledger.postings import Key
 from gencredits.ledger.store import LedgerReader, LedgerStore, UnitHints, WriteUnit
 from gencredits.pricing import CatalogSet, Quote, quote
 
-from . import grants, jobs, reads
+from . import grants, jobs, reads, teams
 from .alert_ops import AlertOperations
 from .audit import audit_snapshot
 from .ids import job_id_for
@@ -513,7 +513,18 @@ class Billing(TeamOperations, AlertOperations, WebhookOperations):
 
     def audit(self) -> list[Violation]:
         """Check every invariant of the ledger; an empty list means clean."""
-        return self._runner.read(lambda reader, now: audit_snapshot(reader.audit_snapshot(), now))
+
+        def read(reader: LedgerReader, now: datetime) -> list[Violation]:
+            snapshot = reader.audit_snapshot()
+            found = audit_snapshot(snapshot, now)
+            for problem in teams.audit_usage(reader, snapshot.jobs, snapshot.wallets):
+                subject, _, message = problem.partition(": ")
+                found.append(
+                    Violation(code="member_usage_mismatch", subject=subject, message=message)
+                )
+            return found
+
+        return self._runner.read(read)
 
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ The rules, and where they apply:
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -272,3 +272,29 @@ def attribute(
         elif used < level:
             near = False  # re-armed: the next crossing alerts again
     uow.put_state(wallet.id, USAGE, key, Usage(used, usage.seat_grant, near).to_data())
+
+
+def audit_usage(reader: LedgerReader, jobs: Sequence[Job], wallets: Sequence[Wallet]) -> list[str]:
+    """Each team member's usage document against what their jobs say (held + charged, by
+    the cycle of submission): the counter is a cache the jobs can rebuild.  Returns one
+    line per difference (``subject: message``)."""
+    problems: list[str] = []
+    for wallet in wallets:
+        team = load_team(reader, wallet)
+        if team is None:
+            continue
+        expected: dict[str, int] = {}
+        for job in jobs:
+            if job.wallet_id != wallet.id or job.submitted_by is None:
+                continue
+            start, _end = cycle_bounds(team.anchor_day, job.created_at)
+            key = usage_key(start, job.submitted_by)
+            expected[key] = expected.get(key, 0) + _counted(job)
+        stored = {key: Usage.of(data).used for key, data in reader.list_state(wallet.id, USAGE)}
+        for key in sorted(set(expected) | set(stored)):
+            if expected.get(key, 0) != stored.get(key, 0):
+                problems.append(
+                    f"{wallet.id}/{key}: usage {stored.get(key, 0)}, "
+                    f"its jobs hold and were charged {expected.get(key, 0)}"
+                )
+    return problems
