@@ -115,3 +115,22 @@ def test_a_level_already_crossed_when_set_fires_at_once(billing: Billing) -> Non
     view = billing.set_alerts("w", below=[50])
     assert view.fired == ("below-50",)
     assert len(_alerts(billing, "alert.balance_below")) == 1
+
+
+def test_a_grant_expiring_within_n_days_is_announced_once(billing: Billing, clock: Any) -> None:
+    """Checked whenever the wallet changes: the bonus expiring in 5 days is announced at the
+    first change within 7 days of its expiry, once; the purchase (no expiry) never."""
+    from datetime import timedelta
+
+    billing.create_wallet("w")
+    billing.grant("w", 100, kind="purchase", idempotency_key="g")
+    expiry = clock.now() + timedelta(days=12)
+    bonus = billing.grant("w", 30, kind="bonus", expires_at=expiry, idempotency_key="b")
+    billing.set_alerts("w", expiring_days=7)
+    assert _alerts(billing, "alert.grant_expiring") == []  # 12 days away
+    clock.advance(delta=timedelta(days=6))
+    billing.submit("w", "img", idempotency_key="s1")
+    billing.submit("w", "img", idempotency_key="s2")
+    (event,) = _alerts(billing, "alert.grant_expiring")
+    assert (event.subject_id, event.payload["remaining"]) == (bonus.id, 20)  # at s1
+    assert billing.get_alerts("w").expiring_days == 7

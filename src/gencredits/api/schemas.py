@@ -512,6 +512,9 @@ class AlertsSet(_In):
     depleted: bool = False
     topup_below: int | None = Field(None, ge=1, le=AMOUNT_MAX)
     topup_amount: int | None = Field(None, ge=1, le=AMOUNT_MAX)
+    expiring_days: int | None = Field(
+        None, ge=1, le=366, description="Alert once per grant expiring within this many days."
+    )
 
 
 class WebhookCreate(_In):

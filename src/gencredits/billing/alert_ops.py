@@ -24,6 +24,7 @@ from .views import Outcome, OutcomeText, Replayable, Wire
 __all__ = ["AlertOperations", "AlertsView", "SetAlerts", "TopupRequest"]
 
 LEVELS_MAX = 10
+EXPIRING_DAYS_MAX = 366
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class SetAlerts(Operation):
     depleted: bool = False
     topup_below: int | None = None
     topup_amount: int | None = None
+    expiring_days: int | None = None
 
     def __post_init__(self) -> None:
         check_id("wallet_id", self.wallet_id)
@@ -53,13 +55,17 @@ class SetAlerts(Operation):
         if self.topup_below is not None:
             check_int("topup_below", self.topup_below, 1, limits.AMOUNT_MAX)
             check_int("topup_amount", self.topup_amount, 1, limits.AMOUNT_MAX)
+        if self.expiring_days is not None:
+            check_int("expiring_days", self.expiring_days, 1, EXPIRING_DAYS_MAX)
 
     @property
     def scope(self) -> str:
         return f"wallet:{self.wallet_id}"
 
     def rules(self) -> alerts.AlertRules:
-        return alerts.AlertRules(self.below, self.depleted, self.topup_below, self.topup_amount)
+        return alerts.AlertRules(
+            self.below, self.depleted, self.topup_below, self.topup_amount, self.expiring_days
+        )
 
 
 class TopupRequest(Wire):
@@ -76,6 +82,7 @@ class AlertsView(Replayable):
     depleted: bool
     topup_below: int | None
     topup_amount: int | None
+    expiring_days: int | None = Field(description="Alert once per grant expiring this soon.")
     available: int
     fired: tuple[str, ...] = Field(description="Rules fired and not yet re-armed.")
     topups: tuple[TopupRequest, ...] = Field(description="Top-up requests, oldest first.")
@@ -99,6 +106,7 @@ def alerts_view(
         depleted=rules.depleted,
         topup_below=rules.topup_below,
         topup_amount=rules.topup_amount,
+        expiring_days=rules.expiring_days,
         available=alerts.available_of(reader, wallet, now),
         fired=tuple(arm.get("fired", ())),
         topups=tuple(sorted(topups, key=lambda t: (t.created_at, t.id))),
@@ -119,13 +127,17 @@ class AlertOperations:
         depleted: bool = False,
         topup_below: int | None = None,
         topup_amount: int | None = None,
+        expiring_days: int | None = None,
         idempotency_key: str | None = None,
     ) -> AlertsView:
         """Set the wallet's alert rules (replacing earlier ones): ``below`` levels of
         available credits, ``depleted``, and an automatic top-up request of
-        ``topup_amount`` when available falls below ``topup_below``.  A level the wallet
+        ``topup_amount`` when available falls below ``topup_below``; ``expiring_days``: one
+        alert per grant with credit left expiring that soon.  A level the wallet
         is already below fires at once (in this same unit)."""
-        asked = SetAlerts(wallet_id, tuple(below), depleted, topup_below, topup_amount)
+        asked = SetAlerts(
+            wallet_id, tuple(below), depleted, topup_below, topup_amount, expiring_days
+        )
 
         def body(uow: WriteUnit, wallet: Wallet | None, now: datetime) -> Done[AlertsView]:
             need_wallet(wallet, wallet_id)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from gencredits.ledger.model import Event, EventType, Wallet
@@ -44,9 +44,11 @@ class AlertRules:
     depleted: bool = False
     topup_below: int | None = None
     topup_amount: int | None = None
+    expiring_days: int | None = None  # alert once per grant expiring within this many days
 
     def to_data(self) -> dict[str, Any]:
         return {
+            "expiring_days": self.expiring_days,
             "below": list(self.below),
             "depleted": self.depleted,
             "topup_below": self.topup_below,
@@ -62,6 +64,7 @@ class AlertRules:
             bool(data.get("depleted")),
             data.get("topup_below"),
             data.get("topup_amount"),
+            data.get("expiring_days"),
         )
 
     def levels(self) -> list[tuple[str, int]]:
@@ -78,15 +81,22 @@ class AlertRules:
 class _Arm:
     fired: set[str] = field(default_factory=set)  # rules fired and not yet re-armed
     crossings: dict[str, int] = field(default_factory=dict)  # rule -> crossings so far
+    expiring: set[str] = field(default_factory=set)  # grants already announced as expiring
 
     @classmethod
     def of(cls, data: Mapping[str, Any] | None) -> _Arm:
         if data is None:
             return cls()
-        return cls(set(data.get("fired", ())), dict(data.get("crossings", {})))
+        fired, crossings = set(data.get("fired", ())), dict(data.get("crossings", {}))
+        return cls(fired, crossings, set(data.get("expiring", ())))
 
     def to_data(self) -> dict[str, Any]:
-        return {"fired": sorted(self.fired), "crossings": dict(sorted(self.crossings.items()))}
+        crossings = dict(sorted(self.crossings.items()))
+        return {
+            "fired": sorted(self.fired),
+            "crossings": crossings,
+            "expiring": sorted(self.expiring),
+        }
 
 
 def available_of(reader: LedgerReader | WriteUnit, wallet: Wallet, now: datetime) -> int:
@@ -117,8 +127,27 @@ def watch(uow: WriteUnit, wallet_id: str, now: datetime) -> None:
         elif available >= level and rule in arm.fired:
             arm.fired.discard(rule)
             changed = True
+    changed = _expiring(uow, wallet, rules, arm, now) or changed
     if changed:
         uow.put_state(wallet_id, ARM, "", arm.to_data())
+
+
+def _expiring(uow: WriteUnit, wallet: Wallet, rules: AlertRules, arm: _Arm, now: datetime) -> bool:
+    """One ``alert.grant_expiring`` per grant with credit left that expires within
+    ``expiring_days`` (checked when the wallet changes); forgotten once the grant is gone."""
+    if rules.expiring_days is None:
+        return False
+    horizon = now + timedelta(days=rules.expiring_days)
+    live = uow.wallet_grants(wallet.id, active_only=True, nonempty_only=True)
+    soon = {g.id: g for g in live if g.expires_at is not None and now < g.expires_at <= horizon}
+    fresh = [g for g in soon.values() if g.id not in arm.expiring]
+    for grant in sorted(fresh, key=lambda g: (g.expires_at or now, g.id)):
+        payload = {"grant_id": grant.id, "kind": grant.kind, "remaining": grant.remaining}
+        payload["expires_at"] = (grant.expires_at or now).isoformat().replace("+00:00", "Z")
+        uow.emit(Event(wallet.id, EventType.GRANT_EXPIRING, grant.id, now, payload))
+    gone = {g for g in arm.expiring if g not in soon}
+    arm.expiring = (arm.expiring - gone) | {g.id for g in fresh}
+    return bool(fresh or gone)
 
 
 def _fire(

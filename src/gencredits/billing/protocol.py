@@ -154,6 +154,7 @@ class BillingAPI(Protocol):
         depleted: bool = False,
         topup_below: int | None = None,
         topup_amount: int | None = None,
+        expiring_days: int | None = None,
         idempotency_key: str | None = None,
     ) -> AlertsView: ...
 

@@ -43,6 +43,9 @@ def alerts_set(
         int | None, typer.Option("--topup-below", min=1, help="Request a top-up below this.")
     ] = None,
     topup_amount: Annotated[int | None, typer.Option("--topup-amount", min=1)] = None,
+    expiring_days: Annotated[
+        int | None, typer.Option("--expiring-days", min=1, help="Alert on grants expiring soon.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Set a wallet's alert rules (replacing earlier ones)."""
@@ -55,6 +58,7 @@ def alerts_set(
             depleted=depleted,
             topup_below=topup_below,
             topup_amount=topup_amount,
+            expiring_days=expiring_days,
         ),
     )
     d = view.to_dict()

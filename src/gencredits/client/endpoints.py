@@ -406,11 +406,12 @@ def set_alerts(
     depleted: bool = False,
     topup_below: int | None = None,
     topup_amount: int | None = None,
+    expiring_days: int | None = None,
     idempotency_key: str | None = None,
 ) -> Call[AlertsView]:
     """Set a wallet's alert rules (levels, depleted, automatic top-up request)."""
     body = {"below": list(below), "depleted": depleted} | _present(
-        topup_below=topup_below, topup_amount=topup_amount
+        topup_below=topup_below, topup_amount=topup_amount, expiring_days=expiring_days
     )
     path = f"/v1/wallets/{_segment(wallet_id)}/alerts"
     return _post(path, AlertsView.model_validate, body, idempotency_key)

@@ -59,6 +59,7 @@ async def set_alerts(
         depleted=body.depleted,
         topup_below=body.topup_below,
         topup_amount=body.topup_amount,
+        expiring_days=body.expiring_days,
         idempotency_key=idempotency_key,
     )
 
