@@ -240,3 +240,25 @@ def test_the_audit_rebuilds_member_usage_from_the_jobs(billing: Billing, clock: 
     (problem,) = billing.audit()
     assert (problem.code, problem.subject) == ("member_usage_mismatch", "acme/2026-01-15/ann")
     assert "usage 0" in problem.message and "20" in problem.message
+
+
+def test_member_near_cap_alert_fires_once_per_crossing(billing: Billing, clock: Any) -> None:
+    """At 80% of a cap of 50 (40 credits): one alert when Ann reaches it, none while she
+    stays above it, another after a refund took her below and she crossed again."""
+    from tests.outbox import settled_events
+
+    _team(billing, clock)
+    billing.set_member("acme", "ann", cap=50)
+    billing.submit("acme", "img", generations=3, submitted_by="ann", idempotency_key="c1")
+    last = billing.submit("acme", "img", submitted_by="ann", idempotency_key="c2")  # 40
+    billing.submit("acme", "img", submitted_by="ann", idempotency_key="c3")  # 50
+    billing.fail(last.id, idempotency_key="c2-fail")  # 40: still at the level
+    billing.cancel(
+        billing.submit("acme", "img", submitted_by="ann", idempotency_key="c4").id,
+        idempotency_key="c4-cancel",
+    )
+    first = billing.list_jobs("acme").items[0]
+    billing.fail(first.id, idempotency_key="c1-fail")  # 10: below the level, re-armed
+    billing.submit("acme", "img", generations=3, submitted_by="ann", idempotency_key="c5")
+    events = [e for e in settled_events(billing) if e.type == "alert.member_near_cap"]
+    assert [(e.payload["used"], e.payload["level"]) for e in events] == [(40, 40), (40, 40)]
