@@ -81,13 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = []
-        if settings.sweep_interval_s > 0:
-            tasks.append(asyncio.create_task(sweep_forever(services, settings.sweep_interval_s)))
-        if settings.webhook_interval_s > 0:
-            tasks.append(
-                asyncio.create_task(deliver_forever(services, settings.webhook_interval_s))
-            )
+        tasks = background_tasks(services, settings)
         try:
             yield
         finally:
@@ -226,6 +220,16 @@ def ledger_gauges(engine: Engine) -> dict[str, tuple[str, int]]:
             int(row[3]),
         ),
     }
+
+
+def background_tasks(services: Services, settings: Settings) -> list[asyncio.Task[None]]:
+    """The sweeper and the webhook deliverer, each unless its interval is 0."""
+    tasks = []
+    if settings.sweep_interval_s > 0:
+        tasks.append(asyncio.create_task(sweep_forever(services, settings.sweep_interval_s)))
+    if settings.webhook_interval_s > 0:
+        tasks.append(asyncio.create_task(deliver_forever(services, settings.webhook_interval_s)))
+    return tasks
 
 
 async def deliver_forever(services: Services, interval_s: int) -> None:
