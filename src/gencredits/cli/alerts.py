@@ -36,15 +36,24 @@ def alerts_set(
     ctx: typer.Context,
     wallet: WalletArg,
     below: Annotated[
-        list[int] | None, typer.Option("--below", min=1, help="A level (repeat for several).")
+        list[int] | None,
+        typer.Option("--below", min=1, metavar="CREDITS", help="A level (repeat for several)."),
     ] = None,
     depleted: Annotated[bool, typer.Option("--depleted", help="Alert at zero.")] = False,
     topup_below: Annotated[
-        int | None, typer.Option("--topup-below", min=1, help="Request a top-up below this.")
+        int | None,
+        typer.Option(
+            "--topup-below", min=1, metavar="CREDITS", help="Request a top-up below this."
+        ),
     ] = None,
-    topup_amount: Annotated[int | None, typer.Option("--topup-amount", min=1)] = None,
+    topup_amount: Annotated[
+        int | None, typer.Option("--topup-amount", min=1, metavar="CREDITS")
+    ] = None,
     expiring_days: Annotated[
-        int | None, typer.Option("--expiring-days", min=1, help="Alert on grants expiring soon.")
+        int | None,
+        typer.Option(
+            "--expiring-days", min=1, metavar="DAYS", help="Alert on grants expiring soon."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -90,12 +99,19 @@ def alerts_show(ctx: typer.Context, wallet: WalletArg, as_json: JsonOpt = False)
 def webhooks_add(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(metavar="URL")],
-    secret: Annotated[str, typer.Option("--secret", help="Signs every delivery (16+ chars).")],
-    wallet: Annotated[str | None, typer.Option("--wallet", help="Only this wallet's.")] = None,
-    types: Annotated[
-        list[str] | None, typer.Option("--type", help="An event type (repeat); default: all.")
+    secret: Annotated[
+        str, typer.Option("--secret", metavar="SECRET", help="Signs every delivery (16+ chars).")
+    ],
+    wallet: Annotated[
+        str | None, typer.Option("--wallet", metavar="WALLET", help="Only this wallet's.")
     ] = None,
-    endpoint_id: Annotated[str | None, typer.Option("--id", help="Your id for it.")] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", metavar="TYPE", help="An event type (repeat); default: all."),
+    ] = None,
+    endpoint_id: Annotated[
+        str | None, typer.Option("--id", metavar="ID", help="Your id for it.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a webhook endpoint."""
@@ -128,9 +144,11 @@ def webhooks_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @webhooks_app.command("deliveries")
 def webhooks_deliveries(
     ctx: typer.Context,
-    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Only this one's.")] = None,
-    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", metavar="ENDPOINT", help="Only this one's.")
+    ] = None,
+    cursor: Annotated[str | None, typer.Option("--cursor", metavar="CURSOR")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, metavar="N")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """The delivery log: status, attempts and last answer of each (endpoint, event)."""

@@ -46,10 +46,15 @@ def team_create(
     team: TeamArg,
     anchor_day: Annotated[
         int | None,
-        typer.Option("--anchor-day", min=1, max=31, help="Cycles start on this day (UTC)."),
+        typer.Option(
+            "--anchor-day", min=1, max=31, metavar="DAY", help="Cycles start on this day (UTC)."
+        ),
     ] = None,
     near_cap_percent: Annotated[
-        int, typer.Option("--near-cap-percent", min=1, max=100, help="Near-cap alert level.")
+        int,
+        typer.Option(
+            "--near-cap-percent", min=1, max=100, metavar="PERCENT", help="Near-cap alert level."
+        ),
     ] = 80,
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
@@ -109,10 +114,12 @@ def team_add(
     team: TeamArg,
     member: MemberArg,
     cap: Annotated[
-        int | None, typer.Option("--cap", min=0, help="Credits per cycle (held + charged).")
+        int | None,
+        typer.Option("--cap", min=0, metavar="CREDITS", help="Credits per cycle (held + charged)."),
     ] = None,
     seat_credits: Annotated[
-        int | None, typer.Option("--seat-credits", min=1, help="Seat allowance per cycle.")
+        int | None,
+        typer.Option("--seat-credits", min=1, metavar="CREDITS", help="Seat allowance per cycle."),
     ] = None,
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
