@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     sweep_interval_s: int = Field(
         60, ge=0, description="How often the service sweeps expired holds and grants; 0: never."
     )
+    webhook_interval_s: int = Field(
+        5,
+        ge=0,
+        description="How often the service delivers outbound webhooks (new outbox events, "
+        "retries that are due); 0: never (run `gencredits deliver` from cron instead).",
+    )
     api_key_cache_ttl_s: float = Field(
         5.0,
         ge=0,

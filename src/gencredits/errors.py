@@ -17,6 +17,7 @@ nowhere else (``http_status``)::
     │   └── InvalidSetting               422 invalid_setting
     ├── AuthenticationFailed             401 unauthorized
     ├── PermissionDenied                 403 forbidden
+    │   └── NotAMember                   403 not_a_member
     ├── NotFound                         404 not_found
     │   ├── UnknownCatalog               404 unknown_catalog
     │   ├── WalletNotFound               404 wallet_not_found
@@ -24,13 +25,16 @@ nowhere else (``http_status``)::
     │   ├── JobNotFound                  404 job_not_found
     │   ├── KeyNotFound                  404 key_not_found
     │   ├── SubscriptionNotFound         404 subscription_not_found
-    │   └── PurchaseNotFound             404 purchase_not_found
+    │   ├── PurchaseNotFound             404 purchase_not_found
+    │   ├── MemberNotFound               404 member_not_found
+    │   └── EndpointNotFound             404 endpoint_not_found
     ├── MethodNotAllowed                 405 method_not_allowed
     ├── Conflict                         409 conflict
     │   ├── IdempotencyConflict          409 idempotency_conflict
     │   ├── InvalidTransition            409 invalid_transition
     │   └── WalletExists                 409 wallet_exists
     ├── InsufficientCredits              402 insufficient_credits
+    ├── MemberCapExceeded                402 member_cap_exceeded
     ├── WalletFrozen                     423 wallet_frozen
     ├── RateLimited                      429 rate_limited
     └── Unavailable                      503 unavailable
@@ -53,6 +57,7 @@ __all__ = [
     "AuthenticationFailed",
     "BadCombination",
     "Conflict",
+    "EndpointNotFound",
     "GencreditsError",
     "GrantNotFound",
     "IdempotencyConflict",
@@ -63,7 +68,10 @@ __all__ = [
     "InvalidTransition",
     "JobNotFound",
     "KeyNotFound",
+    "MemberCapExceeded",
+    "MemberNotFound",
     "MethodNotAllowed",
+    "NotAMember",
     "NotFound",
     "PermissionDenied",
     "PurchaseNotFound",
@@ -183,6 +191,12 @@ class PermissionDenied(GencreditsError):
     http_status = 403
 
 
+class NotAMember(PermissionDenied):
+    """A submission to a team wallet by someone who is not (or no longer) one of its members."""
+
+    code = "not_a_member"
+
+
 class NotFound(GencreditsError):
     """The thing named does not exist."""
 
@@ -226,6 +240,18 @@ class SubscriptionNotFound(NotFound):
 
 class PurchaseNotFound(NotFound):
     code = "purchase_not_found"
+
+
+class MemberNotFound(NotFound):
+    """The team wallet has no such member."""
+
+    code = "member_not_found"
+
+
+class EndpointNotFound(NotFound):
+    """No webhook endpoint has this id."""
+
+    code = "endpoint_not_found"
 
 
 class MethodNotAllowed(GencreditsError):
@@ -299,6 +325,35 @@ class RateLimited(GencreditsError):
                 "key_id": key_id,
                 "limit_per_min": limit_per_min,
                 "retry_after_s": retry_after_s,
+            },
+        )
+
+
+class MemberCapExceeded(GencreditsError):
+    """A team member's hold would pass their cap for the current cycle (the team may well
+    have the credits); nothing was recorded."""
+
+    code = "member_cap_exceeded"
+    http_status = 402
+
+    def __init__(
+        self, *, wallet: str, member: str, cap: int, used: int, required: int, cycle_end: str
+    ) -> None:
+        self.cap = cap
+        self.used = used
+        self.shortfall = used + required - cap
+        super().__init__(
+            f"member {member!r} of team wallet {wallet!r} would pass their cap: cap {cap}, "
+            f"used {used} this cycle, required {required}, shortfall {self.shortfall}; "
+            f"the cap resets at {cycle_end}",
+            details={
+                "wallet": wallet,
+                "member": member,
+                "cap": cap,
+                "used": used,
+                "required": required,
+                "shortfall": self.shortfall,
+                "cycle_end": cycle_end,
             },
         )
 

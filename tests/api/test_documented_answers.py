@@ -395,6 +395,77 @@ def test_every_route_answers_as_documented(
     def _() -> None:
         ex.send("/v1/admin/audit", Call("GET", "/v1/admin/audit", key="admin"), 200)
 
+    # --- teams ---------------------------------------------------------------------------
+    @route("POST", "/v1/teams")
+    def _() -> None:
+        state["team"] = new_id("t")
+        body = {"id": state["team"], "anchor_day": 1}
+        ex.send("/v1/teams", Call("POST", "/v1/teams", json=body, key="billing"), 201)
+        ex.send("/v1/teams", Call("POST", "/v1/teams", json=body, key="billing"), 200)
+
+    @route("POST", "/v1/teams/{wallet_id}/members")
+    def _() -> None:
+        path = f"/v1/teams/{state['team']}/members"
+        body = {"member_id": "ann", "cap": 100, "seat_credits": 10}
+        ex.send("/v1/teams/{wallet_id}/members", Call("POST", path, json=body, key="billing"), 200)
+
+    @route("GET", "/v1/teams/{wallet_id}")
+    def _() -> None:
+        path = f"/v1/teams/{state['team']}"
+        ex.send("/v1/teams/{wallet_id}", Call("GET", path, key="read"), 200)
+
+    @route("POST", "/v1/teams/{wallet_id}/members/{member_id}/remove")
+    def _() -> None:
+        path = f"/v1/teams/{state['team']}/members/ann/remove"
+        route_path = "/v1/teams/{wallet_id}/members/{member_id}/remove"
+        ex.send(route_path, Call("POST", path, key="billing"), 200)
+
+    # --- alerts and webhooks --------------------------------------------------------------
+    @route("POST", "/v1/wallets/{wallet_id}/alerts")
+    def _() -> None:
+        path = f"/v1/wallets/{state['wallet']}/alerts"
+        body = {"below": [500, 100], "depleted": True, "topup_below": 50, "topup_amount": 1000}
+        route_path = "/v1/wallets/{wallet_id}/alerts"
+        ex.send(route_path, Call("POST", path, json=body, key="billing"), 200)
+
+    @route("GET", "/v1/wallets/{wallet_id}/alerts")
+    def _() -> None:
+        path = f"/v1/wallets/{state['wallet']}/alerts"
+        ex.send("/v1/wallets/{wallet_id}/alerts", Call("GET", path, key="read"), 200)
+
+    @route("POST", "/v1/webhooks")
+    def _() -> None:
+        body = {"url": "http://127.0.0.1:9/hook", "secret": "0123456789abcdef", "types": ["*"]}
+        answer = ex.send("/v1/webhooks", Call("POST", "/v1/webhooks", json=body, key="admin"), 201)
+        state["endpoint"] = answer.json()["id"]
+
+    @route("GET", "/v1/webhooks")
+    def _() -> None:
+        ex.send("/v1/webhooks", Call("GET", "/v1/webhooks", key="admin"), 200)
+
+    @route("POST", "/v1/admin/deliver")
+    def _() -> None:
+        made = Call("POST", "/v1/wallets", json={"id": new_id("w")}, key="billing")
+        ex.send("/v1/wallets", made, 201)  # an event after the endpoint's registration
+        ex.send("/v1/admin/deliver", Call("POST", "/v1/admin/deliver", key="admin"), 200)
+
+    @route("GET", "/v1/webhooks/deliveries")
+    def _() -> None:
+        call = Call("GET", "/v1/webhooks/deliveries", params={"limit": "2"}, key="admin")
+        answer = ex.send("/v1/webhooks/deliveries", call, 200)
+        state["event"] = answer.json()["items"][0]["event_id"]
+
+    @route("POST", "/v1/webhooks/{endpoint_id}/deliveries/{event_id}/redeliver")
+    def _() -> None:
+        path = f"/v1/webhooks/{state['endpoint']}/deliveries/{state['event']}/redeliver"
+        route_path = "/v1/webhooks/{endpoint_id}/deliveries/{event_id}/redeliver"
+        ex.send(route_path, Call("POST", path, key="admin"), 200)
+
+    @route("POST", "/v1/webhooks/{endpoint_id}/enable")
+    def _() -> None:
+        path = f"/v1/webhooks/{state['endpoint']}/enable"
+        ex.send("/v1/webhooks/{endpoint_id}/enable", Call("POST", path, key="admin"), 200)
+
     @route("POST", "/v1/keys")
     def _() -> None:
         body = {"name": "documented", "scopes": ["read"]}

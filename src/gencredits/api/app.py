@@ -34,7 +34,7 @@ from gencredits.api.keys import KeyStore
 from gencredits.api.limits import BodyLimit
 from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.ratelimit import KeyRateLimiter
-from gencredits.api.routes import billing, catalog, health
+from gencredits.api.routes import alerts, billing, catalog, health, teams
 from gencredits.api.routes import keys as keys_routes
 from gencredits.api.routes import plans as plans_routes
 from gencredits.api.state import Services
@@ -96,16 +96,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper = None
-        if settings.sweep_interval_s > 0:
-            sweeper = asyncio.create_task(sweep_forever(services, settings.sweep_interval_s))
+        tasks = background_tasks(services, settings)
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                    await task
+            if services.webhooks is not None:
+                services.webhooks.close()
             services.billing.close()  # answers queued writes, stops the writer, disposes
             engine.dispose()
 
@@ -132,6 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, dependencies=strict_query)
     app.include_router(catalog.router, dependencies=strict_query)
     app.include_router(billing.router, dependencies=strict_query)
+    app.include_router(teams.router, dependencies=strict_query)
+    app.include_router(alerts.router, dependencies=strict_query)
     app.include_router(keys_routes.router, dependencies=strict_query)
     app.include_router(plans_routes.router, dependencies=strict_query)
     # Outermost last: metrics wrap the body limit, which wraps the quote fast path, which
@@ -167,6 +169,7 @@ OPERATION_IDS = {
     "sweep": "runSweep",
     "audit": "runAudit",
     "provider_callback": "reportProviderOutcome",
+    "deliver": "runDelivery",
 }
 
 
@@ -258,6 +261,27 @@ def ledger_gauges(engine: Engine) -> dict[str, tuple[str, int]]:
             int(row[3]),
         ),
     }
+
+
+def background_tasks(services: Services, settings: Settings) -> list[asyncio.Task[None]]:
+    """The sweeper and the webhook deliverer, each unless its interval is 0."""
+    tasks = []
+    if settings.sweep_interval_s > 0:
+        tasks.append(asyncio.create_task(sweep_forever(services, settings.sweep_interval_s)))
+    if settings.webhook_interval_s > 0:
+        tasks.append(asyncio.create_task(deliver_forever(services, settings.webhook_interval_s)))
+    return tasks
+
+
+async def deliver_forever(services: Services, interval_s: int) -> None:
+    """Deliver outbound webhooks every ``interval_s``: safe in every worker at once (the
+    cursor and each delivery are claimed by compare-and-set, see docs/webhooks.md)."""
+    while True:
+        try:
+            await run_in_threadpool(services.deliverer().run_once)
+        except Exception:  # never let one bad run stop delivery
+            log.exception("webhook delivery failed; retrying in %s s", interval_s)
+        await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))
 
 
 def create_app_from_env() -> FastAPI:

@@ -101,7 +101,8 @@ class ErrorResponse(BaseModel):
 _DESCRIPTIONS = {
     400: "Malformed request",
     401: "Missing, unknown or revoked API key (or bad callback signature)",
-    402: "Insufficient credits (details: required, available, shortfall)",
+    402: "Insufficient credits (details: required, available, shortfall), or a team member's "
+    "cap reached (member_cap_exceeded; details: cap, used, required, shortfall)",
     403: "The API key lacks the scope this route needs",
     404: "Not found",
     409: "Conflict (idempotency key reused for another request, or invalid state transition)",

@@ -35,6 +35,7 @@ from gencredits.billing.views import (
     Violation,
     WalletView,
 )
+from gencredits.billing.webhook_ops import DeliveryView, WebhookView
 from gencredits.limits import (
     AMOUNT_MAX,
     API_KEY_NAME_LEN_MAX,
@@ -63,6 +64,7 @@ from gencredits.limits import (
 
 __all__ = [
     "CALLBACK_KEY_PREFIX",
+    "AlertsSet",
     "AuditReport",
     "CallbackCreate",
     "CapacityCreate",
@@ -72,6 +74,8 @@ __all__ = [
     "ChargebackCreate",
     "CompareCreate",
     "ComparisonPublic",
+    "DeliverReportPublic",
+    "DeliveryPage",
     "EntryPage",
     "FreeJobCreate",
     "FreezeUpdate",
@@ -86,6 +90,7 @@ __all__ = [
     "KeyCreated",
     "KeyList",
     "KeyPublic",
+    "MemberSet",
     "ModeDetail",
     "ModelDetail",
     "ModelList",
@@ -101,8 +106,11 @@ __all__ = [
     "QuotePublic",
     "SubscriptionCreate",
     "SubscriptionList",
+    "TeamCreate",
     "WalletCreate",
     "WalletPage",
+    "WebhookCreate",
+    "WebhookList",
 ]
 
 
@@ -519,3 +527,65 @@ class FreezeUpdate(_In):
 
 class SubscriptionList(_Out):
     items: list[SubscriptionView]
+
+
+# --- teams ----------------------------------------------------------------------------------
+
+
+class TeamCreate(_In):
+    id: Name = Field(description="The team wallet's id (created when missing).")
+    anchor_day: int | None = Field(
+        None, ge=1, le=31, description="Cycles start on this day (default: today's)."
+    )
+    near_cap_percent: int = Field(80, ge=1, le=100)
+    overdraft_limit: int = Field(0, ge=0, le=AMOUNT_MAX)
+
+
+class MemberSet(_In):
+    member_id: Name = Field(description="The member's id, as jobs name it in submitted_by.")
+    cap: int | None = Field(
+        None, ge=0, le=AMOUNT_MAX, description="Credits per cycle (held + charged); null: none."
+    )
+    seat_credits: int | None = Field(
+        None, ge=1, le=AMOUNT_MAX, description="Seat allowance per cycle, spent first."
+    )
+
+
+# --- alerts and webhooks ----------------------------------------------------------------------
+
+
+class AlertsSet(_In):
+    below: list[Annotated[int, Field(ge=1, le=AMOUNT_MAX)]] = Field(
+        default_factory=list, max_length=10, description="Levels of available credits."
+    )
+    depleted: bool = False
+    topup_below: int | None = Field(None, ge=1, le=AMOUNT_MAX)
+    topup_amount: int | None = Field(None, ge=1, le=AMOUNT_MAX)
+    expiring_days: int | None = Field(
+        None, ge=1, le=366, description="Alert once per grant expiring within this many days."
+    )
+
+
+class WebhookCreate(_In):
+    url: str = Field(min_length=1, max_length=2000, description="http:// or https:// URL.")
+    secret: str = Field(min_length=16, max_length=300, description="Signs each delivery.")
+    wallet_id: Name | None = Field(None, description="null: every wallet's events.")
+    types: list[Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=lambda: ["*"], min_length=1, max_length=40
+    )
+    id: Name | None = Field(None, description="Your id for it (default: made from the URL).")
+
+
+class WebhookList(_Out):
+    items: list[WebhookView]
+
+
+class DeliveryPage(Page[DeliveryView]):
+    """One page of the delivery log; pass ``next_cursor`` back for the next."""
+
+
+class DeliverReportPublic(_Out):
+    enqueued: int
+    delivered: int
+    retrying: int
+    failed: int

@@ -18,6 +18,7 @@ from gencredits.api.keys import KeyStore
 from gencredits.billing import Billing
 from gencredits.config import Settings
 from gencredits.pricing import CatalogSet
+from gencredits.webhooks import Deliverer
 
 __all__ = ["Services", "ServicesDep"]
 
@@ -30,6 +31,13 @@ class Services:
     keys: KeyStore
     authenticator: Authenticator
     billing: Billing
+    webhooks: Deliverer | None = None
+
+    def deliverer(self) -> Deliverer:
+        """The service's webhook deliverer (made on first use, closed with the app)."""
+        if self.webhooks is None:
+            self.webhooks = Deliverer(self.billing)
+        return self.webhooks
 
 
 async def get_services(request: Request) -> Services:

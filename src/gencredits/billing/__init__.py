@@ -2,6 +2,7 @@
 
 from gencredits.billing.protocol import BillingAPI
 from gencredits.billing.service import Billing
+from gencredits.billing.team_views import MemberView, TeamView
 from gencredits.billing.views import (
     EntryView,
     GrantView,
@@ -18,8 +19,10 @@ __all__ = [
     "EntryView",
     "GrantView",
     "JobView",
+    "MemberView",
     "Page",
     "SweepReport",
+    "TeamView",
     "Violation",
     "WalletView",
 ]

@@ -32,7 +32,7 @@ from gencredits.ledger.postings import Charge, Key
 from gencredits.ledger.store import WriteUnit
 from gencredits.pricing import CatalogSet, Quote, quote
 
-from . import spending
+from . import spending, teams
 from .inputs import CompleteJob, RecordFreeJob, SubmitJob
 from .spending import SpendPolicy
 from .views import Outcome
@@ -132,25 +132,30 @@ def apply(
     charge = how.charge if how.limit is None else min(how.charge, how.limit)
     capped = how.charge - charge  # beyond the limit: written off, never charged
     if step.action == Action.CAPTURE:
-        return _capture(uow, wallet, job, (charge, capped), now, key, policy)
-    if step.action == Action.LATE_CAPTURE:
-        return _late_capture(uow, wallet, job, (charge, capped), now, key)
-    if step.action == Action.RELEASE:
+        done = _capture(uow, wallet, job, (charge, capped), now, key, policy)
+    elif step.action == Action.LATE_CAPTURE:
+        done = _late_capture(uow, wallet, job, (charge, capped), now, key)
+    elif step.action == Action.RELEASE:
         assert step.state is not None
-        return _release(uow, wallet, job, step.state, how.reason, now, key, policy)
-    assert step.outcome is not None
-    return job, step.outcome
+        done = _release(uow, wallet, job, step.state, how.reason, now, key, policy)
+    else:
+        assert step.outcome is not None
+        return job, step.outcome
+    # Every path that changes a job counts it for its team member, in the same unit.
+    teams.attribute(uow, wallet, job, done[0], now)
+    return done
 
 
 def _charge(
-    uow: WriteUnit, wallet: Wallet, amount: int, capped: int, now: datetime
+    uow: WriteUnit, wallet: Wallet, job: Job, amounts: tuple[int, int], now: datetime
 ) -> tuple[Charge, Wallet]:
     """Take ``amount`` beyond any hold when the wallet can pay it, else write it off; and
     write off ``capped`` (what the completion policy does not let be charged)."""
+    amount, capped = amounts
     if not amount:
         return Charge(written_off=capped), wallet
     try:
-        legs, wallet = spending.take(uow, wallet, amount, now)
+        legs, wallet = spending.take(uow, wallet, amount, now, job.submitted_by)
     except InsufficientCredits:
         return Charge(written_off=amount + capped), wallet
     return Charge(legs=legs, written_off=capped), wallet
@@ -171,7 +176,7 @@ def _capture(
     captured = min(charge, held)
     _taken, released = split_legs(job.hold_legs, captured)
     returned, wallet = spending.give_back(uow, wallet, job.id, released, now, policy)
-    extra, wallet = _charge(uow, wallet, charge - captured, capped, now)
+    extra, wallet = _charge(uow, wallet, job, (charge - captured, capped), now)
     tx = postings.capture(
         job.id,
         job.wallet_id,
@@ -213,7 +218,7 @@ def _late_capture(
     charge, capped = amounts
     extra = Charge()
     if charge or capped:
-        extra, wallet = _charge(uow, wallet, charge, capped, now)
+        extra, wallet = _charge(uow, wallet, job, (charge, capped), now)
         uow.record(postings.late_capture(job.id, job.wallet_id, extra, at=now, key=key))
         uow.update_wallet(evolve(wallet, updated_at=now))
     used = extra.amount - extra.written_off
@@ -286,8 +291,10 @@ def open_job(
     """Submit: hold the quote's total on the wallet and record the pending job."""
     amount = priced.total_credits
     legs: tuple[HoldLeg, ...] = ()
+    # A team member's cap is checked HERE, before the hold, under the wallet lock.
+    wallet = teams.admit(uow, wallet, asked.submitted_by, amount, now)
     if amount:
-        legs, wallet = spending.take(uow, wallet, amount, now)
+        legs, wallet = spending.take(uow, wallet, amount, now, asked.submitted_by)
     job = uow.insert_job(
         Job(
             id=job_id,
@@ -320,6 +327,7 @@ def open_job(
     uow.update_wallet(evolve(wallet, held=wallet.held + amount, updated_at=now))
     payload = {"model": priced.model, "credits_held": amount, "submitted_by": asked.submitted_by}
     uow.emit(Event(wallet.id, EventType.JOB_SUBMITTED, job_id, now, payload))
+    teams.attribute(uow, wallet, None, job, now)
     return job
 
 

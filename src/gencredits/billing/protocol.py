@@ -13,12 +13,14 @@ retry), which the protocol allows (a wider parameter).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from .alert_ops import AlertsView
 from .plan_views import PlanCatalogView, PurchaseView, SubscriptionView, TickReport
+from .team_views import MemberView, TeamView
 from .views import (
     EntryView,
     GrantView,
@@ -29,6 +31,7 @@ from .views import (
     Violation,
     WalletView,
 )
+from .webhook_ops import DeliveryView, WebhookView
 
 __all__ = ["BillingAPI"]
 
@@ -169,5 +172,66 @@ class BillingAPI(Protocol):
     def set_frozen(
         self, wallet_id: str, reason: str | None, *, idempotency_key: str
     ) -> WalletView: ...
+    # --- teams ---------------------------------------------------------------------------
+    def create_team(
+        self,
+        wallet_id: str,
+        *,
+        anchor_day: int | None = None,
+        near_cap_percent: int = 80,
+        overdraft_limit: int = 0,
+        idempotency_key: str | None = None,
+    ) -> TeamView: ...
+
+    def get_team(self, wallet_id: str) -> TeamView: ...
+
+    def set_member(
+        self,
+        wallet_id: str,
+        member_id: str,
+        *,
+        cap: int | None = None,
+        seat_credits: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> MemberView: ...
+
+    def remove_member(
+        self, wallet_id: str, member_id: str, *, idempotency_key: str | None = None
+    ) -> MemberView: ...
+
+    # --- alerts and webhooks ------------------------------------------------------------
+    def set_alerts(
+        self,
+        wallet_id: str,
+        *,
+        below: Sequence[int] = (),
+        depleted: bool = False,
+        topup_below: int | None = None,
+        topup_amount: int | None = None,
+        expiring_days: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> AlertsView: ...
+
+    def get_alerts(self, wallet_id: str) -> AlertsView: ...
+
+    def add_webhook(
+        self,
+        url: str,
+        secret: str,
+        *,
+        wallet_id: str | None = None,
+        types: Sequence[str] = ("*",),
+        endpoint_id: str | None = None,
+    ) -> WebhookView: ...
+
+    def list_webhooks(self) -> list[WebhookView]: ...
+
+    def enable_webhook(self, endpoint_id: str) -> WebhookView: ...
+
+    def webhook_deliveries(
+        self, endpoint_id: str | None = None, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[DeliveryView]: ...
+
+    def redeliver(self, endpoint_id: str, event_id: str) -> DeliveryView: ...
 
     def close(self) -> None: ...

@@ -32,6 +32,7 @@ from gencredits.ledger.store import (
     WriteUnit,
 )
 
+from . import alerts
 from .inputs import Operation, check_text
 
 __all__ = ["Done", "Later", "UnitRunner", "need_wallet"]
@@ -109,6 +110,7 @@ class UnitRunner:
                     _same_request(record, op, fingerprint, scope, key)
                     return replay(uow, record, now)
             done = body(uow, wallet, now)
+            alerts.watch(uow, wallet_id, now)  # crossings decided with the credits, atomically
             if key is not None:
                 uow.insert_idempotency(
                     IdempotencyRecord(

@@ -29,11 +29,12 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.postings import Key
-from gencredits.ledger.store import GrantQuery, LedgerStore, UnitHints, WriteUnit
+from gencredits.ledger.store import GrantQuery, LedgerReader, LedgerStore, UnitHints, WriteUnit
 from gencredits.plans import PlanCatalog, bundled_plans
 from gencredits.pricing import CatalogSet, Quote, quote
 
-from . import grants, jobs, reads
+from . import grants, jobs, reads, teams
+from .alert_ops import AlertOperations
 from .audit import audit_snapshot
 from .ids import job_id_for
 from .inputs import (
@@ -54,6 +55,7 @@ from .inputs import (
 from .plan_service import PlanBilling
 from .runner import Done, Later, UnitRunner, need_wallet
 from .spending import SpendPolicy
+from .team_ops import TeamOperations
 from .views import (
     EntryView,
     GrantView,
@@ -65,6 +67,7 @@ from .views import (
     Violation,
     WalletView,
 )
+from .webhook_ops import WebhookOperations
 
 __all__ = ["Billing", "BillingOptions"]
 
@@ -81,7 +84,7 @@ class BillingOptions(TypedDict, total=False):
     plans: PlanCatalog | None
 
 
-class Billing(PlanBilling):
+class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
     """The one public service: wallets, grants, job billing, history, sweep and audit."""
 
     def __init__(
@@ -552,7 +555,18 @@ class Billing(PlanBilling):
 
     def audit(self) -> list[Violation]:
         """Check every invariant of the ledger; an empty list means clean."""
-        return self._runner.read(lambda reader, now: audit_snapshot(reader.audit_snapshot(), now))
+
+        def read(reader: LedgerReader, now: datetime) -> list[Violation]:
+            snapshot = reader.audit_snapshot()
+            found = audit_snapshot(snapshot, now)
+            for problem in teams.audit_usage(reader, snapshot.jobs, snapshot.wallets):
+                subject, _, message = problem.partition(": ")
+                found.append(
+                    Violation(code="member_usage_mismatch", subject=subject, message=message)
+                )
+            return found
+
+        return self._runner.read(read)
 
 
 if TYPE_CHECKING:

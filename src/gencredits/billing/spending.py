@@ -22,6 +22,7 @@ from gencredits.ledger.model import (
 from gencredits.ledger.store import WriteUnit
 
 from .ids import refund_grant_id
+from .teams import spendable_by
 
 __all__ = ["SpendPolicy", "give_back", "take"]
 
@@ -42,15 +43,18 @@ class SpendPolicy:
 
 
 def take(
-    uow: WriteUnit, wallet: Wallet, amount: int, now: datetime
+    uow: WriteUnit, wallet: Wallet, amount: int, now: datetime, spender: str | None = None
 ) -> tuple[tuple[HoldLeg, ...], Wallet]:
     """Take ``amount`` from the wallet (grants in spend order, then overdraft) and write the
-    grants drawn on.  Returns the legs and the wallet with its new debt and grant totals;
-    raises :class:`~gencredits.errors.InsufficientCredits` having written nothing.
+    grants drawn on.  ``spender``: the member spending (a team's seat grants are theirs
+    alone).  Returns the legs and the wallet with its new debt and grant totals; raises
+    :class:`~gencredits.errors.InsufficientCredits` having written nothing.
 
     The grants are streamed from the store in spend order (its index), only as far as the
-    amount needs: the cost follows the grants taken from, not the grants the wallet holds."""
-    taken = collector.take(wallet, uow.spend_order(wallet.id, now), amount)
+    amount needs: the cost follows the grants taken from, not the grants the wallet holds
+    (a team's other members' seat grants, one each a cycle, are passed over)."""
+    mine = (g for g in uow.spend_order(wallet.id, now) if spendable_by(g, spender))
+    taken = collector.take(wallet, mine, amount)
     for leg, grant in zip(taken.legs, taken.grants, strict=False):  # grant legs come first
         uow.update_grant(grant)
         wallet = wallet.tallied(evolve(grant, remaining=grant.remaining + leg.amount), grant)

@@ -16,7 +16,7 @@ from gencredits.ledger.model import GrantState, Job, JobState, Wallet
 from gencredits.ledger.postings import Key
 from gencredits.ledger.store import LedgerReader, UnitHints, WriteUnit
 
-from . import grants, jobs
+from . import alerts, grants, jobs
 from .runner import UnitRunner
 from .spending import SpendPolicy
 from .views import SweepReport
@@ -97,6 +97,7 @@ def _timeout(
         return None
     step = jobs.next_step(job, jobs.JobEvent.TIMEOUT)
     jobs.apply(uow, wallet, job, step, jobs.Resolution(reason="hold timed out"), at, policy)
+    alerts.watch(uow, wallet.id, at)
     return job.credits_held
 
 
@@ -107,4 +108,5 @@ def _expire(uow: WriteUnit, wallet: Wallet, grant_id: str, at: datetime) -> int 
     if grant.expires_at is None or grant.expires_at > at:
         return None
     grants.close(uow, wallet, grant, voided=False, at=at, key=Key())
+    alerts.watch(uow, wallet.id, at)  # an expiry can cross a level too
     return grant.remaining

@@ -71,6 +71,8 @@ class Outcome(StrEnum):
     ALREADY_TIMED_OUT = "already_timed_out"
     ALREADY_VOIDED = "already_voided"
     ALREADY_EXPIRED = "already_expired"
+    UPDATED = "updated"
+    REMOVED = "removed"
 
     @classmethod
     def already(cls, state: str) -> Outcome:
@@ -102,7 +104,7 @@ def _one_of(values: Any) -> WithJsonSchema:
 JobStateText = Annotated[str, _one_of(JobState)]
 GrantStateText = Annotated[str, _one_of(GrantState)]
 #: The grant kinds of the default spend policy (the HTTP service's).
-GrantKindText = Annotated[str, _one_of(DEFAULT_KIND_PRIORITIES)]
+GrantKindText = Annotated[str, _one_of([*DEFAULT_KIND_PRIORITIES, "seat"])]
 EntryKindText = Annotated[str, _one_of(TransactionKind)]
 OutcomeText = Annotated[str, _one_of(Outcome)]
 #: A job's status as the seed API numbers it.

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
-from gencredits.cli._connection import ApiKeyOpt, Connection, DbOpt, SharedOptionsGroup, UrlOpt
+from gencredits.cli._connection import (
+    ApiKeyOpt,
+    Connection,
+    DbOpt,
+    SharedOptionsGroup,
+    UrlOpt,
+    connection,
+    database_errors,
+)
 from gencredits.errors import GencreditsError, InvalidRequest
+
+if TYPE_CHECKING:
+    from gencredits.billing import BillingAPI
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="gencredits",
@@ -94,6 +108,26 @@ def fail(error: GencreditsError, *, as_json: bool = False) -> NoReturn:
     # (an invalid catalog adds one line per problem below it).
     sys.stderr.write(f"error ({error.code}): {error.message or error.code}\n")
     raise SystemExit(EXIT_CODES.get(error.http_status, 1))
+
+
+def call_billing(
+    ctx: typer.Context,
+    as_json: bool,
+    work: Callable[[BillingAPI], T],
+    *,
+    existing: bool = False,
+) -> T:
+    """``work`` on the command's billing service (local or remote); its errors end the
+    command with one line and the exit code of their family.  ``existing``: the command
+    only reads, so a local database that is not there is refused rather than created."""
+    conn = connection(ctx)
+    try:
+        if conn.url:
+            return work(conn.billing())
+        with database_errors(conn.database_url):
+            return work(conn.billing(existing=existing))
+    except GencreditsError as exc:
+        fail(exc, as_json=as_json)
 
 
 def main() -> None:

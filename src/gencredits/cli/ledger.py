@@ -19,9 +19,17 @@ import typer
 from rich.table import Table
 
 from gencredits.billing.views import ListOrder
-from gencredits.cli._app import JsonOpt, SetOpt, app, console, fail, parse_pairs, print_json
-from gencredits.cli._connection import connection, database_errors
-from gencredits.errors import GencreditsError, InvalidRequest
+from gencredits.cli._app import (
+    JsonOpt,
+    SetOpt,
+    app,
+    call_billing,
+    console,
+    parse_pairs,
+    print_json,
+)
+from gencredits.cli._connection import connection
+from gencredits.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from gencredits.billing import BillingAPI
@@ -87,17 +95,7 @@ def _call(
     *,
     existing: bool = False,
 ) -> T:
-    """``work`` on the command's billing service (local or remote); its errors end the
-    command with one line and the exit code of their family.  ``existing``: the command
-    only reads, so a local database that is not there is refused rather than created."""
-    conn = connection(ctx)
-    try:
-        if conn.url:
-            return work(conn.billing())
-        with database_errors(conn.database_url):
-            return work(conn.billing(existing=existing))
-    except GencreditsError as exc:
-        fail(exc, as_json=as_json)
+    return call_billing(ctx, as_json, work, existing=existing)
 
 
 def _write(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 import httpx
 
+from . import account_endpoints as acct
 from . import endpoints as ep
 from ._errors import error_from_response, unreachable
 from .endpoints import Call, Query
@@ -204,20 +205,32 @@ class _Endpoints:
     sweep = _Endpoint(ep.sweep)
     audit = _Endpoint(ep.audit)
     # --- plans, subscriptions, purchases (BillingAPI) --------------------------------------
-    plans = _Endpoint(ep.plans)
-    subscribe = _Endpoint(ep.subscribe)
-    list_subscriptions = _Endpoint(ep.list_subscriptions)
-    get_subscription = _Endpoint(ep.get_subscription)
-    change_plan = _Endpoint(ep.change_plan)
-    cancel_subscription = _Endpoint(ep.cancel_subscription)
-    resume_subscription = _Endpoint(ep.resume_subscription)
-    mark_past_due = _Endpoint(ep.mark_past_due)
-    tick = _Endpoint(ep.tick)
-    purchase = _Endpoint(ep.purchase)
-    get_purchase = _Endpoint(ep.get_purchase)
-    refund_purchase = _Endpoint(ep.refund_purchase)
-    chargeback_purchase = _Endpoint(ep.chargeback_purchase)
-    set_frozen = _Endpoint(ep.set_frozen)
+    plans = _Endpoint(acct.plans)
+    subscribe = _Endpoint(acct.subscribe)
+    list_subscriptions = _Endpoint(acct.list_subscriptions)
+    get_subscription = _Endpoint(acct.get_subscription)
+    change_plan = _Endpoint(acct.change_plan)
+    cancel_subscription = _Endpoint(acct.cancel_subscription)
+    resume_subscription = _Endpoint(acct.resume_subscription)
+    mark_past_due = _Endpoint(acct.mark_past_due)
+    tick = _Endpoint(acct.tick)
+    purchase = _Endpoint(acct.purchase)
+    get_purchase = _Endpoint(acct.get_purchase)
+    refund_purchase = _Endpoint(acct.refund_purchase)
+    chargeback_purchase = _Endpoint(acct.chargeback_purchase)
+    set_frozen = _Endpoint(acct.set_frozen)
+    create_team = _Endpoint(acct.create_team)
+    get_team = _Endpoint(acct.get_team)
+    set_member = _Endpoint(acct.set_member)
+    remove_member = _Endpoint(acct.remove_member)
+    set_alerts = _Endpoint(acct.set_alerts)
+    get_alerts = _Endpoint(acct.get_alerts)
+    add_webhook = _Endpoint(acct.add_webhook)
+    list_webhooks = _Endpoint(acct.list_webhooks)
+    enable_webhook = _Endpoint(acct.enable_webhook)
+    webhook_deliveries = _Endpoint(acct.webhook_deliveries)
+    redeliver = _Endpoint(acct.redeliver)
+    deliver = _Endpoint(acct.deliver)
     # --- API keys (admin) -------------------------------------------------------------------
     create_key = _Endpoint(ep.create_key)
     keys = _Endpoint(ep.keys)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+from gencredits.ledger.memory_outbound import MemoryOutbound
 from gencredits.ledger.model import (
     Event,
     Grant,
@@ -56,11 +57,16 @@ class MemoryStore:
         self.expiring_grants: set[str] = set()
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.outbox: list[Event] = []
+        self.state: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         self.counters: dict[str, int] = {"job": 0}
         self.subscriptions: dict[str, Subscription] = {}
         self.cycles: dict[tuple[str, str, int], CycleRecord] = {}
         self.purchases: dict[str, Purchase] = {}
         self._undo: list[Callable[[], None]] | None = None
+        self._outbound = MemoryOutbound()
+
+    def outbound(self) -> MemoryOutbound:
+        return self._outbound
 
     @contextmanager
     def unit_of_work(self) -> Iterator[_MemoryUnit]:
@@ -322,6 +328,16 @@ class _MemoryUnit:
 
     def emit(self, event: Event) -> None:
         self.s._append(self.s.outbox, evolve(event, seq=len(self.s.outbox) + 1))
+
+    def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
+        return self.s.state.get((wallet_id, kind, key))
+
+    def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
+        self.s._set(self.s.state, (wallet_id, kind, key), dict(data))
+
+    def list_state(self, wallet_id: str, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        found = [(k, v) for (w, kd, k), v in self.s.state.items() if w == wallet_id and kd == kind]
+        return sorted(found, key=lambda item: item[0])
 
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
         # One lock serialises writers here, so seq order is commit order.

@@ -141,6 +141,15 @@ class EventType(StrEnum):
     JOB_CANCELLED = "job.cancelled"
     JOB_TIMED_OUT = "job.timed_out"
     JOB_SUCCEEDED_AFTER_TIMEOUT = "job.succeeded_after_timeout"
+    TEAM_UPDATED = "team.updated"
+    MEMBER_UPDATED = "team.member_updated"
+    MEMBER_REMOVED = "team.member_removed"
+    # Alerts: decided in the unit of work that moves the credits, once per crossing.
+    MEMBER_NEAR_CAP = "alert.member_near_cap"
+    BALANCE_BELOW = "alert.balance_below"
+    BALANCE_DEPLETED = "alert.balance_depleted"
+    GRANT_EXPIRING = "alert.grant_expiring"
+    TOPUP_REQUESTED = "topup.requested"
 
 
 @dataclass(frozen=True, slots=True)

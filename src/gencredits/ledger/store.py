@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from gencredits.ledger.model import (
     Event,
@@ -38,6 +38,7 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
+from gencredits.ledger.outbound import OutboundStore
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 
 __all__ = [
@@ -176,6 +177,20 @@ class WriteUnit(GrantReads, Protocol):
         in one unit); the missing ones are left out."""
         ...
 
+    # --- per-wallet state documents (teams, members, usage, alert arming) ------------------
+    def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
+        """The wallet's state document ``(kind, key)``: a small JSON object (whole numbers,
+        text, booleans) that a service keeps beside the ledger, read under the wallet lock."""
+        ...
+
+    def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
+        """Write (insert or replace) the document, in the unit's transaction."""
+        ...
+
+    def list_state(self, wallet_id: str, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """The wallet's documents of ``kind`` (key, data), by key, this unit's writes included."""
+        ...
+
     # --- subscriptions and purchases ------------------------------------------------------------
     def get_subscription(self, subscription_id: str) -> Subscription | None: ...
     def get_subscriptions(self, subscription_ids: Sequence[str]) -> list[Subscription]:
@@ -239,6 +254,14 @@ class LedgerReader(GrantReads, Protocol):
         the one whose ``seq`` is ``after_seq`` in that order."""
         ...
 
+    def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
+        """As :meth:`WriteUnit.get_state`."""
+        ...
+
+    def list_state(self, wallet_id: str, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """The wallet's state documents of ``kind``: (key, data), by key."""
+        ...
+
     # --- outbox -------------------------------------------------------------------------------
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
         """Committed events in delivery order after the position ``after`` (see
@@ -296,6 +319,10 @@ class LedgerStore(Protocol):
     def reader(self) -> AbstractContextManager[LedgerReader]:
         """One read-only transaction that sees one snapshot, ended when the block ends; never
         queued behind writes."""
+        ...
+
+    def outbound(self) -> OutboundStore:
+        """Where outbound webhooks keep their endpoints and deliveries (same database)."""
         ...
 
     def close(self) -> None: ...

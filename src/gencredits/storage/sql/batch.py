@@ -54,6 +54,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gencredits.ledger.store import UnitHints, WriteUnit
+from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.staged import BatchState, StagedUnit
 from gencredits.storage.sql.store import SqlReader, SqlStore, SqlUnit, as_retryable
 
@@ -133,6 +134,9 @@ class GroupCommitStore:
             raise pending.error
         result: T = pending.result
         return result
+
+    def outbound(self) -> SqlOutbound:
+        return self.inner.outbound()
 
     def close(self) -> None:
         with self._close_lock:

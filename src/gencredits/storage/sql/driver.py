@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from gencredits.storage.sql.statements import keyed_update, unnest_insert, unnest_update
 
-__all__ = ["BulkStatement", "DirectSelect", "SentSelect", "driver_pipeline"]
+__all__ = ["BulkStatement", "DirectSelect", "InList", "SentSelect", "driver_pipeline"]
 
 
 _NAMED_PARAM = re.compile(r"%\((\w+)\)s")
@@ -304,3 +304,28 @@ class BulkStatement:
             _on_driver(conn, plan.sql, plan.values(arrays)).close()
         else:
             _on_driver(conn, plan.sql, [plan.values(row) for row in rows], many=True).close()
+
+
+class InList:
+    """A SELECT with ``IN (...)`` lists, compiled once per list length rounded up to a power
+    of two (the list padded by repeating its last value), run on the driver's cursor
+    (:class:`~gencredits.storage.sql.driver.DirectSelect`): rows are tuples.  An ``expanding``
+    parameter would rebuild the SQL text on every call, a visible share of loading a batch."""
+
+    def __init__(self, build: Callable[..., sa.Select[Any]]) -> None:
+        self.build = build
+        self._by_size: dict[tuple[int, ...], DirectSelect] = {}
+
+    def send(self, conn: Connection, *lists: Sequence[str]) -> SentSelect:
+        sizes = tuple(1 << (len(values) - 1).bit_length() for values in lists)
+        statement = self._by_size.get(sizes)
+        if statement is None:
+            marks: list[list[sa.BindParameter[str]]] = [
+                [sa.bindparam(f"p{j}_{i}") for i in range(n)] for j, n in enumerate(sizes)
+            ]
+            statement = self._by_size[sizes] = DirectSelect(self.build(*marks))
+        params: dict[str, str] = {}
+        for j, (values, size) in enumerate(zip(lists, sizes, strict=True)):
+            for i in range(size):
+                params[f"p{j}_{i}"] = values[min(i, len(values) - 1)]
+        return statement.send(conn, params)

@@ -336,3 +336,56 @@ purchases = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_plan_purchases_id", "id"),
 )
+
+# Per-wallet state documents (migration 0007): team settings, members, per-member usage per
+# cycle, alert arming.  Keyed by wallet first, so a distributed database keeps a wallet's
+# documents beside its ledger rows; written only under the wallet's lock.
+wallet_state = sa.Table(
+    "ledger_wallet_state",
+    metadata,
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+# Outbound webhooks (migration 0007): endpoints, the deliverer's cursor over the outbox, and
+# one delivery per (endpoint, event) with its attempts (the delivery log).
+webhook_endpoints = sa.Table(
+    "ledger_webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret", sa.String(300), nullable=False),
+    sa.Column("wallet_id", sa.String(200), nullable=True),
+    sa.Column("types", sa.JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+webhook_cursor = sa.Table(
+    "ledger_webhook_cursor",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("position", sa.String(80), nullable=True),
+)
+
+webhook_deliveries = sa.Table(
+    "ledger_webhook_deliveries",
+    metadata,
+    sa.Column("endpoint_id", sa.String(200), primary_key=True),
+    sa.Column("event_id", sa.String(80), primary_key=True),
+    sa.Column("event_type", sa.String(60), nullable=False),
+    sa.Column("wallet_id", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Index("ix_ledger_webhook_deliveries_due", "status", "next_at"),
+)

@@ -46,7 +46,7 @@ aborts it), so it fails the batch, which the writer then runs again one unit at 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -56,7 +56,7 @@ from sqlalchemy.engine import Connection
 from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
 from gencredits.ledger.store import RetryableConflict, UnitHints
 from gencredits.storage.sql import schema as t
-from gencredits.storage.sql.driver import BulkStatement, DirectSelect, SentSelect, driver_pipeline
+from gencredits.storage.sql.driver import BulkStatement, InList, SentSelect, driver_pipeline
 from gencredits.storage.sql.rows import (
     GRANT_COLUMNS,
     IDEM_COLUMNS,
@@ -78,6 +78,7 @@ from gencredits.storage.sql.rows import (
     wallet_update_row,
 )
 from gencredits.storage.sql.staged_plans import PlanBatch, PlanRows, PlanStaged
+from gencredits.storage.sql.staged_state import StateBatch, StateStaged, watched_send
 from gencredits.storage.sql.statements import (
     GRANT_CHANGE,
     INSERT_ENTRY,
@@ -92,41 +93,14 @@ __all__ = ["BatchState", "StagedUnit"]
 _SPEND = Grant.spend_key
 
 
-class _InList:
-    """A SELECT with ``IN (...)`` lists, compiled once per list length rounded up to a power
-    of two (the list padded by repeating its last value), run on the driver's cursor
-    (:class:`~gencredits.storage.sql.driver.DirectSelect`): rows are tuples.  An ``expanding``
-    parameter would rebuild the SQL text on every call, a visible share of loading a batch."""
-
-    def __init__(self, build: Callable[..., sa.Select[Any]]) -> None:
-        self.build = build
-        self._by_size: dict[tuple[int, ...], DirectSelect] = {}
-
-    def send(self, conn: Connection, *lists: Sequence[str]) -> SentSelect:
-        sizes = tuple(1 << (len(values) - 1).bit_length() for values in lists)
-        statement = self._by_size.get(sizes)
-        if statement is None:
-            marks: list[list[sa.BindParameter[str]]] = [
-                [sa.bindparam(f"p{j}_{i}") for i in range(n)] for j, n in enumerate(sizes)
-            ]
-            statement = self._by_size[sizes] = DirectSelect(self.build(*marks))
-        params: dict[str, str] = {}
-        for j, (values, size) in enumerate(zip(lists, sizes, strict=True)):
-            for i in range(size):
-                params[f"p{j}_{i}"] = values[min(i, len(values) - 1)]
-        return statement.send(conn, params)
-
-
-_JOB_OWNERS = _InList(
-    lambda m: sa.select(t.jobs.c.id, t.jobs.c.wallet_id).where(t.jobs.c.id.in_(m))
-)
-_GRANT_OWNERS = _InList(
+_JOB_OWNERS = InList(lambda m: sa.select(t.jobs.c.id, t.jobs.c.wallet_id).where(t.jobs.c.id.in_(m)))
+_GRANT_OWNERS = InList(
     lambda m: sa.select(t.grants.c.id, t.grants.c.wallet_id).where(t.grants.c.id.in_(m))
 )
-_WALLETS = _InList(
+_WALLETS = InList(
     lambda m: sa.select(*WALLET_COLUMNS).where(t.wallets.c.id.in_(m)).order_by(t.wallets.c.id)
 )
-_LOCK_WALLETS = _InList(
+_LOCK_WALLETS = InList(
     lambda m: (
         sa.select(*WALLET_COLUMNS)
         .where(t.wallets.c.id.in_(m))
@@ -134,11 +108,11 @@ _LOCK_WALLETS = _InList(
         .with_for_update()
     )
 )
-_JOBS = _InList(lambda m: sa.select(*JOB_COLUMNS).where(t.jobs.c.id.in_(m)))
-_GRANTS = _InList(lambda m: sa.select(*GRANT_COLUMNS).where(t.grants.c.id.in_(m)))
+_JOBS = InList(lambda m: sa.select(*JOB_COLUMNS).where(t.jobs.c.id.in_(m)))
+_GRANTS = InList(lambda m: sa.select(*GRANT_COLUMNS).where(t.grants.c.id.in_(m)))
 # (scope = ? AND key = ?) OR ... walks the primary key once per pair on both backends (a row
 # value IN list made SQLite scan the table; scope IN AND key IN reads every combination).
-_IDEM_RECORDS = _InList(
+_IDEM_RECORDS = InList(
     lambda scopes, keys: sa.select(*IDEM_COLUMNS).where(
         sa.or_(
             *(
@@ -174,7 +148,7 @@ _Keyed = TypeVar("_Keyed", bound=_HasId)
 _Owned = TypeVar("_Owned", bound=_HasOwner)
 
 
-class BatchState(PlanBatch):
+class BatchState(PlanBatch, StateBatch):
     """What one batch has loaded (under its locks) and what its finished units wrote."""
 
     def __init__(self, conn: Connection, backend: str) -> None:
@@ -204,6 +178,7 @@ class BatchState(PlanBatch):
         self.new_idem: list[IdempotencyRecord] = []
         self.emitted: list[Event] = []
         self.plan_init()
+        self.state_init()
 
     # ------------------------------------------------------------------ loading
     def prefetch(self, hints: Iterable[UnitHints]) -> None:
@@ -274,22 +249,26 @@ class BatchState(PlanBatch):
         with driver_pipeline(self.c):
             self._receive_lock(self._send_lock(wallet_ids))
 
-    def _send_lock(self, wallet_ids: Iterable[str]) -> SentSelect | None:
+    def _send_lock(self, wallet_ids: Iterable[str]) -> tuple[SentSelect, SentSelect] | None:
         # A wallet's grants are NOT loaded with it: a unit streams the few it spends from in
         # spend order (StagedUnit.spend_order), whatever the number the wallet holds.
         ids = sorted(w for w in set(wallet_ids) if w not in self.wallets)
         if not ids:
             return None
         query = _LOCK_WALLETS if self.backend == "postgresql" else _WALLETS
-        return query.send(self.c, ids)
+        # The documents are read after the locks: the server runs them in the order sent.
+        return query.send(self.c, ids), watched_send(self.c, ids)
 
-    def _receive_lock(self, sent: SentSelect | None) -> None:
+    def _receive_lock(self, sent: tuple[SentSelect, SentSelect] | None) -> None:
         if sent is None:
             return
-        for r in sent.rows():
+        locked = []
+        for r in sent[0].rows():
             wallet = wallet_of(r)
             self.wallets[wallet.id] = wallet
             self.known[wallet.id] = {}
+            locked.append(wallet.id)
+        self.receive_watched(locked, sent[1].rows())
 
     def stored_spend_order(self, wallet_id: str) -> Iterator[Grant]:
         """The wallet's live grants in the database, in spend order, read lazily; for a
@@ -354,11 +333,13 @@ class BatchState(PlanBatch):
         self.tx_keys.update(unit.tx_keys)
         self.emitted += unit.emitted
         self.plan_absorb(unit.mine)
+        self.state_absorb(unit.state)
 
     def flush(self) -> None:
         """Write the batch's net effect: one multi-row statement per table, parents first."""
         with driver_pipeline(self.c):
             self._write(self.c)
+        self.state_flush(self.c, self.backend)
 
     def _write(self, c: Connection) -> None:
         # New wallets in id order: no row is locked for them, so two processes' batches that
@@ -378,7 +359,7 @@ class BatchState(PlanBatch):
         self.plan_write(c)
 
 
-class StagedUnit(PlanStaged):
+class StagedUnit(PlanStaged, StateStaged):
     """One unit of work of a batch (a :class:`~gencredits.ledger.store.WriteUnit`): its writes
     stay here until it finishes (see module)."""
 
@@ -397,6 +378,7 @@ class StagedUnit(PlanStaged):
         self.transactions: list[Transaction] = []
         self.tx_keys: set[tuple[str, str]] = set()
         self.emitted: list[Event] = []
+        self.state: dict[tuple[str, str, str], Mapping[str, Any]] = {}
 
     # wallets
     def lock_wallet(self, wallet_id: str) -> Wallet | None:

@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from gencredits.ledger.model import (
@@ -40,6 +42,7 @@ from gencredits.ledger.store import (
 from gencredits.storage.sql import rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.engine import read_only
+from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.plans import PlanReads, PlanWrites
 from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
@@ -68,7 +71,14 @@ from gencredits.storage.sql.statements import (
     WALLET_GRANTS,
 )
 
-__all__ = ["SqlReader", "SqlStore", "SqlUnit", "as_retryable", "spend_page_sizes"]
+__all__ = [
+    "SqlReader",
+    "SqlStore",
+    "SqlUnit",
+    "as_retryable",
+    "spend_page_sizes",
+    "upsert_state",
+]
 
 T = TypeVar("T")
 
@@ -108,6 +118,19 @@ def spend_page_sizes() -> Iterator[int]:
     yield from (4, 32, 256)
     while True:
         yield 1024
+
+
+def upsert_state(conn: Connection, backend: str, found: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace state documents (rows of ``ledger_wallet_state``), one statement."""
+    if not found:
+        return
+    ws = t.wallet_state
+    insert = pg_insert(ws) if backend == "postgresql" else sqlite_insert(ws)
+    statement = insert.on_conflict_do_update(
+        index_elements=[ws.c.wallet_id, ws.c.kind, ws.c.key],
+        set_={"data": insert.excluded.data},
+    )
+    conn.execute(statement, list(found))
 
 
 class SqlStore:
@@ -164,6 +187,9 @@ class SqlStore:
             if conflict is exc:
                 raise
             raise conflict from exc
+
+    def outbound(self) -> SqlOutbound:
+        return SqlOutbound(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -299,6 +325,23 @@ class SqlReader(PlanReads):
             )
             for r in found
         ]
+
+    def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
+        ws = t.wallet_state
+        q = sa.select(ws.c.data).where(
+            ws.c.wallet_id == wallet_id, ws.c.kind == kind, ws.c.key == key
+        )
+        row = self.c.execute(q).first()
+        return None if row is None else dict(row.data)
+
+    def list_state(self, wallet_id: str, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+        ws = t.wallet_state
+        q = (
+            sa.select(ws.c.key, ws.c.data)
+            .where(ws.c.wallet_id == wallet_id, ws.c.kind == kind)
+            .order_by(ws.c.key)
+        )
+        return [(r.key, dict(r.data)) for r in self.c.execute(q)]
 
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
         o = t.outbox
@@ -447,3 +490,7 @@ class SqlUnit(SqlReader, PlanWrites):
 
     def emit(self, event: Event) -> None:
         self.c.execute(INSERT_EVENT, rows.event_row(event))
+
+    def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
+        row = {"wallet_id": wallet_id, "kind": kind, "key": key, "data": dict(data)}
+        upsert_state(self.c, self.backend, [row])

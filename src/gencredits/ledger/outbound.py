@@ -1,0 +1,104 @@
+"""Outbound webhooks: endpoints, deliveries and the port that stores them.
+
+The outbox (:meth:`LedgerReader.events`) is the source: every alert and ledger change is an
+event there, committed with the change.  A deliverer turns events into deliveries, one per
+(endpoint, event), and moves its cursor over the outbox in the same transaction
+(:meth:`OutboundStore.advance`, a compare-and-set on the cursor, so two deliverers never
+both enqueue the same events).  A delivery is then attempted until the receiver answers
+2xx, with backoff, and claimed before each attempt (:meth:`OutboundStore.claim`, a
+compare-and-set on its attempt count), so two deliverers do not post it at once.  Delivery
+is at least once: a crash between the receiver's answer and the record of it posts again,
+with the same event id, which receivers use to drop repeats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = ["Delivery", "DeliveryStatus", "Endpoint", "OutboundStore"]
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # to be attempted at next_at
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # gave up after the most attempts (redeliver to try again)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A receiver of events: a URL and its signing secret, for one wallet (``wallet_id``)
+    or all (``None``), for some event types (``*``: all)."""
+
+    id: str
+    url: str
+    secret: str
+    wallet_id: str | None
+    types: tuple[str, ...]
+    active: bool
+    failures: int  # consecutive failed attempts; reset by a success
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event for one endpoint: the body sent (fixed at enqueue) and its attempts."""
+
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    wallet_id: str
+    body: str
+    status: str  # a DeliveryStatus
+    attempts: int
+    next_at: datetime
+    created_at: datetime
+    last_status: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+class OutboundStore(Protocol):
+    # --- endpoints ---------------------------------------------------------------------
+    def insert_endpoint(self, endpoint: Endpoint) -> bool:
+        """Add it; ``False`` when an endpoint with that id exists (nothing changed)."""
+        ...
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint | None: ...
+    def list_endpoints(self) -> list[Endpoint]: ...
+    def update_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    # --- the cursor over the outbox and the queue ------------------------------------------
+    def cursor(self) -> str | None:
+        """The outbox cursor of the last event enqueued (``None``: none yet)."""
+        ...
+
+    def advance(self, expected: str | None, cursor: str, deliveries: Sequence[Delivery]) -> bool:
+        """Atomically: if the cursor is still ``expected``, insert ``deliveries`` and set
+        the cursor to ``cursor``; else change nothing and answer ``False``."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries whose ``next_at`` has come, oldest first."""
+        ...
+
+    def claim(self, delivery: Delivery, until: datetime) -> bool:
+        """Take ``delivery`` for one attempt: its ``next_at`` becomes ``until`` if it is
+        still as read (same status and attempts); ``False`` when another deliverer has it."""
+        ...
+
+    def save(self, delivery: Delivery) -> None:
+        """Record an attempt's result (status, attempts, next_at, last_*, delivered_at)."""
+        ...
+
+    def get_delivery(self, endpoint_id: str, event_id: str) -> Delivery | None: ...
+
+    def deliveries(
+        self, endpoint_id: str | None, *, after: tuple[str, str] | None, limit: int
+    ) -> list[Delivery]:
+        """The delivery log, by (endpoint, event id), after ``after``."""
+        ...
