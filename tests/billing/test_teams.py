@@ -257,7 +257,7 @@ def test_member_near_cap_alert_fires_once_per_crossing(billing: Billing, clock: 
         billing.submit("acme", "img", submitted_by="ann", idempotency_key="c4").id,
         idempotency_key="c4-cancel",
     )
-    first = billing.list_jobs("acme").items[0]
+    first = billing.list_jobs("acme", order="asc").items[0]
     billing.fail(first.id, idempotency_key="c1-fail")  # 10: below the level, re-armed
     billing.submit("acme", "img", generations=3, submitted_by="ann", idempotency_key="c5")
     events = [e for e in settled_events(billing) if e.type == "alert.member_near_cap"]
