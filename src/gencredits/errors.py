@@ -25,6 +25,7 @@ nowhere else (``http_status``)::
     │   ├── KeyNotFound                  404 key_not_found
     │   ├── SubscriptionNotFound         404 subscription_not_found
     │   └── PurchaseNotFound             404 purchase_not_found
+    ├── BadSignature                     400 invalid_signature
     ├── MethodNotAllowed                 405 method_not_allowed
     ├── Conflict                         409 conflict
     │   ├── IdempotencyConflict          409 idempotency_conflict
@@ -52,6 +53,7 @@ __all__ = [
     "AmbiguousModel",
     "AuthenticationFailed",
     "BadCombination",
+    "BadSignature",
     "Conflict",
     "GencreditsError",
     "GrantNotFound",
@@ -316,6 +318,14 @@ class WalletFrozen(GencreditsError):
             "unfreezes it",
             details={"wallet": wallet, "reason": reason},
         )
+
+
+class BadSignature(GencreditsError):
+    """A signed request (a payment provider's webhook) whose signature does not verify:
+    missing, made with another secret, over another body, or outside the time window."""
+
+    code = "invalid_signature"
+    http_status = 400
 
 
 class Unavailable(GencreditsError):
