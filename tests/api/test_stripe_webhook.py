@@ -220,3 +220,31 @@ def test_without_a_secret_the_webhook_answers_503(tmp_path: Path) -> None:
         answer = h.post(json.dumps({"id": "evt_1", "type": "x"}))
         assert answer.status_code == 503
         assert "stripe_webhook_secret" in answer.json()["error"]["message"]
+
+
+def test_the_cli_lists_recorded_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from gencredits.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for h in _service(url, stripe_webhook_secret=SECRET):
+        wallet = h.wallet()
+        h.send("checkout.session.completed", _pack_checkout(wallet, "pi_cli"), event_id="evt_c")
+        h.send("customer.created", {"id": "cus_2"}, event_id="evt_x")
+    monkeypatch.delenv("GENCREDITS_URL", raising=False)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["--database-url", url, "payments", "events", "--json"])
+    assert listed.exit_code == 0, listed.output
+    items = json.loads(listed.stdout)["items"]
+    assert {(e["event_id"], e["status"]) for e in items} == {
+        ("evt_c", "applied"),
+        ("evt_x", "ignored"),
+    }
+    args = ["--database-url", url, "payments", "events", "--status", "applied", "--json"]
+    only = json.loads(runner.invoke(app, args).stdout)["items"]
+    assert [e["event_id"] for e in only] == ["evt_c"]
+    bad = runner.invoke(app, ["--database-url", url, "payments", "events", "--status", "nope"])
+    assert bad.exit_code != 0 and "status: 'nope'" in str(bad.exception)  # main() prints it
+    table = runner.invoke(app, ["--database-url", url, "payments", "events"])
+    assert "evt_c" in table.output and "purchased" in table.output

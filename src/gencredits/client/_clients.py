@@ -218,6 +218,8 @@ class _Endpoints:
     refund_purchase = _Endpoint(ep.refund_purchase)
     chargeback_purchase = _Endpoint(ep.chargeback_purchase)
     set_frozen = _Endpoint(ep.set_frozen)
+    payment_events = _Endpoint(ep.payment_events)
+
     # --- API keys (admin) -------------------------------------------------------------------
     create_key = _Endpoint(ep.create_key)
     keys = _Endpoint(ep.keys)

@@ -19,6 +19,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from gencredits.api.payments import PaymentEventList
 from gencredits.api.schemas import (
     CapacityPublic,
     CatalogList,
@@ -471,6 +472,17 @@ def set_frozen(
     """Freeze a wallet or (``None``) lift its freeze.  Needs an admin key."""
     path = f"/v1/wallets/{_segment(wallet_id)}/freeze"
     return _post(path, WalletView.model_validate, {"reason": reason}, idempotency_key)
+
+
+# --- payment provider events (admin) ---------------------------------------------------
+
+
+def payment_events(
+    *, status: str | None = None, wallet_id: str | None = None, limit: int | None = None
+) -> Call[PaymentEventList]:
+    """What became of each Stripe webhook event, latest first.  Needs an admin key."""
+    answer = PaymentEventList.model_validate
+    return _get("/v1/payment-events", answer, status=status, wallet_id=wallet_id, limit=limit)
 
 
 # --- API keys (admin) -------------------------------------------------------------------
