@@ -19,6 +19,7 @@ from gencredits.api import create_app
 from gencredits.api.keys import KeyStore
 from gencredits.config import load_settings
 from gencredits.storage.sql import engine as db
+from gencredits.storage.sql.schema import payment_events
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -120,7 +121,10 @@ def test_a_pack_checkout_credits_once_and_a_refund_takes_back(hook: Hook) -> Non
     again = hook.send("checkout.session.completed", _pack_checkout(wallet, pi), event_id="evt_a1")
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert hook.available(wallet) == 2200  # the same event twice moves nothing
-    refund = hook.send("charge.refunded", {"id": "ch_1", "payment_intent": pi})
+    part = {"id": "ch_1", "payment_intent": pi, "refunded": False, "amount_refunded": 100}
+    partial = hook.send("charge.refunded", part)
+    assert partial.json()["outcome"] == "partial_refund" and hook.available(wallet) == 2200
+    refund = hook.send("charge.refunded", {**part, "refunded": True})
     assert refund.json()["status"] == "applied" and hook.available(wallet) == 0
     state = hook.client.get(f"/v1/purchases/{pi}", headers=hook.auth("read")).json()
     assert (state["state"], state["taken_back"]) == ("refunded", 2200)
@@ -128,6 +132,24 @@ def test_a_pack_checkout_credits_once_and_a_refund_takes_back(hook: Hook) -> Non
         "charge.refunded",
         "checkout.session.completed",
     ]
+
+
+def test_a_lost_record_replays_the_ledger_and_moves_nothing_again(hook: Hook) -> None:
+    """A crash between the ledger's commit and the event's record: Stripe redelivers, the
+    ledger's idempotency record (key stripe:<event id>) answers, nothing moves twice (a
+    subscription has no natural key of its own: only the event id's record stops a second)."""
+    wallet = hook.wallet()
+    sub, evt = f"sub_{uuid.uuid4().hex[:12]}", f"evt_{uuid.uuid4().hex[:12]}"
+    first = hook.send("checkout.session.completed", _plan_checkout(wallet, sub), event_id=evt)
+    engine = hook.client.app.state.services.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(payment_events.delete().where(payment_events.c.event_id == evt))
+    again = hook.send("checkout.session.completed", _plan_checkout(wallet, sub), event_id=evt)
+    assert again.json()["status"] == "applied" and again.json()["duplicate"] is False
+    assert again.json()["result_id"] == first.json()["result_id"]
+    assert hook.available(wallet) == 1250
+    subs = hook.client.get(f"/v1/wallets/{wallet}/subscriptions", headers=hook.auth("read"))
+    assert len(subs.json()["items"]) == 1
 
 
 def test_a_dispute_charges_back_and_freezes_the_wallet(hook: Hook) -> None:
@@ -184,11 +206,14 @@ def test_unknown_wallet_and_unknown_type_are_recorded_with_nothing_moved(hook: H
     assert (missing.json()["status"], missing.json()["outcome"]) == ("ignored", "unknown_wallet")
     other = hook.send("customer.created", {"id": "cus_1"})
     assert (other.json()["status"], other.json()["outcome"]) == ("ignored", "unhandled_type")
+    one_off = hook.send("invoice.paid", {"id": "in_one_off", "object": "invoice"})
+    assert (one_off.json()["status"], one_off.json()["outcome"]) == ("ignored", "no_subscription")
     miss = hook.client.get("/v1/purchases/pi_zz", headers=hook.auth("read"))
     assert miss.status_code == 404
     assert {e["outcome"] for e in hook.events(status="ignored")} == {
         "unknown_wallet",
         "unhandled_type",
+        "no_subscription",
     }
 
 

@@ -163,7 +163,9 @@ class StripeWebhook:
         return Result("ignored", "no_pack_or_plan", wallet, detail="metadata has no pack or plan")
 
     def _subscription(self, ref: str | None) -> tuple[str | None, Result | None]:
-        sub_id = self.store.result_for(ref) if ref else None
+        if ref is None:
+            return None, Result("ignored", "no_subscription", detail="no subscription id")
+        sub_id = self.store.result_for(ref)
         if sub_id is None:
             detail = f"subscription {ref!r} is not known yet: applied when its checkout arrives"
             return None, Result("pending", "unknown_subscription", None, ref, detail=detail)
@@ -172,7 +174,7 @@ class StripeWebhook:
     def _on_sub(self, ref: str | None, act: Callable[[str, str], tuple[str, str]]) -> Result:
         sub_id, waiting = self._subscription(ref)
         if waiting is not None or sub_id is None:
-            return waiting or Result("ignored", "no_subscription")
+            return waiting or Result("ignored", "no_subscription", None, ref)
         state = self.billing.get_subscription(sub_id)
         outcome, detail = act(sub_id, state.state)
         return Result("applied", outcome, state.wallet_id, ref, sub_id, detail)
@@ -228,6 +230,9 @@ class StripeWebhook:
         ref = _ref(obj.get("payment_intent"))
         if ref is None:
             return Result("ignored", "no_payment_intent", detail="no payment_intent on the event")
+        if not chargeback and obj.get("refunded") is False:
+            detail = "a partial refund takes no credits back: refund the purchase by hand if due"
+            return Result("ignored", "partial_refund", None, ref, detail=detail)
         try:
             if chargeback:
                 view = self.billing.chargeback_purchase(ref, idempotency_key=key)
