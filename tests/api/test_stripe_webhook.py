@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import stripe
+from tests.api.conftest import STRIPE_SECRET, LiveService
 from tests.pg import create_pg_database, drop_pg_database, pg_url
 
 from gencredits.api import create_app
@@ -273,3 +274,38 @@ def test_the_cli_lists_recorded_events(tmp_path: Path, monkeypatch: pytest.Monke
     assert bad.exit_code != 0 and "status: 'nope'" in str(bad.exception)  # main() prints it
     table = runner.invoke(app, ["--database-url", url, "payments", "events"])
     assert "evt_c" in table.output and "purchased" in table.output
+
+
+def test_the_live_service_over_the_client_and_the_remote_cli(
+    live: LiveService, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real service (its secret from the environment): a signed event over HTTP, then
+    the record through Client.payment_events and `gencredits --url ... payments events`."""
+    import httpx
+    from typer.testing import CliRunner
+
+    from gencredits.cli import app
+    from gencredits.client import Client
+
+    wallet = f"live-{uuid.uuid4().hex[:8]}"
+    evt = f"evt_{uuid.uuid4().hex[:12]}"
+    with Client(live.url, keys["admin"]) as admin:
+        admin.create_wallet(wallet)
+        event = {
+            "id": evt,
+            "type": "checkout.session.completed",
+            "created": int(time.time()),
+            "data": {"object": _pack_checkout(wallet, f"pi_{evt}", "small")},
+        }
+        body = json.dumps(event)
+        header = stripe.WebhookSignature.generate_signature_header(body, STRIPE_SECRET)
+        sent = httpx.post(live.url + HOOK, content=body, headers={"Stripe-Signature": header})
+        assert sent.status_code == 200 and sent.json()["status"] == "applied", sent.text
+        assert admin.get_wallet(wallet).available == 500
+        [seen] = admin.payment_events(wallet_id=wallet).items
+        assert (seen.event_id, seen.outcome) == (evt, "purchased")
+    monkeypatch.delenv("GENCREDITS_URL", raising=False)
+    args = ["--url", live.url, "--api-key", keys["admin"], "payments", "events"]
+    listed = CliRunner().invoke(app, [*args, "--wallet", wallet, "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [e["event_id"] for e in json.loads(listed.stdout)["items"]] == [evt]
