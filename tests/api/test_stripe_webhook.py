@@ -309,3 +309,34 @@ def test_the_live_service_over_the_client_and_the_remote_cli(
     listed = CliRunner().invoke(app, [*args, "--wallet", wallet, "--json"])
     assert listed.exit_code == 0, listed.output
     assert [e["event_id"] for e in json.loads(listed.stdout)["items"]] == [evt]
+
+
+def test_the_same_event_delivered_at_once_by_eight_threads_moves_credits_once(
+    hook: Hook,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gencredits.api.payments import PaymentEventStore
+    from gencredits.api.stripe_webhook import StripeWebhook
+
+    services = hook.client.app.state.services  # type: ignore[attr-defined]
+    wallet = hook.wallet()
+    sub = f"sub_{uuid.uuid4().hex[:12]}"
+    event = {
+        "id": f"evt_{sub}",
+        "type": "checkout.session.completed",
+        "created": int(time.time()),
+        "data": {"object": _plan_checkout(wallet, sub, "pro")},
+    }
+
+    def deliver(_: int) -> str:
+        hooked = StripeWebhook(services.billing, PaymentEventStore(services.engine))
+        return str(hooked.handle(event).result_id)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = set(pool.map(deliver, range(8)))
+    assert len(results) == 1
+    assert hook.available(wallet) == 4500  # pro: 4,000 a month + 500 bonus, once
+    subs = hook.client.get(f"/v1/wallets/{wallet}/subscriptions", headers=hook.auth("read"))
+    assert len(subs.json()["items"]) == 1
+    assert [e["event_id"] for e in hook.events(wallet_id=wallet)] == [event["id"]]
