@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     callback_tolerance_s: int = Field(
         300, ge=1, le=3600, description="Callbacks with an older or future timestamp are refused."
     )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None,
+        description="The signing secret (whsec_...) of the Stripe webhook endpoint; unset: "
+        "POST /v1/webhooks/stripe answers 503.",
+    )
+    stripe_tolerance_s: int = Field(
+        300, ge=1, le=3600, description="Stripe events signed longer ago than this are refused."
+    )
     group_commit: bool = Field(
         True,
         description="Batch each worker's ledger writes into shared transactions "

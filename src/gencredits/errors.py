@@ -15,6 +15,7 @@ nowhere else (``http_status``)::
     │   ├── BadCombination               422 bad_combination
     │   ├── InvalidCatalog               422 invalid_catalog
     │   └── InvalidSetting               422 invalid_setting
+    ├── BadSignature                     400 invalid_signature
     ├── AuthenticationFailed             401 unauthorized
     ├── PermissionDenied                 403 forbidden
     │   └── NotAMember                   403 not_a_member
@@ -56,6 +57,7 @@ __all__ = [
     "AmbiguousModel",
     "AuthenticationFailed",
     "BadCombination",
+    "BadSignature",
     "Conflict",
     "EndpointNotFound",
     "GencreditsError",
@@ -371,6 +373,14 @@ class WalletFrozen(GencreditsError):
             "unfreezes it",
             details={"wallet": wallet, "reason": reason},
         )
+
+
+class BadSignature(GencreditsError):
+    """A signed request (a payment provider's webhook) whose signature does not verify:
+    missing, made with another secret, over another body, or outside the time window."""
+
+    code = "invalid_signature"
+    http_status = 400
 
 
 class Unavailable(GencreditsError):

@@ -26,6 +26,7 @@ START_TIMEOUT_S = 60
 #: Short enough for a revocation test, long enough to exercise the cache.
 KEY_CACHE_TTL_S = "0.5"
 CALLBACK_SECRET = "test-callback-secret"
+STRIPE_SECRET = "whsec_test-stripe-secret"
 SWEEP_INTERVAL_S = "1"
 
 
@@ -58,6 +59,7 @@ class LiveService:
             GENCREDITS_DATABASE_URL=self.database_url,
             GENCREDITS_API_KEY_CACHE_TTL_S=KEY_CACHE_TTL_S,
             GENCREDITS_CALLBACK_SECRET=CALLBACK_SECRET,
+            GENCREDITS_STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
             GENCREDITS_SWEEP_INTERVAL_S=SWEEP_INTERVAL_S,
             PYTHONUNBUFFERED="1",
         )

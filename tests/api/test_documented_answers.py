@@ -19,10 +19,11 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+import stripe
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIRouter
 from starlette.routing import BaseRoute
-from tests.api.conftest import CALLBACK_SECRET, LiveService
+from tests.api.conftest import CALLBACK_SECRET, STRIPE_SECRET, LiveService
 
 from gencredits.api import create_app
 from gencredits.api.routes.billing import sign_callback
@@ -481,6 +482,23 @@ def test_every_route_answers_as_documented(
     def _() -> None:
         path = f"/v1/keys/{state['key']}/revoke"
         ex.send("/v1/keys/{key_id}/revoke", Call("POST", path, key="admin"), 200)
+
+    # --- payments -------------------------------------------------------------------------
+    @route("POST", "/v1/webhooks/stripe")
+    def _() -> None:
+        event = {"id": new_id("evt"), "type": "customer.created", "created": 1, "data": {}}
+        body = json.dumps(event)
+        signed = stripe.WebhookSignature.generate_signature_header(body, STRIPE_SECRET)
+        call = Call("POST", "/v1/webhooks/stripe", content=body.encode())
+        call.headers = {"Stripe-Signature": signed, "Content-Type": "application/json"}
+        ex.send("/v1/webhooks/stripe", call, 200)
+        call.headers = {"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"}
+        ex.send("/v1/webhooks/stripe", call, 400)
+
+    @route("GET", "/v1/payment-events")
+    def _() -> None:
+        call = Call("GET", "/v1/payment-events", params={"status": "ignored"}, key="admin")
+        ex.send("/v1/payment-events", call, 200)
 
     routes = list(documented_routes(app))
     missing = sorted(set(routes) - set(calls))

@@ -36,6 +36,7 @@ from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.ratelimit import KeyRateLimiter
 from gencredits.api.routes import alerts, billing, catalog, health, teams
 from gencredits.api.routes import keys as keys_routes
+from gencredits.api.routes import payments as payments_routes
 from gencredits.api.routes import plans as plans_routes
 from gencredits.api.state import Services
 from gencredits.billing import Billing
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts.router, dependencies=strict_query)
     app.include_router(keys_routes.router, dependencies=strict_query)
     app.include_router(plans_routes.router, dependencies=strict_query)
+    app.include_router(payments_routes.router, dependencies=strict_query)
     # Outermost last: metrics wrap the body limit, which wraps the quote fast path, which
     # wraps the FastAPI app.
     app.add_middleware(QuoteFastPath)
@@ -214,6 +216,7 @@ def _name_extra_schemas(app: FastAPI) -> None:
             document = generate()
             schemas = document["components"]["schemas"]
             schemas.update(catalog.EXTRA_SCHEMAS)
+            schemas.update(payments_routes.EXTRA_SCHEMAS)
             # A job's quote is the quote's schema (the library types it as a plain dict).
             schemas["JobView"]["properties"]["quote"] = {
                 "anyOf": [{"$ref": "#/components/schemas/QuotePublic"}, {"type": "null"}],

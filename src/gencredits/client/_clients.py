@@ -231,6 +231,8 @@ class _Endpoints:
     webhook_deliveries = _Endpoint(acct.webhook_deliveries)
     redeliver = _Endpoint(acct.redeliver)
     deliver = _Endpoint(acct.deliver)
+    payment_events = _Endpoint(ep.payment_events)
+
     # --- API keys (admin) -------------------------------------------------------------------
     create_key = _Endpoint(ep.create_key)
     keys = _Endpoint(ep.keys)

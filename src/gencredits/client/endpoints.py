@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from gencredits.api.payments import PaymentEventList
 from gencredits.api.schemas import (
     CapacityPublic,
     CatalogList,
@@ -322,6 +323,17 @@ def sweep() -> Call[SweepReport]:
 def audit() -> Call[list[Violation]]:
     """Every broken ledger invariant (an empty list: clean).  Needs an admin key."""
     return get("/v1/admin/audit", _violations)
+
+
+# --- payment provider events (admin) ---------------------------------------------------
+
+
+def payment_events(
+    *, status: str | None = None, wallet_id: str | None = None, limit: int | None = None
+) -> Call[PaymentEventList]:
+    """What became of each Stripe webhook event, latest first.  Needs an admin key."""
+    answer = PaymentEventList.model_validate
+    return get("/v1/payment-events", answer, status=status, wallet_id=wallet_id, limit=limit)
 
 
 # --- API keys (admin) -------------------------------------------------------------------

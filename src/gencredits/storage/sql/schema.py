@@ -389,3 +389,28 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=True),
     sa.Index("ix_ledger_webhook_deliveries_due", "status", "next_at"),
 )
+
+# --- payment provider events (migration 0008) -------------------------------------------------
+
+payment_events = sa.Table(
+    # The provider's log, keyed by its event id (an event may name no known wallet, so the
+    # wallet is a column, not part of the key).  Credits move under the ledger's own
+    # idempotency record (key "stripe:<event id>"); this row says what became of the event.
+    "payment_events",
+    metadata,
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("provider", sa.String(20), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(64), nullable=False),
+    sa.Column("wallet_id", sa.String(200), nullable=True),
+    sa.Column("provider_ref", sa.String(255), nullable=True),
+    sa.Column("result_id", sa.String(200), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("event_created_at", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_payment_events_ref", "provider_ref", "status"),
+    sa.Index("ix_payment_events_received", "received_at", "event_id"),
+)
