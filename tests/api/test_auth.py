@@ -60,19 +60,34 @@ def test_every_route_but_health_states_its_scope(live: LiveService) -> None:
             assert op.get("security"), (method, path)
 
 
+def assert_unsigned_refused(response: httpx.Response) -> None:
+    """A route that authenticates by a signature refuses a request without one: the provider
+    callback as a missing key (401), the Stripe webhook as a bad signature (400)."""
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"]["code"] in ("unauthorized", "invalid_signature")
+
+
 def test_every_route_refuses_a_missing_key(live: LiveService) -> None:
-    for method, path, _op in operations(live):
+    for method, path, op in operations(live):
         if path in PUBLIC:
             continue
         response = call(live, method, path, None)
+        if op.get("x-scope") == SIGNED:
+            assert_unsigned_refused(response)
+            continue
         assert_error(response, 401, "unauthorized")
         assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 def test_every_route_refuses_an_unknown_key(live: LiveService) -> None:
-    for method, path, _op in operations(live):
-        if path not in PUBLIC:
-            assert_error(call(live, method, path, "gck_not-a-real-key"), 401, "unauthorized")
+    for method, path, op in operations(live):
+        if path in PUBLIC:
+            continue
+        response = call(live, method, path, "gck_not-a-real-key")
+        if op.get("x-scope") == SIGNED:
+            assert_unsigned_refused(response)
+        else:
+            assert_error(response, 401, "unauthorized")
 
 
 def test_every_route_refuses_a_key_of_a_narrower_scope(

@@ -439,3 +439,17 @@ def test_malformed_http_is_a_400_and_never_a_500(live: LiveService) -> None:
     ]:
         answer = raw_http(live, request)
         assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/webhooks/deliveries", "/v1/wallets", "/v1/models", "/v1/wallets/w/jobs"]
+)
+def test_a_query_parameter_given_twice_is_refused_naming_it(api: httpx.Client, path: str) -> None:
+    name = {"/v1/models": "catalog", "/v1/wallets": "cursor"}.get(path, "limit")
+    name = "endpoint_id" if path.startswith("/v1/webhooks") else name
+    answer = api.get(path, params=[(name, "1"), (name, "2")])
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid_request", name)
+    assert error["details"]["value"] == "1 and 2"
+    assert "once" in error["message"]

@@ -336,3 +336,8 @@ async def reject_unknown_query(request: Request) -> None:
                 request.query_params[name],
                 f"this route takes these query parameters: {allowed}",
             )
+        given = request.query_params.getlist(name)
+        if len(given) > 1:  # every parameter is one value: which one was meant is a guess
+            raise InvalidRequest.for_field(
+                name, " and ".join(given), "one value (the parameter once)"
+            )

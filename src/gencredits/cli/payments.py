@@ -43,10 +43,15 @@ def _events(
 def payments_events(
     ctx: typer.Context,
     status: Annotated[
-        str | None, typer.Option(help=f"Only events in this state: {', '.join(STATUSES)}.")
+        str | None,
+        typer.Option(metavar="STATUS", help=f"Only events in this state: {', '.join(STATUSES)}."),
     ] = None,
-    wallet: Annotated[str | None, typer.Option(help="Only events of this wallet.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=PAGE_MAX, help="At most this many.")] = 100,
+    wallet: Annotated[
+        str | None, typer.Option(metavar="WALLET", help="Only events of this wallet.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=PAGE_MAX, metavar="N", help="At most this many.")
+    ] = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """List recorded payment events, latest first (applied, ignored, pending, rejected)."""

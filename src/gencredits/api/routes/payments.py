@@ -41,6 +41,7 @@ class StripeEvent(BaseModel):
 #: the document refers to it by name and ``create_app`` adds it to the components.
 EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {"StripeEvent": StripeEvent.model_json_schema()}
 SIGNED_BODY = {
+    "x-scope": "signature",  # Stripe's signature, not an API key
     "security": [],
     "requestBody": {
         "required": True,
