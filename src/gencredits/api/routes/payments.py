@@ -8,7 +8,7 @@ happened.  ``GET /v1/payment-events`` lists those records (admin).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +51,9 @@ SIGNED_BODY = {
 }
 
 
+PaymentStatus = Literal["applied", "ignored", "pending", "rejected"]
+
+
 @router.post(
     "/webhooks/stripe",
     tags=["payments"],
@@ -90,8 +93,13 @@ async def stripe_webhook(
 async def list_payment_events(
     services: ServicesDep,
     _key: AdminKey,
-    status: Annotated[str | None, Query(description="applied, ignored, pending, rejected")] = None,
-    wallet_id: Annotated[str | None, Query(max_length=limits.ID_LEN_MAX)] = None,
+    status: Annotated[
+        PaymentStatus | None, Query(description="applied, ignored, pending, rejected")
+    ] = None,
+    wallet_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=limits.ID_LEN_MAX, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=limits.PAGE_MAX)] = 100,
 ) -> PaymentEventList:
     """The recorded payment events, latest first."""
