@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from gencredits.billing import JobView
 
@@ -32,6 +33,7 @@ PALETTE = (
     "#4e5b6b",
 )
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 240, 56, 28, 12
+PX = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +43,10 @@ class Bar:
     day: date
     model: str
     credits: int
-    x: float
-    y: float
-    width: float
-    height: float
+    x: Decimal
+    y: Decimal
+    width: Decimal
+    height: Decimal
     colour: str
 
 
@@ -63,24 +65,30 @@ class SpendChart:
     top: int = TOP
 
     @property
-    def ticks(self) -> list[tuple[int, float]]:
+    def ticks(self) -> list[tuple[int, Decimal]]:
         """Up to four round values on the credits axis, with their y."""
         if self.peak <= 0:
             return []
-        step = _round_step(self.peak / 4)
+        step = _round_step(self.peak)
         span = self.height - self.bottom - self.top
         return [
-            (v, self.height - self.bottom - span * v / self.peak)
+            (v, _px(Decimal(self.height - self.bottom) - Decimal(span * v) / self.peak))
             for v in range(step, self.peak + 1, step)
         ]
 
 
-def _round_step(raw: float) -> int:
+def _px(value: Decimal) -> Decimal:
+    """A length in SVG units, to the hundredth (credits themselves stay integers)."""
+    return value.quantize(PX)
+
+
+def _round_step(peak: int) -> int:
+    """The round step (1, 2 or 5 times a power of ten) that cuts ``peak`` in at most four."""
     magnitude = 1
-    while magnitude * 10 <= raw:
+    while magnitude * 10 * 4 <= peak:
         magnitude *= 10
     for factor in (1, 2, 5, 10):
-        if magnitude * factor >= raw:
+        if magnitude * factor * 4 >= peak:
             return max(1, magnitude * factor)
     return max(1, magnitude * 10)
 
@@ -121,23 +129,23 @@ def _bars(
 ) -> Iterable[Bar]:
     if peak <= 0:
         return
-    slot = (WIDTH - LEFT) / len(days)
+    slot = Decimal(WIDTH - LEFT) / len(days)
     span = HEIGHT - BOTTOM - TOP
     for i, day in enumerate(days):
-        base = float(HEIGHT - BOTTOM)
+        base = Decimal(HEIGHT - BOTTOM)
         for model in ranked:
             credits = totals[day].get(model, 0)
             if credits <= 0:
                 continue
-            h = span * credits / peak
+            h = Decimal(span * credits) / peak
             base -= h
             yield Bar(
                 day,
                 model,
                 credits,
-                LEFT + i * slot + slot * 0.15,
-                base,
-                slot * 0.7,
-                h,
+                _px(LEFT + i * slot + slot * Decimal("0.15")),
+                _px(base),
+                _px(slot * Decimal("0.7")),
+                _px(h),
                 colours[model],
             )

@@ -1,0 +1,28 @@
+"""The spend chart's geometry is exact (Decimal to the hundredth, credits stay integers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from gencredits.web.chart import BOTTOM, HEIGHT, TOP, spend_chart
+
+
+def _job(model: str, credits: int, day: int) -> Any:
+    at = datetime(2026, 11, day, 12, tzinfo=UTC)
+    return SimpleNamespace(status=1, resolved_at=at, credits_used=credits, model=model, kind="x")
+
+
+def test_bars_stack_to_the_day_total_and_ticks_are_round() -> None:
+    jobs = [_job("a", 300, 29), _job("b", 100, 29), _job("a", 200, 30)]
+    chart = spend_chart(jobs, date(2026, 11, 30), 2)
+    assert (chart.peak, chart.total) == (400, 600)
+    assert all(isinstance(v, Decimal) for b in chart.bars for v in (b.x, b.y, b.width, b.height))
+    span = Decimal(HEIGHT - BOTTOM - TOP)
+    first_day = [b for b in chart.bars if b.day == date(2026, 11, 29)]
+    assert sum(b.height for b in first_day) == span  # the peak day fills the plot
+    assert [b.credits for b in first_day] == [300, 100]  # most spent model at the bottom
+    assert [v for v, _y in chart.ticks] == [100, 200, 300, 400]
+    assert chart.ticks[-1][1] == Decimal(TOP)
