@@ -24,10 +24,12 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
+from benchdb import fresh_database
 from gencredits.billing import Billing
 from gencredits.clock import ManualClock
 from gencredits.plans import bundled_plans
@@ -35,7 +37,6 @@ from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.batch import GroupCommitStore
 from gencredits.storage.sql.engine import make_engine, upgrade
 from gencredits.storage.sql.store import SqlStore
-from ledger import postgres_database  # type: ignore[import-not-found]
 
 DUE = datetime(2027, 3, 1, tzinfo=UTC)
 SETUP_CHUNK = 10_000
@@ -126,15 +127,12 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                url = f"sqlite:///{os.path.join(folder, 'renewals.db')}"
-                set_up(url, args.subscriptions)
-                elapsed, cpu, n = renew(url, args.subscriptions, args.batch)
-        else:
-            with postgres_database() as url:
-                set_up(url, args.subscriptions)
-                elapsed, cpu, n = renew(url, args.subscriptions, args.batch)
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            fresh_database(backend, Path(folder), "renewals") as url,
+        ):
+            set_up(url, args.subscriptions)
+            elapsed, cpu, n = renew(url, args.subscriptions, args.batch)
         rows.append((backend, n, args.batch, elapsed, cpu, os.getloadavg()[0]))
         print(f"{backend}: {n:,} renewals in {elapsed:.1f} s", file=sys.stderr)
     machine = f"{platform.machine()}, {os.cpu_count()} cores"

@@ -9,6 +9,8 @@ body applies :mod:`.subscriptions` or :mod:`.purchases`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
 
@@ -19,7 +21,7 @@ from gencredits.ledger.records import Subscription, SubscriptionState
 from gencredits.ledger.store import LedgerReader, UnitHints, WriteUnit
 from gencredits.plans import PlanCatalog, cycle
 
-from . import purchases, subscriptions
+from . import purchases, renewals, subscriptions
 from .ids import digest
 from .inputs import check_id, check_int, check_time
 from .plan_inputs import (
@@ -39,6 +41,9 @@ __all__ = ["PlanBilling"]
 
 #: Subscriptions renewed per unit of work by a tick (one transaction, wallets locked in order).
 TICK_BATCH = 200
+#: Units a tick runs at once (threads): one computes while the database writes another.
+TICK_WORKERS = 2
+TICK_WORKERS_MAX = 8
 
 
 def _find(uow: WriteUnit | LedgerReader, subscription_id: str) -> Subscription:
@@ -191,43 +196,73 @@ class PlanBilling:
         return self._runner.read(read)
 
     # ------------------------------------------------------------------ tick
-    def tick(self, now: datetime | None = None, *, batch: int = TICK_BATCH) -> TickReport:
+    def tick(
+        self, now: datetime | None = None, *, batch: int = TICK_BATCH, workers: int = TICK_WORKERS
+    ) -> TickReport:
         """Renew every subscription due by ``now`` (default: the clock), granting each missed
         cycle once; ends cancelled ones at their cycle end.  Safe to run on several workers
         or machines at once: each subscription is re-read under its wallet's lock, and a
-        cycle's row is unique in the database."""
+        cycle's row is unique in the database.  Up to ``workers`` units of ``batch``
+        subscriptions run at once (threads, each its own transaction): one builds its rows
+        while the database writes another's."""
         at = self._runner.clock.now() if now is None else check_time("now", now)
         check_int("batch", batch, 1, limits.PAGE_MAX * 10)
+        check_int("workers", workers, 1, TICK_WORKERS_MAX)
         report = {"subscriptions": 0, "cycles_granted": 0, "ended": 0}
         # Only subscriptions whose plans the catalog has: one whose plan left the catalog
         # waits for an operator instead of failing every tick.
         plans = sorted(self.plan_catalog.plans)
-        while True:
-            due = self._runner.read(lambda r, _n: r.due_subscriptions(at, limit=batch, plans=plans))
-            if not due:
-                break
-            done = self._runner.write(
-                partial(self._renew, due=due, at=at),
-                UnitHints(),
-                operation="tick",
-                scope="subscriptions",
-            )
-            for key, value in done.items():
-                report[key] += value
-            if not done["subscriptions"]:
-                break  # another ticker renewed them: it goes on with the rest
+        with ExitStack() as stack:
+            pool: ThreadPoolExecutor | None = None
+            while True:
+                due = self._runner.read(
+                    lambda r, _n: r.due_subscriptions(at, limit=batch * workers, plans=plans)
+                )
+                if not due:
+                    break
+                # Disjoint units, a wallet's subscriptions together (each locks in id order).
+                due.sort(key=lambda d: (d[1], d[0]))
+                units = [due[i : i + batch] for i in range(0, len(due), batch)]
+                if len(units) > 1 and pool is None:  # made once, for a tick of many units
+                    pool = stack.enter_context(ThreadPoolExecutor(workers, "gencredits-tick"))
+                renew = partial(self._renew_unit, at=at)
+                results = list(pool.map(renew, units)) if pool else [renew(units[0])]
+                for done in results:
+                    for key, value in done.items():
+                        report[key] += value
+                if not sum(done["subscriptions"] for done in results):
+                    break  # another ticker renewed them: it goes on with the rest
         return TickReport(**report)
+
+    def _renew_unit(self, due: list[tuple[str, str]], at: datetime) -> dict[str, int]:
+        return self._runner.write(
+            partial(self._renew, due=due, at=at),
+            UnitHints(alone=True),  # one transaction of its own, whatever the store
+            operation="tick",
+            scope="subscriptions",
+        )
 
     def _renew(self, uow: WriteUnit, due: list[tuple[str, str]], at: datetime) -> dict[str, int]:
         done = {"subscriptions": 0, "cycles_granted": 0, "ended": 0}
-        uow.lock_wallets([wallet_id for _, wallet_id in due])  # in id order: no deadlock
+        # The wallets locked in id order (no deadlock), the subscriptions re-read under them.
+        wallets = {w.id: w for w in uow.lock_wallets([wallet_id for _, wallet_id in due])}
         subs = {s.id: s for s in uow.get_subscriptions([sub_id for sub_id, _ in due])}
-        for sub_id, _wallet_id in sorted(due, key=lambda d: (d[1], d[0])):
+        catalog, kinds = self.plan_catalog, self.kind_priorities
+        plain: list[Subscription] = []
+        rest: list[Subscription] = []
+        for sub_id, wallet_id in sorted(due, key=lambda d: (d[1], d[0])):
             sub = subs.get(sub_id)
             if sub is None or sub.next_at > at or sub.state not in ("active", "cancelled"):
                 continue  # another ticker got there first
-            if (sub.pending_plan or sub.plan) not in self.plan_catalog.plans:
+            if (sub.pending_plan or sub.plan) not in catalog.plans:
                 continue  # its plan left the catalog meanwhile
+            is_plain = renewals.is_plain(sub, wallets.get(wallet_id), catalog, kinds, at)
+            (plain if is_plain else rest).append(sub)
+        # The common case as one set (one statement per table), then the others one by one.
+        done["subscriptions"] = done["cycles_granted"] = renewals.renew_set(
+            uow, catalog, kinds, plain, wallets, at
+        )
+        for sub in rest:
             after, granted = subscriptions.grant_due(
                 uow, self.plan_catalog, self.kind_priorities, sub, at
             )

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from operator import itemgetter
 from typing import Any, cast
@@ -266,12 +267,17 @@ class BulkStatement:
         *,
         keyed: bool = True,
         columnar: sa.Insert | sa.Update | None = None,
+        scalars: bool = False,
     ) -> None:
         """``keyed``: an insert's rows name its columns (all rows of one statement share
         their keys); False for an insert with a VALUES clause of its own.  An insert never
         asks for the new primary key back.  ``columnar``: the PostgreSQL form, taking one
-        array per row key (built for a keyed insert; required otherwise)."""
+        array per row key (built for a keyed insert; required otherwise).  ``scalars`` (a
+        keyed insert on PostgreSQL): a column whose value is the same in every row is sent
+        once, as a scalar, not as an array of copies (see :func:`_same_keys`): dumping the
+        arrays was most of the CPU of writing a tick's set of renewals."""
         self.insert = isinstance(statement, sa.Insert) and keyed
+        self.scalars = scalars and self.insert and columnar is None
         if columnar is None and not self.insert:
             raise ValueError("a columnar (unnest) form is needed for PostgreSQL")
         self.statement = statement.inline() if isinstance(statement, sa.Insert) else statement
@@ -287,6 +293,11 @@ class BulkStatement:
         if not rows:
             return
         dialect = conn.dialect
+        if self.scalars and dialect.driver == "psycopg" and len(rows) > 1:
+            same = _same_keys(rows)
+            if same and len(same) < len(rows[0]):
+                self._run_with_scalars(conn, rows, same)
+                return
         plan = self._plans.get(dialect)
         if plan is None:
             keys = list(rows[0])
@@ -304,6 +315,40 @@ class BulkStatement:
             _on_driver(conn, plan.sql, plan.values(arrays)).close()
         else:
             _on_driver(conn, plan.sql, [plan.values(row) for row in rows], many=True).close()
+
+    def _run_with_scalars(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]], same: frozenset[str]
+    ) -> None:
+        """PostgreSQL: ONE statement, the columns in ``same`` as scalars, the others arrays."""
+        keys = list(rows[0])
+        plan = self._plans.get((conn.dialect, same))
+        if plan is None:
+            assert isinstance(self.statement.table, sa.Table)
+            statement = unnest_insert(self.statement.table, keys, scalars=same)
+            plan = _driver_plan(statement, conn.dialect, keys=keys, columnar=True)
+            self._plans[(conn.dialect, same)] = plan
+        first = rows[0]
+        params = {k: first[k] if k in same else [row[k] for row in rows] for k in keys}
+        _on_driver(conn, plan.sql, plan.values(params)).close()
+
+
+#: Types whose equal values are stored alike (a Decimal or a JSON document may be equal to
+#: another and still be written differently: those count as the same only when identical).
+_PLAIN = (str, int, type(None), datetime)
+
+
+def _same_keys(rows: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """The keys whose value is the same in every row."""
+    first = rows[0]
+    same = []
+    for key, value in first.items():
+        kind = type(value)
+        if kind in _PLAIN:
+            if all(type(v := row[key]) is kind and v == value for row in rows):
+                same.append(key)
+        elif all(row[key] is value for row in rows):
+            same.append(key)
+    return frozenset(same)
 
 
 class InList:
