@@ -162,7 +162,7 @@ def test_two_tickers_at_once_renew_each_set_once(
         barrier.wait()
         try:
             for _ in range(2):
-                reports.append(b.tick(batch=6, workers=2))
+                reports.append(b.tick(batch=6))
         except BaseException as exc:  # reported below
             errors.append(exc)
 

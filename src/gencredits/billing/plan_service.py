@@ -9,8 +9,6 @@ body applies :mod:`.subscriptions` or :mod:`.purchases`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
 
@@ -41,9 +39,6 @@ __all__ = ["PlanBilling"]
 
 #: Subscriptions renewed per unit of work by a tick (one transaction, wallets locked in order).
 TICK_BATCH = 200
-#: Units a tick runs at once (threads): one computes while the database writes another.
-TICK_WORKERS = 2
-TICK_WORKERS_MAX = 8
 
 
 def _find(uow: WriteUnit | LedgerReader, subscription_id: str) -> Subscription:
@@ -196,42 +191,26 @@ class PlanBilling:
         return self._runner.read(read)
 
     # ------------------------------------------------------------------ tick
-    def tick(
-        self, now: datetime | None = None, *, batch: int = TICK_BATCH, workers: int = TICK_WORKERS
-    ) -> TickReport:
+    def tick(self, now: datetime | None = None, *, batch: int = TICK_BATCH) -> TickReport:
         """Renew every subscription due by ``now`` (default: the clock), granting each missed
         cycle once; ends cancelled ones at their cycle end.  Safe to run on several workers
         or machines at once: each subscription is re-read under its wallet's lock, and a
-        cycle's row is unique in the database.  Up to ``workers`` units of ``batch``
-        subscriptions run at once (threads, each its own transaction): one builds its rows
-        while the database writes another's."""
+        cycle's row is unique in the database."""
         at = self._runner.clock.now() if now is None else check_time("now", now)
         check_int("batch", batch, 1, limits.PAGE_MAX * 10)
-        check_int("workers", workers, 1, TICK_WORKERS_MAX)
         report = {"subscriptions": 0, "cycles_granted": 0, "ended": 0}
         # Only subscriptions whose plans the catalog has: one whose plan left the catalog
         # waits for an operator instead of failing every tick.
         plans = sorted(self.plan_catalog.plans)
-        with ExitStack() as stack:
-            pool: ThreadPoolExecutor | None = None
-            while True:
-                due = self._runner.read(
-                    lambda r, _n: r.due_subscriptions(at, limit=batch * workers, plans=plans)
-                )
-                if not due:
-                    break
-                # Disjoint units, a wallet's subscriptions together (each locks in id order).
-                due.sort(key=lambda d: (d[1], d[0]))
-                units = [due[i : i + batch] for i in range(0, len(due), batch)]
-                if len(units) > 1 and pool is None:  # made once, for a tick of many units
-                    pool = stack.enter_context(ThreadPoolExecutor(workers, "gencredits-tick"))
-                renew = partial(self._renew_unit, at=at)
-                results = list(pool.map(renew, units)) if pool else [renew(units[0])]
-                for done in results:
-                    for key, value in done.items():
-                        report[key] += value
-                if not sum(done["subscriptions"] for done in results):
-                    break  # another ticker renewed them: it goes on with the rest
+        while True:
+            due = self._runner.read(lambda r, _n: r.due_subscriptions(at, limit=batch, plans=plans))
+            if not due:
+                break
+            done = self._renew_unit(due, at)
+            for key, value in done.items():
+                report[key] += value
+            if not done["subscriptions"]:
+                break  # another ticker renewed them: it goes on with the rest
         return TickReport(**report)
 
     def _renew_unit(self, due: list[tuple[str, str]], at: datetime) -> dict[str, int]:
