@@ -4,8 +4,9 @@ The first of the month on a calendar-anchored platform: ``--subscriptions`` (def
 100,000) wallets, each subscribed to Starter (1,250 credits a month, reset) one month ago,
 all due at the same instant.  Set-up writes the wallets and subscriptions straight into the
 tables (not timed).  Timed: ONE ``Billing.tick(now)`` on a group-commit store, which renews
-``--batch`` subscriptions per unit of work (their wallets locked with one query, the
-subscriptions read with one, and every row written with one multi-row statement per table).
+``--batch`` subscriptions per unit of work, each unit a transaction of its own (their
+wallets locked with one query, the subscriptions read with one, and the set's rows written
+with one multi-row statement per table: ``billing/renewals.py``).
 The table gives the wall time and the ticking process's own CPU time (on a machine shared
 with other work, the wall time grows with the load average, also printed).  Then checked:
 one cycle row, one allowance grant and one idempotency record per
