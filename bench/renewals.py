@@ -4,8 +4,9 @@ The first of the month on a calendar-anchored platform: ``--subscriptions`` (def
 100,000) wallets, each subscribed to Starter (1,250 credits a month, reset) one month ago,
 all due at the same instant.  Set-up writes the wallets and subscriptions straight into the
 tables (not timed).  Timed: ONE ``Billing.tick(now)`` on a group-commit store, which renews
-``--batch`` subscriptions per unit of work (their wallets locked with one query, the
-subscriptions read with one, and every row written with one multi-row statement per table).
+``--batch`` subscriptions per unit of work, each unit a transaction of its own (their
+wallets locked with one query, the subscriptions read with one, and the set's rows written
+with one multi-row statement per table: ``billing/renewals.py``).
 The table gives the wall time and the ticking process's own CPU time (on a machine shared
 with other work, the wall time grows with the load average, also printed).  Then checked:
 one cycle row, one allowance grant and one idempotency record per
@@ -24,10 +25,12 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
+from benchdb import fresh_database
 from gencredits.billing import Billing
 from gencredits.clock import ManualClock
 from gencredits.plans import bundled_plans
@@ -35,7 +38,6 @@ from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.batch import GroupCommitStore
 from gencredits.storage.sql.engine import make_engine, upgrade
 from gencredits.storage.sql.store import SqlStore
-from ledger import postgres_database  # type: ignore[import-not-found]
 
 DUE = datetime(2027, 3, 1, tzinfo=UTC)
 SETUP_CHUNK = 10_000
@@ -126,15 +128,12 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                url = f"sqlite:///{os.path.join(folder, 'renewals.db')}"
-                set_up(url, args.subscriptions)
-                elapsed, cpu, n = renew(url, args.subscriptions, args.batch)
-        else:
-            with postgres_database() as url:
-                set_up(url, args.subscriptions)
-                elapsed, cpu, n = renew(url, args.subscriptions, args.batch)
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            fresh_database(backend, Path(folder), "renewals") as url,
+        ):
+            set_up(url, args.subscriptions)
+            elapsed, cpu, n = renew(url, args.subscriptions, args.batch)
         rows.append((backend, n, args.batch, elapsed, cpu, os.getloadavg()[0]))
         print(f"{backend}: {n:,} renewals in {elapsed:.1f} s", file=sys.stderr)
     machine = f"{platform.machine()}, {os.cpu_count()} cores"

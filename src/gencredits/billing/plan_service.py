@@ -19,7 +19,7 @@ from gencredits.ledger.records import Subscription, SubscriptionState
 from gencredits.ledger.store import LedgerReader, UnitHints, WriteUnit
 from gencredits.plans import PlanCatalog, cycle
 
-from . import purchases, subscriptions
+from . import purchases, renewals, subscriptions
 from .ids import digest
 from .inputs import check_id, check_int, check_time
 from .plan_inputs import (
@@ -206,28 +206,42 @@ class PlanBilling:
             due = self._runner.read(lambda r, _n: r.due_subscriptions(at, limit=batch, plans=plans))
             if not due:
                 break
-            done = self._runner.write(
-                partial(self._renew, due=due, at=at),
-                UnitHints(),
-                operation="tick",
-                scope="subscriptions",
-            )
+            done = self._renew_unit(due, at)
             for key, value in done.items():
                 report[key] += value
             if not done["subscriptions"]:
                 break  # another ticker renewed them: it goes on with the rest
         return TickReport(**report)
 
+    def _renew_unit(self, due: list[tuple[str, str]], at: datetime) -> dict[str, int]:
+        return self._runner.write(
+            partial(self._renew, due=due, at=at),
+            UnitHints(alone=True),  # one transaction of its own, whatever the store
+            operation="tick",
+            scope="subscriptions",
+        )
+
     def _renew(self, uow: WriteUnit, due: list[tuple[str, str]], at: datetime) -> dict[str, int]:
         done = {"subscriptions": 0, "cycles_granted": 0, "ended": 0}
-        uow.lock_wallets([wallet_id for _, wallet_id in due])  # in id order: no deadlock
+        # The wallets locked in id order (no deadlock), the subscriptions re-read under them.
+        wallets = {w.id: w for w in uow.lock_wallets([wallet_id for _, wallet_id in due])}
         subs = {s.id: s for s in uow.get_subscriptions([sub_id for sub_id, _ in due])}
-        for sub_id, _wallet_id in sorted(due, key=lambda d: (d[1], d[0])):
+        catalog, kinds = self.plan_catalog, self.kind_priorities
+        plain: list[Subscription] = []
+        rest: list[Subscription] = []
+        for sub_id, wallet_id in sorted(due, key=lambda d: (d[1], d[0])):
             sub = subs.get(sub_id)
             if sub is None or sub.next_at > at or sub.state not in ("active", "cancelled"):
                 continue  # another ticker got there first
-            if (sub.pending_plan or sub.plan) not in self.plan_catalog.plans:
+            if (sub.pending_plan or sub.plan) not in catalog.plans:
                 continue  # its plan left the catalog meanwhile
+            is_plain = renewals.is_plain(sub, wallets.get(wallet_id), catalog, kinds, at)
+            (plain if is_plain else rest).append(sub)
+        # The common case as one set (one statement per table), then the others one by one.
+        done["subscriptions"] = done["cycles_granted"] = renewals.renew_set(
+            uow, catalog, kinds, plain, wallets, at
+        )
+        for sub in rest:
             after, granted = subscriptions.grant_due(
                 uow, self.plan_catalog, self.kind_priorities, sub, at
             )

@@ -50,6 +50,7 @@ __all__ = [
     "change_plan",
     "grant_due",
     "issue_credits",
+    "key_record",
     "record_key",
     "set_state",
 ]
@@ -86,12 +87,17 @@ def record_key(
     """The idempotency record of an effect a cycle or a purchase makes under its own key:
     unique in the database (a second effect under it cannot commit), and what the auditor
     pairs every keyed ledger transaction with."""
+    uow.insert_idempotency(key_record(key, operation, result, now))
+
+
+def key_record(
+    key: Key, operation: str, result: tuple[str, str], now: datetime
+) -> IdempotencyRecord:
+    """The record :func:`record_key` writes."""
     assert key.scope is not None and key.key is not None
     fingerprint = digest(operation, key.scope, key.key)
-    uow.insert_idempotency(
-        IdempotencyRecord(
-            key.scope, key.key, operation, fingerprint, result[0], result[1], None, now, None
-        )
+    return IdempotencyRecord(
+        key.scope, key.key, operation, fingerprint, result[0], result[1], None, now, None
     )
 
 

@@ -24,6 +24,7 @@ from gencredits.ledger.model import (
     evolve,
 )
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
+from gencredits.ledger.renewals import Renewal, write_each
 from gencredits.ledger.store import (
     AuditSnapshot,
     GrantQuery,
@@ -416,6 +417,9 @@ class _MemoryUnit:
         if key in self.s.cycles:
             raise RetryableConflict(f"cycle {key} already granted")
         self.s._set(self.s.cycles, key, cycle)
+
+    def write_renewals(self, renewals: Sequence[Renewal], wallets: Sequence[Wallet]) -> None:
+        write_each(self, renewals, wallets)
 
     def wallet_subscriptions(self, wallet_id: str) -> list[Subscription]:
         found = [s for s in self.s.subscriptions.values() if s.wallet_id == wallet_id]

@@ -40,6 +40,7 @@ from gencredits.ledger.model import (
 )
 from gencredits.ledger.outbound import OutboundStore
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
+from gencredits.ledger.renewals import Renewal
 
 __all__ = [
     "AuditSnapshot",
@@ -78,6 +79,9 @@ class UnitHints:
     job_id: str | None = None  # a job whose wallet the unit locks
     grant_id: str | None = None  # a grant whose wallet the unit locks
     idempotency: tuple[str, str] | None = None  # (scope, key) the unit checks
+    #: the unit is a batch of its own (a tick renewing many subscriptions, written with one
+    #: statement per table): a batching store runs it alone, in a transaction of its own
+    alone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +206,13 @@ class WriteUnit(GrantReads, Protocol):
     def insert_cycle(self, cycle: CycleRecord) -> None:
         """Record a granted cycle; a second record of the same (wallet, subscription,
         number) cannot commit (the unit fails with :class:`RetryableConflict`)."""
+        ...
+
+    def write_renewals(self, renewals: Sequence[Renewal], wallets: Sequence[Wallet]) -> None:
+        """Write the rows of these renewals (see :class:`~gencredits.ledger.renewals.Renewal`)
+        and these wallets as they are after them, as :func:`~gencredits.ledger.renewals.write_each`
+        does row by row; the SQL store writes each table's rows with one statement.  A cycle
+        already recorded fails the unit (:class:`RetryableConflict`), as :meth:`insert_cycle`."""
         ...
 
     def get_purchase(self, purchase_id: str) -> Purchase | None: ...

@@ -123,7 +123,11 @@ class GroupCommitStore:
             yield reader
 
     def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
-        """Queue ``unit`` for the next batch; answer once that batch has committed."""
+        """Queue ``unit`` for the next batch; answer once that batch has committed.  A unit
+        that is a batch of its own (``hints.alone``: a tick's renewals) runs on the inner
+        store, in its own transaction, under the same writer lock on SQLite."""
+        if hints.alone:
+            return self.inner.run_unit(unit, hints)
         pending = _Pending(unit, hints)
         with self._close_lock:
             if self._closed:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from operator import itemgetter
 from typing import Any, cast
@@ -50,6 +51,8 @@ class _DriverPlan:
     results: _Processors
     #: PostgreSQL on psycopg 3: one execution with one array per row key (see BulkStatement)
     columnar: bool = False
+    #: the parameters' names, in the driver's positional order
+    names: tuple[str, ...] = ()
 
     def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         return _processed(self.getter(params), self.binds)
@@ -129,6 +132,7 @@ def _driver_plan(
         binds=tuple((i, binds[n]) for i, n in enumerate(names) if n in binds),
         results=tuple(results),
         columnar=columnar,
+        names=tuple(names),
     )
 
 
@@ -266,12 +270,18 @@ class BulkStatement:
         *,
         keyed: bool = True,
         columnar: sa.Insert | sa.Update | None = None,
+        scalars: bool = False,
     ) -> None:
         """``keyed``: an insert's rows name its columns (all rows of one statement share
         their keys); False for an insert with a VALUES clause of its own.  An insert never
         asks for the new primary key back.  ``columnar``: the PostgreSQL form, taking one
-        array per row key (built for a keyed insert; required otherwise)."""
+        array per row key (built for a keyed insert; required otherwise).  ``scalars`` (a
+        keyed insert on PostgreSQL): a column whose value is the same in every row is sent
+        once, as a scalar, not as an array of copies (see :func:`_same_keys`): dumping the
+        arrays was most of the CPU of writing a tick's set of renewals.  Other drivers: such a
+        value is converted once, not once per row."""
         self.insert = isinstance(statement, sa.Insert) and keyed
+        self.scalars = scalars and self.insert and columnar is None
         if columnar is None and not self.insert:
             raise ValueError("a columnar (unnest) form is needed for PostgreSQL")
         self.statement = statement.inline() if isinstance(statement, sa.Insert) else statement
@@ -287,6 +297,10 @@ class BulkStatement:
         if not rows:
             return
         dialect = conn.dialect
+        same = _same_keys(rows) if self.scalars and len(rows) > 1 else frozenset()
+        if same and dialect.driver == "psycopg" and len(same) < len(rows[0]):
+            self._run_with_scalars(conn, rows, same)
+            return
         plan = self._plans.get(dialect)
         if plan is None:
             keys = list(rows[0])
@@ -302,8 +316,64 @@ class BulkStatement:
         if plan.columnar:
             arrays = {key: [row[key] for row in rows] for key in rows[0]}
             _on_driver(conn, plan.sql, plan.values(arrays)).close()
+        elif same:
+            _on_driver(conn, plan.sql, _rows_with_same(plan, rows, same), many=True).close()
         else:
             _on_driver(conn, plan.sql, [plan.values(row) for row in rows], many=True).close()
+
+    def _run_with_scalars(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]], same: frozenset[str]
+    ) -> None:
+        """PostgreSQL: ONE statement, the columns in ``same`` as scalars, the others arrays."""
+        keys = list(rows[0])
+        plan = self._plans.get((conn.dialect, same))
+        if plan is None:
+            assert isinstance(self.statement.table, sa.Table)
+            statement = unnest_insert(self.statement.table, keys, scalars=same)
+            plan = _driver_plan(statement, conn.dialect, keys=keys, columnar=True)
+            self._plans[(conn.dialect, same)] = plan
+        first = rows[0]
+        params = {k: first[k] if k in same else [row[k] for row in rows] for k in keys}
+        _on_driver(conn, plan.sql, plan.values(params)).close()
+
+
+#: Types whose equal values are stored alike (a Decimal or a JSON document may be equal to
+#: another and still be written differently: those count as the same only when identical).
+_PLAIN = (str, int, type(None), datetime)
+
+
+def _same_keys(rows: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """The keys whose value is the same in every row (a column holds values of one type)."""
+    same = []
+    for key, value in rows[0].items():
+        if type(value) in _PLAIN:
+            if len({row[key] for row in rows}) == 1:
+                same.append(key)
+        elif len({id(row[key]) for row in rows}) == 1:
+            same.append(key)
+    return frozenset(same)
+
+
+def _rows_with_same(
+    plan: _DriverPlan, rows: Sequence[Mapping[str, Any]], same: frozenset[str]
+) -> list[tuple[Any, ...]]:
+    """Each row's values for ``executemany``, those of the keys in ``same`` (equal in every
+    row) converted once, with the first row, not once per row."""
+    template = list(plan.values(rows[0]))
+    processors = dict(plan.binds)
+    varying = [
+        (i, name, processors.get(i))
+        for i, name in enumerate(plan.names)
+        if name not in same and name in rows[0]
+    ]
+    out = []
+    for row in rows:
+        values = template.copy()
+        for i, name, process in varying:
+            value = row[name]
+            values[i] = value if process is None else process(value)
+        out.append(tuple(values))
+    return out
 
 
 class InList:

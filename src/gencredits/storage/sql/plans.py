@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from gencredits.ledger.model import Wallet
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.driver import InList
 from gencredits.storage.sql.rows import WALLET_COLUMNS, wallet_of
 
 __all__ = ["PlanReads", "PlanWrites", "cycle_row", "purchase_row", "subscription_row"]
@@ -30,6 +31,21 @@ _PURCHASE_FIELDS = tuple(f.name for f in fields(Purchase))
 _SUB_COLUMNS = tuple(t.subscriptions.c[name] for name in _SUB_FIELDS)
 _CYCLE_COLUMNS = tuple(t.cycles.c[name] for name in _CYCLE_FIELDS)
 _PURCHASE_COLUMNS = tuple(t.purchases.c[name] for name in _PURCHASE_FIELDS)
+
+
+# Run on the driver's cursor, compiled once per list length (a tick reads 1,000 at a time).
+_SUBS = InList(lambda m: sa.select(*_SUB_COLUMNS).where(t.subscriptions.c.id.in_(m)))
+_WALLETS = InList(
+    lambda m: sa.select(*WALLET_COLUMNS).where(t.wallets.c.id.in_(m)).order_by(t.wallets.c.id)
+)
+_LOCK_WALLETS = InList(
+    lambda m: (
+        sa.select(*WALLET_COLUMNS)
+        .where(t.wallets.c.id.in_(m))
+        .order_by(t.wallets.c.id)
+        .with_for_update()
+    )
+)
 
 
 def _subscription(r: Any) -> Subscription:
@@ -64,8 +80,7 @@ class PlanReads:
     def get_subscriptions(self, subscription_ids: Sequence[str]) -> list[Subscription]:
         if not subscription_ids:
             return []
-        q = sa.select(*_SUB_COLUMNS).where(t.subscriptions.c.id.in_(list(subscription_ids)))
-        return [_subscription(r) for r in self.c.execute(q)]
+        return [_subscription(r) for r in _SUBS.send(self.c, list(subscription_ids)).rows()]
 
     def wallet_subscriptions(self, wallet_id: str) -> list[Subscription]:
         s = t.subscriptions
@@ -104,11 +119,8 @@ class PlanWrites(PlanReads):
         """Lock (PostgreSQL) and read these wallets, in id order."""
         if not wallet_ids:
             return []
-        w = t.wallets
-        q = sa.select(*WALLET_COLUMNS).where(w.c.id.in_(sorted(set(wallet_ids)))).order_by(w.c.id)
-        if self.backend == "postgresql":
-            q = q.with_for_update()
-        return [wallet_of(r) for r in self.c.execute(q)]
+        query = _LOCK_WALLETS if self.backend == "postgresql" else _WALLETS
+        return [wallet_of(r) for r in query.send(self.c, sorted(set(wallet_ids))).rows()]
 
     def insert_subscription(self, subscription: Subscription) -> None:
         self.c.execute(t.subscriptions.insert(), subscription_row(subscription))

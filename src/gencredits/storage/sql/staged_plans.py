@@ -11,10 +11,11 @@ the primary key when the batch is written.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gencredits.ledger.model import Wallet
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
+from gencredits.ledger.renewals import Renewal, write_each
 from gencredits.ledger.store import RetryableConflict
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.driver import BulkStatement
@@ -23,14 +24,15 @@ from gencredits.storage.sql.plans import cycle_row, purchase_row, subscription_r
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from gencredits.ledger.store import WriteUnit
     from gencredits.storage.sql.staged import BatchState
     from gencredits.storage.sql.store import SqlUnit
 
-__all__ = ["PlanBatch", "PlanStaged"]
+__all__ = ["UPDATE_SUBS", "PlanBatch", "PlanStaged", "sub_change_row"]
 
 _SUB_CHANGE = ("plan", "state", "next_cycle", "next_at", "pending_plan", "allowance_grants")
 _INSERT_SUBS = BulkStatement(t.subscriptions.insert())
-_UPDATE_SUBS = BulkStatement.update(t.subscriptions, ("id", "s_id"), (*_SUB_CHANGE, "updated_at"))
+UPDATE_SUBS = BulkStatement.update(t.subscriptions, ("id", "s_id"), (*_SUB_CHANGE, "updated_at"))
 _INSERT_CYCLES = BulkStatement(t.cycles.insert())
 _INSERT_PURCHASES = BulkStatement(t.purchases.insert())
 _PURCHASE_CHANGE = ("state", "taken_back", "spent", "updated_at")
@@ -84,7 +86,7 @@ class PlanBatch:
         p = self.plan
         _INSERT_SUBS.run(c, [subscription_row(p.subs[i]) for i in p.new_subs])
         changed = [p.subs[i] for i in sorted(self.changed_subs)]
-        _UPDATE_SUBS.run(c, [_sub_change(s) for s in changed])
+        UPDATE_SUBS.run(c, [sub_change_row(s) for s in changed])
         _INSERT_CYCLES.run(c, [cycle_row(x) for x in p.cycles.values()])
         _INSERT_PURCHASES.run(c, [purchase_row(p.purchases[i]) for i in p.new_purchases])
         changed_p = [p.purchases[i] for i in sorted(self.changed_purchases)]
@@ -99,7 +101,7 @@ class PlanBatch:
             self.plan.purchases[purchase.id] = purchase
 
 
-def _sub_change(s: Subscription) -> dict[str, Any]:
+def sub_change_row(s: Subscription) -> dict[str, Any]:
     row = {name: getattr(s, name) for name in (*_SUB_CHANGE, "updated_at")}
     row["allowance_grants"] = list(s.allowance_grants)
     row["s_id"] = s.id
@@ -146,6 +148,10 @@ class PlanStaged:
         if key in self.mine.cycles or key in self.b.plan.cycles:
             raise RetryableConflict(f"cycle {key} already granted")
         self.mine.cycles[key] = cycle
+
+    def write_renewals(self, renewals: Sequence[Renewal], wallets: Sequence[Wallet]) -> None:
+        """Staged row by row, as any unit's writes (a tick runs its set alone, on SQL)."""
+        write_each(cast("WriteUnit", self), renewals, wallets)
 
     def get_purchase(self, purchase_id: str) -> Purchase | None:
         found = self.mine.purchases.get(purchase_id) or self.b.plan.purchases.get(purchase_id)

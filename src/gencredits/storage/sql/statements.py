@@ -61,12 +61,17 @@ def unnest_rows(types: Mapping[str, sa.types.TypeEngine[Any]]) -> Any:
     return sa.func.unnest(*arrays).table_valued(*types, with_ordinality="n").render_derived("u")
 
 
-def unnest_insert(table: sa.Table, keys: Sequence[str]) -> sa.Insert:
-    """PostgreSQL: insert the rows given as arrays (see :func:`unnest_rows`), in their order."""
-    rows = unnest_rows({key: table.c[key].type for key in keys})
-    return table.insert().from_select(
-        list(keys), sa.select(*(rows.c[key] for key in keys)).order_by(rows.c.n)
+def unnest_insert(
+    table: sa.Table, keys: Sequence[str], *, scalars: frozenset[str] = frozenset()
+) -> sa.Insert:
+    """PostgreSQL: insert the rows given as arrays (see :func:`unnest_rows`), in their order;
+    the columns in ``scalars`` take one value for every row (a scalar parameter)."""
+    rows = unnest_rows({key: table.c[key].type for key in keys if key not in scalars})
+    values = (
+        sa.bindparam(key, type_=table.c[key].type) if key in scalars else rows.c[key]
+        for key in keys
     )
+    return table.insert().from_select(list(keys), sa.select(*values).order_by(rows.c.n))
 
 
 def unnest_update(table: sa.Table, key: tuple[str, str], columns: Sequence[str]) -> sa.Update:

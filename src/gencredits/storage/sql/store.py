@@ -32,6 +32,7 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
 )
+from gencredits.ledger.renewals import Renewal
 from gencredits.ledger.store import (
     AuditSnapshot,
     GrantQuery,
@@ -44,6 +45,7 @@ from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.engine import read_only
 from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.plans import PlanReads, PlanWrites
+from gencredits.storage.sql.renewals import write_renewals
 from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
     EXPIRED_LIVE_GRANTS,
@@ -490,6 +492,9 @@ class SqlUnit(SqlReader, PlanWrites):
 
     def emit(self, event: Event) -> None:
         self.c.execute(INSERT_EVENT, rows.event_row(event))
+
+    def write_renewals(self, renewals: Sequence[Renewal], wallets: Sequence[Wallet]) -> None:
+        write_renewals(self.c, renewals, wallets)
 
     def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
         row = {"wallet_id": wallet_id, "kind": kind, "key": key, "data": dict(data)}

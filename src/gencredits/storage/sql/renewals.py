@@ -1,0 +1,64 @@
+"""A tick's set of renewals on SQL: every table's rows with one statement.
+
+:meth:`PlanWrites.write_renewals <gencredits.storage.sql.plans.PlanWrites.write_renewals>`
+calls :func:`write_renewals` on the unit's connection, inside its transaction (the tick
+locked the wallets and re-read the subscriptions first).  The statements are the group-commit
+flush's (:class:`~gencredits.storage.sql.driver.BulkStatement`: the driver's ``executemany``
+on SQLite, one ``unnest`` statement per table on PostgreSQL, pipelined into one round trip),
+so the rows are exactly those the per-subscription path writes; on PostgreSQL a column with
+the same value in every row (the instants, kinds, amounts, event payloads of a set that
+shares a plan and a cycle) is sent once, not as an array of copies.  A cycle already recorded
+violates the cycles' primary key: the statement fails, and with it the unit, which the
+service runs again (it then finds the subscription renewed and skips it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Connection
+
+from gencredits.ledger.model import Wallet
+from gencredits.ledger.renewals import Renewal
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.driver import BulkStatement, driver_pipeline
+from gencredits.storage.sql.plans import cycle_row
+from gencredits.storage.sql.rows import (
+    entry_rows,
+    event_row,
+    grant_row,
+    idempotency_row,
+    transaction_row,
+    wallet_update_row,
+)
+from gencredits.storage.sql.staged_plans import UPDATE_SUBS, sub_change_row
+from gencredits.storage.sql.statements import INSERT_ENTRY, INSERT_ENTRY_ARRAYS, WALLET_CHANGE
+
+__all__ = ["write_renewals"]
+
+_UPDATE_WALLETS = BulkStatement.update(*WALLET_CHANGE)
+_INSERT_GRANTS = BulkStatement(t.grants.insert(), scalars=True)
+_INSERT_TXS = BulkStatement(t.transactions.insert(), scalars=True)
+_INSERT_ENTRIES = BulkStatement(INSERT_ENTRY, keyed=False, columnar=INSERT_ENTRY_ARRAYS)
+_INSERT_IDEMS = BulkStatement(t.idempotency.insert(), scalars=True)
+_INSERT_EVENTS = BulkStatement(t.outbox.insert(), scalars=True)
+_INSERT_CYCLES = BulkStatement(t.cycles.insert(), scalars=True)
+
+
+def write_renewals(c: Connection, renewals: Sequence[Renewal], wallets: Sequence[Wallet]) -> None:
+    """The rows of ``renewals`` and the ``wallets`` after them: one statement per table,
+    the cycles first (the guard: a duplicate fails before anything else is sent)."""
+    if not renewals:
+        return
+    txs = [tx for r in renewals for tx in r.transactions]
+    with driver_pipeline(c):
+        _INSERT_CYCLES.run(c, [cycle_row(r.cycle) for r in renewals])
+        _INSERT_GRANTS.run(c, [grant_row(g) for r in renewals for g in r.grants])
+        _INSERT_TXS.run(c, [transaction_row(tx) for tx in txs])
+        _INSERT_ENTRIES.run(c, [row for tx in txs for row in entry_rows(tx)])
+        _INSERT_IDEMS.run(c, [idempotency_row(x) for r in renewals for x in r.records])
+        _INSERT_EVENTS.run(c, [event_row(e) for r in renewals for e in r.events])
+        subs = sorted((r.subscription for r in renewals), key=lambda s: s.id)
+        UPDATE_SUBS.run(c, [sub_change_row(s) for s in subs])
+        ordered = sorted(wallets, key=lambda w: w.id)
+        _UPDATE_WALLETS.run(c, [wallet_update_row(w) for w in ordered])
