@@ -218,8 +218,19 @@ class Operation:
         return loaded
 
 
+class WalletOperation(Operation):
+    """An operation on one wallet: recorded in the wallet's idempotency scope."""
+
+    __slots__ = ()
+    wallet_id: str
+
+    @property
+    def scope(self) -> str:
+        return f"wallet:{self.wallet_id}"
+
+
 @dataclass(frozen=True, slots=True)
-class CreateWallet(Operation):
+class CreateWallet(WalletOperation):
     operation: ClassVar[str] = "create_wallet"
     wallet_id: str
     owner_kind: str = "user"
@@ -247,13 +258,9 @@ class CreateWallet(Operation):
             request["extra_charge_share"] = str(share)
         return request
 
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
 
 @dataclass(frozen=True, slots=True)
-class GrantCredits(Operation):
+class GrantCredits(WalletOperation):
     operation: ClassVar[str] = "grant"
     wallet_id: str
     amount: int
@@ -280,10 +287,6 @@ class GrantCredits(Operation):
             check_id("source", self.source)
 
     @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
-    @property
     def spend_priority(self) -> int:
         return self.kinds[self.kind] if self.priority is None else self.priority
 
@@ -302,7 +305,7 @@ class VoidGrant(Operation):
 
 
 @dataclass(frozen=True, slots=True)
-class SubmitJob(Operation):
+class SubmitJob(WalletOperation):
     operation: ClassVar[str] = "submit"
     wallet_id: str
     model: str
@@ -325,17 +328,13 @@ class SubmitJob(Operation):
         object.__setattr__(self, "metadata", _check_metadata(self.metadata))
         object.__setattr__(self, "params", check_params("params", self.params))
 
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
     def legacy_fingerprints(self) -> tuple[str, ...]:
         """Versions before 0004 fingerprinted ``submitted_by`` too."""
         return (_with_submitter(self, self.submitted_by),)
 
 
 @dataclass(frozen=True, slots=True)
-class RecordFreeJob(Operation):
+class RecordFreeJob(WalletOperation):
     operation: ClassVar[str] = "record_free_job"
     wallet_id: str
     kind: str
@@ -348,10 +347,6 @@ class RecordFreeJob(Operation):
             raise InvalidRequest.for_field("kind", self.kind, "a usage kind other than generation")
         if self.submitted_by is not None:
             check_id("submitted_by", self.submitted_by)
-
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
 
     def legacy_fingerprints(self) -> tuple[str, ...]:
         """Versions before 0004 fingerprinted ``submitted_by`` too."""
