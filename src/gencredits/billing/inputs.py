@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from gencredits import limits
 from gencredits.clock import as_utc
 from gencredits.errors import InvalidRequest
+from gencredits.ledger.store import UnitHints
 
 __all__ = [
     "CancelJob",
@@ -186,6 +187,15 @@ class Operation:
     operation: ClassVar[str]
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every operation is a dataclass
 
+    @property
+    def scope(self) -> str:
+        """The idempotency scope the operation is recorded in: each names its own."""
+        raise NotImplementedError
+
+    def hints(self) -> UnitHints:
+        """What its unit of work will touch, as far as the operation itself says."""
+        return UnitHints()
+
     def request(self) -> dict[str, Any]:
         """What the caller asked for: every field but the service's own settings and the
         attribution it adds (those are declared ``compare=False``)."""
@@ -227,6 +237,9 @@ class WalletOperation(Operation):
     @property
     def scope(self) -> str:
         return f"wallet:{self.wallet_id}"
+
+    def hints(self) -> UnitHints:
+        return UnitHints(wallet_id=self.wallet_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +316,9 @@ class VoidGrant(Operation):
     def scope(self) -> str:
         return f"grant:{self.grant_id}"
 
+    def hints(self) -> UnitHints:
+        return UnitHints(grant_id=self.grant_id)
+
 
 @dataclass(frozen=True, slots=True)
 class SubmitJob(WalletOperation):
@@ -366,6 +382,9 @@ class _JobCallback(Operation):
     @property
     def scope(self) -> str:
         return f"job:{self.job_id}"
+
+    def hints(self) -> UnitHints:
+        return UnitHints(job_id=self.job_id)
 
     def fields(self) -> dict[str, Any]:
         return {}

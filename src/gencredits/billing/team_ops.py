@@ -12,7 +12,7 @@ from typing import ClassVar
 from gencredits import limits
 from gencredits.errors import MemberNotFound, WalletExists, WalletNotFound
 from gencredits.ledger.model import Event, EventType, IdempotencyRecord, Wallet
-from gencredits.ledger.store import LedgerReader, UnitHints, WriteUnit
+from gencredits.ledger.store import LedgerReader, WriteUnit
 
 from . import teams
 from .inputs import WalletOperation, check_id, check_int
@@ -147,9 +147,7 @@ class TeamOperations:
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=self._replay_team,
         )
@@ -179,9 +177,7 @@ class TeamOperations:
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=key,
-            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=replay,
         )
