@@ -55,3 +55,9 @@ def test_subscribe_buy_chargeback_freeze_unfreeze(run: Any) -> None:
     assert cancelled["state"] == "cancelled"
     assert run("tick", "--json")["cycles_granted"] == 0
     assert run("tick", "--now", "2099-01-01T00:00Z", "--json")["ended"] == 1
+
+
+def test_buy_prints_its_line(run: Any) -> None:
+    run("wallet", "create", "u")
+    out = run("purchase", "buy", "u", "large", "--purchase-id", "pay-1", "-k", "b").output
+    assert "purchase pay-1: 10000 credits + 2000 bonus to u (purchased)" in out

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from gencredits import limits
 from gencredits.clock import as_utc
 from gencredits.errors import InvalidRequest
+from gencredits.ledger.store import UnitHints
 
 __all__ = [
     "CancelJob",
@@ -186,6 +187,15 @@ class Operation:
     operation: ClassVar[str]
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every operation is a dataclass
 
+    @property
+    def scope(self) -> str:
+        """The idempotency scope the operation is recorded in: each names its own."""
+        raise NotImplementedError
+
+    def hints(self) -> UnitHints:
+        """What its unit of work will touch, as far as the operation itself says."""
+        return UnitHints()
+
     def request(self) -> dict[str, Any]:
         """What the caller asked for: every field but the service's own settings and the
         attribution it adds (those are declared ``compare=False``)."""
@@ -218,8 +228,22 @@ class Operation:
         return loaded
 
 
+class WalletOperation(Operation):
+    """An operation on one wallet: recorded in the wallet's idempotency scope."""
+
+    __slots__ = ()
+    wallet_id: str
+
+    @property
+    def scope(self) -> str:
+        return f"wallet:{self.wallet_id}"
+
+    def hints(self) -> UnitHints:
+        return UnitHints(wallet_id=self.wallet_id)
+
+
 @dataclass(frozen=True, slots=True)
-class CreateWallet(Operation):
+class CreateWallet(WalletOperation):
     operation: ClassVar[str] = "create_wallet"
     wallet_id: str
     owner_kind: str = "user"
@@ -247,13 +271,9 @@ class CreateWallet(Operation):
             request["extra_charge_share"] = str(share)
         return request
 
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
 
 @dataclass(frozen=True, slots=True)
-class GrantCredits(Operation):
+class GrantCredits(WalletOperation):
     operation: ClassVar[str] = "grant"
     wallet_id: str
     amount: int
@@ -280,10 +300,6 @@ class GrantCredits(Operation):
             check_id("source", self.source)
 
     @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
-    @property
     def spend_priority(self) -> int:
         return self.kinds[self.kind] if self.priority is None else self.priority
 
@@ -300,9 +316,12 @@ class VoidGrant(Operation):
     def scope(self) -> str:
         return f"grant:{self.grant_id}"
 
+    def hints(self) -> UnitHints:
+        return UnitHints(grant_id=self.grant_id)
+
 
 @dataclass(frozen=True, slots=True)
-class SubmitJob(Operation):
+class SubmitJob(WalletOperation):
     operation: ClassVar[str] = "submit"
     wallet_id: str
     model: str
@@ -325,17 +344,13 @@ class SubmitJob(Operation):
         object.__setattr__(self, "metadata", _check_metadata(self.metadata))
         object.__setattr__(self, "params", check_params("params", self.params))
 
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
     def legacy_fingerprints(self) -> tuple[str, ...]:
         """Versions before 0004 fingerprinted ``submitted_by`` too."""
         return (_with_submitter(self, self.submitted_by),)
 
 
 @dataclass(frozen=True, slots=True)
-class RecordFreeJob(Operation):
+class RecordFreeJob(WalletOperation):
     operation: ClassVar[str] = "record_free_job"
     wallet_id: str
     kind: str
@@ -348,10 +363,6 @@ class RecordFreeJob(Operation):
             raise InvalidRequest.for_field("kind", self.kind, "a usage kind other than generation")
         if self.submitted_by is not None:
             check_id("submitted_by", self.submitted_by)
-
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
 
     def legacy_fingerprints(self) -> tuple[str, ...]:
         """Versions before 0004 fingerprinted ``submitted_by`` too."""
@@ -371,6 +382,9 @@ class _JobCallback(Operation):
     @property
     def scope(self) -> str:
         return f"job:{self.job_id}"
+
+    def hints(self) -> UnitHints:
+        return UnitHints(job_id=self.job_id)
 
     def fields(self) -> dict[str, Any]:
         return {}

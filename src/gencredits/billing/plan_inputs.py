@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from gencredits.errors import InvalidRequest
 
-from .inputs import Operation, check_id, check_job_id
+from .inputs import Operation, WalletOperation, check_id, check_job_id
 
 __all__ = [
     "ChangePlan",
@@ -23,8 +23,19 @@ SUBSCRIPTION_ACTIONS = ("cancel", "resume", "past_due")
 TAKE_BACK_KINDS = ("refund", "chargeback")
 
 
+class SubscriptionOperation(Operation):
+    """An operation on one subscription: recorded in the subscription's scope."""
+
+    __slots__ = ()
+    subscription_id: str
+
+    @property
+    def scope(self) -> str:
+        return f"subscription:{self.subscription_id}"
+
+
 @dataclass(frozen=True, slots=True)
-class SubscribeWallet(Operation):
+class SubscribeWallet(WalletOperation):
     operation: ClassVar[str] = "subscribe"
     wallet_id: str
     plan: str
@@ -33,13 +44,9 @@ class SubscribeWallet(Operation):
         check_id("wallet_id", self.wallet_id)
         check_id("plan", self.plan)
 
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
 
 @dataclass(frozen=True, slots=True)
-class ChangePlan(Operation):
+class ChangePlan(SubscriptionOperation):
     operation: ClassVar[str] = "change_plan"
     subscription_id: str
     plan: str
@@ -48,13 +55,9 @@ class ChangePlan(Operation):
         check_job_id("subscription_id", self.subscription_id)
         check_id("plan", self.plan)
 
-    @property
-    def scope(self) -> str:
-        return f"subscription:{self.subscription_id}"
-
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionAction(Operation):
+class SubscriptionAction(SubscriptionOperation):
     """Cancel (no renewal; credits stay to the cycle end), resume, or mark past due."""
 
     operation: ClassVar[str] = "subscription_action"
@@ -68,13 +71,9 @@ class SubscriptionAction(Operation):
                 "action", self.action, f"one of {', '.join(SUBSCRIPTION_ACTIONS)}"
             )
 
-    @property
-    def scope(self) -> str:
-        return f"subscription:{self.subscription_id}"
-
 
 @dataclass(frozen=True, slots=True)
-class PurchasePack(Operation):
+class PurchasePack(WalletOperation):
     operation: ClassVar[str] = "purchase"
     wallet_id: str
     pack: str
@@ -85,10 +84,6 @@ class PurchasePack(Operation):
         check_id("wallet_id", self.wallet_id)
         check_id("pack", self.pack)
         check_id("purchase_id", self.purchase_id)
-
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +109,7 @@ class TakeBackPurchase(Operation):
 
 
 @dataclass(frozen=True, slots=True)
-class FreezeWallet(Operation):
+class FreezeWallet(WalletOperation):
     """An operator freezes a wallet (``reason``) or lifts its freeze (``reason=None``)."""
 
     operation: ClassVar[str] = "freeze_wallet"
@@ -125,7 +120,3 @@ class FreezeWallet(Operation):
         check_id("wallet_id", self.wallet_id)
         if self.reason is not None:
             check_id("reason", self.reason)
-
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"

@@ -50,19 +50,7 @@ class PlanView(Wire):
 
     @classmethod
     def of(cls, p: Plan) -> PlanView:
-        return cls(
-            id=p.id,
-            title=p.title,
-            price=p.price,
-            currency=p.currency,
-            period=p.period,
-            monthly_credits=p.monthly_credits,
-            bonus_credits=p.bonus_credits,
-            refresh=p.refresh,
-            rollover_cap=p.rollover_cap,
-            rollover_expiry_months=p.rollover_expiry_months,
-            price_per_credit=p.price_per_credit,
-        )
+        return cls.of_record(p)
 
 
 class PackView(Wire):
@@ -78,17 +66,7 @@ class PackView(Wire):
 
     @classmethod
     def of(cls, k: Pack) -> PackView:
-        return cls(
-            id=k.id,
-            title=k.title,
-            price=k.price,
-            currency=k.currency,
-            pack_credits=k.credits,
-            bonus_credits=k.bonus_credits,
-            validity_months=k.validity_months,
-            bonus_validity_months=k.bonus_validity_months,
-            price_per_credit=k.price_per_credit,
-        )
+        return cls.of_record(k, pack_credits=k.credits)
 
 
 class PlanCatalogView(Wire):
@@ -102,12 +80,10 @@ class PlanCatalogView(Wire):
 
     @classmethod
     def of(cls, c: PlanCatalog) -> PlanCatalogView:
-        return cls(
+        return cls.of_record(
+            c,
             catalog=c.name,
-            version=c.version,
             content_hash=c.hash,
-            currency=c.currency,
-            upgrade=c.upgrade,
             plans=[PlanView.of(p) for p in c.plans.values()],
             packs=[PackView.of(k) for k in c.packs.values()],
         )
@@ -123,14 +99,7 @@ class CycleView(Wire):
 
     @classmethod
     def of(cls, c: CycleRecord) -> CycleView:
-        return cls(
-            number=c.number,
-            plan=c.plan,
-            starts_at=c.starts_at,
-            ends_at=c.ends_at,
-            granted=c.granted,
-            rolled_over=c.rolled_over,
-        )
+        return cls.of_record(c)
 
 
 class SubscriptionView(Replayable):
@@ -158,23 +127,8 @@ class SubscriptionView(Replayable):
         outcome: str | None = None,
         replayed: bool = False,
     ) -> SubscriptionView:
-        return cls(
-            id=s.id,
-            wallet_id=s.wallet_id,
-            plan=s.plan,
-            catalog=s.catalog,
-            catalog_version=s.catalog_version,
-            state=s.state,
-            anchor_at=s.anchor_at,
-            next_cycle=s.next_cycle,
-            next_at=s.next_at,
-            pending_plan=s.pending_plan,
-            created_at=s.created_at,
-            updated_at=s.updated_at,
-            cycles=[CycleView.of(c) for c in cycles or []],
-            outcome=outcome,
-            replayed=replayed,
-        )
+        cycle_views = [CycleView.of(c) for c in cycles or []]
+        return cls.of_record(s, cycles=cycle_views, outcome=outcome, replayed=replayed)
 
 
 class PurchaseView(Replayable):
@@ -197,25 +151,7 @@ class PurchaseView(Replayable):
 
     @classmethod
     def of(cls, p: Purchase, *, outcome: str | None = None, replayed: bool = False) -> PurchaseView:
-        return cls(
-            id=p.id,
-            wallet_id=p.wallet_id,
-            pack=p.pack,
-            catalog_version=p.catalog_version,
-            price=p.price,
-            currency=p.currency,
-            pack_credits=p.credits,
-            bonus_credits=p.bonus_credits,
-            credit_grant_id=p.credit_grant_id,
-            bonus_grant_id=p.bonus_grant_id,
-            state=p.state,
-            taken_back=p.taken_back,
-            spent=p.spent,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-            outcome=outcome,
-            replayed=replayed,
-        )
+        return cls.of_record(p, pack_credits=p.credits, outcome=outcome, replayed=replayed)
 
 
 class TickReport(Wire):

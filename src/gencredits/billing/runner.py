@@ -84,20 +84,24 @@ class UnitRunner:
         self,
         op: Operation,
         *,
-        scope: str,
         key: str | None,
-        hints: UnitHints,
         body: Body[V],
         replay: Replay[V],
         locate: Callable[[WriteUnit], str] | None = None,
+        scope: str | None = None,
+        hints: UnitHints | None = None,
     ) -> V:
         """Run ``body`` once, atomically, under the wallet lock and the idempotency key.
 
-        The wallet is ``hints.wallet_id``, or what ``locate`` finds (from a job or grant)."""
+        ``scope`` and ``hints`` are the operation's own (``op.scope``, ``op.hints()``)
+        unless given.  The wallet is ``hints.wallet_id``, or what ``locate`` finds (from a
+        job, a grant, a subscription or a purchase)."""
+        in_scope = op.scope if scope is None else scope
+        touched = op.hints() if hints is None else hints
         if key is not None:
             check_text("idempotency_key", key, limits.KEY_LEN_MAX)
         fingerprint, asked = op.fingerprinted()
-        named = hints.wallet_id
+        named = touched.wallet_id
 
         def unit(uow: WriteUnit) -> V | Later[V]:
             wallet_id = locate(uow) if locate is not None else named
@@ -105,16 +109,16 @@ class UnitRunner:
             wallet = uow.lock_wallet(wallet_id)
             now = self.clock.now()
             if key is not None:
-                record = uow.get_idempotency(scope, key)
+                record = uow.get_idempotency(in_scope, key)
                 if record is not None:
-                    _same_request(record, op, fingerprint, scope, key)
+                    _same_request(record, op, fingerprint, in_scope, key)
                     return replay(uow, record, now)
             done = body(uow, wallet, now)
             alerts.watch(uow, wallet_id, now)  # crossings decided with the credits, atomically
             if key is not None:
                 uow.insert_idempotency(
                     IdempotencyRecord(
-                        scope=scope,
+                        scope=in_scope,
                         key=key,
                         operation=op.operation,
                         fingerprint=fingerprint,
@@ -128,8 +132,8 @@ class UnitRunner:
             return done.answer
 
         # What the unit will touch, so a batching store can lock and load a batch up front.
-        hints = evolve(hints, idempotency=None if key is None else (scope, key))
-        answer = self.write(unit, hints, operation=op.operation, scope=scope)
+        touched = evolve(touched, idempotency=None if key is None else (in_scope, key))
+        answer = self.write(unit, touched, operation=op.operation, scope=in_scope)
         return answer.build() if isinstance(answer, Later) else answer
 
     def write(

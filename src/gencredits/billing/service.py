@@ -29,7 +29,7 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.postings import Key
-from gencredits.ledger.store import GrantQuery, LedgerReader, LedgerStore, UnitHints, WriteUnit
+from gencredits.ledger.store import GrantQuery, LedgerReader, LedgerStore, WriteUnit
 from gencredits.plans import PlanCatalog, bundled_plans
 from gencredits.pricing import CatalogSet, Quote, quote
 
@@ -204,9 +204,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=self._replay_wallet,
         )
@@ -261,9 +259,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=self._replay_grant,
         )
@@ -286,9 +282,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(grant_id=grant_id),
             body=body,
             replay=self._replay_grant,
             locate=lambda uow: reads.find_grant(uow, grant_id).wallet_id,
@@ -385,9 +379,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=self._replay_job,
         )
@@ -412,9 +404,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=self._replay_job,
         )
@@ -444,9 +434,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=key,
-            hints=UnitHints(job_id=job_id),
             body=body,
             replay=self._replay_job,
             locate=lambda uow: reads.find_job(uow, job_id).wallet_id,

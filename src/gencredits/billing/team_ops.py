@@ -12,10 +12,10 @@ from typing import ClassVar
 from gencredits import limits
 from gencredits.errors import MemberNotFound, WalletExists, WalletNotFound
 from gencredits.ledger.model import Event, EventType, IdempotencyRecord, Wallet
-from gencredits.ledger.store import LedgerReader, UnitHints, WriteUnit
+from gencredits.ledger.store import LedgerReader, WriteUnit
 
 from . import teams
-from .inputs import Operation, check_id, check_int
+from .inputs import WalletOperation, check_id, check_int
 from .runner import Done, UnitRunner, need_wallet
 from .team_views import MemberView, TeamView, member_view
 from .teams import MEMBER, TEAM, Member, Team
@@ -27,7 +27,7 @@ CAP_MAX = limits.AMOUNT_MAX
 
 
 @dataclass(frozen=True, slots=True)
-class CreateTeam(Operation):
+class CreateTeam(WalletOperation):
     operation: ClassVar[str] = "create_team"
     wallet_id: str
     anchor_day: int | None = None
@@ -41,13 +41,9 @@ class CreateTeam(Operation):
         check_int("near_cap_percent", self.near_cap_percent, 1, 100)
         check_int("overdraft_limit", self.overdraft_limit, 0, limits.AMOUNT_MAX)
 
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
 
 @dataclass(frozen=True, slots=True)
-class SetMember(Operation):
+class SetMember(WalletOperation):
     operation: ClassVar[str] = "set_member"
     wallet_id: str
     member_id: str
@@ -62,13 +58,9 @@ class SetMember(Operation):
         if self.seat_credits is not None:
             check_int("seat_credits", self.seat_credits, 1, CAP_MAX)
 
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
-
 
 @dataclass(frozen=True, slots=True)
-class RemoveMember(Operation):
+class RemoveMember(WalletOperation):
     operation: ClassVar[str] = "remove_member"
     wallet_id: str
     member_id: str
@@ -76,10 +68,6 @@ class RemoveMember(Operation):
     def __post_init__(self) -> None:
         check_id("wallet_id", self.wallet_id)
         check_id("member_id", self.member_id)
-
-    @property
-    def scope(self) -> str:
-        return f"wallet:{self.wallet_id}"
 
 
 def _need_team(reader: LedgerReader | WriteUnit, wallet: Wallet | None, wallet_id: str) -> Team:
@@ -159,9 +147,7 @@ class TeamOperations:
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=idempotency_key,
-            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=self._replay_team,
         )
@@ -191,9 +177,7 @@ class TeamOperations:
 
         return self._runner.run(
             asked,
-            scope=asked.scope,
             key=key,
-            hints=UnitHints(wallet_id=wallet_id),
             body=body,
             replay=replay,
         )

@@ -136,6 +136,19 @@ class _Wire(BaseModel):
         _set(view, "__pydantic_private__", None)
         return view
 
+    @classmethod
+    def of_record(cls, record: object, /, **given: object) -> Self:
+        """The view of ``record``: each field is the record's attribute of the same name,
+        unless ``given`` (a field the record names otherwise, or does not hold); a field
+        with a default that is neither keeps its default.  Checked as the constructor
+        checks its arguments."""
+        values = {
+            name: given[name] if name in given else getattr(record, name)
+            for name in cls.model_fields
+            if name in given or hasattr(record, name)
+        }
+        return cls.model_validate(values)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON the service sends for this answer."""
         return self.model_dump(mode="json")

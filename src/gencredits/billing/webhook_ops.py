@@ -52,16 +52,7 @@ class WebhookView(Wire):
 
     @classmethod
     def of(cls, e: Endpoint) -> WebhookView:
-        return cls(
-            id=e.id,
-            url=e.url,
-            wallet_id=e.wallet_id,
-            types=e.types,
-            active=e.active,
-            failures=e.failures,
-            created_at=e.created_at,
-            disabled_at=e.disabled_at,
-        )
+        return cls.of_record(e)
 
 
 class DeliveryView(Wire):
@@ -79,19 +70,7 @@ class DeliveryView(Wire):
 
     @classmethod
     def of(cls, d: Delivery) -> DeliveryView:
-        return cls(
-            endpoint_id=d.endpoint_id,
-            event_id=d.event_id,
-            event_type=d.event_type,
-            wallet_id=d.wallet_id,
-            status=d.status,
-            attempts=d.attempts,
-            next_at=d.next_at,
-            created_at=d.created_at,
-            last_status=d.last_status,
-            last_error=d.last_error,
-            delivered_at=d.delivered_at,
-        )
+        return cls.of_record(d)
 
 
 def delivered_as(event: Event) -> tuple[str, ...]:

@@ -47,6 +47,18 @@ def _run(ctx: typer.Context, as_json: bool, work: Callable[[BillingAPI], Any], t
     console.print(text.format(**data), highlight=False, markup=False, soft_wrap=True)
 
 
+def _moves(
+    ctx: typer.Context,
+    as_json: bool,
+    idempotency_key: str | None,
+    work: Callable[[BillingAPI, str], Any],
+    text: str,
+) -> None:
+    """A command that moves credits: ``work`` under the caller's key or a fresh one."""
+    key = fresh_key(idempotency_key)
+    _run(ctx, as_json, lambda b: work(b, key), text)
+
+
 @app.command("plans")
 def plans_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The plan catalog: each plan's and pack's effective price per credit."""
@@ -94,11 +106,11 @@ def subscribe_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Subscribe a wallet to a plan: the first cycle's credits are granted at once."""
-    key = fresh_key(idempotency_key)
-    _run(
+    _moves(
         ctx,
         as_json,
-        lambda b: b.subscribe(wallet, plan, idempotency_key=key),
+        idempotency_key,
+        lambda b, k: b.subscribe(wallet, plan, idempotency_key=k),
         "subscription {id}: wallet {wallet_id} on {plan}, next cycle at {next_at}",
     )
 
@@ -115,11 +127,11 @@ def change_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Upgrade (at once or next cycle, as the catalog says) or downgrade (next cycle)."""
-    key = fresh_key(idempotency_key)
-    _run(
+    _moves(
         ctx,
         as_json,
-        lambda b: b.change_plan(subscription, plan, idempotency_key=key),
+        idempotency_key,
+        lambda b, k: b.change_plan(subscription, plan, idempotency_key=k),
         "subscription {id}: {outcome}, plan {plan}, pending {pending_plan}",
     )
 
@@ -133,20 +145,20 @@ def action_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel (credits stay to the cycle end), resume, or mark past due."""
-    key = fresh_key(idempotency_key)
     if action not in _ACTIONS:
         raise typer.BadParameter(f"one of {', '.join(_ACTIONS)}", param_hint="ACTION")
 
-    def work(b: BillingAPI) -> Any:
+    def work(b: BillingAPI, key: str) -> Any:
         if action == "cancel":
             return b.cancel_subscription(subscription, idempotency_key=key)
         if action == "resume":
             return b.resume_subscription(subscription, idempotency_key=key)
         return b.mark_past_due(subscription, idempotency_key=key)
 
-    _run(
+    _moves(
         ctx,
         as_json,
+        idempotency_key,
         work,
         "subscription {id}: {state} ({outcome}), next at {next_at}",
     )
@@ -191,12 +203,12 @@ def buy_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Buy a pack: its credits and bonus as two linked grants."""
-    key = fresh_key(idempotency_key)
-    _run(
+    _moves(
         ctx,
         as_json,
-        lambda b: b.purchase(wallet, pack, purchase_id=purchase_id, idempotency_key=key),
-        "purchase {id}: {credits} credits + {bonus_credits} bonus to {wallet_id} ({outcome})",
+        idempotency_key,
+        lambda b, k: b.purchase(wallet, pack, purchase_id=purchase_id, idempotency_key=k),
+        "purchase {id}: {pack_credits} credits + {bonus_credits} bonus to {wallet_id} ({outcome})",
     )
 
 
@@ -211,14 +223,19 @@ def refund_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Take back what is left of a purchase (``--chargeback``: and freeze the wallet)."""
-    key = fresh_key(idempotency_key)
 
-    def work(b: BillingAPI) -> Any:
+    def work(b: BillingAPI, key: str) -> Any:
         if chargeback:
             return b.chargeback_purchase(purchase, idempotency_key=key)
         return b.refund_purchase(purchase, idempotency_key=key)
 
-    _run(ctx, as_json, work, "purchase {id}: {state}, took back {taken_back}, spent {spent}")
+    _moves(
+        ctx,
+        as_json,
+        idempotency_key,
+        work,
+        "purchase {id}: {state}, took back {taken_back}, spent {spent}",
+    )
 
 
 @app.command("unfreeze")
@@ -226,11 +243,11 @@ def unfreeze_command(
     ctx: typer.Context, wallet: WalletArg, idempotency_key: KeyOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Lift a wallet's freeze (after a chargeback): it takes submissions again."""
-    key = fresh_key(idempotency_key)
-    _run(
+    _moves(
         ctx,
         as_json,
-        lambda b: b.set_frozen(wallet, None, idempotency_key=key),
+        idempotency_key,
+        lambda b, k: b.set_frozen(wallet, None, idempotency_key=k),
         "wallet {id}: unfrozen, available {available}",
     )
 
@@ -246,10 +263,10 @@ def freeze_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Freeze a wallet: it refuses new submissions (wallet_frozen) until unfrozen."""
-    key = fresh_key(idempotency_key)
-    _run(
+    _moves(
         ctx,
         as_json,
-        lambda b: b.set_frozen(wallet, reason, idempotency_key=key),
+        idempotency_key,
+        lambda b, k: b.set_frozen(wallet, reason, idempotency_key=k),
         "wallet {id}: frozen ({frozen})",
     )

@@ -6,12 +6,16 @@ prints the answer (a team or a member) as the API sends it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from gencredits.cli._app import JsonOpt, app, call_billing, console, print_json
+
+if TYPE_CHECKING:
+    from gencredits.billing import BillingAPI
 
 team_app = typer.Typer(help="Team wallets: members, caps per cycle, seats.", no_args_is_help=True)
 app.add_typer(team_app, name="team")
@@ -33,11 +37,29 @@ def _member_text(d: dict[str, Any]) -> str:
     return f"member {d['member_id']}{state}: used {d['used']} this cycle, {cap}{seat}"
 
 
-def _print_member(as_json: bool, d: dict[str, Any]) -> None:
+def _team_text(d: dict[str, Any]) -> str:
+    return (
+        f"team {d['wallet_id']}: cycle {d['cycle_start']} to {d['cycle_end']} "
+        f"(anchor day {d['anchor_day']})"
+    )
+
+
+def _answer(
+    ctx: typer.Context,
+    as_json: bool,
+    work: Callable[[BillingAPI], Any],
+    text: Callable[[dict[str, Any]], str],
+    *,
+    existing: bool = False,
+) -> dict[str, Any] | None:
+    """The answer of ``work``: printed whole with ``--json`` (None is returned), else its
+    line ``text`` is printed and its data returned for the rest."""
+    d: dict[str, Any] = call_billing(ctx, as_json, work, existing=existing).to_dict()
     if as_json:
         print_json(d)
-    else:
-        console.print(_member_text(d), highlight=False, markup=False, soft_wrap=True)
+        return None
+    console.print(text(d), highlight=False, markup=False, soft_wrap=True)
+    return d
 
 
 @team_app.command("create")
@@ -60,7 +82,7 @@ def team_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Make a team wallet (created when missing) or change its cycle anchor day."""
-    view = call_billing(
+    _answer(
         ctx,
         as_json,
         lambda api: api.create_team(
@@ -69,31 +91,18 @@ def team_create(
             near_cap_percent=near_cap_percent,
             idempotency_key=idempotency_key,
         ),
-    )
-    d = view.to_dict()
-    if as_json:
-        print_json(d)
-        return
-    console.print(
-        f"team {d['wallet_id']} ({d['outcome']}): cycle {d['cycle_start']} to {d['cycle_end']}",
-        highlight=False,
-        markup=False,
+        lambda d: (
+            f"team {d['wallet_id']} ({d['outcome']}): cycle {d['cycle_start']} to {d['cycle_end']}"
+        ),
     )
 
 
 @team_app.command("show")
 def team_show(ctx: typer.Context, team: TeamArg, as_json: JsonOpt = False) -> None:
     """The team's current cycle and each member's cap, seat and usage in it."""
-    d = call_billing(ctx, as_json, lambda api: api.get_team(team), existing=True).to_dict()
-    if as_json:
-        print_json(d)
+    d = _answer(ctx, as_json, lambda api: api.get_team(team), _team_text, existing=True)
+    if d is None:
         return
-    console.print(
-        f"team {d['wallet_id']}: cycle {d['cycle_start']} to {d['cycle_end']} "
-        f"(anchor day {d['anchor_day']})",
-        highlight=False,
-        markup=False,
-    )
     table = Table("member", "active", "used", "cap", "cap left", "seat", "seat left")
     for m in d["members"]:
         table.add_row(
@@ -125,14 +134,14 @@ def team_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a member, or change their cap and seat allowance."""
-    view = call_billing(
+    _answer(
         ctx,
         as_json,
         lambda api: api.set_member(
             team, member, cap=cap, seat_credits=seat_credits, idempotency_key=idempotency_key
         ),
+        _member_text,
     )
-    _print_member(as_json, view.to_dict())
 
 
 @team_app.command("remove")
@@ -144,7 +153,9 @@ def team_remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove a member; their pending jobs still resolve and refund."""
-    view = call_billing(
-        ctx, as_json, lambda api: api.remove_member(team, member, idempotency_key=idempotency_key)
+    _answer(
+        ctx,
+        as_json,
+        lambda api: api.remove_member(team, member, idempotency_key=idempotency_key),
+        _member_text,
     )
-    _print_member(as_json, view.to_dict())

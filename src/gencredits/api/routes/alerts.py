@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Depends, Query
 from starlette.concurrency import run_in_threadpool
 
-from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
-from gencredits.api.body import StrictBodyRoute
+from gencredits.api.auth import AdminKey, ReadKey
 from gencredits.api.errors import error_responses
-from gencredits.api.routes.billing import Cursor, Limit, OptionalIdempotencyHeader, WalletId
+from gencredits.api.routes.common import Change, Cursor, Limit, Routes, WalletId, change_of
 from gencredits.api.schemas import (
     AlertsSet,
     DeliverReportPublic,
@@ -29,62 +28,37 @@ from gencredits.billing.alert_ops import AlertsView
 from gencredits.billing.webhook_ops import DeliveryView, WebhookView
 from gencredits.limits import ID_LEN_MAX
 
-router = APIRouter(prefix="/v1", route_class=StrictBodyRoute)
+_route = Routes()
+router = _route.router
 
-READ = error_responses(401, 403, 404, 422, 503)
-WRITE = error_responses(401, 403, 404, 409, 422, 503)
 EndpointId = WalletId
+OnWallet = Annotated[Change, Depends(change_of("wallet_id", ID_LEN_MAX))]
 
 
-@router.post(
-    "/wallets/{wallet_id}/alerts",
-    tags=["alerts"],
-    response_model=AlertsView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
-async def set_alerts(
-    wallet_id: WalletId,
-    body: AlertsSet,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: OptionalIdempotencyHeader = None,
-) -> AlertsView:
+@_route.writes("/wallets/{wallet_id}/alerts", "alerts", AlertsView)
+async def set_alerts(body: AlertsSet, call: OnWallet) -> AlertsView:
     """Set the wallet's alert rules (replacing earlier ones): levels of available credits,
     depleted, and an automatic top-up request.  One alert per crossing of a level."""
     return await run_in_threadpool(
-        services.billing.set_alerts,
-        wallet_id,
+        call.billing.set_alerts,
+        call.id,
         below=body.below,
         depleted=body.depleted,
         topup_below=body.topup_below,
         topup_amount=body.topup_amount,
         expiring_days=body.expiring_days,
-        idempotency_key=idempotency_key,
+        idempotency_key=call.idempotency_key,
     )
 
 
-@router.get(
-    "/wallets/{wallet_id}/alerts",
-    tags=["alerts"],
-    response_model=AlertsView,
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["read"],
-)
+@_route.reads("/wallets/{wallet_id}/alerts", "alerts", AlertsView)
 async def get_alerts(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> AlertsView:
     """The wallet's rules, which are fired now, and its top-up requests (grant each with
     its id as the idempotency key)."""
     return await run_in_threadpool(services.billing.get_alerts, wallet_id)
 
 
-@router.post(
-    "/webhooks",
-    tags=["webhooks"],
-    status_code=201,
-    response_model=WebhookView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["admin"],
-)
+@_route.writes("/webhooks", "webhooks", WebhookView, created=True, scope="admin")
 async def add_webhook(body: WebhookCreate, services: ServicesDep, _key: AdminKey) -> WebhookView:
     """Register an endpoint for one wallet's events (or all) of some types (``*``: all)."""
     return await run_in_threadpool(
@@ -97,24 +71,12 @@ async def add_webhook(body: WebhookCreate, services: ServicesDep, _key: AdminKey
     )
 
 
-@router.get(
-    "/webhooks",
-    tags=["webhooks"],
-    response_model=WebhookList,
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["admin"],
-)
+@_route.reads("/webhooks", "webhooks", WebhookList, scope="admin")
 async def list_webhooks(services: ServicesDep, _key: AdminKey) -> WebhookList:
     return WebhookList(items=await run_in_threadpool(services.billing.list_webhooks))
 
 
-@router.post(
-    "/webhooks/{endpoint_id}/enable",
-    tags=["webhooks"],
-    response_model=WebhookView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["admin"],
-)
+@_route.writes("/webhooks/{endpoint_id}/enable", "webhooks", WebhookView, scope="admin")
 async def enable_webhook(
     endpoint_id: EndpointId, services: ServicesDep, _key: AdminKey
 ) -> WebhookView:
@@ -122,13 +84,7 @@ async def enable_webhook(
     return await run_in_threadpool(services.billing.enable_webhook, endpoint_id)
 
 
-@router.get(
-    "/webhooks/deliveries",
-    tags=["webhooks"],
-    response_model=DeliveryPage,
-    responses=READ,
-    openapi_extra=SCOPE_EXTRA["admin"],
-)
+@_route.reads("/webhooks/deliveries", "webhooks", DeliveryPage, scope="admin")
 async def webhook_deliveries(
     services: ServicesDep,
     _key: AdminKey,
@@ -143,12 +99,11 @@ async def webhook_deliveries(
     return DeliveryPage.model_construct(items=page.items, next_cursor=page.next_cursor)
 
 
-@router.post(
+@_route.writes(
     "/webhooks/{endpoint_id}/deliveries/{event_id}/redeliver",
-    tags=["webhooks"],
-    response_model=DeliveryView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["admin"],
+    "webhooks",
+    DeliveryView,
+    scope="admin",
 )
 async def redeliver(
     endpoint_id: EndpointId, event_id: EndpointId, services: ServicesDep, _key: AdminKey
@@ -157,12 +112,12 @@ async def redeliver(
     return await run_in_threadpool(services.billing.redeliver, endpoint_id, event_id)
 
 
-@router.post(
+@_route.writes(
     "/admin/deliver",
-    tags=["admin"],
-    response_model=DeliverReportPublic,
+    "admin",
+    DeliverReportPublic,
+    scope="admin",
     responses=error_responses(401, 403, 503),
-    openapi_extra=SCOPE_EXTRA["admin"],
 )
 async def deliver(services: ServicesDep, _key: AdminKey) -> DeliverReportPublic:
     """Run the deliverer once now: enqueue new events, attempt what is due."""

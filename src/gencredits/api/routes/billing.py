@@ -19,19 +19,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
-from gencredits.api.body import StrictBodyRoute
 from gencredits.api.errors import error_responses
-from gencredits.api.keys import ApiKey
+from gencredits.api.routes.common import (
+    Cursor,
+    IdempotencyHeader,
+    JobId,
+    Limit,
+    OptionalIdempotencyHeader,
+    Routes,
+    WalletId,
+    Write,
+    write_of,
+)
 from gencredits.api.schemas import (
     CALLBACK_KEY_PREFIX,
     AuditReport,
@@ -48,61 +55,23 @@ from gencredits.api.schemas import (
     WalletPage,
 )
 from gencredits.api.state import Services, ServicesDep
-from gencredits.billing import Billing
-from gencredits.billing.views import (
-    GrantView,
-    JobView,
-    ListOrder,
-    Page,
-    SweepReport,
-    WalletView,
-)
+from gencredits.billing.views import GrantView, JobView, ListOrder, Page, SweepReport, WalletView
 from gencredits.errors import AuthenticationFailed
-from gencredits.limits import (
-    CURSOR_LEN_MAX,
-    GRANT_KIND_LEN_MAX,
-    ID_LEN_MAX,
-    JOB_ID_LEN_MAX,
-    KEY_LEN_MAX,
-    PAGE_MAX,
-)
+from gencredits.limits import GRANT_KIND_LEN_MAX, ID_LEN_MAX
 
-router = APIRouter(prefix="/v1", route_class=StrictBodyRoute)
+_route = Routes()
+router = _route.router
 
-IdempotencyHeader = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=KEY_LEN_MAX,
-        description="The caller's key for this operation; send the same one on every retry.",
-    ),
-]
-OptionalIdempotencyHeader = Annotated[
-    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=KEY_LEN_MAX)
-]
-#: Ids in paths: printable, bounded (PostgreSQL cannot even compare a text with a NUL in it).
-PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-WalletId = Annotated[str, Path(max_length=ID_LEN_MAX, pattern=PRINTABLE)]
-JobId = Annotated[str, Path(max_length=JOB_ID_LEN_MAX, pattern=PRINTABLE)]
-GrantId = Annotated[str, Path(max_length=JOB_ID_LEN_MAX, pattern=PRINTABLE)]
-Cursor = Annotated[
-    str | None, Query(max_length=CURSOR_LEN_MAX, description="next_cursor of the last page")
-]
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
+GrantId = JobId
 NewestFirst = Annotated[
     ListOrder, Query(description="desc: newest first (the default); asc: oldest first.")
 ]
 ById = Annotated[ListOrder, Query(description="asc: by id, a to z (the default); desc: z to a.")]
 
-# 503: the database (or, on a key-cache miss, the key lookup) is unreachable.
-READ = error_responses(401, 403, 404, 422, 503)
-WRITE = error_responses(401, 403, 404, 409, 422, 503)
 SUBMIT = error_responses(401, 402, 403, 404, 409, 422, 423, 503)
 
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 _P = TypeVar("_P", bound=Page[Any])
+_reads, _writes = _route.reads, _route.writes
 
 
 def _named(kind: type[_P], page: Page[Any]) -> _P:
@@ -110,53 +79,10 @@ def _named(kind: type[_P], page: Page[Any]) -> _P:
     return cast(_P, kind.model_construct(items=page.items, next_cursor=page.next_cursor))
 
 
-def _reads(path: str, tag: str, model: type[BaseModel]) -> Callable[[_F], _F]:
-    """A GET route that a ``read`` key may call."""
-    return router.get(
-        path, tags=[tag], response_model=model, responses=READ, openapi_extra=SCOPE_EXTRA["read"]
-    )
-
-
-def _writes(
-    path: str,
-    tag: str,
-    model: type[BaseModel],
-    *,
-    created: bool = False,
-    responses: dict[int | str, dict[str, Any]] = WRITE,
-) -> Callable[[_F], _F]:
-    """A POST route that moves credits, for a ``billing`` key."""
-    return router.post(
-        path,
-        tags=[tag],
-        status_code=201 if created else 200,
-        response_model=model,
-        responses=responses,
-        openapi_extra=SCOPE_EXTRA["billing"],
-    )
-
-
-@dataclass(frozen=True)
-class WalletWrite:
-    """What every POST that adds to a wallet (a grant, a job, a free job) takes besides its
-    body: the wallet in the path, a ``billing`` key, and the required ``Idempotency-Key``."""
-
-    wallet_id: str
-    billing: Billing
-    key: ApiKey
-    idempotency_key: str
-
-
-async def wallet_write(
-    wallet_id: WalletId,
-    services: ServicesDep,
-    key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> WalletWrite:
-    """Checked in the order FastAPI checks a route's own parameters (key, path, header)."""
-    return WalletWrite(wallet_id, services.billing, key, idempotency_key)
-
-
+#: What every POST that adds to a wallet (a grant, a job, a free job) takes besides its
+#: body: the wallet in the path, a ``billing`` key, and the required ``Idempotency-Key``.
+WalletWrite = Write
+wallet_write = write_of("wallet_id", ID_LEN_MAX)
 WalletWriteDep = Annotated[WalletWrite, Depends(wallet_write)]
 
 
@@ -237,7 +163,7 @@ async def create_grant(body: GrantCreate, call: WalletWriteDep) -> GrantView:
     """Add credits to a wallet: a monthly allowance, a purchased pack, a bonus..."""
     return await run_in_threadpool(
         call.billing.grant,
-        call.wallet_id,
+        call.id,
         body.amount,
         kind=body.kind,
         priority=body.priority,
@@ -298,7 +224,7 @@ async def submit_job(body: JobCreate, call: WalletWriteDep) -> JobView:
     the wallet cannot cover it (nothing recorded)."""
     return await run_in_threadpool(
         call.billing.submit,
-        call.wallet_id,
+        call.id,
         body.model,
         body.params,
         generations=body.generations,
@@ -315,7 +241,7 @@ async def record_free_job(body: FreeJobCreate, call: WalletWriteDep) -> JobView:
     """Record zero-cost usage (scheduling, publishing, voiceover) so it shows in usage."""
     return await run_in_threadpool(
         call.billing.record_free_job,
-        call.wallet_id,
+        call.id,
         body.kind,
         submitted_by=body.submitted_by or call.key.id,
         idempotency_key=call.idempotency_key,

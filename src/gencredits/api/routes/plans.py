@@ -8,16 +8,14 @@ that moves credits, as on the other billing routes.  Freezes and the tick need a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Path
-from pydantic import BaseModel
+from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
 
-from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
-from gencredits.api.body import StrictBodyRoute
+from gencredits.api.auth import AdminKey, ReadKey
 from gencredits.api.errors import error_responses
+from gencredits.api.routes.common import IdempotencyHeader, JobId, Routes, WalletId, Write, write_of
 from gencredits.api.schemas import (
     ChargebackCreate,
     FreezeUpdate,
@@ -29,61 +27,28 @@ from gencredits.api.schemas import (
 from gencredits.api.state import ServicesDep
 from gencredits.billing.plan_views import PurchaseView, SubscriptionView, TickReport
 from gencredits.billing.views import WalletView
-from gencredits.limits import ID_LEN_MAX, JOB_ID_LEN_MAX, KEY_LEN_MAX
+from gencredits.limits import ID_LEN_MAX, JOB_ID_LEN_MAX
 
-router = APIRouter(prefix="/v1", route_class=StrictBodyRoute)
+_route = Routes()
+router = _route.router
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-WalletId = Annotated[str, Path(max_length=ID_LEN_MAX, pattern=PRINTABLE)]
-SubscriptionId = Annotated[str, Path(max_length=JOB_ID_LEN_MAX, pattern=PRINTABLE)]
-PurchaseId = Annotated[str, Path(max_length=ID_LEN_MAX, pattern=PRINTABLE)]
-IdempotencyHeader = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=KEY_LEN_MAX,
-        description="The caller's key for this operation; send the same one on every retry.",
-    ),
-]
-READ = error_responses(401, 403, 404, 422, 503)
-WRITE = error_responses(401, 403, 404, 409, 422, 503)
-
-
-def _reads(path: str, tag: str, model: type[BaseModel]) -> Callable[[_F], _F]:
-    return router.get(
-        path, tags=[tag], response_model=model, responses=READ, openapi_extra=SCOPE_EXTRA["read"]
-    )
-
-
-def _writes(
-    path: str, tag: str, model: type[BaseModel], *, created: bool = False, scope: str = "billing"
-) -> Callable[[_F], _F]:
-    return router.post(
-        path,
-        tags=[tag],
-        status_code=201 if created else 200,
-        response_model=model,
-        responses=WRITE,
-        openapi_extra=SCOPE_EXTRA[scope],
-    )
+SubscriptionId = JobId
+PurchaseId = WalletId
+#: A POST that moves credits: on a wallet, a subscription, a purchase (see :class:`Write`).
+OnWallet = Annotated[Write, Depends(write_of("wallet_id", ID_LEN_MAX))]
+OnSubscription = Annotated[Write, Depends(write_of("subscription_id", JOB_ID_LEN_MAX))]
+OnPurchase = Annotated[Write, Depends(write_of("purchase_id", ID_LEN_MAX))]
+_reads, _writes = _route.reads, _route.writes
 
 
 # --- subscriptions ------------------------------------------------------------------------
 
 
 @_writes("/wallets/{wallet_id}/subscriptions", "subscriptions", SubscriptionView, created=True)
-async def create_subscription(
-    wallet_id: WalletId,
-    body: SubscriptionCreate,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> SubscriptionView:
+async def create_subscription(body: SubscriptionCreate, call: OnWallet) -> SubscriptionView:
     """Subscribe the wallet to a plan: cycles anchored on now, the first granted at once."""
     return await run_in_threadpool(
-        services.billing.subscribe, wallet_id, body.plan, idempotency_key=idempotency_key
+        call.billing.subscribe, call.id, body.plan, idempotency_key=call.idempotency_key
     )
 
 
@@ -104,65 +69,40 @@ async def get_subscription(
 
 
 @_writes("/subscriptions/{subscription_id}/plan", "subscriptions", SubscriptionView)
-async def change_plan(
-    subscription_id: SubscriptionId,
-    body: PlanChange,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> SubscriptionView:
+async def change_plan(body: PlanChange, call: OnSubscription) -> SubscriptionView:
     """Upgrade (at once or at the next cycle, as the catalog says) or downgrade (next
     cycle); ``outcome`` is ``immediate``, ``next_cycle`` or ``unchanged``."""
     return await run_in_threadpool(
-        services.billing.change_plan, subscription_id, body.plan, idempotency_key=idempotency_key
+        call.billing.change_plan, call.id, body.plan, idempotency_key=call.idempotency_key
     )
 
 
 @_writes("/subscriptions/{subscription_id}/cancel", "subscriptions", SubscriptionView)
-async def cancel_subscription(
-    subscription_id: SubscriptionId,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> SubscriptionView:
+async def cancel_subscription(call: OnSubscription) -> SubscriptionView:
     """No renewal: granted credits stay to the cycle end."""
     return await run_in_threadpool(
-        services.billing.cancel_subscription, subscription_id, idempotency_key=idempotency_key
+        call.billing.cancel_subscription, call.id, idempotency_key=call.idempotency_key
     )
 
 
 @_writes("/subscriptions/{subscription_id}/resume", "subscriptions", SubscriptionView)
-async def resume_subscription(
-    subscription_id: SubscriptionId,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> SubscriptionView:
+async def resume_subscription(call: OnSubscription) -> SubscriptionView:
     """Undo a cancel before the cycle end, or end a past-due state once paid."""
     return await run_in_threadpool(
-        services.billing.resume_subscription, subscription_id, idempotency_key=idempotency_key
+        call.billing.resume_subscription, call.id, idempotency_key=call.idempotency_key
     )
 
 
 @_writes("/subscriptions/{subscription_id}/past-due", "subscriptions", SubscriptionView)
-async def mark_past_due(
-    subscription_id: SubscriptionId,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> SubscriptionView:
+async def mark_past_due(call: OnSubscription) -> SubscriptionView:
     """A payment failed: nothing new is granted, nothing is taken away."""
     return await run_in_threadpool(
-        services.billing.mark_past_due, subscription_id, idempotency_key=idempotency_key
+        call.billing.mark_past_due, call.id, idempotency_key=call.idempotency_key
     )
 
 
-@router.post(
-    "/admin/tick",
-    tags=["admin"],
-    response_model=TickReport,
-    responses=error_responses(401, 403, 503),
-    openapi_extra=SCOPE_EXTRA["admin"],
+@_writes(
+    "/admin/tick", "admin", TickReport, scope="admin", responses=error_responses(401, 403, 503)
 )
 async def tick(services: ServicesDep, _key: AdminKey) -> TickReport:
     """Renew the subscriptions due now, each missed cycle once (the service also does this
@@ -174,20 +114,14 @@ async def tick(services: ServicesDep, _key: AdminKey) -> TickReport:
 
 
 @_writes("/wallets/{wallet_id}/purchases", "purchases", PurchaseView, created=True)
-async def create_purchase(
-    wallet_id: WalletId,
-    body: PurchaseCreate,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> PurchaseView:
+async def create_purchase(body: PurchaseCreate, call: OnWallet) -> PurchaseView:
     """A pack was paid for: its credits and bonus as two linked grants."""
     return await run_in_threadpool(
-        services.billing.purchase,
-        wallet_id,
+        call.billing.purchase,
+        call.id,
         body.pack,
         purchase_id=body.purchase_id,
-        idempotency_key=idempotency_key,
+        idempotency_key=call.idempotency_key,
     )
 
 
@@ -199,32 +133,21 @@ async def get_purchase(
 
 
 @_writes("/purchases/{purchase_id}/refund", "purchases", PurchaseView)
-async def refund_purchase(
-    purchase_id: PurchaseId,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> PurchaseView:
+async def refund_purchase(call: OnPurchase) -> PurchaseView:
     """Take back what is left of the purchase's credits and bonus, never more."""
     return await run_in_threadpool(
-        services.billing.refund_purchase, purchase_id, idempotency_key=idempotency_key
+        call.billing.refund_purchase, call.id, idempotency_key=call.idempotency_key
     )
 
 
 @_writes("/purchases/{purchase_id}/chargeback", "purchases", PurchaseView)
-async def chargeback_purchase(
-    purchase_id: PurchaseId,
-    body: ChargebackCreate,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: IdempotencyHeader,
-) -> PurchaseView:
+async def chargeback_purchase(body: ChargebackCreate, call: OnPurchase) -> PurchaseView:
     """As a refund, and the wallet is frozen (``freeze``): submissions answer 423."""
     return await run_in_threadpool(
-        services.billing.chargeback_purchase,
-        purchase_id,
+        call.billing.chargeback_purchase,
+        call.id,
         freeze=body.freeze,
-        idempotency_key=idempotency_key,
+        idempotency_key=call.idempotency_key,
     )
 
 

@@ -8,28 +8,39 @@ optional: a team and a member are their own natural keys.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from gencredits.api.auth import SCOPE_EXTRA, BillingKey, ReadKey
-from gencredits.api.body import StrictBodyRoute
-from gencredits.api.errors import error_responses
-from gencredits.api.routes.billing import OptionalIdempotencyHeader, WalletId
+from gencredits.api.auth import BillingKey, ReadKey
+from gencredits.api.routes.common import (
+    WRITE,
+    Change,
+    OptionalIdempotencyHeader,
+    Routes,
+    WalletId,
+    change_of,
+)
 from gencredits.api.schemas import MemberSet, TeamCreate
 from gencredits.api.state import ServicesDep
 from gencredits.billing.team_views import MemberView, TeamView
+from gencredits.limits import ID_LEN_MAX
 
-router = APIRouter(prefix="/v1", route_class=StrictBodyRoute, tags=["teams"])
+_route = Routes()
+router = _route.router
 
-WRITE = error_responses(401, 403, 404, 409, 422, 503)
 MemberId = WalletId
+#: A change to a team: the team wallet in the path, a ``billing`` key, an optional key.
+OnTeam = Annotated[Change, Depends(change_of("wallet_id", ID_LEN_MAX))]
 
 
-@router.post(
+@_route.writes(
     "/teams",
-    status_code=201,
-    response_model=TeamView,
+    "teams",
+    TeamView,
+    created=True,
     responses={
         200: {
             "model": TeamView,
@@ -38,7 +49,6 @@ MemberId = WalletId
         },
         **WRITE,
     },
-    openapi_extra=SCOPE_EXTRA["billing"],
 )
 async def create_team(
     body: TeamCreate,
@@ -61,48 +71,27 @@ async def create_team(
     return view
 
 
-@router.get(
-    "/teams/{wallet_id}",
-    response_model=TeamView,
-    responses=error_responses(401, 403, 404, 422, 503),
-    openapi_extra=SCOPE_EXTRA["read"],
-)
+@_route.reads("/teams/{wallet_id}", "teams", TeamView)
 async def get_team(wallet_id: WalletId, services: ServicesDep, _key: ReadKey) -> TeamView:
     """The team's current cycle and each member's cap, seat allowance and usage in it."""
     return await run_in_threadpool(services.billing.get_team, wallet_id)
 
 
-@router.post(
-    "/teams/{wallet_id}/members",
-    response_model=MemberView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
-async def set_member(
-    wallet_id: WalletId,
-    body: MemberSet,
-    services: ServicesDep,
-    _key: BillingKey,
-    idempotency_key: OptionalIdempotencyHeader = None,
-) -> MemberView:
+@_route.writes("/teams/{wallet_id}/members", "teams", MemberView)
+async def set_member(body: MemberSet, call: OnTeam) -> MemberView:
     """Add a member, or change their cap (credits per cycle, held + charged) and seat
     allowance.  A member over their cap gets ``402 member_cap_exceeded`` on submit."""
     return await run_in_threadpool(
-        services.billing.set_member,
-        wallet_id,
+        call.billing.set_member,
+        call.id,
         body.member_id,
         cap=body.cap,
         seat_credits=body.seat_credits,
-        idempotency_key=idempotency_key,
+        idempotency_key=call.idempotency_key,
     )
 
 
-@router.post(
-    "/teams/{wallet_id}/members/{member_id}/remove",
-    response_model=MemberView,
-    responses=WRITE,
-    openapi_extra=SCOPE_EXTRA["billing"],
-)
+@_route.writes("/teams/{wallet_id}/members/{member_id}/remove", "teams", MemberView)
 async def remove_member(
     wallet_id: WalletId,
     member_id: MemberId,
