@@ -163,6 +163,8 @@ def event_row(e: Event) -> dict[str, Any]:
         "payload": dict(e.payload),
         "created_at": e.created_at,
         "published_at": None,
+        "wallet_version": e.wallet_version,
+        "version_seq": e.version_seq,
     }
 
 

@@ -70,6 +70,7 @@ from gencredits.storage.sql.statements import (
     UPDATE_WALLET,
     WALLET_GRANTS,
 )
+from gencredits.storage.sql.versions import bump_version
 
 __all__ = [
     "SqlReader",
@@ -376,6 +377,8 @@ class SqlReader(PlanReads):
                 payload=r.payload,
                 seq=r.seq,
                 txid=r.txid,
+                wallet_version=r.wallet_version,
+                version_seq=r.version_seq,
             )
             for r in self.c.execute(q)
         ]
@@ -451,6 +454,11 @@ class SqlUnit(SqlReader, PlanWrites):
     """A unit of work (:class:`~gencredits.ledger.store.WriteUnit`) on one connection, inside
     its writing transaction; the reads of :class:`SqlReader` come with it."""
 
+    def __init__(self, conn: Connection, backend: str) -> None:
+        super().__init__(conn, backend)
+        #: wallet -> (the version this unit set, how many events it emitted for it)
+        self.stamps: dict[str, tuple[int | None, int]] = {}
+
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
         q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
         row = self.c.execute(q, {"id": wallet_id}).first()
@@ -489,7 +497,16 @@ class SqlUnit(SqlReader, PlanWrites):
         self.c.execute(INSERT_IDEM, rows.idempotency_row(record))
 
     def emit(self, event: Event) -> None:
-        self.c.execute(INSERT_EVENT, rows.event_row(event))
+        """Insert the event, stamped with the wallet's version: the unit's first event for
+        the wallet bumps it (under the wallet's lock, see :mod:`.versions`)."""
+        version, place = self.stamps.get(event.wallet_id) or (
+            bump_version(self.c, event.wallet_id),
+            0,
+        )
+        self.stamps[event.wallet_id] = (version, place + 1)
+        seq = None if version is None else place
+        stamped = replace(event, wallet_version=version, version_seq=seq)
+        self.c.execute(INSERT_EVENT, rows.event_row(stamped))
 
     def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
         row = {"wallet_id": wallet_id, "kind": kind, "key": key, "data": dict(data)}
