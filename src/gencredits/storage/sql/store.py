@@ -458,6 +458,8 @@ class SqlUnit(SqlReader, PlanWrites):
         super().__init__(conn, backend)
         #: wallet -> (the version this unit set, how many events it emitted for it)
         self.stamps: dict[str, tuple[int | None, int]] = {}
+        #: PostgreSQL: the id that orders this unit's events (see :mod:`.versions`)
+        self.order: int | None = None
 
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
         q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
@@ -499,13 +501,17 @@ class SqlUnit(SqlReader, PlanWrites):
     def emit(self, event: Event) -> None:
         """Insert the event, stamped with the wallet's version: the unit's first event for
         the wallet bumps it (under the wallet's lock, see :mod:`.versions`)."""
-        version, place = self.stamps.get(event.wallet_id) or (
-            bump_version(self.c, event.wallet_id),
-            0,
-        )
+        stamp = self.stamps.get(event.wallet_id)
+        if stamp is None:
+            first = not self.stamps and self.backend == "postgresql"
+            version, order = bump_version(self.c, event.wallet_id, order=first)
+            if first:
+                self.order = order
+            stamp = (version, 0)
+        version, place = stamp
         self.stamps[event.wallet_id] = (version, place + 1)
         seq = None if version is None else place
-        stamped = replace(event, wallet_version=version, version_seq=seq)
+        stamped = replace(event, wallet_version=version, version_seq=seq, txid=self.order)
         self.c.execute(INSERT_EVENT, rows.event_row(stamped))
 
     def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
