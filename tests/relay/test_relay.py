@@ -204,3 +204,33 @@ def test_the_command_publishes_once_and_names_a_bad_stream(
     _check_once_in_order(stream, _all_events(store))
     bad = runner.invoke(app, [*base, "--stream", "no.dots", "--once"])
     assert bad.exit_code != 0 and "stream: 'no.dots' is not allowed" in str(bad.exception)
+
+
+def test_the_service_relays_with_its_relay_setting(tmp_path: Path, stream: Stream) -> None:
+    """``serve --relay URL`` sets ``relay_nats_url``: each worker runs the relay."""
+    from fastapi.testclient import TestClient
+
+    from gencredits.api import create_app
+    from gencredits.config import Settings
+
+    url = f"sqlite:///{tmp_path}/service.db"
+    upgrade(make_engine(url))  # as `serve` does first
+    settings = Settings(
+        database_url=url,
+        relay_nats_url=stream.url,
+        relay_stream=stream.name,
+        relay_subject=stream.subject,
+        sweep_interval_s=0,
+        webhook_interval_s=0,
+    )
+    app = create_app(settings)
+    with TestClient(app):
+        billing = app.state.services.billing
+        billing.create_wallet("w.1", idempotency_key="c")
+        billing.grant("w.1", 5, kind="promotional", idempotency_key="g")
+        deadline = time.monotonic() + 10
+        while stream.count() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    [created, granted] = [json.loads(m.data) for m in stream.messages()]
+    assert (created["type"], created["wallet_version"]) == ("wallet.created", 1)
+    assert (granted["type"], granted["wallet_version"]) == ("grant.created", 2)

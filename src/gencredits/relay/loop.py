@@ -42,6 +42,7 @@ __all__ = [
     "RelayProgress",
     "Target",
     "parse_cursor",
+    "relay_forever",
 ]
 
 log = logging.getLogger("gencredits.relay")
@@ -196,6 +197,22 @@ class Relay:
         self.progress.waits.append(wait)
         log.warning("relay: %s; trying again in %.1f s", exc.message, wait)
         await _wait(stop or asyncio.Event(), wait)
+
+
+async def relay_forever(relay: Relay, *, poll_s: float = 0.5) -> None:
+    """:meth:`Relay.run` until cancelled (the service's background task), through any
+    error: logged, then tried again after the backoff's wait; the target closed at the end."""
+    stop = asyncio.Event()
+    try:
+        while True:
+            try:
+                await relay.run(stop, poll_s=poll_s)
+            except Exception:  # the database away, say: never let the relay stop for good
+                wait = relay.backoff.next_wait()
+                log.exception("relay failed; starting again in %.1f s", wait)
+                await asyncio.sleep(wait)
+    finally:
+        await relay.target.close()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
