@@ -204,6 +204,8 @@ def test_the_command_publishes_once_and_names_a_bad_stream(
     _check_once_in_order(stream, _all_events(store))
     bad = runner.invoke(app, [*base, "--stream", "no.dots", "--once"])
     assert bad.exit_code != 0 and "stream: 'no.dots' is not allowed" in str(bad.exception)
+    neither = runner.invoke(app, ["--database-url", db_url, "relay", "--once"])
+    assert "--nats/--redis: None is not allowed; exactly one" in str(neither.exception)
 
 
 def test_the_service_relays_with_its_relay_setting(tmp_path: Path, stream: Stream) -> None:

@@ -17,13 +17,24 @@ import typer
 
 from gencredits.cli._app import JsonOpt, app, console, print_json
 from gencredits.cli._connection import connection, database_errors
+from gencredits.errors import InvalidRequest
 from gencredits.ledger.store import open_store
 from gencredits.relay.jetstream import JetStreamTarget
-from gencredits.relay.loop import Relay, RelayProgress
+from gencredits.relay.loop import Relay, RelayProgress, Target
+from gencredits.relay.redis_streams import RedisStreamTarget
 
 NatsOpt = Annotated[
-    str,
+    str | None,
     typer.Option("--nats", metavar="URL", help="The NATS server, e.g. nats://127.0.0.1:4222."),
+]
+RedisOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--redis", metavar="URL", help="Or a Redis server (redis://127.0.0.1:6379): a stream."
+    ),
+]
+KeyOpt = Annotated[
+    str, typer.Option("--key", metavar="KEY", help="With --redis: the stream's key.")
 ]
 StreamOpt = Annotated[
     str,
@@ -86,7 +97,9 @@ async def _run(relay: Relay, once: bool, quiet: bool) -> None:
 @app.command("relay")
 def relay(
     ctx: typer.Context,
-    nats: NatsOpt,
+    nats: NatsOpt = None,
+    redis: RedisOpt = None,
+    key: KeyOpt = "gencredits:events",
     stream: StreamOpt = "GENCREDITS",
     subject: SubjectOpt = "gencredits.events",
     batch: BatchOpt = 200,
@@ -94,11 +107,21 @@ def relay(
     once: OnceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Publish the outbox to NATS JetStream, each event once by its id (see docs/relay.md)."""
+    """Publish the outbox to NATS JetStream (or a Redis stream), each event once by its id
+    (see docs/relay.md)."""
     database_url = connection(ctx).database_url
-    target = JetStreamTarget(
-        nats, stream=stream, subject=subject, duplicate_window_s=float(duplicate_window)
-    )
+    target: Target
+    if (nats is None) == (redis is None):
+        raise InvalidRequest.for_field(
+            "--nats/--redis", nats or redis, "exactly one of them: the broker to publish to"
+        )
+    if nats is not None:
+        target = JetStreamTarget(
+            nats, stream=stream, subject=subject, duplicate_window_s=float(duplicate_window)
+        )
+    else:
+        assert redis is not None
+        target = RedisStreamTarget(redis, key=key, duplicate_window_s=duplicate_window)
     with database_errors(database_url):
         store = open_store(database_url)
     connection(ctx).on_close(store.close)
