@@ -105,6 +105,20 @@ class Settings(BaseSettings):
         description="How often the service delivers outbound webhooks (new outbox events, "
         "retries that are due); 0: never (run `gencredits deliver` from cron instead).",
     )
+    relay_nats_url: str | None = Field(
+        None,
+        description="A NATS server (nats://host:4222) the service publishes the outbox to, "
+        "through JetStream, each event once by its id (`serve --relay URL`); unset: no relay "
+        "(run `gencredits relay` instead, or none).",
+    )
+    relay_stream: str = Field(
+        "GENCREDITS", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="The relay's JetStream stream."
+    )
+    relay_subject: str = Field(
+        "gencredits.events",
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,7}$",
+        description="The relay's subject prefix: each event goes to PREFIX.<wallet id>.",
+    )
     api_key_cache_ttl_s: float = Field(
         5.0,
         ge=0,

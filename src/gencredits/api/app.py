@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -273,7 +273,22 @@ def background_tasks(services: Services, settings: Settings) -> list[asyncio.Tas
         tasks.append(asyncio.create_task(sweep_forever(services, settings.sweep_interval_s)))
     if settings.webhook_interval_s > 0:
         tasks.append(asyncio.create_task(deliver_forever(services, settings.webhook_interval_s)))
+    if settings.relay_nats_url:
+        tasks.append(asyncio.create_task(relay_task(services, settings)))
     return tasks
+
+
+def relay_task(services: Services, settings: Settings) -> Coroutine[Any, Any, None]:
+    """The outbox relay to NATS JetStream (``serve --relay``): safe in every worker at once
+    (one cursor, moved by compare-and-set; the stream drops repeats by message id)."""
+    from gencredits.relay.jetstream import JetStreamTarget
+    from gencredits.relay.loop import Relay, relay_forever
+
+    assert settings.relay_nats_url is not None
+    target = JetStreamTarget(
+        settings.relay_nats_url, stream=settings.relay_stream, subject=settings.relay_subject
+    )
+    return relay_forever(Relay(services.billing.store, target))
 
 
 async def deliver_forever(services: Services, interval_s: int) -> None:

@@ -86,7 +86,8 @@ def event_body(event: Event, as_type: str) -> str:
     """The JSON posted: fixed when enqueued, so every attempt sends the same bytes."""
     data = event.to_dict()
     body = {"id": event.cursor, "type": as_type, "source_type": event.type}
-    body |= {k: data[k] for k in ("wallet_id", "subject_id", "created_at", "payload")}
+    fields = ("wallet_id", "subject_id", "created_at", "payload", "wallet_version", "version_seq")
+    body |= {k: data[k] for k in fields}
     return json.dumps(body, separators=(",", ":"), sort_keys=True)
 
 

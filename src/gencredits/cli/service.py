@@ -109,6 +109,14 @@ def serve(
         int | None,
         typer.Option(metavar="N", help="Worker processes, 1-64 (default 1).", min=1, max=64),
     ] = None,
+    relay: Annotated[
+        str | None,
+        typer.Option(
+            "--relay",
+            metavar="NATS_URL",
+            help="Also publish the outbox to NATS JetStream at this server (see docs/relay.md).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run the HTTP service: migrates the database first; the first start prints an admin key."""
@@ -116,8 +124,15 @@ def serve(
 
     database_url = connection(ctx).database_url
     settings = load_settings(
-        config, host=host, port=port, workers=workers, database_url=database_url
+        config,
+        host=host,
+        port=port,
+        workers=workers,
+        database_url=database_url,
+        relay_nats_url=relay,
     )
+    if relay is not None:
+        os.environ["GENCREDITS_RELAY_NATS_URL"] = relay
     # Workers are separate processes that read their settings from the environment.
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())

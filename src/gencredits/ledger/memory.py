@@ -58,6 +58,7 @@ class MemoryStore:
         self.expiring_grants: set[str] = set()
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.outbox: list[Event] = []
+        self.versions: dict[str, int] = {}  # wallet -> version (see Event.wallet_version)
         self.state: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         self.counters: dict[str, int] = {"job": 0}
         self.subscriptions: dict[str, Subscription] = {}
@@ -142,6 +143,7 @@ class _MemoryUnit:
 
     def __init__(self, store: MemoryStore) -> None:
         self.s = store
+        self.stamps: dict[str, tuple[int | None, int]] = {}  # wallet -> (version, events)
 
     # wallets
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
@@ -328,7 +330,21 @@ class _MemoryUnit:
         self.s._set(self.s.idempotency, key, record)
 
     def emit(self, event: Event) -> None:
-        self.s._append(self.s.outbox, evolve(event, seq=len(self.s.outbox) + 1))
+        """Append the event, stamped with the wallet's version: the unit's first event for
+        the wallet bumps it."""
+        wallet_id = event.wallet_id
+        if wallet_id not in self.stamps:
+            version = None
+            if wallet_id in self.s.wallets:
+                version = self.s.versions.get(wallet_id, 0) + 1
+                self.s._set(self.s.versions, wallet_id, version)
+            self.stamps[wallet_id] = (version, 0)
+        version, place = self.stamps[wallet_id]
+        self.stamps[wallet_id] = (version, place + 1)
+        seq = len(self.s.outbox) + 1
+        place_of = None if version is None else place
+        stamped = evolve(event, seq=seq, wallet_version=version, version_seq=place_of)
+        self.s._append(self.s.outbox, stamped)
 
     def get_state(self, wallet_id: str, kind: str, key: str) -> Mapping[str, Any] | None:
         return self.s.state.get((wallet_id, kind, key))

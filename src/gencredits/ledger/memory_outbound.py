@@ -18,6 +18,7 @@ class MemoryOutbound:
         self.endpoints: dict[str, Endpoint] = {}
         self.queue: dict[tuple[str, str], Delivery] = {}
         self.position: str | None = None
+        self.named: dict[str, str] = {}
 
     def insert_endpoint(self, endpoint: Endpoint) -> bool:
         with self._lock:
@@ -39,6 +40,16 @@ class MemoryOutbound:
 
     def cursor(self) -> str | None:
         return self.position
+
+    def named_cursor(self, name: str) -> str | None:
+        return self.named.get(name)
+
+    def move_cursor(self, name: str, expected: str | None, cursor: str) -> bool:
+        with self._lock:
+            if self.named.get(name) != expected:
+                return False
+            self.named[name] = cursor
+            return True
 
     def advance(self, expected: str | None, cursor: str, deliveries: Sequence[Delivery]) -> bool:
         with self._lock:

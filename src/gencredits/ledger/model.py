@@ -317,6 +317,12 @@ class Event:
     seq: int | None = None
     #: PostgreSQL: the id of the transaction that wrote it (None where writers are serialised)
     txid: int | None = None
+    #: the wallet's version after the unit that wrote this event: every unit that emits
+    #: events for a wallet bumps its version by one, under the wallet's lock, so a wallet's
+    #: versions run 1, 2, 3... in commit order (None: written before versions existed)
+    wallet_version: int | None = None
+    #: this event's place among the events of its unit for the wallet (0, 1, ...)
+    version_seq: int | None = None
 
     @property
     def position(self) -> tuple[int, int]:
@@ -338,6 +344,8 @@ class Event:
             "subject_id": self.subject_id,
             "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
             "payload": dict(self.payload),
+            "wallet_version": self.wallet_version,
+            "version_seq": self.version_seq,
         }
 
 

@@ -82,6 +82,15 @@ class OutboundStore(Protocol):
         the cursor to ``cursor``; else change nothing and answer ``False``."""
         ...
 
+    def named_cursor(self, name: str) -> str | None:
+        """Another reader's outbox cursor (e.g. ``relay:nats:STREAM``), ``None``: none yet."""
+        ...
+
+    def move_cursor(self, name: str, expected: str | None, cursor: str) -> bool:
+        """Compare-and-set: if the cursor ``name`` is still ``expected``, set it to
+        ``cursor``; else change nothing and answer ``False``."""
+        ...
+
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         """Pending deliveries whose ``next_at`` has come, oldest first."""
         ...

@@ -109,19 +109,30 @@ class SqlOutbound:
             c.execute(_E.update().where(_E.c.id == endpoint.id).values(**row))
 
     def cursor(self) -> str | None:
+        return self.named_cursor(_CURSOR)
+
+    def named_cursor(self, name: str) -> str | None:
         with self._tx() as c:
-            row = c.execute(sa.select(_C.c.position).where(_C.c.name == _CURSOR)).first()
+            row = c.execute(sa.select(_C.c.position).where(_C.c.name == name)).first()
         return None if row is None else row.position
 
+    def move_cursor(self, name: str, expected: str | None, cursor: str) -> bool:
+        return self._move(name, expected, cursor, ())
+
     def advance(self, expected: str | None, cursor: str, deliveries: Sequence[Delivery]) -> bool:
+        return self._move(_CURSOR, expected, cursor, deliveries)
+
+    def _move(
+        self, name: str, expected: str | None, cursor: str, deliveries: Sequence[Delivery]
+    ) -> bool:
         try:
             with self._tx() as c:
                 if expected is None:
-                    c.execute(_C.insert(), {"name": _CURSOR, "position": cursor})
+                    c.execute(_C.insert(), {"name": name, "position": cursor})
                 else:
                     moved = c.execute(
                         _C.update()
-                        .where(_C.c.name == _CURSOR, _C.c.position == expected)
+                        .where(_C.c.name == name, _C.c.position == expected)
                         .values(position=cursor)
                     )
                     if moved.rowcount != 1:

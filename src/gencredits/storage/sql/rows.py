@@ -156,14 +156,21 @@ def idempotency_record(r: Sequence[Any]) -> IdempotencyRecord:
 
 
 def event_row(e: Event) -> dict[str, Any]:
-    return {
+    """The outbox row; ``txid`` only when the event has its ordering id (PostgreSQL), else
+    the column's default (PostgreSQL: the writing transaction's id)."""
+    row = {
         "wallet_id": e.wallet_id,
         "type": e.type,
         "subject_id": e.subject_id,
         "payload": dict(e.payload),
         "created_at": e.created_at,
         "published_at": None,
+        "wallet_version": e.wallet_version,
+        "version_seq": e.version_seq,
     }
+    if e.txid is not None:
+        row["txid"] = e.txid
+    return row
 
 
 def job_row(j: Job) -> dict[str, Any]:

@@ -120,6 +120,8 @@ wallets = sa.Table(
     sa.Column("frozen", sa.String(300), nullable=True),
     # kind -> [live grants, their remaining credits], kept with the grants (migration 0005).
     sa.Column("grant_totals", sa.JSON, nullable=False),
+    # Bumped by every unit that reports a change of the wallet, under its lock (migration 0013).
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 grants = sa.Table(
@@ -274,6 +276,9 @@ outbox = sa.Table(
     sa.Column("published_at", UTCDateTime, nullable=True),
     # PostgreSQL fills it with the writing transaction's id (migration 0003); NULL on SQLite.
     sa.Column("txid", sa.BigInteger, nullable=True),
+    # The wallet's version the event's unit set, and the event's place in that unit (0013).
+    sa.Column("wallet_version", sa.BigInteger, nullable=True),
+    sa.Column("version_seq", sa.Integer, nullable=True),
     sa.Index("ix_ledger_outbox_unpublished", "published_at", "seq"),
     sa.Index("ix_ledger_outbox_position", "txid", "seq"),
 )

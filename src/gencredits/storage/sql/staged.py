@@ -53,7 +53,15 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gencredits.ledger.model import Event, Grant, IdempotencyRecord, Job, Transaction, Wallet
+from gencredits.ledger.model import (
+    Event,
+    Grant,
+    IdempotencyRecord,
+    Job,
+    Transaction,
+    Wallet,
+    evolve,
+)
 from gencredits.ledger.store import RetryableConflict, UnitHints
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.driver import BulkStatement, InList, SentSelect, driver_pipeline
@@ -87,6 +95,7 @@ from gencredits.storage.sql.statements import (
     WALLET_CHANGE,
 )
 from gencredits.storage.sql.store import SqlUnit, spend_page_sizes
+from gencredits.storage.sql.versions import save_versions, stamp_batch
 
 __all__ = ["BatchState", "StagedUnit"]
 
@@ -337,8 +346,10 @@ class BatchState(PlanBatch, StateBatch):
 
     def flush(self) -> None:
         """Write the batch's net effect: one multi-row statement per table, parents first."""
+        self.emitted, versions = stamp_batch(self.c, self.emitted, self.new_wallets)
         with driver_pipeline(self.c):
             self._write(self.c)
+        save_versions(self.c, versions)
         self.state_flush(self.c, self.backend)
 
     def _write(self, c: Connection) -> None:
@@ -528,7 +539,8 @@ class StagedUnit(PlanStaged, StateStaged):
         self.new_idem.append(record)
 
     def emit(self, event: Event) -> None:
-        self.emitted.append(event)
+        place = sum(1 for e in self.emitted if e.wallet_id == event.wallet_id)
+        self.emitted.append(evolve(event, version_seq=place))  # versions: at flush
 
     def lock_wallets(self, wallet_ids: Sequence[str]) -> list[Wallet]:
         """Lock and load these wallets (and their live grants) with two queries."""

@@ -72,6 +72,7 @@ from gencredits.storage.sql.statements import (
     UPDATE_WALLET,
     WALLET_GRANTS,
 )
+from gencredits.storage.sql.versions import bump_version
 
 __all__ = [
     "SqlReader",
@@ -378,6 +379,8 @@ class SqlReader(PlanReads):
                 payload=r.payload,
                 seq=r.seq,
                 txid=r.txid,
+                wallet_version=r.wallet_version,
+                version_seq=r.version_seq,
             )
             for r in self.c.execute(q)
         ]
@@ -453,6 +456,13 @@ class SqlUnit(SqlReader, PlanWrites):
     """A unit of work (:class:`~gencredits.ledger.store.WriteUnit`) on one connection, inside
     its writing transaction; the reads of :class:`SqlReader` come with it."""
 
+    def __init__(self, conn: Connection, backend: str) -> None:
+        super().__init__(conn, backend)
+        #: wallet -> (the version this unit set, how many events it emitted for it)
+        self.stamps: dict[str, tuple[int | None, int]] = {}
+        #: PostgreSQL: the id that orders this unit's events (see :mod:`.versions`)
+        self.order: int | None = None
+
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
         q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
         row = self.c.execute(q, {"id": wallet_id}).first()
@@ -491,7 +501,20 @@ class SqlUnit(SqlReader, PlanWrites):
         self.c.execute(INSERT_IDEM, rows.idempotency_row(record))
 
     def emit(self, event: Event) -> None:
-        self.c.execute(INSERT_EVENT, rows.event_row(event))
+        """Insert the event, stamped with the wallet's version: the unit's first event for
+        the wallet bumps it (under the wallet's lock, see :mod:`.versions`)."""
+        stamp = self.stamps.get(event.wallet_id)
+        if stamp is None:
+            first = not self.stamps and self.backend == "postgresql"
+            version, order = bump_version(self.c, event.wallet_id, order=first)
+            if first:
+                self.order = order
+            stamp = (version, 0)
+        version, place = stamp
+        self.stamps[event.wallet_id] = (version, place + 1)
+        seq = None if version is None else place
+        stamped = replace(event, wallet_version=version, version_seq=seq, txid=self.order)
+        self.c.execute(INSERT_EVENT, rows.event_row(stamped))
 
     def write_renewals(self, renewals: Sequence[Renewal], wallets: Sequence[Wallet]) -> None:
         write_renewals(self.c, renewals, wallets)
