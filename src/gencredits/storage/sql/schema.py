@@ -174,6 +174,15 @@ sa.Index(
     sqlite_where=_EXPIRING,
     postgresql_where=_EXPIRING,
 )
+#: Live expiring grants of every wallet by expiry: the sweep finds those entering a wallet's
+#: ``expiring_days`` window from it (migration 0009).
+sa.Index(
+    "ix_ledger_grants_expiry",
+    grants.c.expires_at,
+    grants.c.id,
+    sqlite_where=_EXPIRING,
+    postgresql_where=_EXPIRING,
+)
 #: Live grants that start after they were made (the only ones that can be not yet started):
 #: few, and a query of the others cannot use this index by mistake.
 STARTS_LATER = sa.and_(LIVE_GRANT, grants.c.effective_at > grants.c.created_at)
