@@ -55,3 +55,21 @@ def test_subscribe_buy_chargeback_freeze_unfreeze(run: Any) -> None:
     assert cancelled["state"] == "cancelled"
     assert run("tick", "--json")["cycles_granted"] == 0
     assert run("tick", "--now", "2099-01-01T00:00Z", "--json")["ended"] == 1
+
+
+def test_a_partial_refund_from_the_terminal(run: Any) -> None:
+    """large: 10,000 + 2,000 bonus for 80.00; 20.00 refunded so far is a quarter."""
+    run("wallet", "create", "u")
+    run("purchase", "buy", "u", "large", "--purchase-id", "pay-7", "-k", "p", "--json")
+    part = run("purchase", "refund", "pay-7", "--amount", "20.00", "-k", "r1", "--json")
+    assert (part["outcome"], part["state"], part["taken_back"]) == (
+        "partially_refunded",
+        "paid",
+        3000,
+    )
+    bad = run("purchase", "refund", "pay-7", "--amount", "lots", "-k", "r2", code=2)
+    assert "amount" in bad.output and "lots" in bad.output
+    rest = run(
+        "purchase", "refund", "pay-7", "--amount", "2000", "--of", "2000", "-k", "r3", "--json"
+    )
+    assert (rest["state"], rest["taken_back"]) == ("refunded", 12000)

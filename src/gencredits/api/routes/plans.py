@@ -9,6 +9,7 @@ that moves credits, as on the other billing routes.  Freezes and the tick need a
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Path
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from gencredits.api.auth import SCOPE_EXTRA, AdminKey, BillingKey, ReadKey
 from gencredits.api.body import StrictBodyRoute
 from gencredits.api.errors import error_responses
+from gencredits.api.payments import RefundCreate
 from gencredits.api.schemas import (
     ChargebackCreate,
     FreezeUpdate,
@@ -204,10 +206,15 @@ async def refund_purchase(
     services: ServicesDep,
     _key: BillingKey,
     idempotency_key: IdempotencyHeader,
+    body: RefundCreate | None = None,
 ) -> PurchaseView:
-    """Take back what is left of the purchase's credits and bonus, never more."""
+    """Take back what is left of the purchase's credits and bonus, never more; with an
+    ``amount`` (refunded so far, cumulative), that share of them."""
+    asked = body or RefundCreate()
     return await run_in_threadpool(
-        services.billing.refund_purchase, purchase_id, idempotency_key=idempotency_key
+        partial(services.billing.refund_purchase, amount=asked.amount, of=asked.of),
+        purchase_id,
+        idempotency_key=idempotency_key,
     )
 
 
