@@ -111,21 +111,36 @@ def test_a_chargeback_after_a_partial_refund_takes_the_rest(b: Billing) -> None:
     assert later.outcome == "already_charged_back"
 
 
-@pytest.mark.parametrize(
-    ("asked", "field"),
-    [
-        ({"amount": Decimal(19)}, "amount"),  # more than the price
-        ({"amount": Decimal(5), "of": Decimal(4)}, "amount"),
-        ({"amount": Decimal(0)}, "amount"),
-        ({"amount": 4.5}, "amount"),  # never a float
-        ({"amount": Decimal("NaN")}, "amount"),
-        ({"of": Decimal(18)}, "of"),
-    ],
-)
-def test_bad_amounts_are_refused_naming_the_field(
-    b: Billing, asked: dict[str, Any], field: str
-) -> None:
-    with pytest.raises(InvalidRequest) as bad:
-        b.refund_purchase("pay-1", idempotency_key="bad", **asked)
-    assert bad.value.details["field"] == field
+BAD = [
+    ({"amount": Decimal(19)}, "amount"),  # more than the price
+    ({"amount": Decimal(5), "of": Decimal(4)}, "amount"),
+    ({"amount": Decimal(0)}, "amount"),
+    ({"amount": 4.5}, "amount"),  # never a float
+    ({"amount": Decimal("NaN")}, "amount"),
+    ({"of": Decimal(18)}, "of"),
+]
+
+
+def test_bad_amounts_are_refused_naming_the_field(b: Billing) -> None:
+    for n, (asked, field) in enumerate(BAD):
+        with pytest.raises(InvalidRequest) as bad:
+            b.refund_purchase("pay-1", idempotency_key=f"bad{n}", **asked)
+        assert bad.value.details["field"] == field, asked
     assert b.get_purchase("pay-1").taken_back == 0 and b.get_wallet("u").available == 2200
+
+
+def test_held_credits_counted_spent_then_released_are_taken_by_the_full_refund(
+    b: Billing,
+) -> None:
+    """All 2,200 held when half is refunded: the 1,000 + 100 due are recorded spent; the
+    jobs fail, their credits return to the grants, and the full refund takes them, so taken
+    back and spent add up to the pack."""
+    jobs = [b.submit("u", "vid", {"duration": 10}, idempotency_key=f"h{n}") for n in range(11)]
+    assert b.get_wallet("u").available == 0
+    half = b.refund_purchase("pay-1", amount=Decimal(9), idempotency_key="r1")
+    assert (half.taken_back, half.spent) == (0, 1100)
+    for n, held in enumerate(jobs):
+        b.fail(held.id, idempotency_key=f"f{n}")
+    full = b.refund_purchase("pay-1", idempotency_key="r2")
+    assert (full.taken_back, full.spent) == (2200, 0)
+    assert b.get_wallet("u").available == 0

@@ -200,4 +200,7 @@ def _take_share(
             key = Key(scope, f"{kind}/{grant_id}/{step}")
             grants.reduce(uow, wallet, grant, take, step=step, at=now, key=key)
         record_key(uow, key, kind, ("grant", grant_id), now)
-    return take, max(due - take, 0)
+    # Spent: what the grant no longer had of its due.  At share 1 it can be negative: held
+    # credits counted spent by an earlier step that came back to the grant (a failed job)
+    # and are taken now, so taken back and spent always add up to the grant's amount.
+    return take, due - take
