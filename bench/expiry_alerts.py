@@ -82,7 +82,7 @@ def fill(engine: sa.Engine, wallets: int, grants: int, ruled: int) -> None:
                     "wallet_id": f"w{i}",
                     "kind": "alerts",
                     "key": "",
-                    "data": {"expiring_days": 7} if i % step == 0 else {"below": [5]},
+                    "data": {"expiring_days": 7} if ruled and i % step == 0 else {"below": [5]},
                 }
                 for i in range(wallets)
             ],

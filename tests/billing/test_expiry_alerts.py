@@ -108,6 +108,8 @@ def test_only_wallets_with_the_rule_are_read(billing: Billing, clock: Any, store
     """The reader's window query leaves out wallets without ``expiring_days`` (a wallet with
     other alert rules too) and grants outside the window; pages follow (expiry, id)."""
     expiry = clock.now() + timedelta(days=3)
+    with store.reader() as reader:
+        assert reader.state_field_max("alerts", "expiring_days") is None  # sweep reads none
     for wallet, rules in (("ruled", {"expiring_days": 7}), ("levels", {"below": [5]})):
         billing.create_wallet(wallet)
         for n in range(3):
@@ -127,12 +129,13 @@ def test_only_wallets_with_the_rule_are_read(billing: Billing, clock: Any, store
             start=(first[-1][2], first[-1][0]),
             limit=5,
         )
+        widest = reader.state_field_max("alerts", "expiring_days")
         later = reader.grants_expiring_within(
             now, now + timedelta(days=2), rule=("alerts", "expiring_days"), start=None, limit=5
         )
     assert {w for _, w, _ in first + rest} == {"ruled"}
     assert len({g for g, _, _ in first + rest}) == 3 and len(first) == 2
-    assert later == []
+    assert later == [] and widest == 7
 
 
 def test_an_expiring_alert_is_delivered_by_webhook(billing: Billing, clock: Any) -> None:

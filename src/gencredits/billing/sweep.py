@@ -86,15 +86,21 @@ def _sweep_due(
 
 
 Found = list[tuple[str, str, datetime]]
+#: The alert rule the sweep announces for: the ``expiring_days`` of the ``alerts`` document.
+RULE = (alerts.ALERTS, "expiring_days")
 
 
 def _announce_expiring(runner: UnitRunner, at: datetime, budget: int) -> tuple[int, bool]:
     """Announce the grants entering their wallet's window, one unit per wallet that has one
     not announced yet (no more than ``budget`` units): (grants announced, all done)."""
+    days = runner.read(lambda reader, _now: reader.state_field_max(*RULE))
+    if days is None:
+        return 0, True  # no wallet asks: no grant is read
+    until = at + timedelta(days=min(days, alerts.EXPIRING_DAYS_MAX))
     start: tuple[datetime, str] | None = None
     announced = units = 0
     while True:
-        found, wallets = runner.read(partial(_expiring_page, at=at, start=start))
+        found, wallets = runner.read(partial(_expiring_page, at=at, until=until, start=start))
         for wallet_id in wallets:
             if units >= budget:
                 return announced, False
@@ -108,14 +114,17 @@ def _announce_expiring(runner: UnitRunner, at: datetime, budget: int) -> tuple[i
 
 
 def _expiring_page(
-    reader: LedgerReader, _now: datetime, *, at: datetime, start: tuple[datetime, str] | None
+    reader: LedgerReader,
+    _now: datetime,
+    *,
+    at: datetime,
+    until: datetime,
+    start: tuple[datetime, str] | None,
 ) -> tuple[Found, list[str]]:
-    """One page of live grants expiring within the widest window, of wallets with the
-    rule, and the wallets among them with one to announce."""
-    until = at + timedelta(days=alerts.EXPIRING_DAYS_MAX)
-    rule = (alerts.ALERTS, "expiring_days")
+    """One page of live grants expiring within the widest window asked for, of wallets
+    with the rule, and the wallets among them with one to announce."""
     found = reader.grants_expiring_within(
-        at, until, rule=rule, start=start, limit=limits.SWEEP_BATCH
+        at, until, rule=RULE, start=start, limit=limits.SWEEP_BATCH
     )
     return found, alerts.unannounced(reader, found, at)
 

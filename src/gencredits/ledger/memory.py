@@ -363,6 +363,14 @@ class _MemoryUnit:
         )
         return [(grant_id, wallet_id) for _, grant_id, wallet_id in due[:limit]]
 
+    def state_field_max(self, kind: str, name: str) -> int | None:
+        found = [
+            int(doc[name])
+            for (_w, kd, key), doc in self.s.state.items()
+            if kd == kind and key == "" and doc.get(name) is not None
+        ]
+        return max(found, default=None)
+
     def grants_expiring_within(
         self,
         after: datetime,

@@ -278,6 +278,11 @@ class LedgerReader(GrantReads, Protocol):
         """(grant id, wallet id) of active grants that expired at or before ``now``."""
         ...
 
+    def state_field_max(self, kind: str, name: str) -> int | None:
+        """The largest whole number under ``name`` in the ``(kind, "")`` documents of every
+        wallet (``None``: no document has one); served by an index of those documents."""
+        ...
+
     def grants_expiring_within(
         self,
         after: datetime,

@@ -398,6 +398,14 @@ class SqlReader(PlanReads):
         )
         return [(r.id, r.wallet_id) for r in self.c.execute(q)]
 
+    def state_field_max(self, kind: str, name: str) -> int | None:
+        st = t.wallet_state
+        q = sa.select(sa.func.max(st.c.data[name].as_integer())).where(
+            st.c.kind == t.rule_kind(kind), st.c.key == sa.literal_column("''")
+        )
+        found = self.c.execute(q).scalar()
+        return None if found is None else int(found)
+
     def grants_expiring_within(
         self,
         after: datetime,
