@@ -21,7 +21,8 @@ Grants expiring soon: with ``expiring_days`` set, each grant with credit left th
 within that many days of its expiry is announced ONCE (``alert.grant_expiring``), its id kept
 in the same ``alert_arm`` document until the grant is gone.  It is checked by :func:`watch`
 when the wallet changes and by the sweep (:func:`announce_expiring`) for wallets nobody
-touches: the sweep finds the grants entering a window from an index of live expiring grants
+touches: the sweep reads the widest window asked for, finds the grants entering a window
+from an index of live expiring grants
 (:meth:`~gencredits.ledger.store.LedgerReader.grants_expiring_within`), only of wallets with
 the rule, and opens a unit only for a wallet that has one not yet announced; the unit
 re-reads the arming under the wallet lock, so two sweepers, a retry or a crash announce once.
