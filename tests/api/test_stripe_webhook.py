@@ -340,3 +340,63 @@ def test_the_same_event_delivered_at_once_by_eight_threads_moves_credits_once(
     subs = hook.client.get(f"/v1/wallets/{wallet}/subscriptions", headers=hook.auth("read"))
     assert len(subs.json()["items"]) == 1
     assert [e["event_id"] for e in hook.events(wallet_id=wallet)] == [event["id"]]
+
+
+def _refunded(pi: str, refunded: int, *, full: bool = False) -> dict[str, Any]:
+    """A charge.refunded object of the medium pack (18.00): ``refunded`` cents so far."""
+    return {
+        "id": f"ch_{pi}",
+        "object": "charge",
+        "payment_intent": pi,
+        "amount": 1800,
+        "amount_refunded": refunded,
+        "refunded": full,
+    }
+
+
+def test_partial_refunds_take_back_their_share_then_a_full_one_the_rest(hook: Hook) -> None:
+    """A quarter, then half (cumulative: a quarter more), the half again (a new event id:
+    nothing), the quarter late (out of order: nothing), the same event twice, then the
+    whole: 2,000 credits + 200 bonus go back in steps of 550, 550 and 1,100."""
+    wallet = hook.wallet()
+    pi = f"pi_{uuid.uuid4().hex[:12]}"
+    hook.send("checkout.session.completed", _pack_checkout(wallet, pi))
+    first = hook.send("charge.refunded", _refunded(pi, 450), event_id=f"evt_q_{pi}")
+    assert (first.json()["status"], first.json()["outcome"]) == ("applied", "partially_refunded")
+    assert hook.available(wallet) == 1650
+    twice = hook.send("charge.refunded", _refunded(pi, 450), event_id=f"evt_q_{pi}")
+    assert twice.json()["duplicate"] is True and hook.available(wallet) == 1650
+    hook.send("charge.refunded", _refunded(pi, 900))
+    assert hook.available(wallet) == 1100
+    for late in (_refunded(pi, 900), _refunded(pi, 450)):
+        moved = hook.send("charge.refunded", late)
+        assert moved.json()["outcome"] == "already_refunded_to_share"
+        assert hook.available(wallet) == 1100
+    full = hook.send("charge.refunded", _refunded(pi, 1800, full=True))
+    assert (full.json()["status"], full.json()["outcome"]) == ("applied", "refunded")
+    assert hook.available(wallet) == 0
+    state = hook.client.get(f"/v1/purchases/{pi}", headers=hook.auth("read")).json()
+    assert (state["state"], state["taken_back"], state["spent"]) == ("refunded", 2200, 0)
+    after = hook.send("charge.refunded", _refunded(pi, 900))
+    assert after.json()["outcome"] == "already_refunded" and hook.available(wallet) == 0
+
+
+def test_a_partial_refund_over_http_and_a_bad_amount(hook: Hook) -> None:
+    """The provider-neutral route takes the same cumulative amount; a bad one is a 422
+    naming the field, and nothing moves."""
+    wallet = hook.wallet()
+    pi = f"pi_{uuid.uuid4().hex[:12]}"
+    hook.send("checkout.session.completed", _pack_checkout(wallet, pi))
+    path = f"/v1/purchases/{pi}/refund"
+
+    def refund(body: dict[str, Any] | None, key: str) -> Any:
+        headers = {**hook.auth("billing"), "Idempotency-Key": key}
+        return hook.client.post(path, json=body, headers=headers)
+
+    bad = refund({"amount": "20.00"}, "bad")
+    assert bad.status_code == 422 and "amount" in bad.text
+    half = refund({"amount": "9.00"}, "half")
+    assert half.status_code == 200, half.text
+    assert (half.json()["taken_back"], hook.available(wallet)) == (1100, 1100)
+    assert refund({"amount": "9"}, "half").json()["replayed"] is True
+    assert refund(None, "rest").json()["state"] == "refunded" and hook.available(wallet) == 0

@@ -61,3 +61,21 @@ def test_buy_prints_its_line(run: Any) -> None:
     run("wallet", "create", "u")
     out = run("purchase", "buy", "u", "large", "--purchase-id", "pay-1", "-k", "b").output
     assert "purchase pay-1: 10000 credits + 2000 bonus to u (purchased)" in out
+
+
+def test_a_partial_refund_from_the_terminal(run: Any) -> None:
+    """large: 10,000 + 2,000 bonus for 80.00; 20.00 refunded so far is a quarter."""
+    run("wallet", "create", "u")
+    run("purchase", "buy", "u", "large", "--purchase-id", "pay-7", "-k", "p", "--json")
+    part = run("purchase", "refund", "pay-7", "--amount", "20.00", "-k", "r1", "--json")
+    assert (part["outcome"], part["state"], part["taken_back"]) == (
+        "partially_refunded",
+        "paid",
+        3000,
+    )
+    bad = run("purchase", "refund", "pay-7", "--amount", "lots", "-k", "r2", code=2)
+    assert "amount" in bad.output and "lots" in bad.output
+    rest = run(
+        "purchase", "refund", "pay-7", "--amount", "2000", "--of", "2000", "-k", "r3", "--json"
+    )
+    assert (rest["state"], rest["taken_back"]) == ("refunded", 12000)

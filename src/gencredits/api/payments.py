@@ -12,7 +12,8 @@ the row is written after, and a redelivery finds it (or replays the ledger's ans
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,10 +23,29 @@ from sqlalchemy.exc import IntegrityError
 from gencredits.storage.sql.engine import read_transaction
 from gencredits.storage.sql.schema import payment_events
 
-__all__ = ["PaymentEventList", "PaymentEventStore", "PaymentEventView", "Status"]
+__all__ = ["PaymentEventList", "PaymentEventStore", "PaymentEventView", "RefundCreate", "Status"]
 
 Status = Literal["applied", "ignored", "pending", "rejected"]
 STATUSES: tuple[str, ...] = ("applied", "ignored", "pending", "rejected")
+
+
+#: A sum of money sent as decimal text ("4.50"): exact, above 0, at most 18 digits.
+Money = Annotated[Decimal, Field(strict=False, gt=0, max_digits=18, examples=["4.50"])]
+
+
+class RefundCreate(BaseModel):
+    """The optional body of a purchase refund: without it (or without ``amount``), the whole."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    amount: Money | None = Field(
+        None,
+        description="A partial refund: the payment refunded so far (cumulative, as payment "
+        "providers report it), as decimal text. Null: the whole purchase.",
+    )
+    of: Money | None = Field(
+        None, description="What was paid, in the unit of amount; null: the purchase's price."
+    )
 
 
 class PaymentEventView(BaseModel):

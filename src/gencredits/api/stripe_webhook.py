@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -82,6 +83,19 @@ def _ref(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("id")
     return value if isinstance(value, str) and value else None
+
+
+def _refunded_share(obj: dict[str, Any]) -> tuple[Decimal, Decimal] | None:
+    """A charge's ``amount_refunded`` (cumulative) and ``amount``, in its smallest currency
+    unit, when both are whole numbers with 0 < refunded <= amount."""
+    refunded, amount = obj.get("amount_refunded"), obj.get("amount")
+    for value in (refunded, amount):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+    assert isinstance(refunded, int) and isinstance(amount, int)
+    if not 0 < refunded <= amount:
+        return None
+    return Decimal(refunded), Decimal(amount)
 
 
 def _invoice_subscription(obj: dict[str, Any]) -> str | None:
@@ -230,12 +244,20 @@ class StripeWebhook:
         ref = _ref(obj.get("payment_intent"))
         if ref is None:
             return Result("ignored", "no_payment_intent", detail="no payment_intent on the event")
+        share: tuple[Decimal, Decimal] | None = None
         if not chargeback and obj.get("refunded") is False:
-            detail = "a partial refund takes no credits back: refund the purchase by hand if due"
-            return Result("ignored", "partial_refund", None, ref, detail=detail)
+            share = _refunded_share(obj)
+            if share is None:
+                detail = "a partial refund needs amount_refunded and amount (whole numbers)"
+                return Result("ignored", "partial_refund", None, ref, detail=detail)
         try:
             if chargeback:
                 view = self.billing.chargeback_purchase(ref, idempotency_key=key)
+            elif share is not None:
+                amount, paid = share
+                view = self.billing.refund_purchase(
+                    ref, amount=amount, of=paid, idempotency_key=key
+                )
             else:
                 view = self.billing.refund_purchase(ref, idempotency_key=key)
         except PurchaseNotFound:

@@ -24,7 +24,7 @@ from .views import Outcome, OutcomeText, Replayable, Wire
 __all__ = ["AlertOperations", "AlertsView", "SetAlerts", "TopupRequest"]
 
 LEVELS_MAX = 10
-EXPIRING_DAYS_MAX = 366
+EXPIRING_DAYS_MAX = alerts.EXPIRING_DAYS_MAX
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,16 @@ event and no arming) and the crashes (the event is in the outbox or the crossing
 happened).  Each crossing has an id, ``<wallet>:<rule>:<n>`` (the n-th crossing of that
 rule), carried as the event's subject: a receiver that sees it twice knows it is the same.
 
+Grants expiring soon: with ``expiring_days`` set, each grant with credit left that comes
+within that many days of its expiry is announced ONCE (``alert.grant_expiring``), its id kept
+in the same ``alert_arm`` document until the grant is gone.  It is checked by :func:`watch`
+when the wallet changes and by the sweep (:func:`announce_expiring`) for wallets nobody
+touches: the sweep reads the widest window asked for, finds the grants entering a window
+from an index of live expiring grants
+(:meth:`~gencredits.ledger.store.LedgerReader.grants_expiring_within`), only of wallets with
+the rule, and opens a unit only for a wallet that has one not yet announced; the unit
+re-reads the arming under the wallet lock, so two sweepers, a retry or a crash announce once.
+
 Automatic top-up: crossing the top-up level also records ONE top-up request (the
 ``topup`` document under the crossing's id, and a ``topup.requested`` event) that the
 platform's payment side polls or consumes; it grants the credits with the request id as
@@ -33,9 +43,20 @@ from typing import Any
 from gencredits.ledger.model import Event, EventType, Wallet
 from gencredits.ledger.store import LedgerReader, WriteUnit
 
-__all__ = ["ALERTS", "TOPUP", "AlertRules", "available_of", "watch"]
+__all__ = [
+    "ALERTS",
+    "EXPIRING_DAYS_MAX",
+    "TOPUP",
+    "AlertRules",
+    "announce_expiring",
+    "available_of",
+    "unannounced",
+    "watch",
+]
 
 ALERTS, ARM, TOPUP = "alerts", "alert_arm", "topup"
+#: The widest ``expiring_days`` window a wallet may ask for: the sweep looks this far ahead.
+EXPIRING_DAYS_MAX = 366
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +153,44 @@ def watch(uow: WriteUnit, wallet_id: str, now: datetime) -> None:
         uow.put_state(wallet_id, ARM, "", arm.to_data())
 
 
+def announce_expiring(uow: WriteUnit, wallet_id: str, now: datetime) -> int:
+    """The sweep's unit for a wallet nobody touched: announce its grants that entered the
+    ``expiring_days`` window and are not announced yet; how many were."""
+    rules = AlertRules.of(uow.get_state(wallet_id, ALERTS, ""))
+    wallet = uow.get_wallet(wallet_id)
+    if rules is None or rules.expiring_days is None or wallet is None:
+        return 0
+    arm = _Arm.of(uow.get_state(wallet_id, ARM, ""))
+    before = set(arm.expiring)
+    if _expiring(uow, wallet, rules, arm, now):
+        uow.put_state(wallet_id, ARM, "", arm.to_data())
+    return len(arm.expiring - before)
+
+
+def unannounced(
+    reader: LedgerReader, found: Sequence[tuple[str, str, datetime]], now: datetime
+) -> list[str]:
+    """The wallets (in order of first appearance) among ``found`` (grant, wallet, expiry)
+    with a grant inside their own window that their arming does not list yet."""
+    wallets: dict[str, bool] = {}
+    windows: dict[str, tuple[datetime | None, set[str]]] = {}
+    for grant_id, wallet_id, expires_at in found:
+        if wallet_id not in windows:
+            rules = AlertRules.of(reader.get_state(wallet_id, ALERTS, ""))
+            days = rules.expiring_days if rules is not None else None
+            horizon = now + timedelta(days=days) if days is not None else None
+            arm = _Arm.of(reader.get_state(wallet_id, ARM, ""))
+            windows[wallet_id] = (horizon, arm.expiring)
+        horizon, announced = windows[wallet_id]
+        if horizon is not None and expires_at <= horizon and grant_id not in announced:
+            wallets[wallet_id] = True
+    return list(wallets)
+
+
 def _expiring(uow: WriteUnit, wallet: Wallet, rules: AlertRules, arm: _Arm, now: datetime) -> bool:
     """One ``alert.grant_expiring`` per grant with credit left that expires within
-    ``expiring_days`` (checked when the wallet changes); forgotten once the grant is gone."""
+    ``expiring_days`` (when the wallet changes, and by the sweep); forgotten once the grant
+    is gone."""
     if rules.expiring_days is None:
         return False
     horizon = now + timedelta(days=rules.expiring_days)

@@ -18,7 +18,7 @@ from gencredits.ledger.store import WriteUnit
 from .ids import grant_id_for
 from .inputs import GrantCredits
 
-__all__ = ["close", "issue"]
+__all__ = ["close", "issue", "reduce"]
 
 
 def issue(uow: WriteUnit, wallet: Wallet, asked: GrantCredits, key: str, now: datetime) -> Grant:
@@ -71,3 +71,17 @@ def close(
     kind = EventType.GRANT_VOIDED if voided else EventType.GRANT_EXPIRED
     uow.emit(Event(grant.wallet_id, kind, grant.id, at, {"amount": grant.remaining}))
     return closed
+
+
+def reduce(
+    uow: WriteUnit, wallet: Wallet, grant: Grant, amount: int, *, step: int, at: datetime, key: Key
+) -> Grant:
+    """Move ``amount`` of what is left of ``grant`` back to ``issued`` and keep it open (a
+    partial refund): one posting pair, one ``grant.voided`` event naming the amount."""
+    uow.record(postings.void_part(grant, amount, step=step, at=at, key=key))
+    reduced = evolve(grant, remaining=grant.remaining - amount)
+    uow.update_grant(reduced)
+    uow.update_wallet(evolve(wallet.tallied(grant, reduced), updated_at=at))
+    payload = {"amount": amount, "remaining": reduced.remaining}
+    uow.emit(Event(grant.wallet_id, EventType.GRANT_VOIDED, grant.id, at, payload))
+    return reduced

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from functools import partial
 
 from gencredits import limits
@@ -278,8 +279,9 @@ class PlanBilling:
         def body(uow: WriteUnit, wallet: Wallet | None, now: datetime) -> Done[PurchaseView]:
             found = purchases.find_purchase(uow, asked.purchase_id)
             assert wallet is not None
+            share = asked.share(found.price)
             taken, outcome = purchases.take_back(
-                uow, wallet, found, kind=asked.kind, freeze=asked.freeze, now=now
+                uow, wallet, found, kind=asked.kind, freeze=asked.freeze, now=now, share=share
             )
             return Done(PurchaseView.of(taken, outcome=outcome), "purchase", taken.id, outcome)
 
@@ -293,10 +295,20 @@ class PlanBilling:
             locate=lambda uow: purchases.find_purchase(uow, asked.purchase_id).wallet_id,
         )
 
-    def refund_purchase(self, purchase_id: str, *, idempotency_key: str) -> PurchaseView:
+    def refund_purchase(
+        self,
+        purchase_id: str,
+        *,
+        amount: Decimal | None = None,
+        of: Decimal | None = None,
+        idempotency_key: str,
+    ) -> PurchaseView:
         """Take back what is left of the purchase's credits and bonus (never more); what was
-        already spent is recorded as ``spent``."""
-        return self._take_back(TakeBackPurchase(purchase_id, "refund"), idempotency_key)
+        already spent is recorded as ``spent``.  A partial refund (``amount``: refunded so
+        far, cumulative, out of ``of``, by default the price) takes back that share (see
+        :func:`~gencredits.billing.purchases.take_back`)."""
+        asked = TakeBackPurchase(purchase_id, "refund", amount=amount, of=of)
+        return self._take_back(asked, idempotency_key)
 
     def chargeback_purchase(
         self, purchase_id: str, *, freeze: bool = True, idempotency_key: str

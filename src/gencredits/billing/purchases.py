@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from fractions import Fraction
+from math import floor
 
 from dateutil.relativedelta import relativedelta
 
 from gencredits.errors import Conflict, PurchaseNotFound
-from gencredits.ledger.model import Event, Wallet, evolve
+from gencredits.ledger.model import Event, GrantState, Wallet, evolve
 from gencredits.ledger.postings import Key
 from gencredits.ledger.records import Purchase, PurchaseState
 from gencredits.ledger.store import LedgerReader, WriteUnit
@@ -26,7 +28,7 @@ from . import grants
 from .runner import need_wallet
 from .subscriptions import issue_credits, record_key
 
-__all__ = ["EVENT_PURCHASE_CREDITED", "buy", "find_purchase", "take_back"]
+__all__ = ["EVENT_PURCHASE_CREDITED", "REFUNDS", "buy", "find_purchase", "take_back"]
 
 EVENT_PURCHASE_CREDITED = "purchase.credited"
 EVENT_PURCHASE_TAKEN_BACK = "purchase.taken_back"
@@ -110,34 +112,95 @@ def buy(
     return purchase, "purchased"
 
 
+#: The state document (per purchase, beside its wallet's ledger) of a purchase refunded in
+#: parts: the share of the payment refunded so far and what each grant has answered for.
+REFUNDS = "purchase_refund"
+
+
 def take_back(
-    uow: WriteUnit, wallet: Wallet, purchase: Purchase, *, kind: str, freeze: bool, now: datetime
+    uow: WriteUnit,
+    wallet: Wallet,
+    purchase: Purchase,
+    *,
+    kind: str,
+    freeze: bool,
+    now: datetime,
+    share: Fraction = Fraction(1),
 ) -> tuple[Purchase, str]:
-    """Refund (``kind="refund"``) or charge back a purchase: void what is left of its two
-    grants; a chargeback freezes the wallet when ``freeze``."""
+    """Refund (``kind="refund"``) or charge back a purchase: take back ``share`` of its two
+    grants (cumulative: what earlier partial refunds took counts; a share already reached
+    moves nothing), never more than is left; a chargeback (always the whole) freezes the
+    wallet when ``freeze``.  Each grant answers for ``floor(share * its amount)`` credits
+    (rounded down, in the customer's favour; the whole at share 1); what it no longer has
+    is recorded as ``spent``."""
     if purchase.state != PurchaseState.PAID:
         return purchase, f"already_{purchase.state}"
+    progress = dict(uow.get_state(wallet.id, REFUNDS, purchase.id) or {})
+    done = Fraction(*progress.get("share", (0, 1)))
+    if kind != "refund":
+        share = Fraction(1)
+    if share <= done:
+        return purchase, "already_refunded_to_share"
+    accounted: dict[str, int] = dict(progress.get("grants", {}))
+    step = int(progress.get("steps", 0)) + 1
     taken = spent = 0
-    scope = f"purchase:{purchase.id}"
     for grant_id in (purchase.credit_grant_id, purchase.bonus_grant_id):
-        if grant_id is None:
-            continue
-        grant = uow.get_grant(grant_id)
-        assert grant is not None, grant_id
-        left = grant.remaining if grant.state == "active" else 0
-        taken += left
-        spent += grant.amount - left
-        if grant.state == "active":
-            key = Key(scope, f"{kind}/{grant_id}")
-            wallet = need_wallet(uow.get_wallet(wallet.id), wallet.id)  # as last written
-            grants.close(uow, wallet, grant, voided=True, at=now, key=key)
-            record_key(uow, key, kind, ("grant", grant_id), now)
-    state = PurchaseState.REFUNDED if kind == "refund" else PurchaseState.CHARGED_BACK
-    purchase = evolve(purchase, state=state, taken_back=taken, spent=spent, updated_at=now)
+        if grant_id is not None:
+            how = (share, step, kind, f"purchase:{purchase.id}")
+            moved = _take_share(uow, wallet.id, grant_id, how, accounted, now)
+            taken, spent = taken + moved[0], spent + moved[1]
+    progress = {"share": [share.numerator, share.denominator], "grants": accounted}
+    uow.put_state(wallet.id, REFUNDS, purchase.id, progress | {"steps": step})
+    state = PurchaseState.PAID
+    if share == 1:
+        state = PurchaseState.REFUNDED if kind == "refund" else PurchaseState.CHARGED_BACK
+    purchase = evolve(
+        purchase,
+        state=state,
+        taken_back=purchase.taken_back + taken,
+        spent=purchase.spent + spent,
+        updated_at=now,
+    )
     uow.update_purchase(purchase)
     if kind == "chargeback" and freeze:
         wallet = need_wallet(uow.get_wallet(wallet.id), wallet.id)  # with its grants' totals
         uow.update_wallet(evolve(wallet, frozen=f"chargeback:{purchase.id}", updated_at=now))
     payload = {"kind": kind, "taken_back": taken, "spent": spent}
+    payload |= {"share": f"{share.numerator}/{share.denominator}"}
     uow.emit(Event(wallet.id, EVENT_PURCHASE_TAKEN_BACK, purchase.id, now, payload))
-    return purchase, str(state)
+    outcome = str(state) if share == 1 else "partially_refunded"
+    return purchase, outcome
+
+
+def _take_share(
+    uow: WriteUnit,
+    wallet_id: str,
+    grant_id: str,
+    how: tuple[Fraction, int, str, str],
+    accounted: dict[str, int],
+    now: datetime,
+) -> tuple[int, int]:
+    """Take one grant's part of the share (less what it answered for already): (taken,
+    spent).  At share 1 the grant is closed, whatever is left of it taken."""
+    share, step, kind, scope = how
+    grant = uow.get_grant(grant_id)
+    assert grant is not None, grant_id
+    due = grant.amount if share == 1 else floor(share * grant.amount)
+    due = max(due - accounted.get(grant_id, 0), 0)
+    accounted[grant_id] = accounted.get(grant_id, 0) + due
+    active = grant.state == GrantState.ACTIVE
+    left = grant.remaining if active else 0
+    take = left if share == 1 else min(due, left)
+    if take > 0 or (share == 1 and active):
+        wallet = need_wallet(uow.get_wallet(wallet_id), wallet_id)  # as last written
+        if share == 1:
+            key = Key(scope, f"{kind}/{grant_id}")
+            grants.close(uow, wallet, grant, voided=True, at=now, key=key)
+        else:
+            key = Key(scope, f"{kind}/{grant_id}/{step}")
+            grants.reduce(uow, wallet, grant, take, step=step, at=now, key=key)
+        record_key(uow, key, kind, ("grant", grant_id), now)
+    # Spent: what the grant no longer had of its due.  At share 1 it can be negative: held
+    # credits counted spent by an earlier step that came back to the grant (a failed job)
+    # and are taken now, so taken back and spent always add up to the grant's amount.
+    return take, due - take

@@ -1,15 +1,19 @@
-"""The sweep: release holds past their time limit and expire grants past their expiry.
+"""The sweep: release holds past their time limit, expire grants past their expiry, and
+announce grants entering a wallet's ``expiring_days`` window (``alert.grant_expiring``) to
+wallets nobody touches (see :mod:`.alerts`).
 
 Each item is its own unit of work under its wallet's lock and re-checks its state, so many
 sweepers may run at once: an item is handled by exactly one of them.  Items go through the
 runner's one retry policy (``unavailable`` after the limit, as every call).  One call looks
-at no more than :data:`~gencredits.limits.SWEEP_ITEMS_MAX` items; ``more`` says to call again.
+at no more than :data:`~gencredits.limits.SWEEP_ITEMS_MAX` items (the announcements: opens no
+more units than what is left of that budget); ``more`` says to call again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 
 from gencredits import limits
 from gencredits.ledger.model import GrantState, Job, JobState, Wallet
@@ -47,12 +51,15 @@ def sweep(runner: UnitRunner, policy: SpendPolicy, at: datetime) -> SweepReport:
         ),
         limits.SWEEP_ITEMS_MAX - seen,
     )
+    seen += more_seen
+    announced, announced_all = _announce_expiring(runner, at, limits.SWEEP_ITEMS_MAX - seen)
     return SweepReport(
         holds_released=holds,
         credits_released=released,
         grants_expired=expired_grants,
         credits_expired=expired,
-        more=not done or seen + more_seen >= limits.SWEEP_ITEMS_MAX,
+        expiry_alerts=announced,
+        more=not done or not announced_all or seen >= limits.SWEEP_ITEMS_MAX,
     )
 
 
@@ -76,6 +83,54 @@ def _sweep_due(
         if len(page) < limits.SWEEP_BATCH:
             return handled, moved, seen, True
     return handled, moved, seen, False
+
+
+Found = list[tuple[str, str, datetime]]
+#: The alert rule the sweep announces for: the ``expiring_days`` of the ``alerts`` document.
+RULE = (alerts.ALERTS, "expiring_days")
+
+
+def _announce_expiring(runner: UnitRunner, at: datetime, budget: int) -> tuple[int, bool]:
+    """Announce the grants entering their wallet's window, one unit per wallet that has one
+    not announced yet (no more than ``budget`` units): (grants announced, all done)."""
+    days = runner.read(lambda reader, _now: reader.state_field_max(*RULE))
+    if days is None:
+        return 0, True  # no wallet asks: no grant is read
+    until = at + timedelta(days=min(days, alerts.EXPIRING_DAYS_MAX))
+    start: tuple[datetime, str] | None = None
+    announced = units = 0
+    while True:
+        found, wallets = runner.read(partial(_expiring_page, at=at, until=until, start=start))
+        for wallet_id in wallets:
+            if units >= budget:
+                return announced, False
+            fn = _locked(wallet_id, partial(_announce, at=at))
+            hints = UnitHints(wallet_id=wallet_id)
+            count = runner.write(fn, hints, operation="sweep", scope=f"expiring:{wallet_id}")
+            announced, units = announced + (count or 0), units + 1
+        if len(found) < limits.SWEEP_BATCH:
+            return announced, True
+        start = (found[-1][2], found[-1][0])
+
+
+def _expiring_page(
+    reader: LedgerReader,
+    _now: datetime,
+    *,
+    at: datetime,
+    until: datetime,
+    start: tuple[datetime, str] | None,
+) -> tuple[Found, list[str]]:
+    """One page of live grants expiring within the widest window asked for, of wallets
+    with the rule, and the wallets among them with one to announce."""
+    found = reader.grants_expiring_within(
+        at, until, rule=RULE, start=start, limit=limits.SWEEP_BATCH
+    )
+    return found, alerts.unannounced(reader, found, at)
+
+
+def _announce(uow: WriteUnit, wallet: Wallet, *, at: datetime) -> int:
+    return alerts.announce_expiring(uow, wallet.id, at)
 
 
 def _locked(wallet_id: str, fn: ItemUnit) -> Callable[[WriteUnit], int | None]:

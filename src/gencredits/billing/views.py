@@ -410,6 +410,9 @@ class SweepReport(_Wire):
     credits_released: int = 0
     grants_expired: int = 0
     credits_expired: int = 0
+    expiry_alerts: int = Field(
+        0, description="Grants announced as expiring soon (alert.grant_expiring) by this sweep."
+    )
     more: bool = Field(False, description="The per-call limit was reached: sweep again.")
 
 

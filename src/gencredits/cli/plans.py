@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import typer
@@ -219,15 +220,29 @@ def refund_command(
     chargeback: Annotated[
         bool, typer.Option("--chargeback", help="Freeze the wallet too.")
     ] = False,
+    amount: Annotated[
+        str | None,
+        typer.Option(
+            "--amount",
+            metavar="AMOUNT",
+            help="A partial refund: the payment refunded so far, cumulative (e.g. 4.99).",
+        ),
+    ] = None,
+    of: Annotated[
+        str | None,
+        typer.Option("--of", metavar="PAID", help="What was paid (default: the pack's price)."),
+    ] = None,
     idempotency_key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Take back what is left of a purchase (``--chargeback``: and freeze the wallet)."""
+    """Take back what is left of a purchase (``--chargeback``: and freeze the wallet;
+    ``--amount``: the share refunded so far)."""
 
     def work(b: BillingAPI, key: str) -> Any:
         if chargeback:
             return b.chargeback_purchase(purchase, idempotency_key=key)
-        return b.refund_purchase(purchase, idempotency_key=key)
+        money = _decimal("amount", amount), _decimal("of", of)
+        return b.refund_purchase(purchase, amount=money[0], of=money[1], idempotency_key=key)
 
     _moves(
         ctx,
@@ -236,6 +251,15 @@ def refund_command(
         work,
         "purchase {id}: {state}, took back {taken_back}, spent {spent}",
     )
+
+
+def _decimal(name: str, text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise InvalidRequest.for_field(name, text, "a decimal amount, e.g. 4.99") from None
 
 
 @app.command("unfreeze")

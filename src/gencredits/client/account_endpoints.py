@@ -5,6 +5,7 @@ purchases, freezes, teams, alerts and outbound webhooks; described once, as in
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 
 from pydantic import BaseModel
 
@@ -103,9 +104,17 @@ def get_purchase(purchase_id: str) -> Call[PurchaseView]:
     return get(f"/v1/purchases/{segment(purchase_id)}", PurchaseView.model_validate)
 
 
-def refund_purchase(purchase_id: str, *, idempotency_key: str | None = None) -> Call[PurchaseView]:
+def refund_purchase(
+    purchase_id: str,
+    *,
+    amount: Decimal | None = None,
+    of: Decimal | None = None,
+    idempotency_key: str | None = None,
+) -> Call[PurchaseView]:
+    """A partial refund's ``amount`` and ``of`` are sent as decimal text."""
     path = f"/v1/purchases/{segment(purchase_id)}/refund"
-    return post(path, PurchaseView.model_validate, None, idempotency_key)
+    body = None if amount is None else present(amount=str(amount), of=of and str(of))
+    return post(path, PurchaseView.model_validate, body, idempotency_key)
 
 
 def chargeback_purchase(

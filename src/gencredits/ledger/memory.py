@@ -380,6 +380,36 @@ class _MemoryUnit:
         )
         return [(grant_id, wallet_id) for _, grant_id, wallet_id in due[:limit]]
 
+    def state_field_max(self, kind: str, name: str) -> int | None:
+        found = [
+            int(doc[name])
+            for (_w, kd, key), doc in self.s.state.items()
+            if kd == kind and key == "" and doc.get(name) is not None
+        ]
+        return max(found, default=None)
+
+    def grants_expiring_within(
+        self,
+        after: datetime,
+        until: datetime,
+        *,
+        rule: tuple[str, str],
+        start: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[tuple[str, str, datetime]]:
+        kind, name = rule
+        found = []
+        for grant_id in self.s.expiring_grants:
+            g = self.s.grants[grant_id]
+            if g.expires_at is None or g.remaining <= 0 or not after < g.expires_at <= until:
+                continue
+            if start is not None and (g.expires_at, g.id) <= start:
+                continue
+            doc = self.s.state.get((g.wallet_id, kind, ""))
+            if doc is not None and doc.get(name) is not None:
+                found.append((g.expires_at, g.id, g.wallet_id))
+        return [(grant_id, wallet_id, at) for at, grant_id, wallet_id in sorted(found)[:limit]]
+
     def audit_snapshot(self) -> AuditSnapshot:
         balances: dict[str, int] = defaultdict(int)
         unbalanced: list[tuple[str, int]] = []

@@ -18,6 +18,7 @@ release            hold -held, returned legs +                                  
 late_capture       legs -, consumed +charge  (or written_off -charge, consumed +)   late_capture,
                                                                                     write_off
 close_grant        grant -remaining, issued +remaining (void) / expired + (expire)  void, expire
+void_part          grant -n, issued +n (a partial refund; the grant stays open)      void
 =================  ===============================================================  ==========
 """
 
@@ -53,6 +54,7 @@ __all__ = [
     "late_capture",
     "merge",
     "release",
+    "void_part",
 ]
 
 
@@ -228,6 +230,25 @@ def close_grant(grant: Grant, *, voided: bool, at: datetime, key: Key) -> Transa
         postings=(
             Posting(grant_account(grant.id), -grant.remaining),
             Posting(ACCOUNT_ISSUED if voided else ACCOUNT_EXPIRED, grant.remaining),
+        ),
+        created_at=at,
+        grant_id=grant.id,
+        idem_scope=key.scope,
+        idem_key=key.key,
+    )
+
+
+def void_part(grant: Grant, amount: int, *, step: int, at: datetime, key: Key) -> Transaction:
+    """Move ``amount`` of what is left of ``grant`` back to ``issued``, the grant staying open
+    (the ``step``-th partial refund of it: each its own transaction id)."""
+    assert 0 < amount <= grant.remaining, (amount, grant.remaining)
+    return Transaction(
+        id=f"{grant.id}/{TransactionKind.VOID}/{step}",
+        wallet_id=grant.wallet_id,
+        kind=TransactionKind.VOID,
+        postings=(
+            Posting(grant_account(grant.id), -amount),
+            Posting(ACCOUNT_ISSUED, amount),
         ),
         created_at=at,
         grant_id=grant.id,

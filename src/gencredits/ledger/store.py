@@ -289,6 +289,26 @@ class LedgerReader(GrantReads, Protocol):
         """(grant id, wallet id) of active grants that expired at or before ``now``."""
         ...
 
+    def state_field_max(self, kind: str, name: str) -> int | None:
+        """The largest whole number under ``name`` in the ``(kind, "")`` documents of every
+        wallet (``None``: no document has one); served by an index of those documents."""
+        ...
+
+    def grants_expiring_within(
+        self,
+        after: datetime,
+        until: datetime,
+        *,
+        rule: tuple[str, str],
+        start: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[tuple[str, str, datetime]]:
+        """(grant id, wallet id, expiry) of live grants (active, credit left) expiring in
+        ``(after, until]``, of wallets whose state document ``(rule[0], "")`` has a value
+        for the field ``rule[1]``; by expiry then id, past ``start`` in that order.  Served
+        by an index of live expiring grants, so its cost follows the grants in the window."""
+        ...
+
     def audit_snapshot(self) -> AuditSnapshot: ...
 
     # --- subscriptions and purchases --------------------------------------------------------

@@ -8,6 +8,7 @@ that moves credits, as on the other billing routes.  Freezes and the tick need a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gencredits.api.auth import AdminKey, ReadKey
 from gencredits.api.errors import error_responses
+from gencredits.api.payments import RefundCreate
 from gencredits.api.routes.common import IdempotencyHeader, JobId, Routes, WalletId, Write, write_of
 from gencredits.api.schemas import (
     ChargebackCreate,
@@ -133,10 +135,14 @@ async def get_purchase(
 
 
 @_writes("/purchases/{purchase_id}/refund", "purchases", PurchaseView)
-async def refund_purchase(call: OnPurchase) -> PurchaseView:
-    """Take back what is left of the purchase's credits and bonus, never more."""
+async def refund_purchase(call: OnPurchase, body: RefundCreate | None = None) -> PurchaseView:
+    """Take back what is left of the purchase's credits and bonus, never more; with an
+    ``amount`` (refunded so far, cumulative), that share of them."""
+    asked = body or RefundCreate()
     return await run_in_threadpool(
-        call.billing.refund_purchase, call.id, idempotency_key=call.idempotency_key
+        partial(call.billing.refund_purchase, amount=asked.amount, of=asked.of),
+        call.id,
+        idempotency_key=call.idempotency_key,
     )
 
 

@@ -176,6 +176,15 @@ sa.Index(
     sqlite_where=_EXPIRING,
     postgresql_where=_EXPIRING,
 )
+#: Live expiring grants of every wallet by expiry: the sweep finds those entering a wallet's
+#: ``expiring_days`` window from it (migration 0009).
+sa.Index(
+    "ix_ledger_grants_expiry",
+    grants.c.expires_at,
+    grants.c.id,
+    sqlite_where=_EXPIRING,
+    postgresql_where=_EXPIRING,
+)
 #: Live grants that start after they were made (the only ones that can be not yet started):
 #: few, and a query of the others cannot use this index by mistake.
 STARTS_LATER = sa.and_(LIVE_GRANT, grants.c.effective_at > grants.c.created_at)
@@ -353,6 +362,29 @@ wallet_state = sa.Table(
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("data", sa.JSON, nullable=False),
 )
+
+#: Wallets' alert rules: the sweep reads their widest ``expiring_days`` window from them
+#: without reading every wallet's documents (migration 0009).  Partial: the documents
+#: written on every job (usage) stay out of it.
+ALERT_RULES = sa.and_(
+    wallet_state.c.kind == sa.literal_column("'alerts'"),
+    wallet_state.c.key == sa.literal_column("''"),
+)
+sa.Index(
+    "ix_ledger_wallet_state_alerts",
+    wallet_state.c.kind,
+    wallet_state.c.wallet_id,
+    sqlite_where=ALERT_RULES,
+    postgresql_where=ALERT_RULES,
+)
+
+
+def rule_kind(kind: str) -> sa.ColumnElement[str]:
+    """``kind`` as a literal in the statement (a partial index is used for a literal, not
+    for a bound parameter, on SQLite); only the names of the code's own documents."""
+    assert kind.replace("_", "").isalpha(), kind
+    return sa.literal_column(f"'{kind}'")
+
 
 # Outbound webhooks (migration 0007): endpoints, the deliverer's cursor over the outbox, and
 # one delivery per (endpoint, event) with its attempts (the delivery log).

@@ -403,6 +403,42 @@ class SqlReader(PlanReads):
         )
         return [(r.id, r.wallet_id) for r in self.c.execute(q)]
 
+    def state_field_max(self, kind: str, name: str) -> int | None:
+        st = t.wallet_state
+        q = sa.select(sa.func.max(st.c.data[name].as_integer())).where(
+            st.c.kind == t.rule_kind(kind), st.c.key == sa.literal_column("''")
+        )
+        found = self.c.execute(q).scalar()
+        return None if found is None else int(found)
+
+    def grants_expiring_within(
+        self,
+        after: datetime,
+        until: datetime,
+        *,
+        rule: tuple[str, str],
+        start: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[tuple[str, str, datetime]]:
+        g, st = t.grants, t.wallet_state
+        has_rule = (
+            sa.select(sa.literal(1))
+            .where(st.c.wallet_id == g.c.wallet_id, st.c.kind == rule[0], st.c.key == "")
+            .where(st.c.data[rule[1]].as_string().is_not(None))
+            .exists()
+        )
+        q = sa.select(g.c.id, g.c.wallet_id, g.c.expires_at).where(
+            t.LIVE_GRANT, g.c.expires_at.is_not(None), g.c.expires_at > after
+        )
+        q = q.where(g.c.expires_at <= until, has_rule)
+        if start is not None:
+            at, grant_id = start
+            q = q.where(
+                sa.or_(g.c.expires_at > at, sa.and_(g.c.expires_at == at, g.c.id > grant_id))
+            )
+        q = q.order_by(g.c.expires_at, g.c.id).limit(limit)
+        return [(r.id, r.wallet_id, r.expires_at) for r in self.c.execute(q)]
+
     def audit_snapshot(self) -> AuditSnapshot:
         e, tx = t.entries, t.transactions
         balances: Mapping[str, int] = {
