@@ -39,6 +39,7 @@ from gencredits.api.routes import keys as keys_routes
 from gencredits.api.routes import payments as payments_routes
 from gencredits.api.routes import plans as plans_routes
 from gencredits.api.state import Services
+from gencredits.api.waits import DeadlineMiddleware
 from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
 from gencredits.pricing import CatalogSet
@@ -68,7 +69,9 @@ def build_services(settings: Settings) -> Services:
     catalogs = CatalogSet.bundled()
     if settings.catalog_files:
         catalogs = catalogs.with_files(list(settings.catalog_files))
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(
+        settings.database_url, wait_s=settings.db_timeout_s / 2, pooled=settings.database_pooled
+    )
     keys = KeyStore(engine)
     return Services(
         settings=settings,
@@ -81,7 +84,9 @@ def build_services(settings: Settings) -> Services:
             KeyRateLimiter(settings.publishable_rate_per_min, settings.api_rate_per_min),
         ),
         billing=Billing(
-            GroupCommitStore(SqlStore(engine)) if settings.group_commit else SqlStore(engine),
+            GroupCommitStore(SqlStore(engine), deadline_s=settings.db_timeout_s)
+            if settings.group_commit
+            else SqlStore(engine),
             catalogs,
             default_hold_ttl_s=settings.hold_ttl_s_default,
             max_hold_ttl_s=settings.hold_ttl_s_max,  # the operator's ceiling, enforced there
@@ -142,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # wraps the FastAPI app.
     app.add_middleware(QuoteFastPath)
     app.add_middleware(BodyLimit)
+    app.add_middleware(DeadlineMiddleware, seconds=settings.db_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     allow_origins(app, settings.cors_origins)  # outermost: preflights answered first
     return app

@@ -77,6 +77,7 @@ __all__ = [
     "SqlUnit",
     "as_retryable",
     "spend_page_sizes",
+    "unreachable",
     "upsert_state",
 ]
 
@@ -84,6 +85,8 @@ T = TypeVar("T")
 
 #: SQLSTATEs after which the whole unit of work may simply be run again.
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+#: SQLSTATEs of a server that gave up waiting (statement_timeout, lock_timeout) or is going away.
+_GAVE_UP = {"57014", "55P03", "57P01", "57P02", "57P03"}
 
 
 def as_retryable(exc: BaseException) -> BaseException:
@@ -99,6 +102,16 @@ def as_retryable(exc: BaseException) -> BaseException:
     conflict = RetryableConflict(str(exc.orig))
     conflict.__cause__ = exc
     return conflict
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or gave up waiting (a lost
+    connection, a timeout), as opposed to refusing one unit's values: running a failed
+    batch's units again one by one would then only wait again, once per unit."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    return exc.connection_invalidated or sqlstate.startswith("08") or sqlstate in _GAVE_UP
 
 
 Row = TypeVar("Row", bound=tuple[object, ...])
