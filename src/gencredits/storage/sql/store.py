@@ -41,6 +41,7 @@ from gencredits.ledger.store import (
 )
 from gencredits.storage.sql import rows
 from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.counters import CounterDeltas
 from gencredits.storage.sql.engine import read_only
 from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.plans import PlanReads, PlanWrites
@@ -172,7 +173,9 @@ class SqlStore:
         """One writing transaction, the one :meth:`run_unit` runs its unit in (also handy in
         tests): it commits when the block ends normally, else rolls back."""
         with self.writer_lock(), self._transaction(readonly=False) as conn:
-            yield SqlUnit(conn, self.backend)
+            uow = SqlUnit(conn, self.backend)
+            yield uow
+            uow.counters.write(conn)  # last, after every wallet lock (see counters.py)
 
     def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
         """Run ``unit`` in its own transaction (it runs alone: ``hints`` are not needed)."""
@@ -464,6 +467,17 @@ class SqlUnit(SqlReader, PlanWrites):
     """A unit of work (:class:`~gencredits.ledger.store.WriteUnit`) on one connection, inside
     its writing transaction; the reads of :class:`SqlReader` come with it."""
 
+    def __init__(self, conn: Connection, backend: str) -> None:
+        super().__init__(conn, backend)
+        self.counters = CounterDeltas()
+        #: each job as this transaction first read it, for what its update changes
+        self.jobs_read: dict[str, Job | None] = {}
+
+    def get_job(self, job_id: str) -> Job | None:
+        job = super().get_job(job_id)
+        self.jobs_read.setdefault(job_id, job)
+        return job
+
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
         q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
         row = self.c.execute(q, {"id": wallet_id}).first()
@@ -485,10 +499,15 @@ class SqlUnit(SqlReader, PlanWrites):
         result = self.c.execute(INSERT_JOB, rows.job_row(job))
         pk = result.inserted_primary_key
         assert pk is not None
+        self.counters.job_changed(None, job)
+        self.jobs_read[job.id] = job
         return replace(job, seq=int(pk[0]))
 
     def update_job(self, job: Job) -> None:
+        before = self.jobs_read[job.id] if job.id in self.jobs_read else self.get_job(job.id)
         self.c.execute(UPDATE_JOB, rows.job_update_row(job))
+        self.counters.job_changed(before, job)
+        self.jobs_read[job.id] = job
 
     def record(self, transaction: Transaction) -> None:
         self.c.execute(INSERT_TX, rows.transaction_row(transaction))
