@@ -33,13 +33,15 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.store import (
+    AuditScope,
     AuditSnapshot,
+    AuditTotals,
     GrantQuery,
     RetryableConflict,
     UnitHints,
     WriteUnit,
 )
-from gencredits.storage.sql import rows
+from gencredits.storage.sql import audit_reads, rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.counters import CounterDeltas
 from gencredits.storage.sql.engine import read_only
@@ -414,53 +416,17 @@ class SqlReader(PlanReads):
         )
         return [(r.id, r.wallet_id) for r in self.c.execute(q)]
 
-    def audit_snapshot(self) -> AuditSnapshot:
-        e, tx = t.entries, t.transactions
-        balances: Mapping[str, int] = {
-            r.account: int(r.total)
-            for r in self.c.execute(
-                sa.select(e.c.account, sa.func.sum(e.c.amount).label("total")).group_by(e.c.account)
-            )
-        }
-        unbalanced = [
-            (r.id, int(r.total))
-            for r in self.c.execute(
-                sa.select(tx.c.id, sa.func.coalesce(sa.func.sum(e.c.amount), 0).label("total"))
-                .select_from(tx.outerjoin(e, e.c.tx_seq == tx.c.seq))
-                .group_by(tx.c.seq, tx.c.id)
-                .having(
-                    sa.or_(
-                        sa.func.coalesce(sa.func.sum(e.c.amount), 0) != 0,
-                        sa.func.count(e.c.seq) == 0,
-                    )
-                )
-            )
-        ]
-        job_txs: dict[str, list[str]] = defaultdict(list)
-        for r in self.c.execute(
-            sa.select(tx.c.job_id, tx.c.kind).where(tx.c.job_id.is_not(None)).order_by(tx.c.seq)
-        ):
-            job_txs[r.job_id].append(r.kind)
-        keys = [
-            (r.idem_scope, r.idem_key)
-            for r in self.c.execute(
-                sa.select(tx.c.idem_scope, tx.c.idem_key).where(tx.c.idem_key.is_not(None))
-            )
-        ]
-        idem = frozenset(
-            (r.scope, r.key)
-            for r in self.c.execute(sa.select(t.idempotency.c.scope, t.idempotency.c.key))
-        )
-        return AuditSnapshot(
-            account_balances=balances,
-            unbalanced_transactions=unbalanced,
-            wallets=[rows.wallet_of(r) for r in self.c.execute(sa.select(*rows.WALLET_COLUMNS))],
-            grants=[rows.grant_of(r) for r in self.c.execute(sa.select(*rows.GRANT_COLUMNS))],
-            jobs=[rows.job_of(r) for r in self.c.execute(sa.select(*rows.JOB_COLUMNS))],
-            job_transactions=dict(job_txs),
-            transaction_keys=keys,
-            idempotency_keys=idem,
-        )
+    def audit_snapshot(self, wallet_ids: Sequence[str] | None = None) -> AuditSnapshot:
+        return audit_reads.snapshot(self.c, wallet_ids)
+
+    def audit_wallets(self, scope: AuditScope, *, after_id: str | None, limit: int) -> list[str]:
+        return audit_reads.wallet_ids(self.c, scope, after_id=after_id, limit=limit)
+
+    def audit_totals(self) -> AuditTotals:
+        return audit_reads.totals(self.c)
+
+    def audit_cursor(self) -> int:
+        return audit_reads.cursor(self.c)
 
 
 class SqlUnit(SqlReader, PlanWrites):
