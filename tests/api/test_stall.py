@@ -24,8 +24,8 @@ from gencredits.pricing import CatalogSet, quote
 #: The service's db_timeout_s here (the default is 5): the least that keeps the test short
 #: and leaves a pooled connection's ping plus a fresh connect inside it.
 DEADLINE_S = int(os.environ.get("GENCREDITS_TEST_STALL_DEADLINE_S", "4"))
-#: Slack for the answer to travel and the test's threads to be scheduled.
-SLACK_S = 1.0
+#: Slack for the test's own threads and clients to be scheduled on a busy machine.
+SLACK_S = 0.5
 CALLERS = 8
 PRICE = quote(CatalogSet.bundled()["api-pricing"], "veo3_fast").total_credits
 
@@ -116,7 +116,8 @@ def test_a_stalled_database_is_answered_503_in_time_and_recovers(
                 assert time.monotonic() - thawed < 2 * DEADLINE_S, "no recovery"
                 time.sleep(0.05)
         recovered = time.monotonic() - thawed
-        print(f"503 after {max(s for _, s in outcomes):.2f} s, recovered {recovered:.2f} s")
+        waits = ", ".join(f"{s:.2f}" for _, s in sorted(outcomes, key=lambda o: o[1]))
+        print(f"503 after {waits} s; recovered {recovered:.2f} s after the thaw")
         replayed = {
             key: gc.submit(wallet, "veo3_fast", catalog="api-pricing", idempotency_key=key).id
             for key in [*acknowledged, *(f"stall-{i}" for i in range(CALLERS) if i % 4 != 3)]

@@ -68,7 +68,7 @@ def test_postgresql_gets_timeouts_keepalives_and_pooler_settings() -> None:
     args = pg_connect_args(2.5, pooled=False)
     assert args["options"] == "-c statement_timeout=2000 -c lock_timeout=2000"
     assert args["tcp_user_timeout"] == 2500 and args["keepalives"] == 1
-    assert args["connect_timeout"] == 3
+    assert args["connect_timeout"] == 2
     pooled = pg_connect_args(2.5, pooled=True)
     assert "options" not in pooled and pooled["prepare_threshold"] is None
     assert "keepalives" not in pg_connect_args(None, pooled=False)  # the CLI: no limits

@@ -339,6 +339,10 @@ class InList:
         return statement.send(conn, params)
 
 
+#: libpq's shortest connect timeout (it counts whole seconds, and rounds 1 up to 2).
+MIN_CONNECT_S = 2
+
+
 def bounded_connect(params: Mapping[str, Any], wait_s: float | None) -> Any:
     """A psycopg 3 connection (``params`` as SQLAlchemy gives them to ``connect``) whose every
     wait on the server (a statement, a commit, a ping) ends within ``wait_s`` seconds, or
@@ -364,4 +368,12 @@ def bounded_connect(params: Mapping[str, Any], wait_s: float | None) -> Any:
                     f"the database did not answer within {limit} s; connection closed"
                 ) from None
 
+    left = remaining(None)  # what the request's deadline leaves (None: no request)
+    if left is not None and "connect_timeout" in params:  # whole seconds, at least 2 (libpq)
+        if left < MIN_CONNECT_S:
+            raise psycopg.OperationalError(
+                f"no time left to connect to the database ({left:.2f} s of the deadline)"
+            )
+        timeout = max(MIN_CONNECT_S, min(int(params["connect_timeout"]), int(left)))
+        params = {**params, "connect_timeout": timeout}
     return _Bounded.connect(**params)

@@ -38,7 +38,6 @@ line saying what to do (:func:`database_error` maps the driver's errors the same
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,7 +189,8 @@ CONNECT_TIMEOUT_S = 10
 def pg_connect_args(wait_s: float | None, pooled: bool) -> dict[str, Any]:
     """psycopg's connection arguments for the waits of :func:`make_engine`.
 
-    * ``connect_timeout``: ``wait_s`` (libpq counts whole seconds, at least 2);
+    * ``connect_timeout``: ``wait_s`` rounded down (libpq counts whole seconds, at least 2),
+      less if the request's deadline is nearer;
     * TCP keepalives after 1 s idle, every second, 3 unanswered probes, and
       ``tcp_user_timeout`` = ``wait_s``: a peer that vanished (a cut cable, a dead host) is
       noticed by the kernel instead of waited on for the system's 2 hours;
@@ -209,7 +209,7 @@ def pg_connect_args(wait_s: float | None, pooled: bool) -> dict[str, Any]:
         return args
     server_ms = max(1, int(wait_s * 800))
     args.update(
-        connect_timeout=max(2, math.ceil(wait_s)),
+        connect_timeout=max(2, int(wait_s)),
         keepalives=1,
         keepalives_idle=1,
         keepalives_interval=1,
