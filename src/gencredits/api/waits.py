@@ -1,6 +1,6 @@
 """Each HTTP request's deadline (``db_timeout_s``): the time within which a stalled
 database is answered 503 ``unavailable`` (see :mod:`gencredits.deadline`).  Its waits on the
-database end at 95 % of it; the rest is left to build and send the answer."""
+database end at 90 % of it; the rest is left to build and send the answer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from gencredits.deadline import deadline
 __all__ = ["DeadlineMiddleware"]
 
 #: The share of the deadline the database waits may take.
-ANSWER_SHARE = 0.95
+ANSWER_SHARE = 0.9
 
 
 class DeadlineMiddleware:
