@@ -58,3 +58,23 @@ def test_scopes_pages_and_the_cursor(billing: Billing, store: Any, clock: Any) -
     assert (since.wallets, since.violations) == (1, [])
     assert since.cursor > first.cursor
     assert billing.audit_scoped(AuditScope(since=since.cursor)).wallets == 0
+
+
+def test_the_ledger_wide_sums_name_an_unknown_account_and_an_unbalanced_ledger(
+    billing: Billing, store: Any, store_kind: str
+) -> None:
+    if store_kind == "memory":
+        pytest.skip("the SQL sums are what this checks; memory sums its own lists")
+    billing.create_wallet("a")
+    billing.grant("a", 100, kind="purchase", idempotency_key="g")
+    with store.engine.begin() as conn:  # a stray entry, on an account nobody owns
+        seq = conn.execute(sa.text("SELECT max(seq) FROM ledger_transactions")).scalar_one()
+        conn.execute(
+            sa.text("INSERT INTO ledger_entries (tx_seq, account, amount) VALUES (:s, :a, 7)"),
+            {"s": seq, "a": "bogus:1"},
+        )
+    found = {(v.code, v.subject) for v in billing.audit()}
+    assert ("unknown_account", "bogus:1") in found
+    assert ("ledger_not_zero_sum", "ledger") in found
+    assert any(code == "transaction_unbalanced" for code, _ in found)
+    assert billing.audit_scoped(AuditScope(wallet_from="a")).violations != []  # its tx

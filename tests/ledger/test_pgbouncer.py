@@ -81,7 +81,7 @@ def _empty_tables(direct: sa.Engine) -> None:
 def test_without_pooled_pgbouncer_refuses_the_session_settings(
     bounced: tuple[str, sa.Engine],
 ) -> None:
-    engine = make_engine(bounced[0], wait_s=WAIT_S)
+    engine = make_engine(bounced[0], wait_s=WAIT_S, pooled=False)
     try:
         with pytest.raises(sa.exc.OperationalError, match="unsupported startup parameter"):
             engine.connect().close()

@@ -73,6 +73,7 @@ __all__ = [
 ]
 
 ENV_DATABASE_URL = "GENCREDITS_DATABASE_URL"
+ENV_POOLED = "GENCREDITS_DATABASE_POOLED"
 DEFAULT_DATABASE_URL = "sqlite:///./var/gencredits.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -146,15 +147,22 @@ def redacted(url: str | sa.URL | None = None) -> str:
 
 
 def make_engine(
-    url: str | None = None, *, wait_s: float | None = None, pooled: bool = False, **kwargs: Any
+    url: str | None = None,
+    *,
+    wait_s: float | None = None,
+    pooled: bool | None = None,
+    **kwargs: Any,
 ) -> Engine:
     """An engine for ``url`` (see :func:`database_url`) with the ledger's settings applied.
 
     PostgreSQL only: ``wait_s`` bounds every wait on the server (see :func:`pg_wait_options`;
     ``None``: connect in at most :data:`CONNECT_TIMEOUT_S`, then wait as long as it takes,
     which is what migrations and a full audit need); ``pooled``: the URL points at a pooler in
-    transaction mode (pgbouncer), so no prepared statements and no session settings."""
+    transaction mode (pgbouncer), so no prepared statements and no session settings (``None``:
+    as ``$GENCREDITS_DATABASE_POOLED`` says, so the CLI follows the service's setting)."""
     resolved = normalise_url(url)
+    if pooled is None:
+        pooled = os.environ.get(ENV_POOLED, "").strip().lower() in ("1", "true", "yes", "on")
     # Reading stays with ``json``: exact for any integer, and it reads what it wrote.
     kwargs = {"json_serializer": json_dumps, **kwargs}
     try:
