@@ -87,3 +87,32 @@ def test_a_statement_past_the_limit_is_cut_and_the_engine_goes_on(postgres_url: 
             assert conn.execute(sa.text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_frozen_connection_is_cut_client_side_and_dropped_from_the_pool(
+    postgres_url: str,
+) -> None:
+    """A proxy that stops forwarding still acknowledges our packets: neither the server's
+    timeout nor the kernel's fires, only the client's own wait limit."""
+    from tests.pg import PG_HOST, PG_PORT
+    from tests.stallproxy import StallProxy
+
+    name = sa.make_url(postgres_url).database
+    with StallProxy(PG_HOST, PG_PORT) as proxy:
+        url = sa.make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
+        engine = make_engine(url.render_as_string(hide_password=False), wait_s=0.5)
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+                proxy.freeze()
+                started = time.monotonic()
+                with pytest.raises(sa.exc.OperationalError, match="did not answer within"):
+                    conn.execute(sa.text("SELECT 2"))
+                assert time.monotonic() - started < 1.5
+                assert conn.invalidated  # SQLAlchemy counted it as a lost connection
+            proxy.thaw()
+            with engine.connect() as conn:  # a fresh connection serves the next call
+                assert conn.execute(sa.text("SELECT current_database()")).scalar() == name
+        finally:
+            proxy.thaw()
+            engine.dispose()

@@ -357,17 +357,6 @@ def bounded_connect(params: Mapping[str, Any], wait_s: float | None) -> Any:
     unknown, which idempotency keys resolve (a replay answers what was stored, or does it)."""
     import psycopg
 
-    class _Bounded(psycopg.Connection[Any]):
-        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-            limit = remaining(wait_s) if timeout is None else timeout
-            try:
-                return super().wait(gen, interval, limit)
-            except psycopg.errors._WaitTimeout:
-                self.pgconn.finish()  # the connection is in an unknown state: never reused
-                raise psycopg.OperationalError(
-                    f"the database did not answer within {limit} s; connection closed"
-                ) from None
-
     left = remaining(None)  # what the request's deadline leaves (None: no request)
     if left is not None and "connect_timeout" in params:  # whole seconds, at least 2 (libpq)
         if left < MIN_CONNECT_S:
@@ -376,4 +365,23 @@ def bounded_connect(params: Mapping[str, Any], wait_s: float | None) -> Any:
             )
         timeout = max(MIN_CONNECT_S, min(int(params["connect_timeout"]), int(left)))
         params = {**params, "connect_timeout": timeout}
-    return _Bounded.connect(**params)
+    return _bounded_class(wait_s).connect(**params)
+
+
+@cache
+def _bounded_class(wait_s: float | None) -> Any:
+    """The connection class of :func:`bounded_connect` for ``wait_s`` (made once)."""
+    import psycopg
+
+    class _Bounded(psycopg.Connection[Any]):
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            limit = remaining(wait_s) if timeout is None else timeout
+            try:
+                return super().wait(gen, interval, limit)
+            except psycopg.errors._WaitTimeout:
+                self.pgconn.finish()  # the connection is in an unknown state: never reused
+                raise psycopg.OperationalError(
+                    f"the database did not answer within {limit:.2f} s; connection closed"
+                ) from None
+
+    return _Bounded
