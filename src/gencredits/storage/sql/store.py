@@ -436,12 +436,13 @@ class SqlUnit(SqlReader, PlanWrites):
     def __init__(self, conn: Connection, backend: str) -> None:
         super().__init__(conn, backend)
         self.counters = CounterDeltas()
-        #: each job as this transaction first read it, for what its update changes
+        #: each job as this transaction last read or wrote it, for what its update changes
+        #: (an update is computed from the job read under its wallet's lock, the last read)
         self.jobs_read: dict[str, Job | None] = {}
 
     def get_job(self, job_id: str) -> Job | None:
         job = super().get_job(job_id)
-        self.jobs_read.setdefault(job_id, job)
+        self.jobs_read[job_id] = job
         return job
 
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
