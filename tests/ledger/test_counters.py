@@ -21,7 +21,7 @@ from gencredits.storage.sql.engine import make_engine, read_transaction, upgrade
 from gencredits.storage.sql.store import SqlStore
 
 WALLETS = 6
-OPERATIONS = 60  # per thread
+OPERATIONS = 40  # per thread
 THREADS = 3
 
 
