@@ -10,6 +10,7 @@ import typer
 
 from gencredits.billing import Billing
 from gencredits.billing.audit_run import AuditRun
+from gencredits.billing.views import Violation
 from gencredits.cli._app import JsonOpt, app, call_billing, console, print_json
 from gencredits.errors import InvalidRequest
 from gencredits.ledger.store import AuditScope
@@ -51,15 +52,16 @@ def _scope(
     return AuditScope(wallet_from=first, wallet_to=last, since=since)
 
 
-def _run(api: BillingAPI, scope: AuditScope, show_progress: bool) -> AuditRun:
-    if not isinstance(api, Billing):  # a remote service: its audit of everything
+def _run(api: BillingAPI, scope: AuditScope, show_progress: bool) -> AuditRun | list[Violation]:
+    """The local audit's run, or the remote service's violations (it audits everything)."""
+    if not isinstance(api, Billing):
         if not scope.whole:
             raise InvalidRequest.for_field(
                 "scope",
                 "--wallet/--from/--to/--since",
                 "a local database (--database-url); the service audits everything",
             )
-        return AuditRun(api.audit(), wallets=0, cursor=0)
+        return api.audit()
     if not show_progress:
         return api.audit_scoped(scope)
     with console.status("auditing...") as status:
@@ -81,23 +83,23 @@ def audit(
     exit 1 naming each violation, 0 when clean.  Prints the cursor for ``--since`` next."""
     scope = _scope(wallet, first, last, since)
     show = not as_json and sys.stderr.isatty()
-    run = call_billing(ctx, as_json, lambda api: _run(api, scope, show), existing=True)
-    violations = run.violations
+    answer = call_billing(ctx, as_json, lambda api: _run(api, scope, show), existing=True)
+    run = answer if isinstance(answer, AuditRun) else None
+    violations = answer.violations if isinstance(answer, AuditRun) else answer
     if as_json:
-        print_json(
-            {
-                "clean": not violations,
-                "violations": [v.to_dict() for v in violations],
-                "wallets": run.wallets,
-                "cursor": run.cursor,
-            }
-        )
+        report: dict[str, object] = {
+            "clean": not violations,
+            "violations": [v.to_dict() for v in violations],
+        }
+        if run is not None:  # a local audit also says how far it went
+            report.update(wallets=run.wallets, cursor=run.cursor)
+        print_json(report)
     else:
         for v in violations:
             console.print(f"[red]violation[/red] {v}", highlight=False)
         if not violations:
             console.print("audit: clean", highlight=False)
-        if run.cursor:
+        if run is not None and run.cursor:
             console.print(
                 f"audited {run.wallets} wallet(s); next: --since {run.cursor}", highlight=False
             )
