@@ -15,7 +15,7 @@ CODEGEN_VENV ?= .venv-codegen
 CODEGEN_STAMP := $(CODEGEN_VENV)/.installed
 OPENAPI_PYTHON_CLIENT := openapi-python-client==0.29.1
 
-.PHONY: run venv codegen-venv test check lint format typecheck unit bench clean browser screenshots
+.PHONY: run venv codegen-venv test check lint format typecheck unit bench clean browser pgbouncer screenshots
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "gencredits needs Python 3.11 or newer (python3)"; exit 1; }
@@ -42,7 +42,7 @@ run: venv
 	$(BIN)/gencredits serve --host 127.0.0.1 --port $(PORT)
 
 ## Everything CI checks: lint, format, types, every test (the browser tests included).
-test: venv codegen-venv browser lint typecheck unit
+test: venv codegen-venv browser pgbouncer lint typecheck unit
 
 ## The browser the browser tests drive: Debian's Chromium, installed when missing (as root,
 ## as CI runs; a browser cannot be downloaded by Playwright here).  Without it the browser
@@ -53,6 +53,16 @@ browser:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
 	  else echo "warning: $(CHROMIUM) is missing: sudo apt-get install chromium"; fi; }
+
+## The connection pooler the pooling tests run the service behind: Debian's pgbouncer,
+## installed when missing (as root, as CI runs).  Without it those tests are skipped,
+## except under CI=true, where they fail.
+PGBOUNCER ?= /usr/sbin/pgbouncer
+pgbouncer:
+	@test -x $(PGBOUNCER) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	  else echo "warning: $(PGBOUNCER) is missing: sudo apt-get install pgbouncer"; fi; }
 
 ## Retake the README's screenshots (docs/img/*.png) from a fresh service.
 screenshots: venv browser

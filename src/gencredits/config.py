@@ -48,6 +48,22 @@ class Settings(BaseSettings):
         DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL: the embedded SQLite file, or postgresql+psycopg://...",
     )
+    db_timeout_s: float = Field(
+        5.0,
+        ge=1,
+        le=300,
+        description="The longest a request waits on a stalled PostgreSQL before it is answered "
+        "503 unavailable: a write waits this long for its group commit, and each wait on the "
+        "server (connecting, a statement, a commit) at most half of it (statement_timeout and "
+        "lock_timeout are set to 80 % of that half; TCP keepalives and tcp_user_timeout "
+        "notice a vanished server).",
+    )
+    database_pooled: bool = Field(
+        False,
+        description="The database URL points at a connection pooler in transaction mode "
+        "(pgbouncer): no prepared statements and no session settings on connect (set "
+        "statement_timeout on the role: ALTER ROLE ... SET statement_timeout = '2s').",
+    )
     catalog_files: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Extra catalog YAML files loaded beside the bundled ones "

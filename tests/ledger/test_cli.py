@@ -62,7 +62,12 @@ def test_wallet_grant_job_lifecycle_and_history(run: Any) -> None:
     history = run("ledger", "alice", "--json")
     assert [e["kind"] for e in history["items"]] == ["capture", "hold", "grant"]
     assert run("sweep", "--json")["holds_released"] == 0
-    assert run("audit", "--json") == {"clean": True, "violations": []}
+    audit = run("audit", "--json")
+    assert (audit["clean"], audit["violations"], audit["wallets"]) == (True, [], 1)
+    assert audit["cursor"] > 0  # the --since of the next audit
+    again = run("audit", "--since", str(audit["cursor"]), "--json")
+    assert (again["clean"], again["wallets"], again["cursor"]) == (True, 0, audit["cursor"])
+    assert run("audit", "--wallet", "alice", "--json")["wallets"] == 1
     assert "alice" in run("wallet", "list")
 
 

@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -39,12 +38,13 @@ from gencredits.api.routes import keys as keys_routes
 from gencredits.api.routes import payments as payments_routes
 from gencredits.api.routes import plans as plans_routes
 from gencredits.api.state import Services
+from gencredits.api.waits import DeadlineMiddleware
 from gencredits.billing import Billing
 from gencredits.config import Settings, load_settings
 from gencredits.pricing import CatalogSet
 from gencredits.storage.sql import engine as db
-from gencredits.storage.sql import schema as ledger_schema
 from gencredits.storage.sql.batch import GroupCommitStore
+from gencredits.storage.sql.counters import read_gauges
 from gencredits.storage.sql.store import SqlStore
 from gencredits.web import install_web
 
@@ -68,7 +68,9 @@ def build_services(settings: Settings) -> Services:
     catalogs = CatalogSet.bundled()
     if settings.catalog_files:
         catalogs = catalogs.with_files(list(settings.catalog_files))
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(
+        settings.database_url, wait_s=settings.db_timeout_s / 2, pooled=settings.database_pooled
+    )
     keys = KeyStore(engine)
     return Services(
         settings=settings,
@@ -81,7 +83,9 @@ def build_services(settings: Settings) -> Services:
             KeyRateLimiter(settings.publishable_rate_per_min, settings.api_rate_per_min),
         ),
         billing=Billing(
-            GroupCommitStore(SqlStore(engine)) if settings.group_commit else SqlStore(engine),
+            GroupCommitStore(SqlStore(engine), deadline_s=settings.db_timeout_s)
+            if settings.group_commit
+            else SqlStore(engine),
             catalogs,
             default_hold_ttl_s=settings.hold_ttl_s_default,
             max_hold_ttl_s=settings.hold_ttl_s_max,  # the operator's ceiling, enforced there
@@ -142,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # wraps the FastAPI app.
     app.add_middleware(QuoteFastPath)
     app.add_middleware(BodyLimit)
+    app.add_middleware(DeadlineMiddleware, seconds=settings.db_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     allow_origins(app, settings.cors_origins)  # outermost: preflights answered first
     return app
@@ -242,28 +247,19 @@ async def sweep_forever(services: Services, interval_s: int) -> None:
 
 
 def ledger_gauges(engine: Engine) -> dict[str, tuple[str, int]]:
-    """Gauges read from the ledger at scrape time (the same on every worker)."""
-    jobs, wallets = ledger_schema.jobs, ledger_schema.wallets
-    released_states = ("failed", "cancelled", "timed_out")
-    query = sa.select(
-        sa.select(sa.func.count()).where(jobs.c.state == "pending").scalar_subquery(),
-        sa.select(sa.func.coalesce(sa.func.sum(wallets.c.held), 0)).scalar_subquery(),
-        sa.select(sa.func.coalesce(sa.func.sum(jobs.c.credits_used), 0)).scalar_subquery(),
-        sa.select(sa.func.coalesce(sa.func.sum(jobs.c.hold_amount), 0))
-        .where(jobs.c.state.in_(released_states))
-        .scalar_subquery(),
-    )
-    with db.read_transaction(engine) as conn:  # one snapshot (one statement, too)
-        row = conn.execute(query).one()
-    return {
-        "holds_open": ("Pending jobs holding credits.", int(row[0])),
-        "credits_held": ("Credits held by pending jobs.", int(row[1])),
-        "credits_captured": ("Credits charged for jobs, all time.", int(row[2])),
-        "credits_refunded": (
-            "Credits released by failed, cancelled or timed-out jobs.",
-            int(row[3]),
-        ),
-    }
+    """Gauges read at scrape time from the ledger's counters (kept in its own transactions,
+    a few dozen rows whatever its size: storage/sql/counters.py), the same on every worker."""
+    with db.read_transaction(engine) as conn:
+        values = read_gauges(conn)
+    return {name: (GAUGE_HELP[name], values[name]) for name in GAUGE_HELP}
+
+
+GAUGE_HELP = {
+    "holds_open": "Pending jobs holding credits.",
+    "credits_held": "Credits held by pending jobs.",
+    "credits_captured": "Credits charged for jobs, all time.",
+    "credits_refunded": "Credits released by failed, cancelled or timed-out jobs.",
+}
 
 
 def background_tasks(services: Services, settings: Settings) -> list[asyncio.Task[None]]:

@@ -9,6 +9,7 @@ equal what its grants say.  Codes are stable.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 
 from gencredits.ledger.model import (
@@ -24,25 +25,62 @@ from gencredits.ledger.model import (
     hold_account,
     overdraft_account,
 )
-from gencredits.ledger.store import AuditSnapshot
+from gencredits.ledger.store import AuditSnapshot, AuditTotals
 
 from .views import Violation
 
-__all__ = ["audit_snapshot"]
+__all__ = ["audit_snapshot", "audit_totals"]
 
 _RESOLUTIONS = (TransactionKind.CAPTURE, TransactionKind.RELEASE, TransactionKind.TIMEOUT)
 _LATE = (TransactionKind.LATE_CAPTURE, TransactionKind.WRITE_OFF)
 
 
-def audit_snapshot(s: AuditSnapshot, now: datetime) -> list[Violation]:
-    """Every violation in the snapshot, all at once (an empty list: clean)."""
+def audit_snapshot(s: AuditSnapshot, now: datetime, *, whole: bool = True) -> list[Violation]:
+    """Every violation in the snapshot, all at once (an empty list: clean).  ``whole=False``:
+    the snapshot is of some wallets only (:meth:`LedgerReader.audit_snapshot` given their
+    ids), so the ledger-wide sums are left to :func:`audit_totals`."""
     auditor = _Auditor(s, now)
-    auditor.ledger()
+    auditor.ledger(whole)
     auditor.grants()
-    auditor.jobs()
+    auditor.jobs(whole)
     auditor.wallets()
-    auditor.accounts_and_keys()
+    auditor.accounts_and_keys(whole)
     return auditor.out
+
+
+def audit_totals(totals: AuditTotals) -> list[Violation]:
+    """The ledger-wide checks of an audit of everything, from the store's sums."""
+    out: list[Violation] = []
+    bal = totals.system_balances
+    if totals.grand_total != 0:
+        out.append(
+            Violation(
+                code="ledger_not_zero_sum",
+                subject="ledger",
+                message=f"all entries sum to {totals.grand_total}, not 0",
+            )
+        )
+    out += _system_signs(bal)
+    if bal.get(ACCOUNT_CONSUMED, 0) != totals.consumed_by_jobs:
+        message = f"account {bal.get(ACCOUNT_CONSUMED, 0)}, jobs {totals.consumed_by_jobs}"
+        out.append(Violation(code="consumed_mismatch", subject=ACCOUNT_CONSUMED, message=message))
+    for account in totals.unknown_accounts:
+        message = "entries on an account no wallet, grant or job owns"
+        out.append(Violation(code="unknown_account", subject=account, message=message))
+    return out
+
+
+def _system_signs(bal: Mapping[str, int]) -> list[Violation]:
+    out = []
+    for account in (ACCOUNT_ISSUED, ACCOUNT_WRITTEN_OFF):
+        if bal.get(account, 0) > 0:
+            message = f"balance {bal[account]} should be <= 0"
+            out.append(Violation(code="system_account_sign", subject=account, message=message))
+    for account in (ACCOUNT_CONSUMED, ACCOUNT_EXPIRED):
+        if bal.get(account, 0) < 0:
+            message = f"balance {bal[account]} should be >= 0"
+            out.append(Violation(code="system_account_sign", subject=account, message=message))
+    return out
 
 
 class _Auditor:
@@ -63,19 +101,16 @@ class _Auditor:
     def bad(self, code: str, subject: str, message: str) -> None:
         self.out.append(Violation(code=code, subject=subject, message=message))
 
-    def ledger(self) -> None:
+    def ledger(self, whole: bool) -> None:
         bal, bad = self.bal, self.bad
         for tx_id, total in self.s.unbalanced_transactions:
             bad("transaction_unbalanced", tx_id, f"entries sum to {total}, not 0")
+        if not whole:
+            return
         grand = sum(bal.values())
         if grand != 0:
             bad("ledger_not_zero_sum", "ledger", f"all entries sum to {grand}, not 0")
-        for account in (ACCOUNT_ISSUED, ACCOUNT_WRITTEN_OFF):
-            if bal.get(account, 0) > 0:
-                bad("system_account_sign", account, f"balance {bal[account]} should be <= 0")
-        for account in (ACCOUNT_CONSUMED, ACCOUNT_EXPIRED):
-            if bal.get(account, 0) < 0:
-                bad("system_account_sign", account, f"balance {bal[account]} should be >= 0")
+        self.out += _system_signs(bal)
 
     def grants(self) -> None:
         bad = self.bad
@@ -100,7 +135,7 @@ class _Auditor:
                 total[0] += 1
                 total[1] += g.remaining
 
-    def jobs(self) -> None:
+    def jobs(self, whole: bool) -> None:
         consumed_by_jobs = 0
         for j in self.s.jobs:
             account = hold_account(j.id)
@@ -116,7 +151,7 @@ class _Auditor:
                 )
             self.job_transactions(j)
         consumed = self.bal.get(ACCOUNT_CONSUMED, 0)
-        if consumed != consumed_by_jobs:
+        if whole and consumed != consumed_by_jobs:
             self.bad(
                 "consumed_mismatch",
                 ACCOUNT_CONSUMED,
@@ -180,8 +215,8 @@ class _Auditor:
             if available < -w.overdraft_limit:
                 bad("negative_available", w.id, f"available {available}")
 
-    def accounts_and_keys(self) -> None:
-        for account in self.bal:
+    def accounts_and_keys(self, whole: bool) -> None:
+        for account in self.bal if whole else ():
             if account not in self.known:
                 self.bad(
                     "unknown_account", account, "entries on an account no wallet, grant or job owns"

@@ -9,7 +9,7 @@ each (:mod:`.reads`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -29,13 +29,18 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.postings import Key
-from gencredits.ledger.store import GrantQuery, LedgerReader, LedgerStore, WriteUnit
+from gencredits.ledger.store import (
+    AuditScope,
+    GrantQuery,
+    LedgerStore,
+    WriteUnit,
+)
 from gencredits.plans import PlanCatalog, bundled_plans
 from gencredits.pricing import CatalogSet, Quote, quote
 
-from . import grants, jobs, reads, teams
+from . import grants, jobs, reads
 from .alert_ops import AlertOperations
-from .audit import audit_snapshot
+from .audit_run import AuditRun, run_audit
 from .ids import job_id_for
 from .inputs import (
     CancelJob,
@@ -543,18 +548,16 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
 
     def audit(self) -> list[Violation]:
         """Check every invariant of the ledger; an empty list means clean."""
+        return self.audit_scoped(AuditScope()).violations
 
-        def read(reader: LedgerReader, now: datetime) -> list[Violation]:
-            snapshot = reader.audit_snapshot()
-            found = audit_snapshot(snapshot, now)
-            for problem in teams.audit_usage(reader, snapshot.jobs, snapshot.wallets):
-                subject, _, message = problem.partition(": ")
-                found.append(
-                    Violation(code="member_usage_mismatch", subject=subject, message=message)
-                )
-            return found
-
-        return self._runner.read(read)
+    def audit_scoped(
+        self, scope: AuditScope, *, progress: Callable[[int], None] | None = None
+    ) -> AuditRun:
+        """Audit every wallet, a range of them or those changed since a cursor, a page of
+        wallets at a time in one snapshot (:mod:`.audit_run`)."""
+        return self._runner.read(
+            lambda reader, now: run_audit(reader, now, scope, progress=progress)
+        )
 
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Ledger and billing commands: wallet, grant, job, ledger (history), sweep, audit.
+"""Ledger and billing commands: wallet, grant, job, ledger (history), sweep (audit: audit.py).
 
 Every command works on the local database (``--database-url``, default
 ``$GENCREDITS_DATABASE_URL`` or ``./var/gencredits.db``), or on a running service with
@@ -561,24 +561,6 @@ def sweep(
         + ("; more due: run again" if d["more"] else "")
     )
     _show(as_json, d, text)
-
-
-@app.command("audit")
-def audit(
-    ctx: typer.Context,
-    as_json: JsonOpt = False,
-) -> None:
-    """Check every ledger invariant; exit 1 naming each violation, 0 when clean."""
-    violations = _call(ctx, as_json, lambda api: api.audit(), existing=True)
-    if as_json:
-        print_json({"clean": not violations, "violations": [v.to_dict() for v in violations]})
-    elif not violations:
-        console.print("audit: clean", highlight=False)
-    else:
-        for v in violations:
-            console.print(f"[red]violation[/red] {v}", highlight=False)
-    if violations:
-        raise typer.Exit(1)
 
 
 #: For the other command modules (plans): the same call, key and instant helpers.

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from gencredits.ledger.memory_outbound import MemoryOutbound
 from gencredits.ledger.model import (
+    SYSTEM_ACCOUNTS,
     Event,
     Grant,
     IdempotencyRecord,
@@ -22,11 +23,16 @@ from gencredits.ledger.model import (
     Transaction,
     Wallet,
     evolve,
+    grant_account,
+    hold_account,
+    overdraft_account,
 )
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.ledger.renewals import Renewal, write_each
 from gencredits.ledger.store import (
+    AuditScope,
     AuditSnapshot,
+    AuditTotals,
     GrantQuery,
     RetryableConflict,
     UnitHints,
@@ -410,32 +416,75 @@ class _MemoryUnit:
                 found.append((g.expires_at, g.id, g.wallet_id))
         return [(grant_id, wallet_id, at) for at, grant_id, wallet_id in sorted(found)[:limit]]
 
-    def audit_snapshot(self) -> AuditSnapshot:
+    def audit_snapshot(self, wallet_ids: Sequence[str] | None = None) -> AuditSnapshot:
+        chosen = None if wallet_ids is None else set(wallet_ids)
         balances: dict[str, int] = defaultdict(int)
         unbalanced: list[tuple[str, int]] = []
         job_txs: dict[str, list[str]] = defaultdict(list)
         keys: list[tuple[str, str]] = []
         for tx in self.s.transactions:
-            total = 0
             for p in tx.postings:
                 balances[p.account] += p.amount
-                total += p.amount
+            if chosen is not None and tx.wallet_id not in chosen:
+                continue
+            total = sum(p.amount for p in tx.postings)
             if total:
                 unbalanced.append((tx.id, total))
             if tx.job_id is not None:
                 job_txs[tx.job_id].append(tx.kind)
             if tx.idem_scope is not None and tx.idem_key is not None:
                 keys.append((tx.idem_scope, tx.idem_key))
+        wallets = [w for w in self.s.wallets.values() if chosen is None or w.id in chosen]
+        grants = [g for g in self.s.grants.values() if chosen is None or g.wallet_id in chosen]
+        jobs = [j for j in self.s.jobs.values() if chosen is None or j.wallet_id in chosen]
+        if chosen is not None:  # the chosen wallets' own accounts only
+            mine = {overdraft_account(w.id) for w in wallets}
+            mine |= {grant_account(g.id) for g in grants} | {hold_account(j.id) for j in jobs}
+            balances = defaultdict(int, {a: v for a, v in balances.items() if a in mine})
+        key_set = set(keys)
         return AuditSnapshot(
             account_balances=dict(balances),
             unbalanced_transactions=unbalanced,
-            wallets=list(self.s.wallets.values()),
-            grants=list(self.s.grants.values()),
-            jobs=list(self.s.jobs.values()),
+            wallets=wallets,
+            grants=grants,
+            jobs=jobs,
             job_transactions=dict(job_txs),
             transaction_keys=keys,
-            idempotency_keys=frozenset(self.s.idempotency),
+            idempotency_keys=frozenset(
+                k for k in self.s.idempotency if chosen is None or k in key_set
+            ),
         )
+
+    def audit_wallets(self, scope: AuditScope, *, after_id: str | None, limit: int) -> list[str]:
+        touched = None
+        if scope.since is not None:
+            touched = {tx.wallet_id for tx in self.s.transactions[scope.since :]}
+        ids = sorted(
+            w
+            for w in self.s.wallets
+            if (after_id is None or w > after_id)
+            and (scope.wallet_from is None or w >= scope.wallet_from)
+            and (scope.wallet_to is None or w <= scope.wallet_to)
+            and (touched is None or w in touched)
+        )
+        return ids[:limit]
+
+    def audit_totals(self) -> AuditTotals:
+        balances: dict[str, int] = defaultdict(int)
+        for tx in self.s.transactions:
+            for p in tx.postings:
+                balances[p.account] += p.amount
+        owned = set(SYSTEM_ACCOUNTS) | {overdraft_account(w) for w in self.s.wallets}
+        owned |= {grant_account(g) for g in self.s.grants} | {hold_account(j) for j in self.s.jobs}
+        return AuditTotals(
+            grand_total=sum(balances.values()),
+            system_balances={a: balances.get(a, 0) for a in SYSTEM_ACCOUNTS},
+            consumed_by_jobs=sum(j.credits_used + j.written_off for j in self.s.jobs.values()),
+            unknown_accounts=sorted(a for a in balances if a not in owned),
+        )
+
+    def audit_cursor(self) -> int:
+        return len(self.s.transactions)
 
     # subscriptions and purchases
     def get_subscription(self, subscription_id: str) -> Subscription | None:

@@ -43,7 +43,9 @@ from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.ledger.renewals import Renewal
 
 __all__ = [
+    "AuditScope",
     "AuditSnapshot",
+    "AuditTotals",
     "GrantQuery",
     "LedgerReader",
     "LedgerStore",
@@ -98,6 +100,35 @@ class AuditSnapshot:
     #: (scope, key) of every transaction recorded under an idempotency key, with repeats
     transaction_keys: Sequence[tuple[str, str]]
     idempotency_keys: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditScope:
+    """Which wallets an audit checks: every one (the default, with the ledger-wide sums), the
+    ids from ``wallet_from`` to ``wallet_to`` (inclusive, either open), or those with a ledger
+    transaction after the cursor ``since`` (a transaction sequence number an audit gave)."""
+
+    wallet_from: str | None = None
+    wallet_to: str | None = None
+    since: int | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.wallet_from is None and self.wallet_to is None and self.since is None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTotals:
+    """The ledger-wide facts an audit of everything checks, summed by the store."""
+
+    #: all entries summed (0 in a balanced ledger)
+    grand_total: int
+    #: the system accounts' balances
+    system_balances: Mapping[str, int]
+    #: credits the jobs say were consumed (used plus written off)
+    consumed_by_jobs: int
+    #: accounts with entries that no wallet, grant, job or the system owns (a few at most)
+    unknown_accounts: Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +340,21 @@ class LedgerReader(GrantReads, Protocol):
         by an index of live expiring grants, so its cost follows the grants in the window."""
         ...
 
-    def audit_snapshot(self) -> AuditSnapshot: ...
+    def audit_snapshot(self, wallet_ids: Sequence[str] | None = None) -> AuditSnapshot:
+        """What the auditor compares: of everything, or of ``wallet_ids`` only (their
+        wallets, grants, jobs, the balances of their accounts and their transactions)."""
+        ...
+
+    def audit_wallets(self, scope: AuditScope, *, after_id: str | None, limit: int) -> list[str]:
+        """Ids of the wallets in ``scope`` after ``after_id``, in id order, at most ``limit``."""
+        ...
+
+    def audit_totals(self) -> AuditTotals: ...
+
+    def audit_cursor(self) -> int:
+        """The sequence number of the newest ledger transaction (0: none): an audit's
+        ``since`` for the next one."""
+        ...
 
     # --- subscriptions and purchases --------------------------------------------------------
     def get_subscription(self, subscription_id: str) -> Subscription | None: ...

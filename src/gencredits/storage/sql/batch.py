@@ -53,10 +53,18 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gencredits.deadline import remaining
+from gencredits.errors import Unavailable
 from gencredits.ledger.store import UnitHints, WriteUnit
 from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.staged import BatchState, StagedUnit
-from gencredits.storage.sql.store import SqlReader, SqlStore, SqlUnit, as_retryable
+from gencredits.storage.sql.store import (
+    SqlReader,
+    SqlStore,
+    SqlUnit,
+    as_retryable,
+    unreachable,
+)
 
 __all__ = ["GroupCommitStore"]
 
@@ -64,7 +72,7 @@ T = TypeVar("T")
 
 
 class _Pending:
-    __slots__ = ("done", "error", "hints", "result", "unit")
+    __slots__ = ("abandoned", "done", "error", "hints", "result", "unit")
 
     def __init__(self, unit: Callable[[Any], Any], hints: UnitHints) -> None:
         self.unit = unit
@@ -75,16 +83,35 @@ class _Pending:
         self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
+        #: set by a caller that stopped waiting: the writer skips the unit if not yet begun
+        self.abandoned = False
 
 
 class GroupCommitStore:
     """A SQL store whose writes are group-committed by one writer thread per process."""
 
-    def __init__(self, inner: SqlStore, *, max_batch: int = 256, writers: int = 1) -> None:
+    def __init__(
+        self,
+        inner: SqlStore,
+        *,
+        max_batch: int = 256,
+        writers: int = 1,
+        deadline_s: float | None = None,
+    ) -> None:
         """``writers``: writer threads, each running its own batches.  One is best: more
         writers make smaller batches and share one GIL, and on SQLite they take turns anyway
         (``bench/ledger.py --writers``; figures: bench/RESULTS.md).  Several processes each
-        have their own."""
+        have their own.
+
+        ``deadline_s``: how long a caller waits for its batch to commit (``None``: as long as
+        it takes; a request's own deadline, if nearer, wins: :mod:`gencredits.deadline`).
+        Past it the caller gets :class:`~gencredits.errors.Unavailable` and the
+        writer skips its unit if it has not begun it; if it has, the unit's outcome is
+        unknown to the caller, and a retry under the same idempotency key answers what was
+        stored (or does it, if nothing was).  The writer itself is unstuck by the engine's
+        own wait limit (``make_engine(wait_s=...)``)."""
+        if deadline_s is not None and not 0 < deadline_s <= 3_600:
+            raise ValueError("deadline_s: more than 0, at most 3,600")
         if not 1 <= max_batch <= 1_000:
             raise ValueError("max_batch: from 1 to 1,000")
         if not 1 <= writers <= 64:
@@ -93,6 +120,7 @@ class GroupCommitStore:
         self.engine = inner.engine
         self.backend = inner.backend
         self.max_batch = max_batch
+        self.deadline_s = deadline_s
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._closed = False
         self._close_lock = threading.Lock()  # no call can queue once close() has begun
@@ -133,7 +161,14 @@ class GroupCommitStore:
             if self._closed:
                 raise RuntimeError("the group-commit store is closed")
             self._queue.put(pending)
-        pending.done.acquire()
+        wait = remaining(self.deadline_s)
+        if not pending.done.acquire(timeout=-1 if wait is None else wait):
+            pending.abandoned = True
+            raise Unavailable(
+                f"the database did not commit this write in time ({self.deadline_s} s); retry "
+                "with the same idempotency key (it answers what was stored, or does it)",
+                details={"retryable": True, "deadline_s": self.deadline_s},
+            )
         if pending.error is not None:
             raise pending.error
         result: T = pending.result
@@ -217,12 +252,18 @@ class GroupCommitStore:
             pending.done.release()
 
     def _run_batch(self, batch: list[_Pending]) -> None:
+        for pending in batch:
+            if pending.abandoned:  # its caller has gone: nobody to answer, nothing to do
+                pending.done.release()
+        batch = [pending for pending in batch if not pending.abandoned]
+        if not batch:
+            return
         try:
             self._attempt(batch)
-        except Exception as exc:  # nothing of this batch happened
+        except Exception as exc:  # nothing of this batch happened (or, cut mid-commit, maybe)
             self._answer_held()
             self._release_connection()
-            if len(batch) > 1:
+            if len(batch) > 1 and not unreachable(exc):
                 # One call's failure (a row another process wrote first, a deadlock, a value
                 # that cannot be stored) must not fail the calls batched with it: run each
                 # alone, so only its own caller gets the error (a conflict is then retried

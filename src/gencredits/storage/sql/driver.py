@@ -31,9 +31,17 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gencredits.deadline import remaining
 from gencredits.storage.sql.statements import keyed_update, unnest_insert, unnest_update
 
-__all__ = ["BulkStatement", "DirectSelect", "InList", "SentSelect", "driver_pipeline"]
+__all__ = [
+    "BulkStatement",
+    "DirectSelect",
+    "InList",
+    "SentSelect",
+    "bounded_connect",
+    "driver_pipeline",
+]
 
 
 _NAMED_PARAM = re.compile(r"%\((\w+)\)s")
@@ -399,3 +407,51 @@ class InList:
             for i in range(size):
                 params[f"p{j}_{i}"] = values[min(i, len(values) - 1)]
         return statement.send(conn, params)
+
+
+#: libpq's shortest connect timeout (it counts whole seconds, and rounds 1 up to 2).
+MIN_CONNECT_S = 2
+
+
+def bounded_connect(params: Mapping[str, Any], wait_s: float | None) -> Any:
+    """A psycopg 3 connection (``params`` as SQLAlchemy gives them to ``connect``) whose every
+    wait on the server (a statement, a commit, a ping) ends within ``wait_s`` seconds, or
+    sooner if the request's deadline is nearer (:mod:`gencredits.deadline`; ``None``: no
+    limit).
+
+    Server-side timeouts and TCP keepalives do not cover every stall: a proxy or a pooler that
+    stops forwarding still acknowledges our packets, so the kernel sees a healthy connection
+    and the server never sees the statement it would time out.  After ``wait_s`` the
+    connection is closed and the wait raises ``OperationalError`` (SQLAlchemy then counts it
+    as a disconnect and drops it from its pool); the outcome of a commit cut this way is
+    unknown, which idempotency keys resolve (a replay answers what was stored, or does it)."""
+    import psycopg
+
+    left = remaining(None)  # what the request's deadline leaves (None: no request)
+    if left is not None and "connect_timeout" in params:  # whole seconds, at least 2 (libpq)
+        if left < MIN_CONNECT_S:
+            raise psycopg.OperationalError(
+                f"no time left to connect to the database ({left:.2f} s of the deadline)"
+            )
+        timeout = max(MIN_CONNECT_S, min(int(params["connect_timeout"]), int(left)))
+        params = {**params, "connect_timeout": timeout}
+    return _bounded_class(wait_s).connect(**params)
+
+
+@cache
+def _bounded_class(wait_s: float | None) -> Any:
+    """The connection class of :func:`bounded_connect` for ``wait_s`` (made once)."""
+    import psycopg
+
+    class _Bounded(psycopg.Connection[Any]):
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            limit = remaining(wait_s) if timeout is None else timeout
+            try:
+                return super().wait(gen, interval, limit)
+            except psycopg.errors._WaitTimeout:
+                self.pgconn.finish()  # the connection is in an unknown state: never reused
+                raise psycopg.OperationalError(
+                    f"the database did not answer within {limit:.2f} s; connection closed"
+                ) from None
+
+    return _Bounded

@@ -51,6 +51,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from gencredits.errors import GencreditsError, InvalidSetting, Unavailable
+from gencredits.storage.sql.driver import bounded_connect
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -64,6 +65,7 @@ __all__ = [
     "is_current",
     "make_engine",
     "normalise_url",
+    "pg_connect_args",
     "read_only",
     "read_transaction",
     "redacted",
@@ -71,6 +73,7 @@ __all__ = [
 ]
 
 ENV_DATABASE_URL = "GENCREDITS_DATABASE_URL"
+ENV_POOLED = "GENCREDITS_DATABASE_POOLED"
 DEFAULT_DATABASE_URL = "sqlite:///./var/gencredits.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -143,23 +146,87 @@ def redacted(url: str | sa.URL | None = None) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine for ``url`` (see :func:`database_url`) with the ledger's settings applied."""
+def make_engine(
+    url: str | None = None,
+    *,
+    wait_s: float | None = None,
+    pooled: bool | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for ``url`` (see :func:`database_url`) with the ledger's settings applied.
+
+    PostgreSQL only: ``wait_s`` bounds every wait on the server (see :func:`pg_wait_options`;
+    ``None``: connect in at most :data:`CONNECT_TIMEOUT_S`, then wait as long as it takes,
+    which is what migrations and a full audit need); ``pooled``: the URL points at a pooler in
+    transaction mode (pgbouncer), so no prepared statements and no session settings (``None``:
+    as ``$GENCREDITS_DATABASE_POOLED`` says, so the CLI follows the service's setting)."""
     resolved = normalise_url(url)
+    if pooled is None:
+        pooled = os.environ.get(ENV_POOLED, "").strip().lower() in ("1", "true", "yes", "on")
     # Reading stays with ``json``: exact for any integer, and it reads what it wrote.
     kwargs = {"json_serializer": json_dumps, **kwargs}
     try:
         if resolved.get_backend_name() == "sqlite":
             return _sqlite_engine(resolved, **kwargs)
         options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 40}
+        connect_args = pg_connect_args(wait_s, pooled)
+        if wait_s is not None:
+            options["pool_timeout"] = wait_s  # a checkout waits no longer than a statement
         options.update(kwargs)
-        return sa.create_engine(resolved, **options)
+        options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
+        engine = sa.create_engine(resolved, **options)
     except (sa.exc.NoSuchModuleError, ImportError):
         raise InvalidSetting.for_field(
             ENV_DATABASE_URL,
             redacted(resolved),
             f"gencredits runs on SQLite and PostgreSQL: set {SETTING} to {URL_EXAMPLES}",
         ) from None
+    if engine.dialect.driver == "psycopg":
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            return bounded_connect(cparams, wait_s)
+
+    return engine
+
+
+#: How long opening a PostgreSQL connection may take when no wait limit is set.
+CONNECT_TIMEOUT_S = 10
+
+
+def pg_connect_args(wait_s: float | None, pooled: bool) -> dict[str, Any]:
+    """psycopg's connection arguments for the waits of :func:`make_engine`.
+
+    * ``connect_timeout``: ``wait_s`` rounded down (libpq counts whole seconds, at least 2),
+      less if the request's deadline is nearer;
+    * TCP keepalives after 1 s idle, every second, 3 unanswered probes, and
+      ``tcp_user_timeout`` = ``wait_s``: a peer that vanished (a cut cable, a dead host) is
+      noticed by the kernel instead of waited on for the system's 2 hours;
+    * ``statement_timeout`` and ``lock_timeout`` = 80 % of ``wait_s`` (sent as the
+      ``options`` startup parameter, for this service's own sessions only): the server
+      gives up first and says why, before the client cuts the connection;
+    * ``pooled``: ``prepare_threshold=None`` (psycopg prepares no statement: a pooler in
+      transaction mode may run the next statement on another server connection) and no
+      ``options`` (pgbouncer refuses unknown startup parameters; set the timeouts on the
+      role instead: ``ALTER ROLE ... SET statement_timeout = ...``).
+    """
+    args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    if pooled:
+        args["prepare_threshold"] = None
+    if wait_s is None:
+        return args
+    server_ms = max(1, int(wait_s * 800))
+    args.update(
+        connect_timeout=max(2, int(wait_s)),
+        keepalives=1,
+        keepalives_idle=1,
+        keepalives_interval=1,
+        keepalives_count=3,
+        tcp_user_timeout=max(1, int(wait_s * 1000)),
+    )
+    if not pooled:
+        args["options"] = f"-c statement_timeout={server_ms} -c lock_timeout={server_ms}"
+    return args
 
 
 def _sqlite_engine(url: sa.URL, **kwargs: Any) -> Engine:

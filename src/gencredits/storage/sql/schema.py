@@ -451,3 +451,14 @@ payment_events = sa.Table(
     sa.Index("ix_payment_events_ref", "provider_ref", "status"),
     sa.Index("ix_payment_events_received", "received_at", "event_id"),
 )
+
+ledger_counters = sa.Table(
+    # The /metrics gauges, kept by the ledger's own transactions (storage/sql/counters.py):
+    # a few rows per gauge, a wallet's changes going to its bucket, so that writers of
+    # different wallets rarely wait on one row; a scrape sums the buckets.
+    "ledger_counters",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)

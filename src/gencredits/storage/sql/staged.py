@@ -64,6 +64,7 @@ from gencredits.ledger.model import (
 )
 from gencredits.ledger.store import RetryableConflict, UnitHints
 from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.counters import CounterDeltas
 from gencredits.storage.sql.driver import BulkStatement, InList, SentSelect, driver_pipeline
 from gencredits.storage.sql.rows import (
     GRANT_COLUMNS,
@@ -182,6 +183,8 @@ class BatchState(PlanBatch, StateBatch):
         self.changed_grants: dict[str, None] = {}
         self.new_jobs: dict[str, None] = {}
         self.changed_jobs: dict[str, None] = {}
+        #: each job this batch writes, as the database had it (None: new), for the counters
+        self.jobs_before: dict[str, Job | None] = {}
         self.transactions: list[Transaction] = []
         self.tx_keys: set[tuple[str, str]] = set()
         self.new_idem: list[IdempotencyRecord] = []
@@ -331,6 +334,9 @@ class BatchState(PlanBatch, StateBatch):
                 self.changed_grants[grant_id] = None
             self.known.setdefault(grant.wallet_id, {})[grant_id] = None
         for job_id, job in unit.jobs.items():
+            if job_id not in self.jobs_before:  # the job as the database had it
+                new = job_id in unit.new_jobs
+                self.jobs_before[job_id] = None if new else self._stored_job(job_id)
             self.jobs[job_id] = job
             if job_id in unit.new_jobs:
                 self.new_jobs[job_id] = None
@@ -351,6 +357,14 @@ class BatchState(PlanBatch, StateBatch):
             self._write(self.c)
         save_versions(self.c, versions)
         self.state_flush(self.c, self.backend)
+        counters = CounterDeltas()
+        for job_id, before in self.jobs_before.items():
+            counters.job_changed(before, self.jobs[job_id])
+        counters.write(self.c)  # last, after every wallet lock (see counters.py)
+
+    def _stored_job(self, job_id: str) -> Job | None:
+        """A job as the database has it: loaded by this batch (and not yet written), or read."""
+        return self.jobs.get(job_id) or self.sql.get_job(job_id)
 
     def _write(self, c: Connection) -> None:
         # New wallets in id order: no row is locked for them, so two processes' batches that

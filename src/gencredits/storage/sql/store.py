@@ -34,14 +34,17 @@ from gencredits.ledger.model import (
 )
 from gencredits.ledger.renewals import Renewal
 from gencredits.ledger.store import (
+    AuditScope,
     AuditSnapshot,
+    AuditTotals,
     GrantQuery,
     RetryableConflict,
     UnitHints,
     WriteUnit,
 )
-from gencredits.storage.sql import rows
+from gencredits.storage.sql import audit_reads, rows
 from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.counters import CounterDeltas
 from gencredits.storage.sql.engine import read_only
 from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.plans import PlanReads, PlanWrites
@@ -80,6 +83,7 @@ __all__ = [
     "SqlUnit",
     "as_retryable",
     "spend_page_sizes",
+    "unreachable",
     "upsert_state",
 ]
 
@@ -87,6 +91,8 @@ T = TypeVar("T")
 
 #: SQLSTATEs after which the whole unit of work may simply be run again.
 _RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+#: SQLSTATEs of a server that gave up waiting (statement_timeout, lock_timeout) or is going away.
+_GAVE_UP = {"57014", "55P03", "57P01", "57P02", "57P03"}
 
 
 def as_retryable(exc: BaseException) -> BaseException:
@@ -102,6 +108,16 @@ def as_retryable(exc: BaseException) -> BaseException:
     conflict = RetryableConflict(str(exc.orig))
     conflict.__cause__ = exc
     return conflict
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or gave up waiting (a lost
+    connection, a timeout), as opposed to refusing one unit's values: running a failed
+    batch's units again one by one would then only wait again, once per unit."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    return exc.connection_invalidated or sqlstate.startswith("08") or sqlstate in _GAVE_UP
 
 
 Row = TypeVar("Row", bound=tuple[object, ...])
@@ -162,7 +178,9 @@ class SqlStore:
         """One writing transaction, the one :meth:`run_unit` runs its unit in (also handy in
         tests): it commits when the block ends normally, else rolls back."""
         with self.writer_lock(), self._transaction(readonly=False) as conn:
-            yield SqlUnit(conn, self.backend)
+            uow = SqlUnit(conn, self.backend)
+            yield uow
+            uow.counters.write(conn)  # last, after every wallet lock (see counters.py)
 
     def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
         """Run ``unit`` in its own transaction (it runs alone: ``hints`` are not needed)."""
@@ -439,53 +457,17 @@ class SqlReader(PlanReads):
         q = q.order_by(g.c.expires_at, g.c.id).limit(limit)
         return [(r.id, r.wallet_id, r.expires_at) for r in self.c.execute(q)]
 
-    def audit_snapshot(self) -> AuditSnapshot:
-        e, tx = t.entries, t.transactions
-        balances: Mapping[str, int] = {
-            r.account: int(r.total)
-            for r in self.c.execute(
-                sa.select(e.c.account, sa.func.sum(e.c.amount).label("total")).group_by(e.c.account)
-            )
-        }
-        unbalanced = [
-            (r.id, int(r.total))
-            for r in self.c.execute(
-                sa.select(tx.c.id, sa.func.coalesce(sa.func.sum(e.c.amount), 0).label("total"))
-                .select_from(tx.outerjoin(e, e.c.tx_seq == tx.c.seq))
-                .group_by(tx.c.seq, tx.c.id)
-                .having(
-                    sa.or_(
-                        sa.func.coalesce(sa.func.sum(e.c.amount), 0) != 0,
-                        sa.func.count(e.c.seq) == 0,
-                    )
-                )
-            )
-        ]
-        job_txs: dict[str, list[str]] = defaultdict(list)
-        for r in self.c.execute(
-            sa.select(tx.c.job_id, tx.c.kind).where(tx.c.job_id.is_not(None)).order_by(tx.c.seq)
-        ):
-            job_txs[r.job_id].append(r.kind)
-        keys = [
-            (r.idem_scope, r.idem_key)
-            for r in self.c.execute(
-                sa.select(tx.c.idem_scope, tx.c.idem_key).where(tx.c.idem_key.is_not(None))
-            )
-        ]
-        idem = frozenset(
-            (r.scope, r.key)
-            for r in self.c.execute(sa.select(t.idempotency.c.scope, t.idempotency.c.key))
-        )
-        return AuditSnapshot(
-            account_balances=balances,
-            unbalanced_transactions=unbalanced,
-            wallets=[rows.wallet_of(r) for r in self.c.execute(sa.select(*rows.WALLET_COLUMNS))],
-            grants=[rows.grant_of(r) for r in self.c.execute(sa.select(*rows.GRANT_COLUMNS))],
-            jobs=[rows.job_of(r) for r in self.c.execute(sa.select(*rows.JOB_COLUMNS))],
-            job_transactions=dict(job_txs),
-            transaction_keys=keys,
-            idempotency_keys=idem,
-        )
+    def audit_snapshot(self, wallet_ids: Sequence[str] | None = None) -> AuditSnapshot:
+        return audit_reads.snapshot(self.c, wallet_ids)
+
+    def audit_wallets(self, scope: AuditScope, *, after_id: str | None, limit: int) -> list[str]:
+        return audit_reads.wallet_ids(self.c, scope, after_id=after_id, limit=limit)
+
+    def audit_totals(self) -> AuditTotals:
+        return audit_reads.totals(self.c)
+
+    def audit_cursor(self) -> int:
+        return audit_reads.cursor(self.c)
 
 
 class SqlUnit(SqlReader, PlanWrites):
@@ -498,6 +480,15 @@ class SqlUnit(SqlReader, PlanWrites):
         self.stamps: dict[str, tuple[int | None, int]] = {}
         #: PostgreSQL: the id that orders this unit's events (see :mod:`.versions`)
         self.order: int | None = None
+        self.counters = CounterDeltas()
+        #: each job as this transaction last read or wrote it, for what its update changes
+        #: (an update is computed from the job read under its wallet's lock, the last read)
+        self.jobs_read: dict[str, Job | None] = {}
+
+    def get_job(self, job_id: str) -> Job | None:
+        job = super().get_job(job_id)
+        self.jobs_read[job_id] = job
+        return job
 
     def lock_wallet(self, wallet_id: str) -> Wallet | None:
         q = LOCK_WALLET if self.backend == "postgresql" else SELECT_WALLET
@@ -520,10 +511,15 @@ class SqlUnit(SqlReader, PlanWrites):
         result = self.c.execute(INSERT_JOB, rows.job_row(job))
         pk = result.inserted_primary_key
         assert pk is not None
+        self.counters.job_changed(None, job)
+        self.jobs_read[job.id] = job
         return replace(job, seq=int(pk[0]))
 
     def update_job(self, job: Job) -> None:
+        before = self.jobs_read[job.id] if job.id in self.jobs_read else self.get_job(job.id)
         self.c.execute(UPDATE_JOB, rows.job_update_row(job))
+        self.counters.job_changed(before, job)
+        self.jobs_read[job.id] = job
 
     def record(self, transaction: Transaction) -> None:
         self.c.execute(INSERT_TX, rows.transaction_row(transaction))
