@@ -7,7 +7,7 @@ deduplicate each wallet's events whatever order they reach it in.  Events writte
 this revision carry no version (NULL); wallets start at 0.
 
 Revision ID: 0013_wallet_event_version
-Revises: 0009_grant_expiry_index
+Revises: 0012_ledger_counters
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_wallet_event_version"
-down_revision = "0009_grant_expiry_index"
+down_revision = "0012_ledger_counters"
 branch_labels = None
 depends_on = None
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from gencredits.ledger.model import Wallet
+from gencredits.ledger.model import Wallet, evolve
 from gencredits.ledger.renewals import Renewal
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.driver import BulkStatement, driver_pipeline
@@ -33,6 +33,7 @@ from gencredits.storage.sql.rows import (
 )
 from gencredits.storage.sql.staged_plans import UPDATE_SUBS, sub_change_row
 from gencredits.storage.sql.statements import INSERT_ENTRY, INSERT_ENTRY_ARRAYS, WALLET_CHANGE
+from gencredits.storage.sql.versions import save_versions, stamp_batch
 
 __all__ = ["write_renewals"]
 
@@ -51,14 +52,23 @@ def write_renewals(c: Connection, renewals: Sequence[Renewal], wallets: Sequence
     if not renewals:
         return
     txs = [tx for r in renewals for tx in r.transactions]
+    # The set is one unit: a wallet's events in it share the wallet's next version, numbered
+    # in order (read and bumped under the tick's wallet locks, as a group-commit batch does).
+    places: dict[str, int] = {}
+    numbered = []
+    for event in (e for r in renewals for e in r.events):
+        places[event.wallet_id] = place = places.get(event.wallet_id, -1) + 1
+        numbered.append(evolve(event, version_seq=place))
+    events, versions = stamp_batch(c, numbered, ())
     with driver_pipeline(c):
         _INSERT_CYCLES.run(c, [cycle_row(r.cycle) for r in renewals])
         _INSERT_GRANTS.run(c, [grant_row(g) for r in renewals for g in r.grants])
         _INSERT_TXS.run(c, [transaction_row(tx) for tx in txs])
         _INSERT_ENTRIES.run(c, [row for tx in txs for row in entry_rows(tx)])
         _INSERT_IDEMS.run(c, [idempotency_row(x) for r in renewals for x in r.records])
-        _INSERT_EVENTS.run(c, [event_row(e) for r in renewals for e in r.events])
+        _INSERT_EVENTS.run(c, [event_row(e) for e in events])
         subs = sorted((r.subscription for r in renewals), key=lambda s: s.id)
         UPDATE_SUBS.run(c, [sub_change_row(s) for s in subs])
         ordered = sorted(wallets, key=lambda w: w.id)
         _UPDATE_WALLETS.run(c, [wallet_update_row(w) for w in ordered])
+    save_versions(c, versions)
