@@ -50,14 +50,15 @@ from gencredits.errors import (
 )
 from gencredits.ledger.model import EventType
 
-# 5,850 operations per run (4,000 in memory, fewer where every write is a commit), about
-# 40 s in all; GENCREDITS_SIM_OPS scales it (operations per store) for a long soak.
+# 5,200 operations per run (4,000 in memory, fewer where every write is a commit: a busy
+# PostgreSQL server makes each one slow); GENCREDITS_SIM_OPS scales it (operations per
+# store) for a long soak.
 OPS = {
     "memory": 4_000,
-    "sqlite": 700,
-    "postgresql": 450,
-    "sqlite+group-commit": 400,
-    "postgresql+group-commit": 300,
+    "sqlite": 500,
+    "postgresql": 250,
+    "sqlite+group-commit": 300,
+    "postgresql+group-commit": 150,
 }
 AUDIT_EVERY = 500  # steps between full checks; a long soak checks 40 times in all
 WALLETS = 12
@@ -106,6 +107,12 @@ class Simulation:
                 self.b.set_member(tid, member, cap=cap, idempotency_key=f"add-{member}")
                 team.members[member] = (cap, True)
         self.wallet_ids = list(self.m.wallets)
+        # From the first step, even in a short run: a rollover plan, a reset plan and a big
+        # plan on a team, and alert rules on low balances.
+        for wid, plan in (("w0", "pro"), ("w1", "starter"), ("w2", "free"), ("t0", "business")):
+            self.subscribe(wid, plan)
+        self.set_alerts("w2", [50], True, None)
+        self.set_alerts("w3", [100, 20], False, 30)
 
     def step(self) -> None:
         self.clock.advance(1)  # distinct instants: ties in spend order stay well defined
@@ -155,27 +162,30 @@ class Simulation:
         want = (tuple(sorted(rules.fired)), rules.crossings["topup"])
         assert got == want, f"alerts {wid}: store {got} != model {want}"
 
-    def check_alert_events(self) -> None:
-        """Exactly one alert event per crossing the model counts, numbered 1..n per rule.
-        PostgreSQL hands out events once no older transaction is open on the server: a
-        count still short is read again for a few seconds; one too many fails at once."""
+    def check_alert_events(self, *, final: bool) -> None:
+        """At most one alert event per crossing the model counts, numbered 1..n per rule;
+        at the end exactly one.  PostgreSQL hands out an event once every older transaction
+        on the server has ended (other databases' too): at a checkpoint the events not yet
+        handed out are left for later; at the end a count still short is read again for a
+        while, and one too many fails at once."""
         want = {
             (wid, rule): n
             for wid, rules in self.m.alerts.items()
             for rule, n in rules.crossings.items()
             if n
         }
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while True:
             self.read_alert_events()
             got = Counter(tuple(s.rsplit(":", 2)[:2]) for s in self.alert_subjects)
             assert all(got[k] <= want.get(k, 0) for k in got), (got, want)
-            if got == want or time.monotonic() > deadline:
+            if not final or got == want or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        assert got == want, f"alert events {dict(got)} != crossings {want}"
         numbered = {f"{w}:{rule}:{i}" for (w, rule), n in want.items() for i in range(1, n + 1)}
-        assert self.alert_subjects == numbered
+        assert self.alert_subjects <= numbered, self.alert_subjects - numbered
+        if final:
+            assert got == want, f"alert events {dict(got)} != crossings {want}"
 
     def read_alert_events(self) -> None:
         while True:
@@ -213,12 +223,14 @@ class Simulation:
         }
         assert got == want, f"subscriptions of {wid}: store {got} != model {want}"
 
-    def full_check(self) -> None:
+    def full_check(self, *, final: bool = False) -> None:
         for wid in self.m.wallets:
             self.check_wallet(wid)
             self.check_every_grant(wid)
             self.check_subscriptions(wid)
-        self.check_alert_events()
+        started = time.monotonic()
+        self.check_alert_events(final=final)
+        self.seen["event_wait_ms"] += int((time.monotonic() - started) * 1000)
         assert self.b.audit() == []
 
     # --- job operations
@@ -512,10 +524,13 @@ class Simulation:
 
     # --- subscriptions
     def op_subscribe(self) -> None:
-        wid, key = self.wallet(), self.key()
+        wid = self.wallet()
         if sum(s.wallet == wid and s.state != "ended" for s in self.m.subs.values()) >= 2:
             return
-        plan = self.rng.choice(sorted(self.m.catalog.plans))
+        self.subscribe(wid, self.rng.choice(sorted(self.m.catalog.plans)))
+
+    def subscribe(self, wid: str, plan: str) -> None:
+        key = self.key()
         self.log.append(f"subscribe {wid} {plan} key={key}")
         view = self.b.subscribe(wid, plan, idempotency_key=key)
         now = self.now()
@@ -648,10 +663,11 @@ class Simulation:
         self.check_wallet(tid)
 
     def op_alerts(self) -> None:
-        wid = self.rng.choice(ALERT_WALLETS)
         below = self.rng.sample([20, 50, 100, 300, 1000, 5000], self.rng.randint(0, 3))
-        depleted = self.rng.random() < 0.5
         topup = self.rng.choice([None, 30, 200])
+        self.set_alerts(self.rng.choice(ALERT_WALLETS), below, self.rng.random() < 0.5, topup)
+
+    def set_alerts(self, wid: str, below: list[int], depleted: bool, topup: int | None) -> None:
         self.log.append(f"alerts {wid} below={below} depleted={depleted} topup={topup}")
         view = self.b.set_alerts(
             wid,
@@ -720,7 +736,7 @@ def test_seeded_simulation_against_the_reference_model(
                 sim.full_check()
         billing.sweep()
         sim.m.sweep(clock.now())
-        sim.full_check()
+        sim.full_check(final=True)
     except BaseException:
         print(f"\nSIMULATION FAILED: store={store_kind} seed={seed} step={step}")
         print(f"replay: GENCREDITS_SIM_SEED={seed} pytest tests/simulation -k '{store_kind}'")
