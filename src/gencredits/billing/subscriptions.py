@@ -245,6 +245,8 @@ def change_plan(
             f"subscription {sub.id} is {sub.state}: only an active one changes plan",
             details={"subscription_id": sub.id, "state": sub.state},
         )
+    if sub.next_at <= now:  # a renewal is due and no tick has run yet: renew first, as the
+        sub, _ = grant_due(uow, catalog, kinds, sub, now)  # tick would, then change this cycle
     old = catalog.plan(sub.plan)
     if new.id == old.id:
         sub = evolve(sub, pending_plan=None, updated_at=now)
