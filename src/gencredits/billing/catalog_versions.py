@@ -70,8 +70,7 @@ class VersionedCatalogs(CatalogSet):
         self._lock = threading.Lock()
         self._compiled: dict[str, Catalog] = {}  # content hash -> compiled catalog
         self._state: _Resolved | None = None
-        if seed:
-            self.seed()
+        self._seeded = not seed  # seeded on first use: the table may not exist yet
 
     # --- the active set, cached ---------------------------------------------------------
 
@@ -90,6 +89,8 @@ class VersionedCatalogs(CatalogSet):
         return self._resolve(as_utc(when)).active
 
     def _resolve(self, now: datetime) -> _Resolved:
+        if not self._seeded:
+            self.seed()
         records = self.store.list_versions()
         active: dict[str, Catalog] = dict(self.base.items())
         for name, record in _active_records(records, now).items():
@@ -130,6 +131,8 @@ class VersionedCatalogs(CatalogSet):
 
     def versions(self, catalog: str) -> list[CatalogVersionRecord]:
         """Every stored version of ``catalog``, oldest publication first (404 when none)."""
+        if not self._seeded:
+            self.seed()
         records = self.store.list_versions(catalog)
         if not records:
             raise UnknownCatalog(
@@ -189,6 +192,7 @@ class VersionedCatalogs(CatalogSet):
             inserted = self.store.insert_version(record)
             if inserted is not None:
                 seeded.append(inserted)
+        self._seeded = True
         self.invalidate()
         return seeded
 
@@ -210,6 +214,8 @@ class VersionedCatalogs(CatalogSet):
         Answers the stored version and whether it is new (re-publishing the same version
         with the same content answers the stored one).  Nothing is stored on any error."""
         parsed = parse_catalog(text, source)
+        if not self._seeded:
+            self.seed()
         if catalog is not None and parsed.name != catalog:
             raise InvalidRequest(
                 f"catalog: the file is catalog {parsed.name!r}, not {catalog!r}",
