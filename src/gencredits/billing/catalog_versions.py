@@ -124,6 +124,9 @@ class VersionedCatalogs(CatalogSet):
 
     def compiled(self, record: CatalogVersionRecord) -> Catalog:
         found = self._compiled.get(record.content_hash)
+        loaded = self.base.get(record.catalog)
+        if found is None and loaded is not None and loaded.hash == record.content_hash:
+            found = self._compiled[record.content_hash] = loaded  # already compiled
         if found is None:
             found = parse_catalog(record.text, f"{record.catalog}@{record.version}")
             self._compiled[record.content_hash] = found
@@ -286,15 +289,14 @@ def _active_records(
 def _source_text(catalog: Catalog) -> str | None:
     """The text a loaded catalog was parsed from (a bundled file, else its path)."""
     bundled = resources.files("gencredits") / "catalogs" / catalog.source
-    candidates = [bundled] if "/" not in catalog.source else []
-    for entry in [*candidates, Path(catalog.source)]:
-        try:
-            text = entry.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        if parse_catalog(text, catalog.source).hash == catalog.hash:
-            return text
-    return None
+    # A bundled catalog was parsed from this very file (the bundled set is parsed once).
+    if "/" not in catalog.source and CatalogSet.bundled().get(catalog.name) is catalog:
+        return bundled.read_text(encoding="utf-8")
+    try:
+        text = Path(catalog.source).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return text if parse_catalog(text, catalog.source).hash == catalog.hash else None
 
 
 def catalogs_for_quote(
