@@ -114,6 +114,13 @@ class VersionedCatalogs(CatalogSet):
     def __len__(self) -> int:
         return len(self.current())
 
+    def __contains__(self, name: object) -> bool:
+        return name in list(self.current())
+
+    def active(self, name: str) -> Catalog | None:
+        """The version of ``name`` pricing now, or ``None`` when it prices nothing yet."""
+        return _loaded(self.current(), name)
+
     def resolve(self, model: str, catalog: str | None = None) -> tuple[Catalog, CompiledModel]:
         return self.current().resolve(model, catalog)
 
@@ -124,7 +131,7 @@ class VersionedCatalogs(CatalogSet):
 
     def compiled(self, record: CatalogVersionRecord) -> Catalog:
         found = self._compiled.get(record.content_hash)
-        loaded = self.base.get(record.catalog)
+        loaded = _loaded(self.base, record.catalog)
         if found is None and loaded is not None and loaded.hash == record.content_hash:
             found = self._compiled[record.content_hash] = loaded  # already compiled
         if found is None:
@@ -286,11 +293,17 @@ def _active_records(
     return active
 
 
+def _loaded(catalogs: CatalogSet, name: str) -> Catalog | None:
+    """``catalogs[name]``, or ``None`` (a CatalogSet refuses an unknown name with a 404 error,
+    not a ``KeyError``, so ``Mapping.get`` does not apply)."""
+    return catalogs[name] if name in list(catalogs) else None
+
+
 def _source_text(catalog: Catalog) -> str | None:
     """The text a loaded catalog was parsed from (a bundled file, else its path)."""
     bundled = resources.files("gencredits") / "catalogs" / catalog.source
     # A bundled catalog was parsed from this very file (the bundled set is parsed once).
-    if "/" not in catalog.source and CatalogSet.bundled().get(catalog.name) is catalog:
+    if "/" not in catalog.source and _loaded(CatalogSet.bundled(), catalog.name) is catalog:
         return bundled.read_text(encoding="utf-8")
     try:
         text = Path(catalog.source).read_text(encoding="utf-8")

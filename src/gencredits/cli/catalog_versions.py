@@ -134,6 +134,11 @@ def _parse_at(text: str | None) -> datetime | None:
     return when
 
 
+def _hash(versions: VersionedCatalogs, name: str) -> str:
+    active = versions.active(name)
+    return "" if active is None else active.hash
+
+
 def _record_dict(record: CatalogVersionRecord, active: str) -> dict[str, object]:
     return {
         "catalog": record.catalog,
@@ -173,11 +178,7 @@ def catalog_publish(
         when = _parse_at(at)
         with _versions(ctx) as versions:
             record, created = versions.publish(text, at=when, by="cli", source=str(file))
-            active = (
-                versions.current()[record.catalog].hash
-                if record.catalog in versions.current()
-                else ""
-            )
+            active = _hash(versions, record.catalog)
     except GencreditsError as exc:
         fail(exc, as_json=as_json)
     answer = {**_record_dict(record, active), "created": created}
@@ -203,7 +204,7 @@ def catalog_versions(
     try:
         with _versions(ctx) as versions:
             records = versions.versions(name)
-            active = versions.current()[name].hash if name in versions.current() else ""
+            active = _hash(versions, name)
     except GencreditsError as exc:
         fail(exc, as_json=as_json)
     rows = [_record_dict(r, active) for r in records]

@@ -115,8 +115,8 @@ def _public(record: CatalogVersionRecord, active: str, **extra: Any) -> dict[str
 
 
 def _active_hash(versions: VersionedCatalogs, catalog: str) -> str:
-    current = versions.current()
-    return current[catalog].hash if catalog in current else ""
+    active = versions.active(catalog)
+    return "" if active is None else active.hash
 
 
 @router.post(
