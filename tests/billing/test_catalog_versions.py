@@ -40,9 +40,11 @@ class CountingStore(MemoryCatalogVersions):
         super().__init__()
         self.reads = 0
 
-    def list_versions(self, catalog: str | None = None) -> list[CatalogVersionRecord]:
+    def list_versions(
+        self, catalog: str | None = None, *, with_text: bool = True
+    ) -> list[CatalogVersionRecord]:
         self.reads += 1
-        return super().list_versions(catalog)
+        return super().list_versions(catalog, with_text=with_text)
 
 
 @pytest.fixture

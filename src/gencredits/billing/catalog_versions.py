@@ -4,8 +4,8 @@
 the versions active *now* (the injectable clock's now) among those stored in the database:
 for each catalog, the one with the latest ``effective_at <= now``.  Every process reading
 the same table therefore switches at the same instant with no coordination.  The resolved
-set is cached until the next scheduled ``effective_at`` or ``refresh_s`` after the last
-read, whichever is first, so pricing costs one clock read, not a query.  Design and
+set is cached until the next scheduled ``effective_at`` or ``refresh_s / 2`` after the
+last read, whichever is first, so pricing costs one clock read, not a query.  Design and
 guarantees: docs/catalog-versions.md.
 """
 
@@ -91,12 +91,14 @@ class VersionedCatalogs(CatalogSet):
     def _resolve(self, now: datetime) -> _Resolved:
         if not self._seeded:
             self.seed()
-        records = self.store.list_versions()
+        records = self.store.list_versions(with_text=False)  # texts only of new versions
         active: dict[str, Catalog] = dict(self.base.items())
         for name, record in _active_records(records, now).items():
             active[name] = self.compiled(record)
         upcoming = [r.effective_at for r in records if r.effective_at > now]
-        expires = min([now + self.refresh, *upcoming])
+        # Re-read twice per refresh_s: a version published refresh_s ahead is seen by every
+        # worker before its instant even if its commit took up to refresh_s / 2.
+        expires = min([now + self.refresh / 2, *upcoming])
         return _Resolved(CatalogSet(list(active.values())), now, expires)
 
     def invalidate(self) -> None:
@@ -135,9 +137,14 @@ class VersionedCatalogs(CatalogSet):
         if found is None and loaded is not None and loaded.hash == record.content_hash:
             found = self._compiled[record.content_hash] = loaded  # already compiled
         if found is None:
-            found = parse_catalog(record.text, f"{record.catalog}@{record.version}")
+            text = record.text or self._text(record)
+            found = parse_catalog(text, f"{record.catalog}@{record.version}")
             self._compiled[record.content_hash] = found
         return found
+
+    def _text(self, record: CatalogVersionRecord) -> str:
+        stored = self.store.list_versions(record.catalog)
+        return next(r.text for r in stored if r.seq == record.seq)
 
     def versions(self, catalog: str) -> list[CatalogVersionRecord]:
         """Every stored version of ``catalog``, oldest publication first (404 when none)."""

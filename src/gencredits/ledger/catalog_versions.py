@@ -8,7 +8,7 @@ active at an instant, and what its prices are, is :mod:`gencredits.billing.catal
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -30,8 +30,11 @@ class CatalogVersionRecord:
 
 
 class CatalogVersionStore(Protocol):
-    def list_versions(self, catalog: str | None = None) -> list[CatalogVersionRecord]:
-        """Every stored version (of one catalog, or all), by catalog, then publication order."""
+    def list_versions(
+        self, catalog: str | None = None, *, with_text: bool = True
+    ) -> list[CatalogVersionRecord]:
+        """Every stored version (of one catalog, or all), by catalog, then publication order;
+        ``with_text=False``: each ``text`` empty (what a worker re-reads often)."""
         ...
 
     def insert_version(self, record: CatalogVersionRecord) -> CatalogVersionRecord | None:
@@ -46,28 +49,19 @@ class MemoryCatalogVersions:
         self._lock = threading.Lock()
         self._rows: list[CatalogVersionRecord] = []
 
-    def list_versions(self, catalog: str | None = None) -> list[CatalogVersionRecord]:
+    def list_versions(
+        self, catalog: str | None = None, *, with_text: bool = True
+    ) -> list[CatalogVersionRecord]:
         with self._lock:
             rows = [r for r in self._rows if catalog is None or r.catalog == catalog]
+        if not with_text:
+            rows = [replace(r, text="") for r in rows]
         return sorted(rows, key=lambda r: (r.catalog, r.seq))
 
     def insert_version(self, record: CatalogVersionRecord) -> CatalogVersionRecord | None:
         with self._lock:
             if any((r.catalog, r.version) == (record.catalog, record.version) for r in self._rows):
                 return None
-            stored = _with_seq(record, len(self._rows) + 1)
+            stored = replace(record, seq=len(self._rows) + 1)
             self._rows.append(stored)
             return stored
-
-
-def _with_seq(record: CatalogVersionRecord, seq: int) -> CatalogVersionRecord:
-    return CatalogVersionRecord(
-        record.catalog,
-        record.version,
-        record.content_hash,
-        record.text,
-        record.effective_at,
-        record.published_at,
-        record.published_by,
-        seq,
-    )

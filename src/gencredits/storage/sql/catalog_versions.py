@@ -21,13 +21,16 @@ class SqlCatalogVersions:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def list_versions(self, catalog: str | None = None) -> list[CatalogVersionRecord]:
+    def list_versions(
+        self, catalog: str | None = None, *, with_text: bool = True
+    ) -> list[CatalogVersionRecord]:
         t = catalog_versions
-        query = t.select().order_by(t.c.catalog, t.c.seq)
+        columns = [c for c in t.c if with_text or c.name != "yaml"]
+        query = sa.select(*columns).order_by(t.c.catalog, t.c.seq)
         if catalog is not None:
             query = query.where(t.c.catalog == catalog)
         with read_transaction(self.engine) as conn:
-            return [_record(row) for row in conn.execute(query)]
+            return [_record(row, with_text) for row in conn.execute(query)]
 
     def insert_version(self, record: CatalogVersionRecord) -> CatalogVersionRecord | None:
         t = catalog_versions
@@ -52,12 +55,12 @@ class SqlCatalogVersions:
         return next(r for r in stored if r.seq == seq)
 
 
-def _record(row: sa.Row[Any]) -> CatalogVersionRecord:
+def _record(row: sa.Row[Any], with_text: bool) -> CatalogVersionRecord:
     return CatalogVersionRecord(
         catalog=row.catalog,
         version=row.version,
         content_hash=row.content_hash,
-        text=row.yaml,
+        text=row.yaml if with_text else "",
         effective_at=row.effective_at,
         published_at=row.published_at,
         published_by=row.published_by,
