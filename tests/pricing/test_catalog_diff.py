@@ -62,7 +62,7 @@ def test_a_per_second_price_shows_its_rate_before_and_after() -> None:
     assert silent and all(r.new_rate_per_second == Decimal(35) for r in silent)
 
 
-def test_a_removed_model_is_named_and_a_cut_shows_a_negative_change() -> None:
+def test_a_cut_shows_a_negative_change_and_the_reverse_diff_a_rise() -> None:
     bundled = CatalogSet.bundled()["creative-suite"]
     copy = parse_catalog(
         edited("creative-suite", "720p: {4: 300, 6: 375, 8: 450}", "720p: {4: 270, 6: 375, 8: 450}")
@@ -73,3 +73,20 @@ def test_a_removed_model_is_named_and_a_cut_shows_a_negative_change() -> None:
     }
     reverse = diff_catalogs(copy, bundled)
     assert {r.change_percent for r in reverse.changes} == {Decimal("11.1")}
+
+
+def test_models_added_and_removed_are_named() -> None:
+    def small(version: str, models: dict[str, int]) -> str:
+        text = f"catalog: small\nversion: '{version}'\nmodels:\n"
+        for name, price in models.items():
+            text += f"  {name}:\n    name: {name}\n    modes: [text-to-image]\n"
+            text += f"    price: {{flat: {price}}}\n"
+        return text
+
+    old = parse_catalog(small("1", {"kept": 4, "gone": 9}))
+    new = parse_catalog(small("2", {"kept": 5, "fresh": 7}))
+    result = diff_catalogs(old, new)
+    assert (result.added_models, result.removed_models) == (("fresh",), ("gone",))
+    assert [(r.model, r.old_credits, r.new_credits, r.change_percent) for r in result.rows] == [
+        ("kept", 4, 5, Decimal("25.0"))
+    ]
