@@ -92,3 +92,31 @@ def test_bad_input_is_one_clear_line_and_stores_nothing(
     assert [v["version"] for v in listed["items"]] == ["2026.11.1"]
     missing = invoke("catalog", "diff", "creative-suite@9.9", str(edited), "--json", code=3)
     assert missing["error"]["code"] == "catalog_version_not_found"
+
+
+def test_local_commands_price_on_the_version_in_effect_in_the_database(
+    invoke: Invoke, edited: Path, tmp_path: Path
+) -> None:
+    from gencredits.ledger.catalog_versions import CatalogVersionRecord
+    from gencredits.pricing import load_catalog
+    from gencredits.storage.sql.catalog_versions import SqlCatalogVersions
+    from gencredits.storage.sql.engine import make_engine
+
+    invoke("catalog", "versions", "creative-suite", "--json")  # migrates and seeds
+    engine = make_engine(f"sqlite:///{tmp_path}/cli.db")
+    # A version another worker published earlier, in effect since a minute ago.
+    new = load_catalog(edited)
+    now = datetime.now(UTC)
+    record = CatalogVersionRecord(
+        new.name, new.version, new.hash, edited.read_text("utf-8"), now - timedelta(minutes=1),
+        now - timedelta(minutes=2), "ops",
+    )  # fmt: skip
+    assert SqlCatalogVersions(engine).insert_version(record) is not None
+    engine.dispose()
+    invoke("wallet", "create", "w1", "--json")
+    invoke("grant", "w1", "5000", "--kind", "purchase", "--json")
+    job = invoke(
+        "job", "submit", "w1", "Veo 3.1", "-c", "creative-suite", "--set", "resolution=1080p",
+        "--set", "duration=8", "--json",
+    )  # fmt: skip
+    assert (job["credits_quoted"], job["catalog_version"]) == (880, "2026.12.1")
