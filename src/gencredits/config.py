@@ -21,7 +21,7 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -141,6 +141,25 @@ class Settings(BaseSettings):
         le=300,
         description="How long a checked API key is trusted from memory (a revoked key stops "
         "working within this time).",
+    )
+    catalog_refresh_s: int = Field(
+        2,
+        ge=1,
+        le=3600,
+        description="How often a worker re-reads the published catalog versions; a version "
+        "takes effect at least this long after it is published, on every worker at once.",
+    )
+    quote_validity_s: int = Field(
+        900,
+        ge=0,
+        le=86400,
+        description="How long after a price change a quote of the replaced version is "
+        "honoured (quote_policy honour).",
+    )
+    quote_policy: Literal["honour", "refuse"] = Field(
+        "honour",
+        description="A submission carrying the quote of a replaced catalog version: honour "
+        "(within quote_validity_s) or refuse (quote_expired).",
     )
 
     cors_origins: Annotated[list[str], NoDecode] = Field(

@@ -28,12 +28,15 @@ nowhere else (``http_status``)::
     │   ├── SubscriptionNotFound         404 subscription_not_found
     │   ├── PurchaseNotFound             404 purchase_not_found
     │   ├── MemberNotFound               404 member_not_found
-    │   └── EndpointNotFound             404 endpoint_not_found
+    │   ├── EndpointNotFound             404 endpoint_not_found
+    │   └── CatalogVersionNotFound       404 catalog_version_not_found
     ├── MethodNotAllowed                 405 method_not_allowed
     ├── Conflict                         409 conflict
     │   ├── IdempotencyConflict          409 idempotency_conflict
     │   ├── InvalidTransition            409 invalid_transition
-    │   └── WalletExists                 409 wallet_exists
+    │   ├── WalletExists                 409 wallet_exists
+    │   ├── CatalogVersionExists         409 catalog_version_exists
+    │   └── QuoteExpired                 409 quote_expired
     ├── InsufficientCredits              402 insufficient_credits
     ├── MemberCapExceeded                402 member_cap_exceeded
     ├── WalletFrozen                     423 wallet_frozen
@@ -58,6 +61,8 @@ __all__ = [
     "AuthenticationFailed",
     "BadCombination",
     "BadSignature",
+    "CatalogVersionExists",
+    "CatalogVersionNotFound",
     "Conflict",
     "EndpointNotFound",
     "GencreditsError",
@@ -77,6 +82,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "PurchaseNotFound",
+    "QuoteExpired",
     "RateLimited",
     "SubscriptionNotFound",
     "Unavailable",
@@ -256,6 +262,12 @@ class EndpointNotFound(NotFound):
     code = "endpoint_not_found"
 
 
+class CatalogVersionNotFound(NotFound):
+    """The catalog has no published version by this name (or hash)."""
+
+    code = "catalog_version_not_found"
+
+
 class MethodNotAllowed(GencreditsError):
     """The path exists but does not take this HTTP method."""
 
@@ -286,6 +298,20 @@ class WalletExists(Conflict):
     """A wallet with this id already exists with different settings; nothing changed."""
 
     code = "wallet_exists"
+
+
+class CatalogVersionExists(Conflict):
+    """This catalog already has a version by this name, with other content; nothing stored."""
+
+    code = "catalog_version_exists"
+
+
+class QuoteExpired(Conflict):
+    """The quote was priced on a catalog version no longer active, and is no longer
+    honoured (past its validity, or the service refuses such quotes); details name the
+    quote's version, the active version and the validity.  Ask for a new quote."""
+
+    code = "quote_expired"
 
 
 class InsufficientCredits(GencreditsError):

@@ -61,6 +61,7 @@ class LiveService:
             GENCREDITS_CALLBACK_SECRET=CALLBACK_SECRET,
             GENCREDITS_STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
             GENCREDITS_SWEEP_INTERVAL_S=SWEEP_INTERVAL_S,
+            GENCREDITS_CATALOG_REFRESH_S="1",
             PYTHONUNBUFFERED="1",
         )
         env.update(self.env_extra)

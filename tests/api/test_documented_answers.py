@@ -218,6 +218,37 @@ def test_every_route_answers_as_documented(
         call = Call("POST", "/v1/project-quotes", json=body, key="read")
         ex.send("/v1/project-quotes", call, 200)
 
+    # --- catalog versions: a catalog of its own, scheduled far ahead (prices nothing now) ---
+    @route("POST", "/v1/catalogs/{catalog}/versions")
+    def _() -> None:
+        name = state["versioned"] = new_id("doc-catalog")
+        path = f"/v1/catalogs/{name}/versions"
+        for version, price in (("1", 10), ("2", 12)):
+            text = f"catalog: {name}\nversion: '{version}'\nmodels:\n  m:\n    name: m\n"
+            text += f"    modes: [text-to-image]\n    price: {{flat: {price}}}\n"
+            body = {"yaml": text, "effective_at": f"2999-01-0{version}T00:00:00Z"}
+            route_path = "/v1/catalogs/{catalog}/versions"
+            ex.send(route_path, Call("POST", path, json=body, key="admin"), 201)
+        bad = {"yaml": f"catalog: {name}\nversion: '3'\nmodels: {{m: {{name: m}}}}\n"}
+        ex.send(route_path, Call("POST", path, json=bad, key="admin"), 422)
+
+    @route("GET", "/v1/catalogs/{catalog}/versions")
+    def _() -> None:
+        path = f"/v1/catalogs/{state['versioned']}/versions"
+        ex.send("/v1/catalogs/{catalog}/versions", Call("GET", path, key="read"), 200)
+
+    @route("GET", "/v1/catalogs/{catalog}/versions/{version}")
+    def _() -> None:
+        path = f"/v1/catalogs/{state['versioned']}/versions/1"
+        ex.send("/v1/catalogs/{catalog}/versions/{version}", Call("GET", path, key="read"), 200)
+
+    @route("GET", "/v1/catalogs/{catalog}/diff")
+    def _() -> None:
+        path = f"/v1/catalogs/{state['versioned']}/diff"
+        call = Call("GET", path, params={"old": "1", "new": "2"}, key="read")
+        answer = ex.send("/v1/catalogs/{catalog}/diff", call, 200)
+        assert [r["change_percent"] for r in answer.json()["rows"]] == ["20.0"]
+
     # --- wallets, grants, jobs --------------------------------------------------------------
     @route("POST", "/v1/wallets")
     def _() -> None:

@@ -154,6 +154,7 @@ def test_no_hostile_body_gets_a_5xx_or_changes_anything(
             "key_id": "k",
             "subscription_id": "sub_none",
             "purchase_id": "pay_none",
+            "catalog": "hostile-catalog",  # publishing: nothing may be stored either
         }
         cases = st.one_of(
             [

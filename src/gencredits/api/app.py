@@ -33,17 +33,20 @@ from gencredits.api.keys import KeyStore
 from gencredits.api.limits import BodyLimit
 from gencredits.api.metrics import Metrics, MetricsMiddleware
 from gencredits.api.ratelimit import KeyRateLimiter
-from gencredits.api.routes import alerts, billing, catalog, health, teams
+from gencredits.api.routes import alerts, billing, catalog, catalog_versions, health, teams
 from gencredits.api.routes import keys as keys_routes
 from gencredits.api.routes import payments as payments_routes
 from gencredits.api.routes import plans as plans_routes
 from gencredits.api.state import Services
 from gencredits.api.waits import DeadlineMiddleware
 from gencredits.billing import Billing
+from gencredits.billing.catalog_versions import VersionedCatalogs
+from gencredits.clock import SystemClock
 from gencredits.config import Settings, load_settings
 from gencredits.pricing import CatalogSet
 from gencredits.storage.sql import engine as db
 from gencredits.storage.sql.batch import GroupCommitStore
+from gencredits.storage.sql.catalog_versions import SqlCatalogVersions
 from gencredits.storage.sql.counters import read_gauges
 from gencredits.storage.sql.store import SqlStore
 from gencredits.web import install_web
@@ -72,6 +75,14 @@ def build_services(settings: Settings) -> Services:
         settings.database_url, wait_s=settings.db_timeout_s / 2, pooled=settings.database_pooled
     )
     keys = KeyStore(engine)
+    catalogs = VersionedCatalogs(  # the versions active now, from the database
+        catalogs,
+        SqlCatalogVersions(engine),
+        SystemClock(),
+        refresh_s=settings.catalog_refresh_s,
+        quote_validity_s=settings.quote_validity_s,
+        quote_policy=settings.quote_policy,
+    )
     return Services(
         settings=settings,
         catalogs=catalogs,
@@ -136,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     strict_query = [Depends(reject_unknown_query)]  # the quote route checks inline
     app.include_router(health.router, dependencies=strict_query)
     app.include_router(catalog.router, dependencies=strict_query)
+    app.include_router(catalog_versions.router, dependencies=strict_query)
     app.include_router(billing.router, dependencies=strict_query)
     app.include_router(teams.router, dependencies=strict_query)
     app.include_router(alerts.router, dependencies=strict_query)

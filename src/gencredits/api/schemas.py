@@ -433,6 +433,9 @@ class JobCreate(_In):
         None, ge=1, le=HOLD_TTL_S_MAX, description="At most the service's hold_ttl_s_max."
     )
     metadata: Metadata = Field(default_factory=dict)
+    quote_hash: Name | None = Field(
+        None, description="The catalog_hash of the quote shown; see docs/catalog-versions.md."
+    )
 
 
 class FreeJobCreate(_In):

@@ -33,6 +33,7 @@ from gencredits.ledger.store import WriteUnit
 from gencredits.pricing import CatalogSet, Quote, quote
 
 from . import spending, teams
+from .catalog_versions import VersionedCatalogs
 from .inputs import CompleteJob, RecordFreeJob, SubmitJob
 from .spending import SpendPolicy
 from .views import Outcome
@@ -374,6 +375,10 @@ def price_actual(catalogs: CatalogSet, job: Job, asked: CompleteJob) -> int:
     unit = int(job.quote["unit_credits"]) if job.quote else 0
     scales = unit * job.generations == job.credits_quoted
     catalog = catalogs.get(job.catalog or "")
+    stale = catalog is not None and catalog.hash != job.catalog_hash
+    if isinstance(catalogs, VersionedCatalogs) and catalog is not None and stale:
+        # A price change since the submission: reprice on the version the job was quoted on.
+        catalog = catalogs.by_hash(catalog.name, job.catalog_hash) or catalog
     if catalog is not None and catalog.hash == job.catalog_hash and job.model is not None:
         merged = {**job.params, **(asked.actual_params or {})}
         priced = _checked(lambda count: quote(catalog, job.model or "", merged, count), gens)

@@ -41,6 +41,7 @@ from gencredits.pricing import CatalogSet, Quote, quote
 from . import grants, jobs, reads
 from .alert_ops import AlertOperations
 from .audit_run import AuditRun, run_audit
+from .catalog_versions import catalogs_for_quote
 from .ids import job_id_for
 from .inputs import (
     CancelJob,
@@ -331,9 +332,6 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
             return wallet.hold_ttl_s
         return self.default_hold_ttl_s
 
-    def _catalog_for(self, name: str | None) -> CatalogSet:
-        return self.catalogs if name is None else CatalogSet([self.catalogs[name]])
-
     def submit(
         self,
         wallet_id: str,
@@ -346,8 +344,11 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         idempotency_key: str,
         hold_ttl_s: int | None = None,
         metadata: Mapping[str, str] | None = None,
+        quote_hash: str | None = None,
     ) -> JobView:
-        """Quote the request and hold its total on the wallet: a pending job (status 0)."""
+        """Quote the request and hold its total on the wallet: a pending job (status 0).
+        ``quote_hash``: the ``catalog_hash`` of the quote the caller showed; across a price
+        change it is honoured or refused (``quote_expired``) as docs/catalog-versions.md says."""
         asked = SubmitJob(
             wallet_id,
             model,
@@ -364,7 +365,8 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         # check, and never on a replay), so the order of errors does not change.
         priced: Quote | Exception
         try:
-            priced = quote(self._catalog_for(catalog), model, asked.params, generations)
+            where = catalogs_for_quote(self.catalogs, quote_hash, catalog)
+            priced = quote(where, model, asked.params, generations)
         except Exception as exc:  # re-raised inside the unit, unchanged
             priced = exc
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gencredits.cli import alerts as _alerts  # noqa: F401  (registers commands)
 from gencredits.cli import audit as _audit  # noqa: F401  (registers commands)
+from gencredits.cli import catalog_versions as _catalog_versions  # noqa: F401  (registers commands)
 from gencredits.cli import ledger as _ledger  # noqa: F401  (registers commands)
 from gencredits.cli import payments as _payments  # noqa: F401  (registers commands)
 from gencredits.cli import plans as _plans  # noqa: F401  (registers commands)

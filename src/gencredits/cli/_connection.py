@@ -22,7 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
-    from gencredits.billing import BillingAPI
+    from gencredits.billing import Billing, BillingAPI
 
 __all__ = [
     "ApiKeyOpt",
@@ -133,7 +133,20 @@ def open_billing(
     with database_errors(database_url):
         if existing:
             db.check_database(database_url)
-        return Billing.from_url(database_url)
+        return _versioned(Billing.from_url(database_url))
+
+
+def _versioned(billing: Billing) -> Billing:
+    """``billing`` pricing on the catalog versions published in its database, as the service
+    does (docs/catalog-versions.md)."""
+    from gencredits.billing.catalog_versions import VersionedCatalogs
+    from gencredits.storage.sql.catalog_versions import SqlCatalogVersions
+    from gencredits.storage.sql.store import SqlStore
+
+    if isinstance(billing.store, SqlStore):
+        versions = SqlCatalogVersions(billing.store.engine)
+        billing.catalogs = VersionedCatalogs(billing.catalogs, versions, billing.clock)
+    return billing
 
 
 class Connection:

@@ -233,6 +233,7 @@ async def submit_job(body: JobCreate, call: WalletWriteDep) -> JobView:
         idempotency_key=call.idempotency_key,
         hold_ttl_s=body.hold_ttl_s,
         metadata=body.metadata,
+        quote_hash=body.quote_hash,
     )
 
 

@@ -2,7 +2,7 @@
 jobs already there.
 
 Revision ID: 0012_ledger_counters
-Revises: 0009_grant_expiry_index
+Revises: 0011_catalog_versions
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_ledger_counters"
-down_revision = "0009_grant_expiry_index"
+down_revision = "0011_catalog_versions"
 branch_labels = None
 depends_on = None
 

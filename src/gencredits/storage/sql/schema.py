@@ -462,3 +462,22 @@ ledger_counters = sa.Table(
     sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
+
+# --- published catalog versions (migration 0011) ----------------------------------------------
+
+catalog_versions = sa.Table(
+    # Price changes: each published version of a catalog, with the instant it takes effect.
+    # The active version at t is the latest effective_at <= t (ties: the highest seq).
+    "catalog_versions",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("catalog", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(200), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    sa.Column("yaml", sa.Text, nullable=False),
+    sa.Column("effective_at", UTCDateTime, nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("published_by", sa.String(200), nullable=False),
+    sa.UniqueConstraint("catalog", "version", name="uq_catalog_versions_version"),
+    sa.Index("ix_catalog_versions_effective", "catalog", "effective_at"),
+)
