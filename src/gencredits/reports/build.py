@@ -1,0 +1,129 @@
+"""The reports, summed from the rollups (never from the jobs or the entries): each reads a
+few ``GROUP BY`` sums over a range of days and folds them here.  The method, and what each
+figure means: docs/reports.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from gencredits.errors import InvalidRequest
+from gencredits.ledger.rollups import COUNTERS, FLOW_EXPIRED, FLOW_SOLD, RollupRow
+from gencredits.ledger.store import LedgerReader
+
+from .query import DIMENSIONS, PERIODS, ReportQuery, bucket
+from .views import (
+    BreakageReport,
+    BreakageRow,
+    UsageReport,
+    UsageRow,
+)
+
+__all__ = ["breakage_report", "failure_rate", "sales", "usage_report"]
+
+_USAGE = COUNTERS["usage"]
+_SHOWN = [name for name in _USAGE if name not in ("cost_micros", "uncosted")]
+_RATE = Decimal("0.0001")
+
+
+def failure_rate(counts: Mapping[str, int]) -> Decimal | None:
+    """(failed + timed out) / (succeeded + failed + timed out); cancelled jobs are not
+    failures of the provider, late successes were counted as timeouts already."""
+    failures = counts["failed"] + counts["timed_out"]
+    resolved = counts["succeeded"] + failures
+    if not resolved:
+        return None
+    return (Decimal(failures) / resolved).quantize(_RATE, rounding=ROUND_HALF_EVEN)
+
+
+def _family(query: ReportQuery) -> str:
+    """The small table unless the report groups or filters by wallet or member."""
+    wide = {"wallet", "member"} & set(query.by) or {"wallet_id", "member"} & set(query.where)
+    return "usage" if wide else "usage_total"
+
+
+def _fold(
+    rows: Iterable[RollupRow], period: str | None, columns: list[str]
+) -> dict[tuple[str, ...], dict[str, int]]:
+    """Sums per group, with the day (first, when a period is asked) turned into its bucket."""
+    sums: dict[tuple[str, ...], dict[str, int]] = {}
+    for row in rows:
+        group = row.group
+        if period is not None:
+            group = (bucket(group[0], period), *group[1:])
+        into = sums.setdefault(group, dict.fromkeys(columns, 0))
+        for name in columns:
+            into[name] += row.counts[name]
+    return sums
+
+
+def _usage_row(
+    names: tuple[str, ...], group: tuple[str, ...], counts: Mapping[str, int]
+) -> UsageRow:
+    keys = dict(zip(names, group, strict=True))
+    shown = {name: counts[name] for name in _SHOWN}
+    return UsageRow(**keys, **shown, failure_rate=failure_rate(counts))
+
+
+def usage_report(reader: LedgerReader, query: ReportQuery) -> UsageReport:
+    """Jobs and credits held, captured and refunded per group of ``query.by``."""
+    period = query.period
+    dims = [name for name in query.by if name not in PERIODS]
+    group_by = (["day"] if period else []) + [DIMENSIONS[name] for name in dims]
+    found = reader.rollup_totals(
+        _family(query), group_by=group_by, days=query.days, where=query.where
+    )
+    sums = _fold(found, period, list(_USAGE))
+    names = (("period",) if period else ()) + tuple(DIMENSIONS[name] for name in dims)
+    rows = [_usage_row(names, group, sums[group]) for group in sorted(sums)]
+    total = dict.fromkeys(_USAGE, 0)
+    for counts in sums.values():
+        for name in _USAGE:
+            total[name] += counts[name]
+    return UsageReport(
+        since=query.since,
+        until=query.until,
+        by=list(query.by),
+        rows=rows,
+        total=_usage_row((), (), total),
+    )
+
+
+def breakage_report(reader: LedgerReader, query: ReportQuery) -> BreakageReport:
+    """Credits expired unused, by month and grant kind."""
+    where = {"flow": FLOW_EXPIRED}
+    if "wallet_id" in query.where:
+        where["wallet_id"] = query.where["wallet_id"]
+    found = reader.rollup_totals("flows", group_by=["day", "kind"], days=query.days, where=where)
+    sums = _fold(found, "month", ["credits", "items"])
+    rows = [
+        BreakageRow(month=month, kind=kind, credits=c["credits"], grants=c["items"])
+        for (month, kind), c in sorted(sums.items())
+    ]
+    return BreakageReport(
+        since=query.since,
+        until=query.until,
+        rows=rows,
+        credits=sum(r.credits for r in rows),
+        grants=sum(r.grants for r in rows),
+    )
+
+
+def sales(
+    reader: LedgerReader, until: str | None, currency: str | None
+) -> tuple[str | None, int, int, int]:
+    """(currency, money in millionths, credits, bonus) sold up to ``until``."""
+    found = reader.rollup_totals(
+        "flows", group_by=["currency"], days=(None, until), where={"flow": FLOW_SOLD}
+    )
+    by_currency = {row.group[0]: row.counts for row in found if row.counts["credits"]}
+    if currency is None:
+        if len(by_currency) > 1:
+            sold = ", ".join(sorted(by_currency))
+            raise InvalidRequest.for_field("currency", None, f"one of the currencies sold: {sold}")
+        currency = next(iter(by_currency), None)
+    elif currency not in by_currency:
+        sold = ", ".join(sorted(by_currency)) or "none yet"
+        raise InvalidRequest.for_field("currency", currency, f"a currency sold ({sold})")
+    counts = by_currency.get(currency or "", {})
+    return currency, counts.get("money_micros", 0), counts.get("credits", 0), counts.get("bonus", 0)
