@@ -19,6 +19,7 @@ from gencredits.reports import (
     margin_report,
     usage_report,
 )
+from gencredits.reports.build import spans
 
 KLING = {"duration": 5, "resolution": "720p"}  # 35 credits on the direct route, cost 5 x 0.056
 
@@ -172,3 +173,42 @@ def test_a_bad_query_is_refused_naming_the_field(asked: dict[str, Any], field: s
     with pytest.raises(InvalidRequest) as err:
         ReportQuery.of(**asked)
     assert err.value.details["field"] == field
+
+
+def test_spans_read_whole_months_monthly_and_the_edges_daily() -> None:
+    assert spans("2026-01-15", "2026-03-05") == [
+        ("usage", "2026-01-15", "2026-02-01"),
+        ("usage_month", "2026-02-01", "2026-03-01"),
+        ("usage", "2026-03-01", "2026-03-05"),
+    ]
+    assert spans(None, None) == [("usage_month", None, None)]
+    assert spans("2026-12-02", "2027-01-01") == [("usage", "2026-12-02", "2027-01-01")]
+    assert spans("2026-01-10", "2026-01-20") == [("usage", "2026-01-10", "2026-01-20")]
+    assert spans("2026-11-01", None) == [("usage_month", "2026-11-01", None)]
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [
+        ("2026-01-15", "2026-03-05"),
+        (None, "2026-02-10"),
+        ("2026-01-01", "2026-03-01"),
+        ("2026-02-01", None),
+        ("2026-01-02", "2026-01-25"),
+    ],
+)
+def test_a_period_sums_the_same_by_member_by_day_and_overall(
+    billing: Billing, clock: ManualClock, since: str | None, until: str | None
+) -> None:
+    billing.grant("w1", 10_000, kind="purchase", idempotency_key="g")
+    for n, days in enumerate((0, 19, 14, 10, 25)):  # Jan 1, Jan 20, Feb 3, Feb 13, Mar 10
+        clock.advance(delta=timedelta(days=days))
+        job = _kling(billing, n, member=("ann", "bob")[n % 2])
+        billing.complete(job, idempotency_key=f"c{n}")
+    with billing.store.reader() as reader:
+        totals = [
+            usage_report(reader, ReportQuery.of(since=since, until=until, by=by)).total
+            for by in ("member", "day,member", "week,wallet", "month,member", None)
+        ]
+    assert totals[0].jobs > 0
+    assert all(total == totals[0] for total in totals)

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from gencredits.ledger.model import Grant, Job, JobState
-from gencredits.ledger.rollups import FLOW_EXPIRED, FLOW_SOLD, MICROS, Rollup, day_of
+from gencredits.ledger.rollups import FLOW_EXPIRED, FLOW_SOLD, MICROS, Rollup, day_of, month_of
 from gencredits.ledger.store import WriteUnit
 
 __all__ = ["expired", "job_changed", "job_counts", "micros", "sold", "usage_key"]
@@ -73,13 +73,16 @@ def job_counts(before: Job | None, after: Job) -> dict[str, int]:
 
 
 def job_changed(uow: WriteUnit, before: Job | None, after: Job, now: datetime) -> None:
-    """Add a job's change to the usage rollups (with and without wallet and member)."""
+    """Add a job's change to the usage rollups (per day with and without wallet and member,
+    and per month with them)."""
     counts = job_counts(before, after)
     if not any(counts.values()):
         return
     key = usage_key(after, day_of(now))
     uow.add_rollup(Rollup.of("usage", key, counts))
     uow.add_rollup(Rollup.of("usage_total", key, counts))
+    key["day"] = month_of(key["day"])
+    uow.add_rollup(Rollup.of("usage_month", key, counts))
 
 
 def expired(uow: WriteUnit, grant: Grant, credits: int, at: datetime) -> None:

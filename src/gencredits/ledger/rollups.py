@@ -9,6 +9,8 @@ their cost grows with the number of days and keys, never with the number of jobs
 Families (the design and what each counter means: docs/reports.md):
 
 * ``usage``: jobs by day, wallet, team member, model, mode, route and provider currency;
+* ``usage_month``: the same, per month (its ``day`` is the month's first day): a period's
+  whole months are read here, only its partial months at the edges from ``usage``;
 * ``usage_total``: the same counters without wallet and member (the reports that do not
   group or filter by them read this much smaller table);
 * ``flows``: credits that left or entered by a route other than jobs: ``expired`` (breakage,
@@ -34,6 +36,7 @@ __all__ = [
     "RollupRow",
     "add_counts",
     "day_of",
+    "month_of",
     "sum_rows",
 ]
 
@@ -61,6 +64,7 @@ USAGE_COUNTERS = (
 #: the key columns of each family, in order (``day`` first)
 KEYS: Mapping[str, tuple[str, ...]] = {
     "usage": ("day", "wallet_id", "member", "model", "mode", "route", "currency"),
+    "usage_month": ("day", "wallet_id", "member", "model", "mode", "route", "currency"),
     "usage_total": ("day", "model", "mode", "route", "currency"),
     "flows": ("day", "wallet_id", "flow", "kind", "currency"),
 }
@@ -68,6 +72,7 @@ KEYS: Mapping[str, tuple[str, ...]] = {
 #: the counter columns of each family, in order
 COUNTERS: Mapping[str, tuple[str, ...]] = {
     "usage": USAGE_COUNTERS,
+    "usage_month": USAGE_COUNTERS,
     "usage_total": USAGE_COUNTERS,
     # credits: expired, or sold (allowance or pack credits, bonus included); bonus: of those,
     # the bonus; items: grants expired, or plan cycles and packs sold; money_micros: paid
@@ -113,6 +118,11 @@ class RollupRow:
 def day_of(at: datetime) -> str:
     """The UTC day of an aware instant, as its rollup key (``2026-01-31``)."""
     return at.astimezone(UTC).date().isoformat()
+
+
+def month_of(day: str) -> str:
+    """The monthly rollups' key of a day: the month's first day (``2026-01-01``)."""
+    return f"{day[:7]}-01"
 
 
 def add_counts(before: tuple[int, ...] | None, delta: tuple[int, ...]) -> tuple[int, ...]:

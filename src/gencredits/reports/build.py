@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from gencredits.errors import InvalidRequest
-from gencredits.ledger.rollups import COUNTERS, FLOW_EXPIRED, FLOW_SOLD, RollupRow
+from gencredits.ledger.rollups import COUNTERS, FLOW_EXPIRED, FLOW_SOLD, RollupRow, month_of
 from gencredits.ledger.store import LedgerReader
 
 from .query import DIMENSIONS, PERIODS, ReportQuery, bucket
@@ -19,7 +19,7 @@ from .views import (
     UsageRow,
 )
 
-__all__ = ["breakage_report", "failure_rate", "sales", "usage_report"]
+__all__ = ["breakage_report", "failure_rate", "sales", "spans", "usage_report", "usage_totals"]
 
 _USAGE = COUNTERS["usage"]
 _SHOWN = [name for name in _USAGE if name not in ("cost_micros", "uncosted")]
@@ -36,10 +36,43 @@ def failure_rate(counts: Mapping[str, int]) -> Decimal | None:
     return (Decimal(failures) / resolved).quantize(_RATE, rounding=ROUND_HALF_EVEN)
 
 
-def _family(query: ReportQuery) -> str:
-    """The small table unless the report groups or filters by wallet or member."""
+def _next_month(day: str) -> str:
+    year, month = int(day[:4]), int(day[5:7])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
+
+
+def spans(since: str | None, until: str | None) -> list[tuple[str, str | None, str | None]]:
+    """(family, since, until) pieces of a period over the wide rollups: its whole months from
+    ``usage_month``, the partial months at its edges from the daily ``usage``."""
+    first = since if since is None or since.endswith("-01") else _next_month(since)
+    last = None if until is None else month_of(until)
+    if first is not None and last is not None and first >= last:
+        return [("usage", since, until)]
+    found: list[tuple[str, str | None, str | None]] = []
+    if since is not None and first is not None and since < first:
+        found.append(("usage", since, first))
+    found.append(("usage_month", first, last))
+    if until is not None and last is not None and last < until:
+        found.append(("usage", last, until))
+    return found
+
+
+def usage_totals(reader: LedgerReader, query: ReportQuery, group_by: list[str]) -> list[RollupRow]:
+    """Usage sums per ``group_by`` over the query's period and filters, from the smallest
+    rollups that can answer: without wallet and member unless the query names them; by
+    month, but for the edges, unless it groups by day or week."""
     wide = {"wallet", "member"} & set(query.by) or {"wallet_id", "member"} & set(query.where)
-    return "usage" if wide else "usage_total"
+    if not wide:
+        return reader.rollup_totals(
+            "usage_total", group_by=group_by, days=query.days, where=query.where
+        )
+    pieces = spans(*query.days) if query.period in (None, "month") else [("usage", *query.days)]
+    found: list[RollupRow] = []
+    for family, since, until in pieces:
+        found += reader.rollup_totals(
+            family, group_by=group_by, days=(since, until), where=query.where
+        )
+    return found
 
 
 def _fold(
@@ -70,10 +103,7 @@ def usage_report(reader: LedgerReader, query: ReportQuery) -> UsageReport:
     period = query.period
     dims = [name for name in query.by if name not in PERIODS]
     group_by = (["day"] if period else []) + [DIMENSIONS[name] for name in dims]
-    found = reader.rollup_totals(
-        _family(query), group_by=group_by, days=query.days, where=query.where
-    )
-    sums = _fold(found, period, list(_USAGE))
+    sums = _fold(usage_totals(reader, query, group_by), period, list(_USAGE))
     names = (("period",) if period else ()) + tuple(DIMENSIONS[name] for name in dims)
     rows = [_usage_row(names, group, sums[group]) for group in sorted(sums)]
     total = dict.fromkeys(_USAGE, 0)

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from gencredits.ledger.rollups import MICROS
 from gencredits.ledger.store import LedgerReader
 
-from .build import sales
+from .build import sales, usage_totals
 from .query import ReportQuery
 from .views import MarginReport, MarginRow, UncostedRow
 
@@ -66,10 +66,7 @@ def margin_report(
     reader: LedgerReader, query: ReportQuery, currency: str | None = None
 ) -> MarginReport:
     """Margin per group of ``query.by`` (model and/or route), and over all costed usage."""
-    family = "usage" if {"wallet_id", "member"} & set(query.where) else "usage_total"
-    found = reader.rollup_totals(
-        family, group_by=["model", "route", "currency"], days=query.days, where=query.where
-    )
+    found = usage_totals(reader, query, ["model", "route", "currency"])
     currency, money, credits, bonus = sales(reader, query.until, currency)
     value = Decimal(money) / credits if credits else None
     groups: dict[tuple[str, ...], dict[str, int]] = {}

@@ -1,5 +1,6 @@
-"""Report rollups: usage per day and key (with and without wallet and member), and flows
-(credits expired, credits sold with the money paid), kept in the ledger's transactions.
+"""Report rollups, kept in the ledger's transactions: usage per day and key (with and
+without wallet and member), per month and key, and flows (credits expired, credits sold with
+the money paid).
 
 Revision ID: 0010_usage_rollups
 Revises: 0008_payment_events
@@ -41,6 +42,29 @@ def upgrade() -> None:
     )
     op.create_index("ix_report_usage_wallet", "report_usage", ["wallet_id", "day"])
     op.create_table(
+        "report_usage_month",
+        sa.Column("day", sa.String(10), primary_key=True),  # the month's first day
+        sa.Column("wallet_id", sa.String(200), primary_key=True),
+        sa.Column("member", sa.String(200), primary_key=True),
+        sa.Column("model", sa.String(100), primary_key=True),
+        sa.Column("mode", sa.String(40), primary_key=True),
+        sa.Column("route", sa.String(64), primary_key=True),
+        sa.Column("currency", sa.String(8), primary_key=True),
+        sa.Column("jobs", sa.BigInteger, nullable=False),
+        sa.Column("succeeded", sa.BigInteger, nullable=False),
+        sa.Column("failed", sa.BigInteger, nullable=False),
+        sa.Column("cancelled", sa.BigInteger, nullable=False),
+        sa.Column("timed_out", sa.BigInteger, nullable=False),
+        sa.Column("late_succeeded", sa.BigInteger, nullable=False),
+        sa.Column("held", sa.BigInteger, nullable=False),
+        sa.Column("captured", sa.BigInteger, nullable=False),
+        sa.Column("refunded", sa.BigInteger, nullable=False),
+        sa.Column("written_off", sa.BigInteger, nullable=False),
+        sa.Column("cost_micros", sa.BigInteger, nullable=False),
+        sa.Column("uncosted", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_report_usage_month_wallet", "report_usage_month", ["wallet_id", "day"])
+    op.create_table(
         "report_usage_total",
         sa.Column("day", sa.String(10), primary_key=True),
         sa.Column("model", sa.String(100), primary_key=True),
@@ -77,5 +101,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("report_flows")
     op.drop_table("report_usage_total")
+    op.drop_index("ix_report_usage_month_wallet", "report_usage_month")
+    op.drop_table("report_usage_month")
     op.drop_index("ix_report_usage_wallet", "report_usage")
     op.drop_table("report_usage")

@@ -22,6 +22,7 @@ __all__ = ["TABLES", "RollupBatch", "RollupReads", "RollupStaged", "upsert_rollu
 
 TABLES: Mapping[str, sa.Table] = {
     "usage": t.usage_rollups,
+    "usage_month": t.usage_month_rollups,
     "usage_total": t.usage_total_rollups,
     "flows": t.flow_rollups,
 }

@@ -380,6 +380,20 @@ usage_rollups = sa.Table(
     sa.Index("ix_report_usage_wallet", "wallet_id", "day"),
 )
 
+usage_month_rollups = sa.Table(
+    "report_usage_month",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),  # the month's first day
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("member", sa.String(200), primary_key=True),
+    sa.Column("model", sa.String(100), primary_key=True),
+    sa.Column("mode", sa.String(40), primary_key=True),
+    sa.Column("route", sa.String(64), primary_key=True),
+    sa.Column("currency", sa.String(8), primary_key=True),
+    *(sa.Column(name, sa.BigInteger, nullable=False) for name in _USAGE_COUNTERS),
+    sa.Index("ix_report_usage_month_wallet", "wallet_id", "day"),
+)
+
 usage_total_rollups = sa.Table(
     "report_usage_total",
     metadata,
