@@ -71,20 +71,20 @@ def test_margin_per_model_and_route_and_overall(billing: Billing) -> None:
         report = margin_report(reader, ReportQuery.of(by="model,route"))
     rows = {(r.model, r.route): r for r in report.rows}
     direct, third = rows["kling", "direct"], rows["kling", "third-party"]
-    assert (direct.credits, direct.revenue, direct.cost, direct.margin) == (
+    assert (direct.credits_captured, direct.revenue, direct.cost, direct.margin) == (
         35,
         Decimal("0.35"),
         Decimal("0.28"),
         Decimal("0.07"),
     )
-    assert (third.credits, third.revenue, third.cost, third.margin) == (
+    assert (third.credits_captured, third.revenue, third.cost, third.margin) == (
         50,
         Decimal("0.50"),
         Decimal("0.42"),
         Decimal("0.08"),
     )
     assert third.margin_share == Decimal("0.1600")
-    assert (report.total.credits, report.total.margin, report.total.succeeded) == (
+    assert (report.total.credits_captured, report.total.margin, report.total.succeeded) == (
         85,
         Decimal("0.15"),
         2,
@@ -106,11 +106,11 @@ def test_a_model_without_a_cost_is_listed_not_guessed(billing: Billing) -> None:
     with billing.store.reader() as reader:
         report = margin_report(reader, ReportQuery.of(by="model"))
     assert [r.model for r in report.rows] == ["kling"]
-    assert [(u.model, u.succeeded, u.credits) for u in report.uncosted] == [
+    assert [(u.model, u.succeeded, u.credits_captured) for u in report.uncosted] == [
         ("happy-horse", 1, done.credits_used)
     ]
     assert done.credits_used == job.credits_used > 0
-    assert report.total.credits == 35
+    assert report.total.credits_captured == 35
 
 
 def test_usage_by_member_and_period_with_the_failure_rate(
@@ -150,11 +150,11 @@ def test_breakage_by_kind_and_month(billing: Billing, clock: ManualClock) -> Non
     with billing.store.reader() as reader:
         report = breakage_report(reader, ReportQuery.of())
     # promotional credits are spent before bonus ones: 35 of the 100 went on the job
-    assert [(r.month, r.kind, r.credits, r.grants) for r in report.rows] == [
+    assert [(r.month, r.kind, r.credits_expired, r.grants_expired) for r in report.rows] == [
         ("2026-01", "bonus", 40, 1),
         ("2026-01", "promotional", 65, 1),
     ]
-    assert (report.credits, report.grants) == (105, 2)
+    assert (report.credits_expired, report.grants_expired) == (105, 2)
 
 
 @pytest.mark.parametrize(

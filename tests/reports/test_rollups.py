@@ -177,7 +177,7 @@ def check_against_scan(billing: Billing) -> None:
                     amounts = {p.account: p.amount for p in tx.postings}
                     expired[(month, grant_kinds[tx.grant_id])] += amounts["expired"]
         breakage = breakage_report(reader, ReportQuery.of())
-        assert {(r.month, r.kind): r.credits for r in breakage.rows} == dict(+expired)
+        assert {(r.month, r.kind): r.credits_expired for r in breakage.rows} == dict(+expired)
 
 
 def test_rollups_equal_a_full_scan_of_the_ledger(store: Any) -> None:

@@ -100,10 +100,11 @@ class Rollup:
     @classmethod
     def of(cls, family: str, key: Mapping[str, str], counts: Mapping[str, int]) -> Rollup:
         """From named key parts and counters (counters not named are 0)."""
+        get = counts.get
         return cls(
             family,
-            tuple(key[name] for name in KEYS[family]),
-            tuple(counts.get(name, 0) for name in COUNTERS[family]),
+            tuple([key[name] for name in KEYS[family]]),
+            tuple([get(name, 0) for name in COUNTERS[family]]),
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from gencredits.errors import InvalidRequest
 from gencredits.ledger.rollups import COUNTERS, FLOW_EXPIRED, FLOW_SOLD, RollupRow, month_of
@@ -93,9 +94,11 @@ def _fold(
 def _usage_row(
     names: tuple[str, ...], group: tuple[str, ...], counts: Mapping[str, int]
 ) -> UsageRow:
-    keys = dict(zip(names, group, strict=True))
-    shown = {name: counts[name] for name in _SHOWN}
-    return UsageRow(**keys, **shown, failure_rate=failure_rate(counts))
+    fields: dict[str, Any] = dict(zip(names, group, strict=True))
+    fields.update((name, counts[name]) for name in _SHOWN)
+    fields["failure_rate"] = failure_rate(counts)
+    # every field is given and checked (whole numbers summed from the rollups, key text)
+    return UsageRow.model_construct(None, **fields)
 
 
 def usage_report(reader: LedgerReader, query: ReportQuery) -> UsageReport:
@@ -127,15 +130,15 @@ def breakage_report(reader: LedgerReader, query: ReportQuery) -> BreakageReport:
     found = reader.rollup_totals("flows", group_by=["day", "kind"], days=query.days, where=where)
     sums = _fold(found, "month", ["credits", "items"])
     rows = [
-        BreakageRow(month=month, kind=kind, credits=c["credits"], grants=c["items"])
+        BreakageRow(month=month, kind=kind, credits_expired=c["credits"], grants_expired=c["items"])
         for (month, kind), c in sorted(sums.items())
     ]
     return BreakageReport(
         since=query.since,
         until=query.until,
         rows=rows,
-        credits=sum(r.credits for r in rows),
-        grants=sum(r.grants for r in rows),
+        credits_expired=sum(r.credits_expired for r in rows),
+        grants_expired=sum(r.grants_expired for r in rows),
     )
 
 

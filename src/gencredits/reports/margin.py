@@ -53,7 +53,7 @@ def _row(
         model=group.get("model"),
         route=group.get("route"),
         succeeded=counts["succeeded"],
-        credits=counts["credits"],
+        credits_captured=counts["credits"],
         revenue=None if revenue is None else _money(revenue),
         cost=_money(cost),
         margin=None if margin is None else _money(margin),
@@ -80,7 +80,9 @@ def margin_report(
             continue  # zero-cost usage has no model; nothing succeeded: nothing to price
         if not cost_in:
             paid = row.counts["captured"]
-            uncosted.append(UncostedRow(model=model, route=route, succeeded=done, credits=paid))
+            uncosted.append(
+                UncostedRow(model=model, route=route, succeeded=done, credits_captured=paid)
+            )
             continue
         parts = {"model": model, "route": route}
         key = tuple(parts[name] for name in query.by)

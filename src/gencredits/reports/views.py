@@ -82,7 +82,7 @@ class MarginRow(_Frozen):
     route: str | None = None
     succeeded: int
     #: credits the wallets paid for these jobs (captured)
-    credits: int
+    credits_captured: int
     #: those credits at the value of a credit sold
     revenue: Decimal | None
     #: provider cost (``None``: no cost recorded for this group)
@@ -99,7 +99,7 @@ class UncostedRow(_Frozen):
     model: str
     route: str
     succeeded: int
-    credits: int
+    credits_captured: int
 
 
 class MarginReport(_Frozen):
@@ -134,16 +134,16 @@ class BreakageRow(_Frozen):
 
     month: str
     kind: str
-    credits: int
-    grants: int
+    credits_expired: int
+    grants_expired: int
 
 
 class BreakageReport(_Frozen):
     since: str | None
     until: str | None
     rows: list[BreakageRow]
-    credits: int
-    grants: int
+    credits_expired: int
+    grants_expired: int
 
     def columns(self) -> list[str]:
         return list(BreakageRow.model_fields)
