@@ -30,7 +30,6 @@ DIMENSIONS = {
 #: time buckets (read from the rollups' day)
 PERIODS = ("day", "week", "month")
 BREAKDOWNS = (*DIMENSIONS, *PERIODS)
-_FILTERS = ("wallet", "member", "model", "mode", "route")
 
 
 def parse_day(name: str, value: str | None) -> str | None:
@@ -91,9 +90,14 @@ class ReportQuery:
         by: str | Sequence[str] | None = None,
         allowed: Sequence[str] = BREAKDOWNS,
         now: datetime | None = None,
-        **where: str | None,
+        wallet: str | None = None,
+        member: str | None = None,
+        model: str | None = None,
+        mode: str | None = None,
+        route: str | None = None,
     ) -> ReportQuery:
-        """Checked: ``days`` (the last ``days`` days, today included) or ``since``/``until``."""
+        """Checked: ``days`` (the last ``days`` days, today included) or ``since``/``until``;
+        the filters keep the rows of one wallet, member, model, mode or route."""
         start, end = parse_day("since", since), parse_day("until", until)
         if days is not None:
             if days < 1 or days > 36600:
@@ -105,12 +109,8 @@ class ReportQuery:
             end = (today + timedelta(days=1)).isoformat()
         if start is not None and end is not None and start >= end:
             raise InvalidRequest.for_field("until", end, f"a date after since ({start})")
-        kept: dict[str, str] = {}
-        for name, value in where.items():
-            if name not in _FILTERS:
-                raise InvalidRequest.for_field(name, value, f"a filter of {', '.join(_FILTERS)}")
-            if value is not None:
-                kept[DIMENSIONS[name]] = value
+        where = {"wallet": wallet, "member": member, "model": model, "mode": mode, "route": route}
+        kept = {DIMENSIONS[name]: value for name, value in where.items() if value is not None}
         return cls(start, end, parse_by(by, allowed), kept)
 
     @property
