@@ -49,7 +49,7 @@ from gencredits.ledger.model import (  # noqa: E402
 )
 from gencredits.ledger.postings import Charge, Key  # noqa: E402
 from gencredits.ledger.records import Purchase  # noqa: E402
-from gencredits.ledger.rollups import Rollup, add_counts  # noqa: E402
+from gencredits.ledger.rollups import Rollup, add_counts, day_of, month_of  # noqa: E402
 from gencredits.ledger.store import WriteUnit, open_store  # noqa: E402
 from gencredits.pricing import quote  # noqa: E402
 from gencredits.reports import (  # noqa: E402
@@ -215,6 +215,55 @@ def _resolve(job: Job, outcome: str, rng: random.Random) -> tuple[Job, Any]:
     return after, tx
 
 
+_PROTO_JOB = "job_PROTOTYPE"
+_PROTO_WALLET = "w_PROTOTYPE"
+
+
+class Template:
+    """A prototype job of one quote and outcome, built by the write path's functions: its
+    final row, its two transactions (with their postings), its rollup key and counters."""
+
+    def __init__(self, q: Any, outcome: str) -> None:
+        self.outcome = outcome
+        job = _job(_PROTO_WALLET, 0, q, None, START)
+        job = evolve(
+            job, id=_PROTO_JOB, hold_legs=(HoldLeg(f"g_{_PROTO_WALLET}_base", q.total_credits),)
+        )
+        after, settle = _resolve(job, outcome, random.Random(0))
+        sink = RollupSink()
+        usage.job_changed(cast(WriteUnit, sink), None, job, START)
+        self.opened = next(c for (f, _), c in sink.rows.items() if f == "usage")
+        sink.rows.clear()
+        usage.job_changed(cast(WriteUnit, sink), job, after, START)
+        self.closed = next(c for (f, _), c in sink.rows.items() if f == "usage")
+        self.key = tuple(next(k for (f, k) in sink.rows if f == "usage_total")[1:])
+        self.row = job_row(after)
+        for name in ("params", "quote", "meta"):
+            self.row[name] = json.dumps(self.row[name])
+        hold = postings.hold(job.id, job.wallet_id, job.hold_legs, at=START, key=Key())
+        self.hold, self.settle = (
+            {**transaction_row(tx), "postings": [(p.account, p.amount) for p in tx.postings]}
+            for tx in (hold, settle)
+        )
+
+    def job_row(
+        self, seq: int, job_id: str, w: str, member: str | None, at: datetime, done: datetime
+    ) -> dict[str, Any]:
+        legs = f'[["g_{w}_base", {self.row["hold_amount"]}]]'
+        return {
+            **self.row,
+            "seq": seq,
+            "id": job_id,
+            "wallet_id": w,
+            "submitted_by": member,
+            "hold_legs": legs,
+            "hold_expires_at": at + timedelta(hours=1),
+            "created_at": at,
+            "updated_at": done,
+            "resolved_at": done,
+        }
+
+
 class Loader:
     def __init__(self, engine: sa.Engine, args: argparse.Namespace) -> None:
         self.out = Writer(engine)
@@ -240,6 +289,8 @@ class Loader:
 
     def flush(self) -> None:
         self.out.write(t.jobs, self.pending["jobs"])
+        for tx in self.pending["txs"]:
+            tx.pop("postings", None)
         self.out.write(t.transactions, self.pending["txs"])
         self.out.write(t.entries, self.pending["entries"])
         self.pending = {"jobs": [], "txs": [], "entries": []}
@@ -319,24 +370,65 @@ class Loader:
         self.out.write(t.purchases, purchases)
 
     def jobs(self, ids: list[str]) -> None:
+        """Each job from a template: the rows and rollup counters the write path's functions
+        make for a prototype job of that quote and outcome, with its id, wallet, member and
+        times put in (building every job's objects anew cost 0.5 ms a job)."""
         rng = random.Random(self.args.seed)
-        quotes = _quotes()
+        templates = [
+            [(Template(q, outcome), weight) for outcome, weight in OUTCOMES] for q, _share in _quotes()
+        ]
+        weights = [share for *_, share in MIX]
         members: list[tuple[str | None, int]] = [(None, 50), ("m1", 30), ("m2", 20)]
-        outcomes = [(name, w) for name, w in OUTCOMES]
         span = self.args.days * 86400
+        pending = self.pending
         for n in range(self.args.jobs):
             w = ids[int(len(ids) * rng.random() ** 2)]  # a few wallets make most jobs
-            q = _pick(rng, quotes)
+            variant = rng.choices(templates, weights)[0]
+            tpl = _pick(rng, variant)
             at = START + timedelta(seconds=rng.randrange(span))
-            job = _job(w, n, q, _pick(rng, members), at)
-            after, tx = _resolve(job, _pick(rng, outcomes), rng)
-            self.add_tx(postings.hold(job.id, w, job.hold_legs, at=at, key=Key()))
-            self.add_tx(tx)
-            usage.job_changed(self.uow, None, job, at)
-            usage.job_changed(self.uow, job, after, after.updated_at)
-            self.pending["jobs"].append({"seq": n + 1, **job_row(after)})
-            if len(self.pending["jobs"]) >= 20_000:
+            done = at + timedelta(
+                seconds=3600 if tpl.outcome == "timed_out" else rng.randrange(10, 600)
+            )
+            job_id = f"job_{n:08d}"
+            member = _pick(rng, members)
+            pending["jobs"].append(tpl.job_row(n + 1, job_id, w, member, at, done))
+            for tx, when in ((tpl.hold, at), (tpl.settle, done)):
+                self.tx_seq += 1
+                pending["txs"].append(
+                    {
+                        **tx,
+                        "seq": self.tx_seq,
+                        "id": tx["id"].replace(_PROTO_JOB, job_id),
+                        "wallet_id": w,
+                        "job_id": job_id,
+                        "created_at": when,
+                    }
+                )
+                for account, amount in tx["postings"]:
+                    self.entry_seq += 1
+                    pending["entries"].append(
+                        {
+                            "seq": self.entry_seq,
+                            "tx_seq": self.tx_seq,
+                            "account": account.replace(_PROTO_JOB, job_id).replace(
+                                _PROTO_WALLET, w
+                            ),
+                            "amount": amount,
+                        }
+                    )
+            key = (w, member or "", *tpl.key)
+            for family, day, counts in (("usage", at, tpl.opened), ("usage", done, tpl.closed)):
+                d = day_of(day)
+                for fam, k in (
+                    ("usage", (d, *key)),
+                    ("usage_month", (month_of(d), *key)),
+                    ("usage_total", (d, *tpl.key)),
+                ):
+                    name = (fam, k)
+                    self.sink.rows[name] = add_counts(self.sink.rows.get(name), counts)
+            if len(pending["jobs"]) >= 20_000:
                 self.flush()
+                pending = self.pending
         self.flush()
 
     def rollups(self, engine: sa.Engine) -> None:

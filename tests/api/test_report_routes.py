@@ -47,7 +47,7 @@ def test_usage_as_json_and_csv(live: LiveService, keys: dict[str, str]) -> None:
         )
         assert Decimal(rows["ann"]["failure_rate"]) == Decimal("0.5")
         assert (rows["bob"]["jobs"], rows["bob"]["failed"]) == (1, 0)
-        asked = {"wallet": wallet, "by": "member,day", "format": "csv"}
+        asked = {"wallet": wallet, "by": "member,day", "output": "csv"}
         as_csv = http.get("/v1/reports/usage", params=asked)
         assert as_csv.status_code == 200, as_csv.text
         assert as_csv.headers["content-type"].startswith("text/csv")
@@ -72,7 +72,7 @@ def test_margin_and_breakage_answer(live: LiveService, keys: dict[str, str]) -> 
         kling = next(r for r in body["rows"] if (r["model"], r["route"]) == ("kling", "direct"))
         assert kling["currency"] == "USD" and Decimal(kling["cost"]) > 0
         assert kling["credits_captured"] >= 70
-        margin_csv = http.get("/v1/reports/margin", params={"by": "model", "format": "csv"})
+        margin_csv = http.get("/v1/reports/margin", params={"by": "model", "output": "csv"})
         assert margin_csv.text.splitlines()[0].startswith("model,succeeded,credits_captured")
         breakage = http.get("/v1/reports/breakage", params={"days": 30})
         assert breakage.status_code == 200, breakage.text

@@ -1,6 +1,6 @@
 """Reports for operators (admin): usage, margin, breakage, as JSON or CSV.
 
-Each answers from the ledger's rollups (docs/reports.md).  ``format=csv`` (or an ``Accept``
+Each answers from the ledger's rollups (docs/reports.md).  ``output=csv`` (or an ``Accept``
 header naming ``text/csv``) answers the report's rows as CSV, one header line first; the JSON
 answer also carries the period, the totals and, for margin, the credit value and the models
 without a recorded cost.
@@ -53,7 +53,7 @@ By = Annotated[
     ),
 ]
 Filter = Annotated[str | None, Query(min_length=1, max_length=limits.ID_LEN_MAX, pattern=_ID)]
-Format = Annotated[
+Output = Annotated[
     Literal["json", "csv"] | None,
     Query(description="csv: the rows as CSV (also chosen by Accept: text/csv)."),
 ]
@@ -109,7 +109,7 @@ async def get_usage_report(
     member: Filter = None,
     model: Filter = None,
     route: Filter = None,
-    format: Format = None,
+    output: Output = None,
 ) -> UsageReport | Response:
     """Jobs, credits held, captured and refunded, failures and the failure rate, per group."""
     query = ReportQuery.of(
@@ -124,7 +124,7 @@ async def get_usage_report(
         route=route,
     )
     report = await _read(services.billing, lambda r: usage_report(r, query))
-    return as_csv(report) if _wants_csv(request, format) else report
+    return as_csv(report) if _wants_csv(request, output) else report
 
 
 @router.get(
@@ -145,7 +145,7 @@ async def get_margin_report(
         Query(max_length=20, pattern=r"^[a-z,]+$", description="model, route, or both"),
     ] = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
-    format: Format = None,
+    output: Output = None,
 ) -> MarginReport | Response:
     """Revenue in credits and money, provider cost and margin per model and route, and over
     all costed usage; models without a recorded cost are listed apart."""
@@ -154,7 +154,7 @@ async def get_margin_report(
         since=since, until=until, days=days, by=by, allowed=MARGIN_BREAKDOWNS, now=now
     )
     report = await _read(services.billing, lambda r: margin_report(r, query, currency))
-    return as_csv(report) if _wants_csv(request, format) else report
+    return as_csv(report) if _wants_csv(request, output) else report
 
 
 @router.get(
@@ -171,10 +171,10 @@ async def get_breakage_report(
     until: Until = None,
     days: Days = None,
     wallet: Filter = None,
-    format: Format = None,
+    output: Output = None,
 ) -> BreakageReport | Response:
     """Credits that expired unused, by month and grant kind."""
     now = services.billing.clock.now()
     query = ReportQuery.of(since=since, until=until, days=days, wallet=wallet, now=now)
     report = await _read(services.billing, lambda r: breakage_report(r, query))
-    return as_csv(report) if _wants_csv(request, format) else report
+    return as_csv(report) if _wants_csv(request, output) else report
