@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from gencredits.billing import Billing
-from gencredits.cli._app import JsonOpt, app, console, print_json
-from gencredits.cli._connection import connection
-from gencredits.errors import InvalidRequest
+from gencredits.cli._app import JsonOpt, app, console, fail, print_json
+from gencredits.cli._connection import connection, database_errors
+from gencredits.errors import GencreditsError, InvalidRequest
 from gencredits.ledger.store import LedgerReader
 from gencredits.reports import (
     MARGIN_BREAKDOWNS,
@@ -33,6 +33,7 @@ report_app = typer.Typer(help="Usage, margin and breakage reports (from the ledg
 app.add_typer(report_app, name="report", no_args_is_help=True)
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 SinceOpt = Annotated[
     str | None, typer.Option(metavar="YYYY-MM-DD", help="First day of the period (UTC).")
@@ -58,8 +59,27 @@ def _run(
     params: dict[str, str | int | None],
     answer: type[M],
     local: Callable[[LedgerReader], M],
+    as_json: bool,
 ) -> M:
-    """The report from the service at ``--url``, else from the local database."""
+    """The report from the service at ``--url``, else from the local database; an error
+    ends the command with one line and its family's exit code."""
+    return _checked(as_json, lambda: _fetch(ctx, path, params, answer, local))
+
+
+def _checked(as_json: bool, work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except GencreditsError as exc:
+        fail(exc, as_json=as_json)
+
+
+def _fetch(
+    ctx: typer.Context,
+    path: str,
+    params: dict[str, str | int | None],
+    answer: type[M],
+    local: Callable[[LedgerReader], M],
+) -> M:
     conn = connection(ctx)
     if conn.url:
         from gencredits.client import Client
@@ -72,10 +92,11 @@ def _run(
             message = error.get("message", response.text)
             raise InvalidRequest(f"{path}: {message}", details=error.get("details", {}))
         return answer.model_validate(response.json())
-    billing = conn.billing(existing=True)
-    assert isinstance(billing, Billing)
-    with billing.store.reader() as reader:
-        return local(reader)
+    with database_errors(conn.database_url):
+        billing = conn.billing(existing=True)
+        assert isinstance(billing, Billing)
+        with billing.store.reader() as reader:
+            return local(reader)
 
 
 def _table(columns: list[str], rows: list[list[str]], title: str) -> Table:
@@ -103,20 +124,25 @@ def report_usage(
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs and credits held, captured and refunded, failures and the failure rate."""
-    query = ReportQuery.of(
-        since=since,
-        until=until,
-        days=days,
-        by=by,
-        wallet=wallet,
-        member=member,
-        model=model,
-        route=route,
+    query = _checked(
+        as_json,
+        lambda: ReportQuery.of(
+            since=since,
+            until=until,
+            days=days,
+            by=by,
+            wallet=wallet,
+            member=member,
+            model=model,
+            route=route,
+        ),
     )
     params: dict[str, str | int | None] = {"since": query.since, "until": query.until}
     params |= {"by": ",".join(query.by) or None, "wallet": wallet, "member": member}
     params |= {"model": model, "route": route}
-    report = _run(ctx, "/v1/reports/usage", params, UsageReport, lambda r: usage_report(r, query))
+    report = _run(
+        ctx, "/v1/reports/usage", params, UsageReport, lambda r: usage_report(r, query), as_json
+    )
     if as_json:
         print_json(report.model_dump(mode="json"))
         return
@@ -146,11 +172,21 @@ def report_margin(
     as_json: JsonOpt = False,
 ) -> None:
     """Revenue (credits and money), provider cost and margin per model and route."""
-    query = ReportQuery.of(since=since, until=until, days=days, by=by, allowed=MARGIN_BREAKDOWNS)
+    query = _checked(
+        as_json,
+        lambda: ReportQuery.of(
+            since=since, until=until, days=days, by=by, allowed=MARGIN_BREAKDOWNS
+        ),
+    )
     params: dict[str, str | int | None] = {"since": query.since, "until": query.until}
     params |= {"by": ",".join(query.by) or None, "currency": currency}
     report = _run(
-        ctx, "/v1/reports/margin", params, MarginReport, lambda r: margin_report(r, query, currency)
+        ctx,
+        "/v1/reports/margin",
+        params,
+        MarginReport,
+        lambda r: margin_report(r, query, currency),
+        as_json,
     )
     if as_json:
         print_json(report.model_dump(mode="json"))
@@ -190,11 +226,18 @@ def report_breakage(
     as_json: JsonOpt = False,
 ) -> None:
     """Credits that expired unused, by month and grant kind."""
-    query = ReportQuery.of(since=since, until=until, days=days, wallet=wallet)
+    query = _checked(
+        as_json, lambda: ReportQuery.of(since=since, until=until, days=days, wallet=wallet)
+    )
     params: dict[str, str | int | None] = {"since": query.since, "until": query.until}
     params["wallet"] = wallet
     report = _run(
-        ctx, "/v1/reports/breakage", params, BreakageReport, lambda r: breakage_report(r, query)
+        ctx,
+        "/v1/reports/breakage",
+        params,
+        BreakageReport,
+        lambda r: breakage_report(r, query),
+        as_json,
     )
     if as_json:
         print_json(report.model_dump(mode="json"))
