@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,11 +34,10 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdb import fresh_database  # noqa: E402
-
-from gencredits.billing import usage  # noqa: E402
-from gencredits.ledger import postings  # noqa: E402
-from gencredits.ledger.model import (  # noqa: E402
+from benchdb import fresh_database
+from gencredits.billing import usage
+from gencredits.ledger import postings
+from gencredits.ledger.model import (
     Grant,
     HoldLeg,
     Job,
@@ -47,22 +46,22 @@ from gencredits.ledger.model import (  # noqa: E402
     evolve,
     grant_account,
 )
-from gencredits.ledger.postings import Charge, Key  # noqa: E402
-from gencredits.ledger.records import Purchase  # noqa: E402
-from gencredits.ledger.rollups import Rollup, add_counts, day_of, month_of  # noqa: E402
-from gencredits.ledger.store import WriteUnit, open_store  # noqa: E402
-from gencredits.pricing import quote  # noqa: E402
-from gencredits.reports import (  # noqa: E402
+from gencredits.ledger.postings import Charge, Key
+from gencredits.ledger.records import Purchase
+from gencredits.ledger.rollups import Rollup, add_counts, day_of, month_of
+from gencredits.ledger.store import WriteUnit, open_store
+from gencredits.pricing import quote
+from gencredits.reports import (
     ReportQuery,
     breakage_report,
     margin_report,
     usage_report,
 )
-from gencredits.storage.sql import schema as t  # noqa: E402
-from gencredits.storage.sql.schema import sqlite_utc_text  # noqa: E402
-from gencredits.storage.sql.plans import purchase_row  # noqa: E402
-from gencredits.storage.sql.rollups import upsert_rollups  # noqa: E402
-from gencredits.storage.sql.rows import grant_row, job_row, transaction_row, wallet_row  # noqa: E402
+from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.plans import purchase_row
+from gencredits.storage.sql.rollups import upsert_rollups
+from gencredits.storage.sql.rows import grant_row, job_row, transaction_row, wallet_row
+from gencredits.storage.sql.schema import sqlite_utc_text
 
 START = datetime(2025, 12, 1, tzinfo=UTC)
 #: (catalog, model, params, share of jobs): costed routes, and one model with no cost
@@ -375,7 +374,8 @@ class Loader:
         times put in (building every job's objects anew cost 0.5 ms a job)."""
         rng = random.Random(self.args.seed)
         templates = [
-            [(Template(q, outcome), weight) for outcome, weight in OUTCOMES] for q, _share in _quotes()
+            [(Template(q, outcome), weight) for outcome, weight in OUTCOMES]
+            for q, _share in _quotes()
         ]
         weights = [share for *_, share in MIX]
         members: list[tuple[str | None, int]] = [(None, 50), ("m1", 30), ("m2", 20)]
@@ -417,7 +417,7 @@ class Loader:
                         }
                     )
             key = (w, member or "", *tpl.key)
-            for family, day, counts in (("usage", at, tpl.opened), ("usage", done, tpl.closed)):
+            for day, counts in ((at, tpl.opened), (done, tpl.closed)):
                 d = day_of(day)
                 for fam, k in (
                     ("usage", (d, *key)),
@@ -439,7 +439,8 @@ class Loader:
                 for table in ("ledger_jobs", "ledger_transactions", "ledger_entries"):
                     conn.execute(
                         sa.text(
-                            f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), (SELECT max(seq) FROM {table}))"
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
+                            f"(SELECT max(seq) FROM {table}))"
                         )
                     )
                 conn.execute(sa.text("ANALYZE"))
@@ -554,7 +555,8 @@ def main() -> None:
         print(f"backend {args.backend}: loaded in {loaded:.1f} s: {counts}")
         rolled, scanned, scan_s = check(engine, store)
         print(
-            f"captured credits: rollups {rolled:,}, full scan of entries {scanned:,} ({scan_s:.2f} s)"
+            f"captured credits: rollups {rolled:,}, "
+            f"full scan of entries {scanned:,} ({scan_s:.2f} s)"
         )
         assert rolled == scanned, "the rollups disagree with the ledger"
         end = START + timedelta(days=args.days)
