@@ -70,7 +70,8 @@ class RollupReads:
         table = TABLES[family]
         groups = [table.c[name] for name in group_by]
         counters = COUNTERS[family]
-        sums = [sa.func.sum(table.c[name]) for name in counters]
+        # whole numbers back (PostgreSQL's sum of bigints is a numeric, read as a Decimal)
+        sums = [sa.cast(sa.func.sum(table.c[name]), sa.BigInteger) for name in counters]
         query = sa.select(*groups, *sums)
         since, until = days
         if since is not None:
