@@ -531,6 +531,22 @@ def test_every_route_answers_as_documented(
         call = Call("GET", "/v1/payment-events", params={"status": "ignored"}, key="admin")
         ex.send("/v1/payment-events", call, 200)
 
+    # --- reports ----------------------------------------------------------------------------
+    @route("GET", "/v1/reports/usage")
+    def _() -> None:
+        call = Call("GET", "/v1/reports/usage", params={"by": "model,day"}, key="admin")
+        ex.send("/v1/reports/usage", call, 200)
+
+    @route("GET", "/v1/reports/margin")
+    def _() -> None:
+        call = Call("GET", "/v1/reports/margin", params={"by": "model,route"}, key="admin")
+        ex.send("/v1/reports/margin", call, 200)
+
+    @route("GET", "/v1/reports/breakage")
+    def _() -> None:
+        call = Call("GET", "/v1/reports/breakage", params={"days": "30"}, key="admin")
+        ex.send("/v1/reports/breakage", call, 200)
+
     routes = list(documented_routes(app))
     missing = sorted(set(routes) - set(calls))
     assert not missing, f"routes without a documented-answer call here: {missing}"

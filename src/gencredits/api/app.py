@@ -37,6 +37,7 @@ from gencredits.api.routes import alerts, billing, catalog, catalog_versions, he
 from gencredits.api.routes import keys as keys_routes
 from gencredits.api.routes import payments as payments_routes
 from gencredits.api.routes import plans as plans_routes
+from gencredits.api.routes import reports as reports_routes
 from gencredits.api.state import Services
 from gencredits.api.waits import DeadlineMiddleware
 from gencredits.billing import Billing
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys_routes.router, dependencies=strict_query)
     app.include_router(plans_routes.router, dependencies=strict_query)
     app.include_router(payments_routes.router, dependencies=strict_query)
+    app.include_router(reports_routes.router, dependencies=strict_query)
     # Outermost last: metrics wrap the body limit, which wraps the quote fast path, which
     # wraps the FastAPI app.
     app.add_middleware(QuoteFastPath)

@@ -15,6 +15,7 @@ from gencredits.ledger.model import Event, EventType, Grant, GrantState, Wallet,
 from gencredits.ledger.postings import Key
 from gencredits.ledger.store import WriteUnit
 
+from . import usage
 from .ids import grant_id_for
 from .inputs import GrantCredits
 
@@ -64,6 +65,8 @@ def close(
     tx = postings.close_grant(grant, voided=voided, at=at, key=key)
     if tx is not None:
         uow.record(tx)
+        if not voided:
+            usage.expired(uow, grant, grant.remaining, at)
     state = GrantState.VOIDED if voided else GrantState.EXPIRED
     closed = evolve(grant, remaining=0, state=state, closed_at=at)
     uow.update_grant(closed)

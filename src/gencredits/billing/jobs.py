@@ -32,7 +32,7 @@ from gencredits.ledger.postings import Charge, Key
 from gencredits.ledger.store import WriteUnit
 from gencredits.pricing import CatalogSet, Quote, quote
 
-from . import spending, teams
+from . import spending, teams, usage
 from .catalog_versions import VersionedCatalogs
 from .inputs import CompleteJob, RecordFreeJob, SubmitJob
 from .spending import SpendPolicy
@@ -144,6 +144,7 @@ def apply(
         return job, step.outcome
     # Every path that changes a job counts it for its team member, in the same unit.
     teams.attribute(uow, wallet, job, done[0], now)
+    usage.job_changed(uow, job, done[0], now)
     return done
 
 
@@ -329,6 +330,7 @@ def open_job(
     payload = {"model": priced.model, "credits_held": amount, "submitted_by": asked.submitted_by}
     uow.emit(Event(wallet.id, EventType.JOB_SUBMITTED, job_id, now, payload))
     teams.attribute(uow, wallet, None, job, now)
+    usage.job_changed(uow, None, job, now)
     return job
 
 

@@ -24,7 +24,7 @@ from gencredits.ledger.records import Purchase, PurchaseState
 from gencredits.ledger.store import LedgerReader, WriteUnit
 from gencredits.plans import PlanCatalog
 
-from . import grants
+from . import grants, usage
 from .runner import need_wallet
 from .subscriptions import issue_credits, record_key
 
@@ -107,6 +107,8 @@ def buy(
         now,
     )
     uow.insert_purchase(purchase)
+    credits = (pack.credits + pack.bonus_credits, pack.bonus_credits)
+    usage.sold(uow, wallet.id, "pack", (pack.price, pack.currency), credits, now)
     payload = {"pack": pack.id, "credits": pack.credits, "bonus_credits": pack.bonus_credits}
     uow.emit(Event(wallet.id, EVENT_PURCHASE_CREDITED, purchase_id, now, payload))
     return purchase, "purchased"
@@ -162,6 +164,8 @@ def take_back(
         updated_at=now,
     )
     uow.update_purchase(purchase)
+    credits = (-(purchase.credits + purchase.bonus_credits), -purchase.bonus_credits)
+    usage.sold(uow, wallet.id, "pack", (-purchase.price, purchase.currency), credits, now)
     if kind == "chargeback" and freeze:
         wallet = need_wallet(uow.get_wallet(wallet.id), wallet.id)  # with its grants' totals
         uow.update_wallet(evolve(wallet, frozen=f"chargeback:{purchase.id}", updated_at=now))

@@ -38,7 +38,7 @@ from gencredits.ledger.store import (
 from gencredits.plans import PlanCatalog, bundled_plans
 from gencredits.pricing import CatalogSet, Quote, quote
 
-from . import grants, jobs, reads
+from . import grants, jobs, reads, usage
 from .alert_ops import AlertOperations
 from .audit_run import AuditRun, run_audit
 from .catalog_versions import catalogs_for_quote
@@ -406,6 +406,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
             need_wallet(wallet, wallet_id)
             job_id = job_id_for(now, wallet_id, idempotency_key)
             job = uow.insert_job(jobs.free_job(job_id, asked, now))
+            usage.job_changed(uow, None, job, now)
             uow.emit(Event(wallet_id, EventType.JOB_RECORDED, job_id, now, {"kind": kind}))
             return Done(JobView.of(job, outcome=Outcome.RECORDED), "job", job_id, Outcome.RECORDED)
 

@@ -40,7 +40,7 @@ from gencredits.plans import (
 )
 from gencredits.plans.cycles import Cycle, change_timing
 
-from . import grants
+from . import grants, usage
 from .ids import digest
 from .inputs import GrantCredits
 from .runner import need_wallet
@@ -175,6 +175,10 @@ def _grant_cycle(
         now,
     )
     uow.insert_cycle(record)
+    if plan.price:
+        paid = plan.price if plan.period == "month" else plan.price / 12
+        credits = (record.granted, plan.bonus_credits)
+        usage.sold(uow, sub.wallet_id, "plan", (paid, plan.currency), credits, now)
     payload = {"cycle": due.number, "plan": plan.id, "granted": record.granted, "rolled": rolled}
     uow.emit(Event(sub.wallet_id, EVENT_CYCLE_GRANTED, sub.id, now, payload))
     sub = evolve(

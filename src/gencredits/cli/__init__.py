@@ -14,6 +14,7 @@ from gencredits.cli import payments as _payments  # noqa: F401  (registers comma
 from gencredits.cli import plans as _plans  # noqa: F401  (registers commands)
 from gencredits.cli import pricing as _pricing  # noqa: F401  (registers commands)
 from gencredits.cli import relay as _relay  # noqa: F401  (registers commands)
+from gencredits.cli import reports as _reports  # noqa: F401  (registers commands)
 from gencredits.cli import service as _service  # noqa: F401  (registers commands)
 from gencredits.cli import teams as _teams  # noqa: F401  (registers commands)
 from gencredits.cli._app import app, main

@@ -29,6 +29,7 @@ from gencredits.ledger.model import (
 )
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.ledger.renewals import Renewal, write_each
+from gencredits.ledger.rollups import Rollup, RollupRow, add_counts, sum_rows
 from gencredits.ledger.store import (
     AuditScope,
     AuditSnapshot,
@@ -70,6 +71,8 @@ class MemoryStore:
         self.subscriptions: dict[str, Subscription] = {}
         self.cycles: dict[tuple[str, str, int], CycleRecord] = {}
         self.purchases: dict[str, Purchase] = {}
+        #: report rollups: (family, key) -> counters
+        self.rollups: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
         self._undo: list[Callable[[], None]] | None = None
         self._outbound = MemoryOutbound()
 
@@ -549,3 +552,18 @@ class _MemoryUnit:
     def update_purchase(self, purchase: Purchase) -> None:
         assert purchase.id in self.s.purchases
         self.s._set(self.s.purchases, purchase.id, purchase)
+
+    def add_rollup(self, rollup: Rollup) -> None:
+        name = (rollup.family, rollup.key)
+        self.s._set(self.s.rollups, name, add_counts(self.s.rollups.get(name), rollup.counts))
+
+    def rollup_totals(
+        self,
+        family: str,
+        *,
+        group_by: Sequence[str],
+        days: tuple[str | None, str | None],
+        where: Mapping[str, str],
+    ) -> list[RollupRow]:
+        rows = ((key, counts) for (f, key), counts in self.s.rollups.items() if f == family)
+        return sum_rows(family, rows, group_by=group_by, days=days, where=where)

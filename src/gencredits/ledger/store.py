@@ -41,6 +41,7 @@ from gencredits.ledger.model import (
 from gencredits.ledger.outbound import OutboundStore
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.ledger.renewals import Renewal
+from gencredits.ledger.rollups import Rollup, RollupRow
 
 __all__ = [
     "AuditScope",
@@ -250,6 +251,12 @@ class WriteUnit(GrantReads, Protocol):
     def insert_purchase(self, purchase: Purchase) -> None: ...
     def update_purchase(self, purchase: Purchase) -> None: ...
 
+    # --- report rollups ---------------------------------------------------------------------------
+    def add_rollup(self, rollup: Rollup) -> None:
+        """Add ``rollup``'s counters to its key's row (made at zero when new), in the unit's
+        transaction (see :mod:`gencredits.ledger.rollups`)."""
+        ...
+
 
 class LedgerReader(GrantReads, Protocol):
     """Reads, all in one read-only transaction (one consistent view)."""
@@ -376,6 +383,20 @@ class LedgerReader(GrantReads, Protocol):
         ...
 
     def get_purchase(self, purchase_id: str) -> Purchase | None: ...
+
+    # --- report rollups ---------------------------------------------------------------------------
+    def rollup_totals(
+        self,
+        family: str,
+        *,
+        group_by: Sequence[str],
+        days: tuple[str | None, str | None],
+        where: Mapping[str, str],
+    ) -> list[RollupRow]:
+        """The family's counters summed per value of the ``group_by`` key parts, over the days
+        from ``days[0]`` (included) to ``days[1]`` (excluded; ``None``: unbounded), on rows
+        whose key parts equal ``where``'s; groups in key order, zero groups included."""
+        ...
 
 
 class LedgerStore(Protocol):

@@ -1,7 +1,7 @@
 """Published catalog versions: price changes that take effect at an instant.
 
 Revision ID: 0011_catalog_versions
-Revises: 0009_grant_expiry_index
+Revises: 0010_usage_rollups
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_catalog_versions"
-down_revision = "0009_grant_expiry_index"
+down_revision = "0010_usage_rollups"
 branch_labels = None
 depends_on = None
 

@@ -386,6 +386,76 @@ def rule_kind(kind: str) -> sa.ColumnElement[str]:
     return sa.literal_column(f"'{kind}'")
 
 
+# Report rollups (migration 0010): counters per day and key, added to in the transaction that
+# moves the credits (see gencredits.ledger.rollups, which names the same columns in order).
+_USAGE_COUNTERS = (
+    "jobs",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "timed_out",
+    "late_succeeded",
+    "held",
+    "captured",
+    "refunded",
+    "written_off",
+    "cost_micros",
+    "uncosted",
+)
+
+usage_rollups = sa.Table(
+    "report_usage",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("member", sa.String(200), primary_key=True),
+    sa.Column("model", sa.String(100), primary_key=True),
+    sa.Column("mode", sa.String(40), primary_key=True),
+    sa.Column("route", sa.String(64), primary_key=True),
+    sa.Column("currency", sa.String(8), primary_key=True),
+    *(sa.Column(name, sa.BigInteger, nullable=False) for name in _USAGE_COUNTERS),
+    sa.Index("ix_report_usage_wallet", "wallet_id", "day"),
+)
+
+usage_month_rollups = sa.Table(
+    "report_usage_month",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),  # the month's first day
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("member", sa.String(200), primary_key=True),
+    sa.Column("model", sa.String(100), primary_key=True),
+    sa.Column("mode", sa.String(40), primary_key=True),
+    sa.Column("route", sa.String(64), primary_key=True),
+    sa.Column("currency", sa.String(8), primary_key=True),
+    *(sa.Column(name, sa.BigInteger, nullable=False) for name in _USAGE_COUNTERS),
+    sa.Index("ix_report_usage_month_wallet", "wallet_id", "day"),
+)
+
+usage_total_rollups = sa.Table(
+    "report_usage_total",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("model", sa.String(100), primary_key=True),
+    sa.Column("mode", sa.String(40), primary_key=True),
+    sa.Column("route", sa.String(64), primary_key=True),
+    sa.Column("currency", sa.String(8), primary_key=True),
+    *(sa.Column(name, sa.BigInteger, nullable=False) for name in _USAGE_COUNTERS),
+)
+
+flow_rollups = sa.Table(
+    "report_flows",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("flow", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("currency", sa.String(8), primary_key=True),
+    sa.Column("credits", sa.BigInteger, nullable=False),
+    sa.Column("bonus", sa.BigInteger, nullable=False),
+    sa.Column("items", sa.BigInteger, nullable=False),
+    sa.Column("money_micros", sa.BigInteger, nullable=False),
+)
+
 # Outbound webhooks (migration 0007): endpoints, the deliverer's cursor over the outbox, and
 # one delivery per (endpoint, event) with its attempts (the delivery log).
 webhook_endpoints = sa.Table(

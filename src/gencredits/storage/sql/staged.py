@@ -66,6 +66,7 @@ from gencredits.ledger.store import RetryableConflict, UnitHints
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.counters import CounterDeltas
 from gencredits.storage.sql.driver import BulkStatement, InList, SentSelect, driver_pipeline
+from gencredits.storage.sql.rollups import RollupBatch, RollupStaged
 from gencredits.storage.sql.rows import (
     GRANT_COLUMNS,
     IDEM_COLUMNS,
@@ -158,7 +159,7 @@ _Keyed = TypeVar("_Keyed", bound=_HasId)
 _Owned = TypeVar("_Owned", bound=_HasOwner)
 
 
-class BatchState(PlanBatch, StateBatch):
+class BatchState(PlanBatch, StateBatch, RollupBatch):
     """What one batch has loaded (under its locks) and what its finished units wrote."""
 
     def __init__(self, conn: Connection, backend: str) -> None:
@@ -191,6 +192,7 @@ class BatchState(PlanBatch, StateBatch):
         self.emitted: list[Event] = []
         self.plan_init()
         self.state_init()
+        self.rollup_init()
 
     # ------------------------------------------------------------------ loading
     def prefetch(self, hints: Iterable[UnitHints]) -> None:
@@ -349,6 +351,7 @@ class BatchState(PlanBatch, StateBatch):
         self.emitted += unit.emitted
         self.plan_absorb(unit.mine)
         self.state_absorb(unit.state)
+        self.rollup_absorb(unit.rolled)
 
     def flush(self) -> None:
         """Write the batch's net effect: one multi-row statement per table, parents first."""
@@ -357,6 +360,7 @@ class BatchState(PlanBatch, StateBatch):
             self._write(self.c)
         save_versions(self.c, versions)
         self.state_flush(self.c, self.backend)
+        self.rollup_flush(self.c, self.backend)
         counters = CounterDeltas()
         for job_id, before in self.jobs_before.items():
             counters.job_changed(before, self.jobs[job_id])
@@ -384,7 +388,7 @@ class BatchState(PlanBatch, StateBatch):
         self.plan_write(c)
 
 
-class StagedUnit(PlanStaged, StateStaged):
+class StagedUnit(PlanStaged, StateStaged, RollupStaged):
     """One unit of work of a batch (a :class:`~gencredits.ledger.store.WriteUnit`): its writes
     stay here until it finishes (see module)."""
 
@@ -404,6 +408,7 @@ class StagedUnit(PlanStaged, StateStaged):
         self.tx_keys: set[tuple[str, str]] = set()
         self.emitted: list[Event] = []
         self.state: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+        self.rolled: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
 
     # wallets
     def lock_wallet(self, wallet_id: str) -> Wallet | None:

@@ -33,6 +33,7 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.renewals import Renewal
+from gencredits.ledger.rollups import Rollup
 from gencredits.ledger.store import (
     AuditScope,
     AuditSnapshot,
@@ -49,6 +50,7 @@ from gencredits.storage.sql.engine import read_only
 from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.plans import PlanReads, PlanWrites
 from gencredits.storage.sql.renewals import write_renewals
+from gencredits.storage.sql.rollups import RollupReads, upsert_rollups
 from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
     EXPIRED_LIVE_GRANTS,
@@ -216,7 +218,7 @@ class SqlStore:
         self.engine.dispose()
 
 
-class SqlReader(PlanReads):
+class SqlReader(PlanReads, RollupReads):
     """The reads of the store port (:class:`~gencredits.ledger.store.LedgerReader`) on one
     connection, inside its transaction."""
 
@@ -554,3 +556,6 @@ class SqlUnit(SqlReader, PlanWrites):
     def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
         row = {"wallet_id": wallet_id, "kind": kind, "key": key, "data": dict(data)}
         upsert_state(self.c, self.backend, [row])
+
+    def add_rollup(self, rollup: Rollup) -> None:
+        upsert_rollups(self.c, self.backend, [((rollup.family, rollup.key), rollup.counts)])
