@@ -30,7 +30,7 @@ from gencredits.ledger.store import WriteUnit
 from gencredits.plans import PlanCatalog, cycle, cycle_start
 
 from .ids import grant_id_for
-from .subscriptions import EVENT_CYCLE_GRANTED, key_record
+from .subscriptions import EVENT_CYCLE_GRANTED, key_record, record_sale
 
 __all__ = ["is_plain", "renew_set"]
 
@@ -73,6 +73,7 @@ def renew_set(
     payloads: dict[tuple[object, ...], dict[str, object]] = {}
     for sub in subs:
         renewal = _renewal(catalog, kinds, sub, at, payloads)
+        record_sale(uow, sub.wallet_id, catalog.plans[sub.plan], renewal.cycle.granted, at)
         if renewal.grants:  # a plan of no credits leaves the wallet as it is
             mine = totals.get(sub.wallet_id)
             if mine is None:

@@ -175,10 +175,7 @@ def _grant_cycle(
         now,
     )
     uow.insert_cycle(record)
-    if plan.price:
-        paid = plan.price if plan.period == "month" else plan.price / 12
-        credits = (record.granted, plan.bonus_credits)
-        usage.sold(uow, sub.wallet_id, "plan", (paid, plan.currency), credits, now)
+    record_sale(uow, sub.wallet_id, plan, record.granted, now)
     payload = {"cycle": due.number, "plan": plan.id, "granted": record.granted, "rolled": rolled}
     uow.emit(Event(sub.wallet_id, EVENT_CYCLE_GRANTED, sub.id, now, payload))
     sub = evolve(
@@ -321,3 +318,10 @@ def set_state(
         )
     uow.update_subscription(sub)
     return sub, {"cancel": "cancelled", "past_due": "past_due", "resume": "resumed"}[action]
+
+
+def record_sale(uow: WriteUnit, wallet_id: str, plan: Plan, granted: int, at: datetime) -> None:
+    """A paid cycle's sale, for the reports (a yearly plan's price is sold a twelfth a month)."""
+    if plan.price:
+        paid = plan.price if plan.period == "month" else plan.price / 12
+        usage.sold(uow, wallet_id, "plan", (paid, plan.currency), (granted, plan.bonus_credits), at)
