@@ -5,6 +5,7 @@ and the sums a report reads (``GROUP BY`` over a range of days, served by the ke
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ TABLES: Mapping[str, sa.Table] = {
 RollupName = tuple[str, tuple[str, ...]]
 
 
+@functools.cache
 def _statement(family: str, backend: str) -> sa.Insert:
     table = TABLES[family]
     insert = pg_insert(table) if backend == "postgresql" else sqlite_insert(table)

@@ -33,7 +33,7 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.ledger.renewals import Renewal
-from gencredits.ledger.rollups import Rollup
+from gencredits.ledger.rollups import Rollup, add_counts
 from gencredits.ledger.store import (
     AuditScope,
     AuditSnapshot,
@@ -182,7 +182,9 @@ class SqlStore:
         with self.writer_lock(), self._transaction(readonly=False) as conn:
             uow = SqlUnit(conn, self.backend)
             yield uow
-            uow.counters.write(conn)  # last, after every wallet lock (see counters.py)
+            # last, after every wallet lock, in key order (see rollups.py, counters.py)
+            upsert_rollups(conn, self.backend, uow.rollups.items())
+            uow.counters.write(conn)
 
     def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
         """Run ``unit`` in its own transaction (it runs alone: ``hints`` are not needed)."""
@@ -483,6 +485,8 @@ class SqlUnit(SqlReader, PlanWrites):
         #: PostgreSQL: the id that orders this unit's events (see :mod:`.versions`)
         self.order: int | None = None
         self.counters = CounterDeltas()
+        #: report rollups this unit added to, summed per row (written once, at the end)
+        self.rollups: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
         #: each job as this transaction last read or wrote it, for what its update changes
         #: (an update is computed from the job read under its wallet's lock, the last read)
         self.jobs_read: dict[str, Job | None] = {}
@@ -558,4 +562,5 @@ class SqlUnit(SqlReader, PlanWrites):
         upsert_state(self.c, self.backend, [row])
 
     def add_rollup(self, rollup: Rollup) -> None:
-        upsert_rollups(self.c, self.backend, [((rollup.family, rollup.key), rollup.counts)])
+        name = (rollup.family, rollup.key)
+        self.rollups[name] = add_counts(self.rollups.get(name), rollup.counts)
