@@ -153,7 +153,7 @@ def report_usage(
     rate = "-" if t.failure_rate is None else str(t.failure_rate)
     console.print(
         f"total: {t.jobs} jobs, {t.held} held, {t.captured} captured, {t.refunded} refunded, "
-        f"{t.failed + t.timed_out} failures (rate {rate})"
+        f"{t.failed + t.timed_out} failed or timed out (failure rate {rate})"
     )
 
 
