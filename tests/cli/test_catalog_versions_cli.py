@@ -120,3 +120,14 @@ def test_local_commands_price_on_the_version_in_effect_in_the_database(
         "--set", "duration=8", "--json",
     )  # fmt: skip
     assert (job["credits_quoted"], job["catalog_version"]) == (880, "2026.12.1")
+
+
+def test_with_a_service_url_publishing_is_refused_not_written_to_a_local_file(
+    invoke: Invoke, edited: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GENCREDITS_URL", "http://127.0.0.1:9")
+    answer = invoke("catalog", "publish", str(edited), "--json", code=2)
+    assert answer["error"]["code"] == "invalid_request"
+    assert answer["error"]["details"]["field"] == "GENCREDITS_URL"
+    assert "/v1/catalogs/{name}/versions" in answer["error"]["details"]["allowed"]
+    assert not (tmp_path / "cli.db").exists()  # nothing was written locally

@@ -1,6 +1,7 @@
 """Price changes from a terminal: ``catalog diff``, ``catalog publish``, ``catalog versions``.
 
-Publishing and listing work on the local database (``--database-url``); diff compares files,
+Publishing and listing work on the database itself (``--database-url``; with ``--url`` they
+are refused rather than written to a local file); diff compares files,
 bundled catalogs and stored versions (``NAME@VERSION``).  Design: docs/catalog-versions.md.
 """
 
@@ -46,6 +47,14 @@ def _versions(ctx: typer.Context) -> Iterator[VersionedCatalogs]:
     from gencredits.storage.sql.catalog_versions import SqlCatalogVersions
 
     conn = connection(ctx)
+    if conn.url:  # never a silent write to a local file while the user means the service
+        raise InvalidRequest.for_field(
+            "GENCREDITS_URL",
+            conn.url,
+            "stored catalog versions are published and read on the database itself: unset "
+            "GENCREDITS_URL and set GENCREDITS_DATABASE_URL (--database-url) to the "
+            "service's database, or use POST /v1/catalogs/{name}/versions",
+        )
     settings = load_settings(None, database_url=conn.database_url)
     with database_errors(settings.database_url):
         db.upgrade(settings.database_url)
