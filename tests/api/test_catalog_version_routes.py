@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from tests.api.conftest import LiveService
 
+import gencredits
+
 
 def catalog_text(name: str, version: str, price: int) -> str:
     return (
@@ -49,16 +51,15 @@ def test_a_quote_straddling_a_price_change_is_honoured_and_every_answer_names_it
     admin.post(f"/v1/wallets/{wallet}/grants", json=grant, headers={"Idempotency-Key": "g"})
     wait_until(change)
     jobs = f"/v1/wallets/{wallet}/jobs"
-    honoured = admin.post(
-        jobs,
-        json={"model": "m", "catalog": name, "quote_hash": quoted["catalog_hash"]},
-        headers={"Idempotency-Key": "j1"},
-    )
+    with gencredits.Client(live.url, live.admin_key) as client:  # the Python client too
+        honoured = client.submit(
+            wallet, "m", catalog=name, quote_hash=quoted["catalog_hash"], idempotency_key="j1"
+        )
     fresh = admin.post(
         jobs, json={"model": "m", "catalog": name}, headers={"Idempotency-Key": "j2"}
     )
-    assert honoured.status_code == fresh.status_code == 201, (honoured.text, fresh.text)
-    assert (honoured.json()["credits_quoted"], honoured.json()["catalog_version"]) == (10, "1")
+    assert fresh.status_code == 201, fresh.text
+    assert (honoured.credits_quoted, honoured.catalog_version) == (10, "1")
     assert (fresh.json()["credits_quoted"], fresh.json()["catalog_version"]) == (12, "2")
     listed = admin.get(path).json()
     assert listed["active_version"] == "2"

@@ -94,6 +94,7 @@ class BillingAPI(Protocol):
         idempotency_key: str,
         hold_ttl_s: int | None = None,
         metadata: Mapping[str, str] | None = None,
+        quote_hash: str | None = None,
     ) -> JobView: ...
 
     def record_free_job(

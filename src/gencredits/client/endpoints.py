@@ -233,13 +233,17 @@ def submit(
     hold_ttl_s: int | None = None,
     metadata: Mapping[str, str] | None = None,
     idempotency_key: str | None = None,
+    quote_hash: str | None = None,
 ) -> Call[JobView]:
     """Hold the quoted credits for a job.  Pass your own ``idempotency_key`` (e.g. your
-    generation's id) so that a retry after a crash of YOUR process holds nothing twice."""
+    generation's id) so that a retry after a crash of YOUR process holds nothing twice;
+    ``quote_hash``, the ``catalog_hash`` of the quote you showed (honoured or refused
+    ``quote_expired`` across a price change)."""
     body = _priced(model, params, generations, catalog) | present(
         submitted_by=submitted_by,
         hold_ttl_s=hold_ttl_s,
         metadata=None if metadata is None else dict(metadata),
+        quote_hash=quote_hash,
     )
     path = f"/v1/wallets/{segment(wallet_id)}/jobs"
     return post(path, JobView.model_validate, body, idempotency_key)
