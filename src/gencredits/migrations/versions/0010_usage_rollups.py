@@ -17,73 +17,49 @@ branch_labels = None
 depends_on = None
 
 
+#: The usage counters, one whole-number column each, in the order the tables have them.
+USAGE_COUNTERS = (
+    "jobs",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "timed_out",
+    "late_succeeded",
+    "held",
+    "captured",
+    "refunded",
+    "written_off",
+    "cost_micros",
+    "uncosted",
+)
+
+
+def _usage_table(name: str, *, per_wallet: bool) -> None:
+    """A usage rollup: its key (day, [wallet, member,] model, mode, route, currency), then
+    the counters.  Written out here, not taken from the current schema (this revision must
+    create the same tables forever)."""
+    wallet = [
+        sa.Column("wallet_id", sa.String(200), primary_key=True),
+        sa.Column("member", sa.String(200), primary_key=True),
+    ]
+    op.create_table(
+        name,
+        sa.Column("day", sa.String(10), primary_key=True),  # report_usage_month: the 1st
+        *(wallet if per_wallet else []),
+        sa.Column("model", sa.String(100), primary_key=True),
+        sa.Column("mode", sa.String(40), primary_key=True),
+        sa.Column("route", sa.String(64), primary_key=True),
+        sa.Column("currency", sa.String(8), primary_key=True),
+        *(sa.Column(counter, sa.BigInteger, nullable=False) for counter in USAGE_COUNTERS),
+    )
+
+
 def upgrade() -> None:
-    op.create_table(
-        "report_usage",
-        sa.Column("day", sa.String(10), primary_key=True),
-        sa.Column("wallet_id", sa.String(200), primary_key=True),
-        sa.Column("member", sa.String(200), primary_key=True),
-        sa.Column("model", sa.String(100), primary_key=True),
-        sa.Column("mode", sa.String(40), primary_key=True),
-        sa.Column("route", sa.String(64), primary_key=True),
-        sa.Column("currency", sa.String(8), primary_key=True),
-        sa.Column("jobs", sa.BigInteger, nullable=False),
-        sa.Column("succeeded", sa.BigInteger, nullable=False),
-        sa.Column("failed", sa.BigInteger, nullable=False),
-        sa.Column("cancelled", sa.BigInteger, nullable=False),
-        sa.Column("timed_out", sa.BigInteger, nullable=False),
-        sa.Column("late_succeeded", sa.BigInteger, nullable=False),
-        sa.Column("held", sa.BigInteger, nullable=False),
-        sa.Column("captured", sa.BigInteger, nullable=False),
-        sa.Column("refunded", sa.BigInteger, nullable=False),
-        sa.Column("written_off", sa.BigInteger, nullable=False),
-        sa.Column("cost_micros", sa.BigInteger, nullable=False),
-        sa.Column("uncosted", sa.BigInteger, nullable=False),
-    )
+    _usage_table("report_usage", per_wallet=True)
     op.create_index("ix_report_usage_wallet", "report_usage", ["wallet_id", "day"])
-    op.create_table(
-        "report_usage_month",
-        sa.Column("day", sa.String(10), primary_key=True),  # the month's first day
-        sa.Column("wallet_id", sa.String(200), primary_key=True),
-        sa.Column("member", sa.String(200), primary_key=True),
-        sa.Column("model", sa.String(100), primary_key=True),
-        sa.Column("mode", sa.String(40), primary_key=True),
-        sa.Column("route", sa.String(64), primary_key=True),
-        sa.Column("currency", sa.String(8), primary_key=True),
-        sa.Column("jobs", sa.BigInteger, nullable=False),
-        sa.Column("succeeded", sa.BigInteger, nullable=False),
-        sa.Column("failed", sa.BigInteger, nullable=False),
-        sa.Column("cancelled", sa.BigInteger, nullable=False),
-        sa.Column("timed_out", sa.BigInteger, nullable=False),
-        sa.Column("late_succeeded", sa.BigInteger, nullable=False),
-        sa.Column("held", sa.BigInteger, nullable=False),
-        sa.Column("captured", sa.BigInteger, nullable=False),
-        sa.Column("refunded", sa.BigInteger, nullable=False),
-        sa.Column("written_off", sa.BigInteger, nullable=False),
-        sa.Column("cost_micros", sa.BigInteger, nullable=False),
-        sa.Column("uncosted", sa.BigInteger, nullable=False),
-    )
+    _usage_table("report_usage_month", per_wallet=True)
     op.create_index("ix_report_usage_month_wallet", "report_usage_month", ["wallet_id", "day"])
-    op.create_table(
-        "report_usage_total",
-        sa.Column("day", sa.String(10), primary_key=True),
-        sa.Column("model", sa.String(100), primary_key=True),
-        sa.Column("mode", sa.String(40), primary_key=True),
-        sa.Column("route", sa.String(64), primary_key=True),
-        sa.Column("currency", sa.String(8), primary_key=True),
-        sa.Column("jobs", sa.BigInteger, nullable=False),
-        sa.Column("succeeded", sa.BigInteger, nullable=False),
-        sa.Column("failed", sa.BigInteger, nullable=False),
-        sa.Column("cancelled", sa.BigInteger, nullable=False),
-        sa.Column("timed_out", sa.BigInteger, nullable=False),
-        sa.Column("late_succeeded", sa.BigInteger, nullable=False),
-        sa.Column("held", sa.BigInteger, nullable=False),
-        sa.Column("captured", sa.BigInteger, nullable=False),
-        sa.Column("refunded", sa.BigInteger, nullable=False),
-        sa.Column("written_off", sa.BigInteger, nullable=False),
-        sa.Column("cost_micros", sa.BigInteger, nullable=False),
-        sa.Column("uncosted", sa.BigInteger, nullable=False),
-    )
+    _usage_table("report_usage_total", per_wallet=False)
     op.create_table(
         "report_flows",
         sa.Column("day", sa.String(10), primary_key=True),
