@@ -100,19 +100,20 @@ async def _read(services: Services, make: Callable[[LedgerReader], R]) -> R:
     return await run_in_threadpool(run)
 
 
-async def _reports(
-    services: Services, period: str
-) -> tuple[UsageReport, MarginReport, BreakageReport]:
-    usage_q = margin_q = _query(services, period, "model")
-    breakage_q = _query(services, period, None)
-    return await _read(
-        services,
-        lambda r: (
-            usage_report(r, usage_q),
-            margin_report(r, margin_q, None),
-            breakage_report(r, breakage_q),
-        ),
-    )
+Report = UsageReport | MarginReport | BreakageReport
+#: Each report as the pages show it: usage and margin by model, breakage by month and kind.
+MAKERS: dict[str, Callable[[LedgerReader, ReportQuery], Report]] = {
+    "usage": usage_report,
+    "margin": lambda reader, query: margin_report(reader, query, None),
+    "breakage": breakage_report,
+}
+GROUPED = {"usage": "model", "margin": "model", "breakage": None}
+
+
+async def _reports(services: Services, period: str, *names: str) -> list[Report]:
+    """The reports ``names`` over ``period``, read in one reader."""
+    queries = [(MAKERS[n], _query(services, period, GROUPED[n])) for n in names]
+    return await _read(services, lambda r: [make(r, query) for make, query in queries])
 
 
 def usage_chart(usage: UsageReport) -> GroupedChart:
@@ -132,7 +133,10 @@ async def reports_page(
     """Usage by model with its chart, margin by model (uncosted models apart) and breakage
     by month, over the chosen period."""
     period = days if days in REPORT_PERIODS else DEFAULT_PERIOD
-    usage, margin, breakage = await _reports(_services(request), period)
+    usage, margin, breakage = await _reports(
+        _services(request), period, "usage", "margin", "breakage"
+    )
+    assert isinstance(usage, UsageReport)
     context: dict[str, Any] = {
         "period": period,
         "periods": REPORT_PERIODS,
@@ -151,22 +155,10 @@ async def report_csv(
 ) -> Response:
     """A report's rows as the API's CSV (``output=csv``) for the same period."""
     period = days if days in REPORT_PERIODS else DEFAULT_PERIOD
-    services = _services(request)
-    usage, margin, breakage = await _reports(services, period)
-    reports: dict[str, UsageReport | MarginReport | BreakageReport] = {
-        "usage": usage,
-        "margin": margin,
-        "breakage": breakage,
-    }
-    report = reports.get(name)
-    if report is None:
-        return staff_page(
-            request,
-            staff,
-            "refused.html",
-            {"missing": f"There is no report {name!r}; reports: usage, margin, breakage."},
-            404,
-        )
+    if name not in MAKERS:
+        missing = f"There is no report {name!r}; reports: {', '.join(MAKERS)}."
+        return staff_page(request, staff, "refused.html", {"missing": missing}, 404)
+    (report,) = await _reports(_services(request), period, name)
     answer = as_csv(report)
     answer.headers["Content-Disposition"] = f'attachment; filename="{name}-{period}.csv"'
     answer.headers["Cache-Control"] = "no-store"
