@@ -4,6 +4,7 @@ a version through the API, plans and packs with their price per credit; admin ke
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from playwright.sync_api import Page
@@ -54,7 +55,7 @@ def test_reports_show_the_numbers_of_the_api(web: Web, page: Page) -> None:
     page.goto(web.url + "/staff/reports")
     page.select_option("#days", "90")
     page.click("form[action='/staff/reports'] button")
-    page.wait_for_url("**/staff/reports?days=90")
+    page.wait_for_url("**/staff/reports?days=90&chart=model")
     with web.api() as api:
         usage = api.get("/v1/reports/usage", params={"days": 90, "by": "model"}).json()
         margin = api.get("/v1/reports/margin", params={"days": 90, "by": "model"}).json()
@@ -70,7 +71,7 @@ def test_reports_show_the_numbers_of_the_api(web: Web, page: Page) -> None:
     for row in usage["rows"]:
         cells = _cells(page, f'#usage tr[data-model="{row["model"]}"] td')
         assert cells[6] == f"{row['captured']:,}" and cells[7] == f"{row['refunded']:,}"
-        bars = page.locator(f'svg.bars rect[data-model="{row["model"]}"]')
+        bars = page.locator(f'svg.bars rect[data-group="{row["model"]}"]')
         drawn = {
             b.get_attribute("data-series"): b.get_attribute("data-credits") for b in bars.all()
         }
@@ -91,6 +92,15 @@ def test_reports_show_the_numbers_of_the_api(web: Web, page: Page) -> None:
         "#breakage-total"
     )
     assert_accessible(page)
+    # the chart over time: per week for 90 days, its bars adding up to the same totals
+    page.select_option("#chart", "time")
+    page.click("form[action='/staff/reports'] button")
+    page.wait_for_url("**/staff/reports?days=90&chart=time")
+    for series in ("captured", "refunded"):
+        bars = page.locator(f'svg.bars rect[data-series="{series}"]').all()
+        assert sum(int(b.get_attribute("data-credits") or "") for b in bars) == total[series]
+    weeks = {b.get_attribute("data-group") for b in page.locator("svg.bars rect").all()}
+    assert weeks and all(re.fullmatch(r"\d{4}-W\d{2}", w or "") for w in weeks)
 
     # "Download CSV" answers the API's CSV for the same period
     href = page.get_attribute("#usage-csv", "href")

@@ -42,6 +42,8 @@ PALETTE = (
 )
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 240, 56, 28, 12
 PX = Decimal("0.01")
+#: The widest bar of a grouped chart (one or two groups would fill the plot otherwise).
+GROUP_BAR_MAX = Decimal(64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +212,9 @@ def grouped_chart(
     if values:
         slot = Decimal(WIDTH - LEFT) / len(values)
         span = HEIGHT - BOTTOM - TOP
-        bar_w = slot * Decimal("0.8") / len(series)
+        bar_w = min(slot * Decimal("0.8") / len(series), GROUP_BAR_MAX)
         for i, (group, by_series) in enumerate(values):
-            start = LEFT + i * slot + slot * Decimal("0.1")
+            start = LEFT + i * slot + (slot - bar_w * len(series)) / 2
             labels.append((group, _px(LEFT + i * slot + slot / 2)))
             for j, name in enumerate(series):
                 value = by_series.get(name, 0)

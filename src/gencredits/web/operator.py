@@ -27,6 +27,7 @@ from gencredits.errors import GencreditsError
 from gencredits.ledger.store import LedgerReader
 from gencredits.pricing.diff import CatalogDiff, diff_catalogs
 from gencredits.reports import (
+    BREAKDOWNS,
     BreakageReport,
     MarginReport,
     ReportQuery,
@@ -49,6 +50,9 @@ DEFAULT_PERIOD = "30"
 CHART_SERIES = ("captured", "refunded")
 #: The most models the chart draws (the table lists them all).
 CHART_GROUPS_MAX = 12
+#: The chart over time: per day up to a month, per week for 90 days, else per month.
+TIME_BUCKETS = {"7": "day", "30": "day", "90": "week", "365": "month", "all": "month"}
+TIME_GROUPS_MAX = 36
 R = TypeVar("R")
 Period = Annotated[str, Query(max_length=10)]
 
@@ -89,7 +93,7 @@ def _days(period: str) -> int | None:
 
 def _query(services: Services, period: str, by: str | None) -> ReportQuery:
     now = services.billing.clock.now()
-    return ReportQuery.of(days=_days(period), by=by, allowed=("model",), now=now)
+    return ReportQuery.of(days=_days(period), by=by, allowed=BREAKDOWNS, now=now)
 
 
 async def _read(services: Services, make: Callable[[LedgerReader], R]) -> R:
@@ -126,25 +130,46 @@ def usage_chart(usage: UsageReport) -> GroupedChart:
     return grouped_chart(values, CHART_SERIES)
 
 
+def time_chart(usage: UsageReport) -> GroupedChart:
+    """Captured against refunded credits per day, week or month, the latest ones."""
+    rows = sorted(usage.rows, key=lambda r: r.period or "")[-TIME_GROUPS_MAX:]
+    values = [
+        (row.period or "-", {"captured": row.captured, "refunded": row.refunded}) for row in rows
+    ]
+    return grouped_chart(values, CHART_SERIES)
+
+
 @router.get("/reports")
 async def reports_page(
-    request: Request, staff: AdminDep, days: Period = DEFAULT_PERIOD
+    request: Request,
+    staff: AdminDep,
+    days: Period = DEFAULT_PERIOD,
+    chart: Annotated[str, Query(max_length=10)] = "model",
 ) -> Response:
-    """Usage by model with its chart, margin by model (uncosted models apart) and breakage
-    by month, over the chosen period."""
+    """Usage by model with its chart (per model, or per day, week or month with
+    ``chart=time``), margin by model (uncosted models apart) and breakage by month, over
+    the chosen period."""
     period = days if days in REPORT_PERIODS else DEFAULT_PERIOD
-    usage, margin, breakage = await _reports(
-        _services(request), period, "usage", "margin", "breakage"
-    )
+    services = _services(request)
+    usage, margin, breakage = await _reports(services, period, "usage", "margin", "breakage")
     assert isinstance(usage, UsageReport)
+    drawn, hidden = usage_chart(usage), max(0, len(usage.rows) - CHART_GROUPS_MAX)
+    bucket = TIME_BUCKETS[period]
+    if chart == "time":
+        query = _query(services, period, bucket)
+        by_time = await _read(services, lambda r: usage_report(r, query))
+        drawn, hidden = time_chart(by_time), max(0, len(by_time.rows) - TIME_GROUPS_MAX)
     context: dict[str, Any] = {
         "period": period,
         "periods": REPORT_PERIODS,
+        "chart_by": "time" if chart == "time" else "model",
+        "bucket": bucket,
         "usage": usage,
         "margin": margin,
         "breakage": breakage,
-        "chart": usage_chart(usage),
-        "more_models": max(0, len(usage.rows) - CHART_GROUPS_MAX),
+        "chart": drawn,
+        "hidden": hidden,
+        "label_every": max(1, -(-len(drawn.groups) // 8)),
     }
     return staff_page(request, staff, "reports.html", context)
 
