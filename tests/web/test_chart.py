@@ -7,7 +7,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from gencredits.web.chart import BOTTOM, HEIGHT, TOP, spend_chart
+from gencredits.web.chart import BOTTOM, HEIGHT, TOP, grouped_chart, spend_chart
 
 
 def _job(model: str, credits: int, day: int) -> Any:
@@ -26,3 +26,18 @@ def test_bars_stack_to_the_day_total_and_ticks_are_round() -> None:
     assert [b.credits for b in first_day] == [300, 100]  # most spent model at the bottom
     assert [v for v, _y in chart.ticks] == [100, 200, 300, 400]
     assert chart.ticks[-1][1] == Decimal(TOP)
+
+
+def test_grouped_bars_stand_side_by_side_scaled_to_the_peak() -> None:
+    values = [("veo", {"captured": 800, "refunded": 375}), ("kling", {"captured": 150})]
+    chart = grouped_chart(values, ("captured", "refunded"))
+    assert chart.peak == 800 and chart.groups == ("veo", "kling")
+    span = Decimal(HEIGHT - BOTTOM - TOP)
+    heights = {(b.group, b.series): b.height for b in chart.bars}
+    assert heights[("veo", "captured")] == span
+    assert heights[("veo", "refunded")] == (span * 375 / 800).quantize(Decimal("0.01"))
+    assert heights[("kling", "refunded")] == 0  # a missing series is a bar of nothing
+    veo = [b for b in chart.bars if b.group == "veo"]
+    assert veo[0].x + veo[0].width == veo[1].x  # captured, then refunded beside it
+    assert all(isinstance(v, Decimal) for b in chart.bars for v in (b.x, b.y, b.width, b.height))
+    assert grouped_chart([], ("captured",)).bars == ()

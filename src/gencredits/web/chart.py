@@ -17,7 +17,15 @@ from decimal import Decimal
 
 from gencredits.billing import JobView
 
-__all__ = ["PERIODS_D", "Bar", "SpendChart", "spend_chart"]
+__all__ = [
+    "PERIODS_D",
+    "Bar",
+    "GroupBar",
+    "GroupedChart",
+    "SpendChart",
+    "grouped_chart",
+    "spend_chart",
+]
 
 #: The periods offered, in days.
 PERIODS_D = (7, 30, 90)
@@ -34,6 +42,8 @@ PALETTE = (
 )
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 240, 56, 28, 12
 PX = Decimal("0.01")
+#: The widest bar of a grouped chart (one or two groups would fill the plot otherwise).
+GROUP_BAR_MAX = Decimal(64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +77,24 @@ class SpendChart:
     @property
     def ticks(self) -> list[tuple[int, Decimal]]:
         """Up to four round values on the credits axis, with their y."""
-        if self.peak <= 0:
-            return []
-        step = _round_step(self.peak)
-        span = self.height - self.bottom - self.top
-        return [
-            (v, _px(Decimal(self.height - self.bottom) - Decimal(span * v) / self.peak))
-            for v in range(step, self.peak + 1, step)
-        ]
+        return _ticks(self.peak)
 
 
 def _px(value: Decimal) -> Decimal:
     """A length in SVG units, to the hundredth (credits themselves stay integers)."""
     return value.quantize(PX)
+
+
+def _ticks(peak: int) -> list[tuple[int, Decimal]]:
+    """Up to four round values on the credits axis, with their y."""
+    if peak <= 0:
+        return []
+    step = _round_step(peak)
+    span = HEIGHT - BOTTOM - TOP
+    return [
+        (v, _px(Decimal(HEIGHT - BOTTOM) - Decimal(span * v) / peak))
+        for v in range(step, peak + 1, step)
+    ]
 
 
 def _round_step(peak: int) -> int:
@@ -149,3 +164,77 @@ def _bars(
                 _px(h),
                 colours[model],
             )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBar:
+    """One series' bar in one group (a model, a day), in SVG units."""
+
+    group: str
+    series: str
+    value: int
+    x: Decimal
+    y: Decimal
+    width: Decimal
+    height: Decimal
+    colour: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupedChart:
+    """Bars side by side per group: one per series (captured and refunded, say)."""
+
+    groups: tuple[str, ...]
+    series: tuple[tuple[str, str], ...]  # (name, colour)
+    bars: tuple[GroupBar, ...]
+    labels: tuple[tuple[str, Decimal], ...]  # (group, x of its middle)
+    peak: int
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    bottom: int = BOTTOM
+    top: int = TOP
+
+    @property
+    def ticks(self) -> list[tuple[int, Decimal]]:
+        return _ticks(self.peak)
+
+
+def grouped_chart(
+    values: list[tuple[str, dict[str, int]]], series: tuple[str, ...]
+) -> GroupedChart:
+    """A grouped bar chart of ``values`` (group -> series -> credits, in the order given);
+    each series keeps a colour of :data:`PALETTE`."""
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
+    peak = max((v.get(s, 0) for _, v in values for s in series), default=0)
+    bars: list[GroupBar] = []
+    labels: list[tuple[str, Decimal]] = []
+    if values:
+        slot = Decimal(WIDTH - LEFT) / len(values)
+        span = HEIGHT - BOTTOM - TOP
+        bar_w = min(slot * Decimal("0.8") / len(series), GROUP_BAR_MAX)
+        for i, (group, by_series) in enumerate(values):
+            start = LEFT + i * slot + (slot - bar_w * len(series)) / 2
+            labels.append((group, _px(LEFT + i * slot + slot / 2)))
+            for j, name in enumerate(series):
+                value = by_series.get(name, 0)
+                h = Decimal(span * value) / peak if peak > 0 and value > 0 else Decimal(0)
+                bars.append(
+                    GroupBar(
+                        group,
+                        name,
+                        value,
+                        _px(start + j * bar_w),
+                        _px(HEIGHT - BOTTOM - h),
+                        _px(bar_w),
+                        _px(h),
+                        colours[name],
+                    )
+                )
+    return GroupedChart(
+        groups=tuple(g for g, _ in values),
+        series=tuple((s, colours[s]) for s in series),
+        bars=tuple(bars),
+        labels=tuple(labels),
+        peak=peak,
+    )

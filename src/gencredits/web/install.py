@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from gencredits.web import estimator, wallets
+from gencredits.web import estimator, operator, wallets
 from gencredits.web.session import SignInRequired
 from gencredits.web.templating import STATIC_DIR
 
@@ -22,9 +22,11 @@ async def _sign_in_first(request: Request, exc: Exception) -> Response:
 
 def install_web(app: FastAPI, json_index: Callable[[Request], Awaitable[Response]]) -> None:
     """``/`` (the estimator for browsers, ``json_index`` for everyone else), the widget,
-    the wallet pages and ``/static``."""
+    the wallet and operator pages and ``/static``."""
     app.add_route("/", estimator.root_handler(json_index), methods=["GET"], include_in_schema=False)
     app.include_router(estimator.router)
     app.include_router(wallets.router)
+    app.include_router(operator.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_first)
+    app.add_exception_handler(operator.AdminRequired, operator.admin_refused)

@@ -4,7 +4,8 @@
   over HTTPS, ``Path=/``), so every request is checked against the key store as an API
   call is: a revoked key signs its sessions out within the key cache's time, on every
   worker, with no session table.  Only keys with the ``billing`` scope (or ``admin``) may
-  sign in: a publishable or read key cannot open the wallet pages.
+  sign in: a publishable or read key cannot open the wallet pages.  The operator pages
+  (``web/operator.py``) also need ``admin``; a billing key gets a 403 page saying so.
 - Forms that change anything carry a CSRF token (double submit): a random ``gc_csrf``
   cookie, ``SameSite=Strict`` and ``HttpOnly``, and the same value in a hidden field,
   compared in constant time.  The sign-in form has one too (no login CSRF).

@@ -28,7 +28,7 @@ from gencredits.web.chart import PERIODS_D, spend_chart
 from gencredits.web.session import StaffDep
 from gencredits.web.templating import page
 
-__all__ = ["router", "signin_page"]
+__all__ = ["router", "signin_page", "staff_page"]
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 #: The most items a page reads from one list (wallets for a search, jobs for a chart).
@@ -57,11 +57,17 @@ def signin_page(request: Request, reason: str | None, status_code: int = 200) ->
     return response
 
 
-def _staff_page(
-    request: Request, staff: session.Staff, name: str, context: dict[str, Any]
+def staff_page(
+    request: Request,
+    staff: session.Staff,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
 ) -> Response:
+    """A signed-in page: the key's name in the header, the sign-out form's CSRF token."""
     token = session.csrf_for(request)
-    response = page(request, name, {**context, "staff": staff.key, "csrf": token}, private=True)
+    context = {**context, "staff": staff.key, "csrf": token}
+    response = page(request, name, context, status_code=status_code, private=True)
     session.keep_csrf(request, response, token)
     return response
 
@@ -115,11 +121,11 @@ async def search(
         except GencreditsError:
             pass
         found, complete = await run_in_threadpool(_matching_wallets, billing, q)
-        return _staff_page(
+        return staff_page(
             request, staff, "wallets.html", {"q": q, "wallets": found, "complete": complete}
         )
     listed = await run_in_threadpool(lambda: billing.list_wallets(cursor=cursor, limit=50))
-    return _staff_page(
+    return staff_page(
         request,
         staff,
         "wallets.html",
@@ -184,7 +190,7 @@ async def wallet_page(
             )
         )
     except NotFound as exc:
-        return _staff_page(
+        return staff_page(
             request,
             staff,
             "wallets.html",
@@ -192,7 +198,7 @@ async def wallet_page(
         )
     chart = spend_chart(jobs, datetime.now(UTC).date(), period_d)
     recent = list(reversed(jobs[-RECENT_JOBS:]))
-    return _staff_page(
+    return staff_page(
         request,
         staff,
         "wallet.html",
