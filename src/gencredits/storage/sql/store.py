@@ -43,7 +43,7 @@ from gencredits.ledger.store import (
     UnitHints,
     WriteUnit,
 )
-from gencredits.storage.sql import audit_reads, rows
+from gencredits.storage.sql import audit_reads, retention, rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.counters import CounterDeltas
 from gencredits.storage.sql.engine import read_only
@@ -215,6 +215,10 @@ class SqlStore:
 
     def outbound(self) -> SqlOutbound:
         return SqlOutbound(self.engine)
+
+    def forget_idempotency(self, before: datetime, *, limit: int) -> int:
+        with self.writer_lock(), self._transaction(readonly=False) as conn:
+            return retention.forget_idempotency(conn, before, limit)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -461,8 +465,10 @@ class SqlReader(PlanReads, RollupReads):
         q = q.order_by(g.c.expires_at, g.c.id).limit(limit)
         return [(r.id, r.wallet_id, r.expires_at) for r in self.c.execute(q)]
 
-    def audit_snapshot(self, wallet_ids: Sequence[str] | None = None) -> AuditSnapshot:
-        return audit_reads.snapshot(self.c, wallet_ids)
+    def audit_snapshot(
+        self, wallet_ids: Sequence[str] | None = None, *, keys_since: datetime | None = None
+    ) -> AuditSnapshot:
+        return audit_reads.snapshot(self.c, wallet_ids, keys_since)
 
     def audit_wallets(self, scope: AuditScope, *, after_id: str | None, limit: int) -> list[str]:
         return audit_reads.wallet_ids(self.c, scope, after_id=after_id, limit=limit)
