@@ -12,7 +12,7 @@ from gencredits import limits
 from gencredits.billing import Billing
 from gencredits.clock import ManualClock
 from gencredits.config import load_settings
-from gencredits.errors import InvalidRequest, InvalidSetting
+from gencredits.errors import IdempotencyConflict, InvalidRequest, InvalidSetting
 
 
 def _keys(billing: Billing) -> set[tuple[str, str]]:
@@ -25,8 +25,9 @@ def _billing(store: Any, clock: ManualClock, catalogs: Any) -> Billing:
 
 
 def test_records_past_retention_go_newer_ones_stay_and_replay(
-    store: Any, clock: ManualClock, ledger_catalogs: Any
+    store: Any, clock: ManualClock, ledger_catalogs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(limits, "UNIT_RETRIES", 3)  # the refused retry below tries no longer
     billing = _billing(store, clock, ledger_catalogs)
     billing.create_wallet("w")
     billing.grant("w", 1000, kind="purchase", idempotency_key="old-grant")
@@ -44,6 +45,10 @@ def test_records_past_retention_go_newer_ones_stay_and_replay(
     assert old.id != new.id
     assert billing.sweep().idempotency_records_deleted == 0  # nothing more is due
     assert billing.audit() == []  # effects older than the retention need no record
+    with pytest.raises(IdempotencyConflict, match="retention") as refused:
+        billing.submit("w", "img", idempotency_key="old-job")  # no replay, no second job
+    assert refused.value.details["reason"] == "past_retention"
+    assert [j.id for j in billing.list_jobs("w").items] == [new.id, old.id]
 
 
 def test_the_sweep_deletes_in_bounded_batches(

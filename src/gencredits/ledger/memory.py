@@ -380,6 +380,9 @@ class _MemoryUnit:
         return self.s.outbox[start : start + limit]
 
     # sweeper, auditor
+    def key_forgotten(self, scope: str, key: str) -> bool:
+        return (scope, key) in self.s.tx_keys and (scope, key) not in self.s.idempotency
+
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
         jobs = (self.s.jobs[i] for i in self.s.pending_jobs)
         due = sorted(

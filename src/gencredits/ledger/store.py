@@ -319,6 +319,11 @@ class LedgerReader(GrantReads, Protocol):
         ...
 
     # --- sweeper and auditor -----------------------------------------------------------------
+    def key_forgotten(self, scope: str, key: str) -> bool:
+        """Whether a ledger transaction carries this idempotency key (kept for ever) and its
+        idempotency record is gone (deleted after the retention)."""
+        ...
+
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
         """(job id, wallet id) of pending jobs whose hold expired at or before ``now``."""
         ...

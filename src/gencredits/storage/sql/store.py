@@ -411,6 +411,12 @@ class SqlReader(PlanReads, RollupReads):
             for r in self.c.execute(q)
         ]
 
+    def key_forgotten(self, scope: str, key: str) -> bool:
+        tx, idem = t.transactions, t.idempotency
+        used = sa.exists().where(tx.c.idem_scope == scope, tx.c.idem_key == key)
+        kept = sa.exists().where(idem.c.scope == scope, idem.c.key == key)
+        return bool(self.c.execute(sa.select(sa.and_(used, sa.not_(kept)))).scalar())
+
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
         q = (
             sa.select(t.jobs.c.id, t.jobs.c.wallet_id)
