@@ -80,6 +80,12 @@ def main() -> None:
             billing.create_wallet(f"u{i:05d}")
             billing.grant(f"u{i:05d}", 10**9, kind="purchase", idempotency_key="seed")
         _pairs(billing, "warm", args.pairs)
+        # A temporary slot keeps the server from recycling the WAL before it is read.
+        keep = engine.connect()
+        keep.execute(
+            sa.text("SELECT pg_create_physical_replication_slot(:name, true, true)"),
+            {"name": name},
+        )
         records = images = server = 0
         for chunk in range(0, args.pairs, CHUNK):  # read the WAL before the server recycles it
             before = _lsn(engine)
@@ -91,6 +97,7 @@ def main() -> None:
                 images + more_images,
                 server + after - before,
             )
+        keep.close()  # drops the temporary slot
         billing.close()
         engine.dispose()
     finally:
