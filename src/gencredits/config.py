@@ -156,6 +156,15 @@ class Settings(BaseSettings):
         description="How long after a price change a quote of the replaced version is "
         "honoured (quote_policy honour).",
     )
+    idempotency_retention_days: int = Field(
+        limits.IDEMPOTENCY_RETENTION_DAYS_DEFAULT,
+        ge=limits.IDEMPOTENCY_RETENTION_DAYS_MIN,
+        le=36500,
+        description="How long an idempotency record is kept: a retry within it replays the "
+        "first answer; after it the record is deleted by the sweep and a retry under the key "
+        "is refused (the ledger keeps one effect per key for ever).  At least 7 days: clients "
+        "and providers retry for days.",
+    )
     quote_policy: Literal["honour", "refuse"] = Field(
         "honour",
         description="A submission carrying the quote of a replaced catalog version: honour "

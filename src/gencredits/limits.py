@@ -24,6 +24,8 @@ __all__ = [
     "GRANT_KIND_LEN_MAX",
     "HOLD_TTL_S_DEFAULT",
     "HOLD_TTL_S_MAX",
+    "IDEMPOTENCY_RETENTION_DAYS_DEFAULT",
+    "IDEMPOTENCY_RETENTION_DAYS_MIN",
     "ID_LEN_MAX",
     "JOB_ID_LEN_MAX",
     "KEY_LEN_MAX",
@@ -39,6 +41,8 @@ __all__ = [
     "PROJECT_STEPS_MAX",
     "PROJECT_STEP_COUNT_MAX",
     "REASON_LEN_MAX",
+    "RETENTION_BATCH",
+    "RETENTION_BATCHES",
     "SWEEP_BATCH",
     "SWEEP_ITEMS_MAX",
     "UNIT_RETRIES",
@@ -107,5 +111,12 @@ BODY_BYTES_MAX = 1024 * 1024
 #: The sweep: items per page, items per call.
 SWEEP_BATCH = 500
 SWEEP_ITEMS_MAX = 10_000
+#: How long an idempotency record is kept (a retry within it replays the first answer): the
+#: default and the shortest an operator may set (docs/ledger.md, "Retention").
+IDEMPOTENCY_RETENTION_DAYS_DEFAULT = 30
+IDEMPOTENCY_RETENTION_DAYS_MIN = 7
+#: Retention deletes: rows per statement, statements per sweep call.
+RETENTION_BATCH = 1000
+RETENTION_BATCHES = 5
 #: Attempts of one unit of work before ``unavailable`` (contention, a lost connection).
 UNIT_RETRIES = 20

@@ -102,6 +102,7 @@ def build_services(settings: Settings) -> Services:
             default_hold_ttl_s=settings.hold_ttl_s_default,
             max_hold_ttl_s=settings.hold_ttl_s_max,  # the operator's ceiling, enforced there
             extra_charge_share=settings.extra_charge_share,
+            idempotency_retention_days=settings.idempotency_retention_days,
         ),
     )
 

@@ -37,16 +37,18 @@ def run_audit(
     *,
     page: int = AUDIT_PAGE,
     progress: Callable[[int], None] | None = None,
+    keys_since: datetime | None = None,
 ) -> AuditRun:
     """Audit ``scope`` from ``reader``'s one snapshot; ``progress`` is told the number of
     wallets checked so far after each page.  The ledger-wide sums are checked only when the
-    scope is everything."""
+    scope is everything.  ``keys_since``: effects older than it need no idempotency record
+    (retention deleted it)."""
     cursor = reader.audit_cursor()
     found = audit_totals(reader.audit_totals()) if scope.whole else []
     after: str | None = None
     done = 0
     while ids := reader.audit_wallets(scope, after_id=after, limit=page):
-        snapshot = reader.audit_snapshot(ids)
+        snapshot = reader.audit_snapshot(ids, keys_since=keys_since)
         found += audit_snapshot(snapshot, now, whole=False)
         for problem in teams.audit_usage(reader, snapshot.jobs, snapshot.wallets):
             subject, _, message = problem.partition(": ")

@@ -133,7 +133,14 @@ class UnitRunner:
 
         # What the unit will touch, so a batching store can lock and load a batch up front.
         touched = evolve(touched, idempotency=None if key is None else (in_scope, key))
-        answer = self.write(unit, touched, operation=op.operation, scope=in_scope)
+        try:
+            answer = self.write(unit, touched, operation=op.operation, scope=in_scope)
+        except Unavailable:
+            if key is not None and self.read(
+                lambda reader, _now: reader.key_forgotten(in_scope, key)
+            ):
+                raise _past_retention(op.operation, in_scope, key) from None
+            raise
         return answer.build() if isinstance(answer, Later) else answer
 
     def write(
@@ -153,6 +160,17 @@ class UnitRunner:
     def read(self, fn: Callable[[LedgerReader, datetime], V]) -> V:
         with self.store.reader() as reader:
             return fn(reader, self.clock.now())
+
+
+def _past_retention(operation: str, scope: str, key: str) -> IdempotencyConflict:
+    """A key whose effect stands but whose record the retention deleted: no replay, and no
+    second effect (the ledger keeps one transaction per key for ever)."""
+    return IdempotencyConflict(
+        f"idempotency_key: {key!r} was used in {scope} longer ago than the idempotency "
+        f"retention; its effect stands and cannot be replayed; {operation} with a new key "
+        "to do it again; nothing changed",
+        details={"scope": scope, "key": key, "reason": "past_retention"},
+    )
 
 
 def _same_request(

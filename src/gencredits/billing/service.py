@@ -106,6 +106,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         max_hold_ttl_s: int = limits.HOLD_TTL_S_MAX,
         extra_charge_share: Decimal | int = 0,
         plans: PlanCatalog | None = None,
+        idempotency_retention_days: int = limits.IDEMPOTENCY_RETENTION_DAYS_DEFAULT,
     ) -> None:
         """
         ``hold_ttl_by_model`` overrides the hold time limit per model id; a wallet's own
@@ -116,7 +117,8 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         ceiling on any hold's time limit (at most the ledger's own, a week).
         ``extra_charge_share``: how much a completion may charge beyond its hold, as a share
         of the job's quote (a ``Decimal``; a wallet's own share overrides it).  The default,
-        0, charges at most the hold and writes the rest off.
+        0, charges at most the hold and writes the rest off.  ``idempotency_retention_days``:
+        how long the sweep keeps an idempotency record (at least 7).
         """
         self.store = store
         self.catalogs = catalogs if catalogs is not None else CatalogSet.bundled()
@@ -129,6 +131,14 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         self.kind_priorities = dict(kind_priorities or DEFAULT_KIND_PRIORITIES)
         self.refund_grant_ttl_s = refund_grant_ttl_s
         self.extra_charge_share = check_share("extra_charge_share", extra_charge_share)
+        self.idempotency_retention = timedelta(
+            days=check_int(
+                "idempotency_retention_days",
+                idempotency_retention_days,
+                limits.IDEMPOTENCY_RETENTION_DAYS_MIN,
+                36500,
+            )
+        )
         self._policy = SpendPolicy(self.kind_priorities, refund_grant_ttl_s)
         self._runner = UnitRunner(store, self.clock)
         #: the plans and packs subscriptions and purchases use (``plans``: the bundled example)
@@ -547,7 +557,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         # Renewals first: a rollover reads what is left of the ended cycle's allowance
         # before the sweep expires it.
         self.tick(at)
-        return sweep(self._runner, self._policy, at)
+        return sweep(self._runner, self._policy, at, self.idempotency_retention)
 
     def audit(self) -> list[Violation]:
         """Check every invariant of the ledger; an empty list means clean."""
@@ -559,7 +569,9 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         """Audit every wallet, a range of them or those changed since a cursor, a page of
         wallets at a time in one snapshot (:mod:`.audit_run`)."""
         return self._runner.read(
-            lambda reader, now: run_audit(reader, now, scope, progress=progress)
+            lambda reader, now: run_audit(
+                reader, now, scope, progress=progress, keys_since=now - self.idempotency_retention
+            )
         )
 
 

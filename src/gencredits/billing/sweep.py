@@ -1,6 +1,7 @@
 """The sweep: release holds past their time limit, expire grants past their expiry, and
 announce grants entering a wallet's ``expiring_days`` window (``alert.grant_expiring``) to
-wallets nobody touches (see :mod:`.alerts`).
+wallets nobody touches (see :mod:`.alerts`), and delete idempotency records past their
+retention (bounded batches; docs/ledger.md, "Retention").
 
 Each item is its own unit of work under its wallet's lock and re-checks its state, so many
 sweepers may run at once: an item is handled by exactly one of them.  Items go through the
@@ -30,7 +31,9 @@ __all__ = ["sweep"]
 ItemUnit = Callable[[WriteUnit, Wallet], int | None]
 
 
-def sweep(runner: UnitRunner, policy: SpendPolicy, at: datetime) -> SweepReport:
+def sweep(
+    runner: UnitRunner, policy: SpendPolicy, at: datetime, idempotency_retention: timedelta
+) -> SweepReport:
     holds, released, seen, _done = _sweep_due(
         runner,
         lambda reader: reader.due_holds(at, limit=limits.SWEEP_BATCH),
@@ -53,14 +56,29 @@ def sweep(runner: UnitRunner, policy: SpendPolicy, at: datetime) -> SweepReport:
     )
     seen += more_seen
     announced, announced_all = _announce_expiring(runner, at, limits.SWEEP_ITEMS_MAX - seen)
+    forgotten, forgot_all = _forget(runner, at - idempotency_retention)
     return SweepReport(
         holds_released=holds,
         credits_released=released,
         grants_expired=expired_grants,
         credits_expired=expired,
         expiry_alerts=announced,
-        more=not done or not announced_all or seen >= limits.SWEEP_ITEMS_MAX,
+        idempotency_records_deleted=forgotten,
+        more=not done or not announced_all or seen >= limits.SWEEP_ITEMS_MAX or not forgot_all,
     )
+
+
+def _forget(runner: UnitRunner, before: datetime) -> tuple[int, bool]:
+    """Delete the idempotency records created before ``before``, in batches of
+    :data:`~gencredits.limits.RETENTION_BATCH` rows, at most
+    :data:`~gencredits.limits.RETENTION_BATCHES` batches: (records deleted, all done)."""
+    deleted = 0
+    for _batch in range(limits.RETENTION_BATCHES):
+        gone = runner.store.forget_idempotency(before, limit=limits.RETENTION_BATCH)
+        deleted += gone
+        if gone < limits.RETENTION_BATCH:
+            return deleted, True
+    return deleted, False
 
 
 def _sweep_due(

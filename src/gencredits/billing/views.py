@@ -413,6 +413,9 @@ class SweepReport(_Wire):
     expiry_alerts: int = Field(
         0, description="Grants announced as expiring soon (alert.grant_expiring) by this sweep."
     )
+    idempotency_records_deleted: int = Field(
+        0, description="Idempotency records past their retention deleted by this sweep."
+    )
     more: bool = Field(False, description="The per-call limit was reached: sweep again.")
 
 

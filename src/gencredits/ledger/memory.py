@@ -109,6 +109,15 @@ class MemoryStore:
         with self._lock:
             yield _MemoryUnit(self)
 
+    def forget_idempotency(self, before: datetime, *, limit: int) -> int:
+        with self._lock:
+            old = sorted(
+                (r.created_at, k) for k, r in self.idempotency.items() if r.created_at < before
+            )
+            for _at, key in old[:limit]:
+                del self.idempotency[key]
+            return min(len(old), limit)
+
     def close(self) -> None:
         pass
 
@@ -371,6 +380,9 @@ class _MemoryUnit:
         return self.s.outbox[start : start + limit]
 
     # sweeper, auditor
+    def key_forgotten(self, scope: str, key: str) -> bool:
+        return (scope, key) in self.s.tx_keys and (scope, key) not in self.s.idempotency
+
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
         jobs = (self.s.jobs[i] for i in self.s.pending_jobs)
         due = sorted(
@@ -419,7 +431,9 @@ class _MemoryUnit:
                 found.append((g.expires_at, g.id, g.wallet_id))
         return [(grant_id, wallet_id, at) for at, grant_id, wallet_id in sorted(found)[:limit]]
 
-    def audit_snapshot(self, wallet_ids: Sequence[str] | None = None) -> AuditSnapshot:
+    def audit_snapshot(
+        self, wallet_ids: Sequence[str] | None = None, *, keys_since: datetime | None = None
+    ) -> AuditSnapshot:
         chosen = None if wallet_ids is None else set(wallet_ids)
         balances: dict[str, int] = defaultdict(int)
         unbalanced: list[tuple[str, int]] = []
@@ -435,7 +449,8 @@ class _MemoryUnit:
                 unbalanced.append((tx.id, total))
             if tx.job_id is not None:
                 job_txs[tx.job_id].append(tx.kind)
-            if tx.idem_scope is not None and tx.idem_key is not None:
+            recent = keys_since is None or tx.created_at >= keys_since
+            if recent and tx.idem_scope is not None and tx.idem_key is not None:
                 keys.append((tx.idem_scope, tx.idem_key))
         wallets = [w for w in self.s.wallets.values() if chosen is None or w.id in chosen]
         grants = [g for g in self.s.grants.values() if chosen is None or g.wallet_id in chosen]

@@ -319,6 +319,11 @@ class LedgerReader(GrantReads, Protocol):
         ...
 
     # --- sweeper and auditor -----------------------------------------------------------------
+    def key_forgotten(self, scope: str, key: str) -> bool:
+        """Whether a ledger transaction carries this idempotency key (kept for ever) and its
+        idempotency record is gone (deleted after the retention)."""
+        ...
+
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
         """(job id, wallet id) of pending jobs whose hold expired at or before ``now``."""
         ...
@@ -347,9 +352,13 @@ class LedgerReader(GrantReads, Protocol):
         by an index of live expiring grants, so its cost follows the grants in the window."""
         ...
 
-    def audit_snapshot(self, wallet_ids: Sequence[str] | None = None) -> AuditSnapshot:
+    def audit_snapshot(
+        self, wallet_ids: Sequence[str] | None = None, *, keys_since: datetime | None = None
+    ) -> AuditSnapshot:
         """What the auditor compares: of everything, or of ``wallet_ids`` only (their
-        wallets, grants, jobs, the balances of their accounts and their transactions)."""
+        wallets, grants, jobs, the balances of their accounts and their transactions).
+        ``keys_since``: the transaction keys of transactions created at or after it only
+        (older ones may have lost their idempotency record to retention)."""
         ...
 
     def audit_wallets(self, scope: AuditScope, *, after_id: str | None, limit: int) -> list[str]:
@@ -420,6 +429,12 @@ class LedgerStore(Protocol):
 
     def outbound(self) -> OutboundStore:
         """Where outbound webhooks keep their endpoints and deliveries (same database)."""
+        ...
+
+    def forget_idempotency(self, before: datetime, *, limit: int) -> int:
+        """Delete at most ``limit`` idempotency records created before ``before``, oldest
+        first, in one short transaction of their own: how many went.  The ledger's
+        transactions keep their keys (one effect per key, for ever)."""
         ...
 
     def close(self) -> None: ...

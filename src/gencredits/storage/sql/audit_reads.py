@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,8 +71,11 @@ def _unbalanced(c: Connection, where: sa.ColumnElement[bool] | None) -> list[tup
     return [(r[0], int(r[1])) for r in c.execute(q)]
 
 
-def snapshot(c: Connection, ids: Sequence[str] | None) -> AuditSnapshot:
-    """The auditor's facts about ``ids`` (None: about everything)."""
+def snapshot(
+    c: Connection, ids: Sequence[str] | None, keys_since: datetime | None = None
+) -> AuditSnapshot:
+    """The auditor's facts about ``ids`` (None: about everything); transaction keys of
+    transactions created at or after ``keys_since`` only."""
     e, tx, idem = t.entries, t.transactions, t.idempotency
     mine: sa.ColumnElement[bool] | None = None if ids is None else tx.c.wallet_id.in_(ids)
     if ids is None:
@@ -92,6 +96,8 @@ def snapshot(c: Connection, ids: Sequence[str] | None) -> AuditSnapshot:
     for job_id, kind in c.execute(q):
         job_txs[job_id].append(kind)
     keyed = sa.select(tx.c.idem_scope, tx.c.idem_key).where(tx.c.idem_key.is_not(None))
+    if keys_since is not None:
+        keyed = keyed.where(tx.c.created_at >= keys_since)
     keys = [(r[0], r[1]) for r in c.execute(keyed if mine is None else keyed.where(mine))]
     records = sa.select(idem.c.scope, idem.c.key)
     if mine is not None:

@@ -48,6 +48,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -176,6 +177,9 @@ class GroupCommitStore:
 
     def outbound(self) -> SqlOutbound:
         return self.inner.outbound()
+
+    def forget_idempotency(self, before: datetime, *, limit: int) -> int:
+        return self.inner.forget_idempotency(before, limit=limit)
 
     def close(self) -> None:
         with self._close_lock:

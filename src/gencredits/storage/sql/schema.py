@@ -271,6 +271,8 @@ idempotency = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     # The fingerprinted request, to name what differs in a conflict (migration 0004).
     sa.Column("request", sa.JSON, nullable=True),
+    # The retention sweep deletes the oldest records first (migration 0015).
+    sa.Index("ix_ledger_idempotency_created", "created_at"),
 )
 
 outbox = sa.Table(
@@ -288,7 +290,6 @@ outbox = sa.Table(
     # The wallet's version the event's unit set, and the event's place in that unit (0013).
     sa.Column("wallet_version", sa.BigInteger, nullable=True),
     sa.Column("version_seq", sa.Integer, nullable=True),
-    sa.Index("ix_ledger_outbox_unpublished", "published_at", "seq"),
     sa.Index("ix_ledger_outbox_position", "txid", "seq"),
 )
 

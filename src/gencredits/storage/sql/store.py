@@ -43,7 +43,7 @@ from gencredits.ledger.store import (
     UnitHints,
     WriteUnit,
 )
-from gencredits.storage.sql import audit_reads, rows
+from gencredits.storage.sql import audit_reads, retention, rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.counters import CounterDeltas
 from gencredits.storage.sql.engine import read_only
@@ -215,6 +215,10 @@ class SqlStore:
 
     def outbound(self) -> SqlOutbound:
         return SqlOutbound(self.engine)
+
+    def forget_idempotency(self, before: datetime, *, limit: int) -> int:
+        with self.writer_lock(), self._transaction(readonly=False) as conn:
+            return retention.forget_idempotency(conn, before, limit)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -407,6 +411,12 @@ class SqlReader(PlanReads, RollupReads):
             for r in self.c.execute(q)
         ]
 
+    def key_forgotten(self, scope: str, key: str) -> bool:
+        tx, idem = t.transactions, t.idempotency
+        used = sa.exists().where(tx.c.idem_scope == scope, tx.c.idem_key == key)
+        kept = sa.exists().where(idem.c.scope == scope, idem.c.key == key)
+        return bool(self.c.execute(sa.select(sa.and_(used, sa.not_(kept)))).scalar())
+
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
         q = (
             sa.select(t.jobs.c.id, t.jobs.c.wallet_id)
@@ -461,8 +471,10 @@ class SqlReader(PlanReads, RollupReads):
         q = q.order_by(g.c.expires_at, g.c.id).limit(limit)
         return [(r.id, r.wallet_id, r.expires_at) for r in self.c.execute(q)]
 
-    def audit_snapshot(self, wallet_ids: Sequence[str] | None = None) -> AuditSnapshot:
-        return audit_reads.snapshot(self.c, wallet_ids)
+    def audit_snapshot(
+        self, wallet_ids: Sequence[str] | None = None, *, keys_since: datetime | None = None
+    ) -> AuditSnapshot:
+        return audit_reads.snapshot(self.c, wallet_ids, keys_since)
 
     def audit_wallets(self, scope: AuditScope, *, after_id: str | None, limit: int) -> list[str]:
         return audit_reads.wallet_ids(self.c, scope, after_id=after_id, limit=limit)
