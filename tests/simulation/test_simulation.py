@@ -730,6 +730,18 @@ def _seed() -> int:
     return int(env) if env else DEFAULT_SEED
 
 
+#: The reference model replays every key for ever; the run spans months of simulated time,
+#: so the idempotency records are kept longer than it (their retention is tested on its own,
+#: tests/billing/test_retention.py).
+RETENTION_DAYS = 100 * 365
+
+
+@pytest.fixture
+def billing(store: Any, clock: Any, ledger_catalogs: Any) -> Billing:
+    """The billing service of the shared fixture, with the records kept past the run."""
+    return Billing(store, ledger_catalogs, clock, idempotency_retention_days=RETENTION_DAYS)
+
+
 def test_seeded_simulation_against_the_reference_model(
     billing: Billing, clock: Any, store_kind: str
 ) -> None:

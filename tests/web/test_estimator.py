@@ -19,6 +19,7 @@ from tests.web.estimator_driver import (
     choose,
     open_estimator,
     randomise,
+    seq,
     set_control,
     settled,
     shown,
@@ -201,14 +202,17 @@ def test_the_keyboard_moves_through_the_models(web: Web, page: Page) -> None:
     open_estimator(page, web.url)
     page.select_option("#catalog", "creative-suite")
     choose(page, "creative-suite|veo-3.1-fast|text-to-video")
-    before = shown(page).total
+    before, priced = shown(page).total, seq(page)
     page.focus('input[name="pick"]:checked')
     page.keyboard.press("ArrowDown")
     page.wait_for_function(
         "(v) => document.querySelector('input[name=pick]:checked').value !== v",
         arg="creative-suite|veo-3.1-fast|text-to-video",
     )
-    page.wait_for_function("Number(document.getElementById('total').dataset.seq) > 0")
+    # the new model's own quote, not the one already shown
+    page.wait_for_function(
+        "(s) => Number(document.getElementById('total').dataset.seq) > s", arg=priced
+    )
     settled(page)
     picked = page.eval_on_selector('input[name="pick"]:checked', "n => n.value")
     assert picked.startswith("creative-suite|") and shown(page).total not in (None, before)
