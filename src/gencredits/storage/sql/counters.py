@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gencredits.ledger.model import Job, JobState
+from gencredits.storage.sql.driver import RowStatement
 from gencredits.storage.sql.schema import jobs, ledger_counters
 
 __all__ = ["BUCKETS", "GAUGES", "CounterDeltas", "read_gauges", "scan_gauges"]
@@ -31,7 +32,9 @@ BUCKETS = 32
 GAUGES = ("holds_open", "credits_held", "credits_captured", "credits_refunded")
 RELEASED = (JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT)
 
-_ADD = (
+# Run per row in (name, bucket) order (not one unnest statement: its rows' order of update
+# is the plan's, and two writers must meet the shared rows in the same order).
+_ADD = RowStatement(
     sa.update(ledger_counters)
     .where(
         ledger_counters.c.name == sa.bindparam("n"),
@@ -74,14 +77,16 @@ class CounterDeltas:
                 self.deltas[key] = self.deltas.get(key, 0) + new - old
 
     def write(self, conn: Connection) -> None:
+        """Add the deltas, in key order, through the driver: inside a
+        :func:`~gencredits.storage.sql.driver.driver_pipeline` block they go out with the
+        statements around them (no round trip of their own)."""
         changes = [
             {"n": name, "b": bucket, "d": delta}
             for (name, bucket), delta in sorted(self.deltas.items())
             if delta
         ]
         self.deltas = {}
-        if changes:
-            conn.execute(_ADD, changes)
+        _ADD.run(conn, changes)
 
 
 def read_gauges(conn: Connection) -> dict[str, int]:

@@ -38,9 +38,11 @@ __all__ = [
     "BulkStatement",
     "DirectSelect",
     "InList",
+    "RowStatement",
     "SentSelect",
     "bounded_connect",
     "driver_pipeline",
+    "run_driver_sql",
 ]
 
 
@@ -215,11 +217,18 @@ def _psycopg_pipelines(driver: str) -> bool:
     return bool(psycopg.Pipeline.is_supported())
 
 
-class DirectSelect:
-    """A prebuilt SELECT run on a driver cursor (see :func:`_on_driver`); its rows are plain
-    tuples, converted by SQLAlchemy's own result processors for its columns."""
+def run_driver_sql(conn: Connection, sql: str) -> None:
+    """Run a fixed statement without parameters or rows (``SAVEPOINT ...``) on the driver;
+    inside a :func:`driver_pipeline` block it goes out with the statements around it."""
+    _on_driver(conn, sql, None).close()
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+
+class DirectSelect:
+    """A prebuilt SELECT (or a write with ``RETURNING``) run on a driver cursor (see
+    :func:`_on_driver`); its rows are plain tuples, converted by SQLAlchemy's own result
+    processors for its columns."""
+
+    def __init__(self, statement: sa.Select[Any] | sa.Update) -> None:
         self.statement = statement
         self._plans: dict[Any, _DriverPlan] = {}  # per dialect instance: its own converters
 
@@ -343,6 +352,32 @@ class BulkStatement:
         first = rows[0]
         params = {k: first[k] if k in same else [row[k] for row in rows] for k in keys}
         _on_driver(conn, plan.sql, plan.values(params)).close()
+
+
+class RowStatement:
+    """A prebuilt write run once per row, in the rows' order, through the driver's
+    ``executemany`` on every backend (psycopg 3: each row queued in the pipeline, so inside a
+    :func:`driver_pipeline` block the rows go out with the statements around it, no round
+    trip of their own).  For writes whose rows must be met in a given order (an upsert or an
+    update of shared rows in key order: no deadlock), which one ``unnest`` statement would
+    not promise.  Parameters go through SQLAlchemy's bind processors, as in
+    :class:`BulkStatement`."""
+
+    def __init__(self, statement: sa.Insert | sa.Update) -> None:
+        self.insert = isinstance(statement, sa.Insert)
+        self.statement = statement.inline() if isinstance(statement, sa.Insert) else statement
+        self._plans: dict[Any, _DriverPlan] = {}  # per dialect instance and row keys
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """``rows`` (all with the same keys) in their order."""
+        if not rows:
+            return
+        keys = tuple(rows[0])
+        plan = self._plans.get((conn.dialect, keys))
+        if plan is None:
+            plan = _driver_plan(self.statement, conn.dialect, keys=keys, insert=self.insert)
+            self._plans[(conn.dialect, keys)] = plan
+        _on_driver(conn, plan.sql, [plan.values(row) for row in rows], many=True).close()
 
 
 #: Types whose equal values are stored alike (a Decimal or a JSON document may be equal to

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gencredits.ledger.rollups import COUNTERS, KEYS, Rollup, RollupRow, add_counts
 from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.driver import RowStatement
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -32,27 +33,33 @@ RollupName = tuple[str, tuple[str, ...]]
 
 
 @functools.cache
-def _statement(family: str, backend: str) -> sa.Insert:
+def _statement(family: str, backend: str) -> RowStatement:
+    """Run per row, in the order given (see :func:`upsert_rollups`)."""
     table = TABLES[family]
     insert = pg_insert(table) if backend == "postgresql" else sqlite_insert(table)
-    return insert.on_conflict_do_update(
-        index_elements=[table.c[name] for name in KEYS[family]],
-        set_={name: table.c[name] + insert.excluded[name] for name in COUNTERS[family]},
+    return RowStatement(
+        insert.on_conflict_do_update(
+            index_elements=[table.c[name] for name in KEYS[family]],
+            set_={name: table.c[name] + insert.excluded[name] for name in COUNTERS[family]},
+        )
     )
 
 
 def upsert_rollups(
     conn: Connection, backend: str, found: Iterable[tuple[RollupName, tuple[int, ...]]]
 ) -> None:
-    """Add counters to their rows (made when new): one statement per family, its rows in key
-    order (two writers that add to the same rows meet them in the same order)."""
+    """Add counters to their rows (made when new): one statement per family, run for each of
+    its rows in key order (two writers that add to the same rows meet them in the same
+    order), through the driver: inside a
+    :func:`~gencredits.storage.sql.driver.driver_pipeline` block they go out with the
+    statements around them (no round trip of their own)."""
     by_family: dict[str, list[dict[str, object]]] = {}
     for (family, key), counts in sorted(found):
         row: dict[str, object] = dict(zip(KEYS[family], key, strict=True))
         row.update(zip(COUNTERS[family], counts, strict=True))
         by_family.setdefault(family, []).append(row)
     for family, found_rows in by_family.items():
-        conn.execute(_statement(family, backend), found_rows)
+        _statement(family, backend).run(conn, found_rows)
 
 
 class RollupReads:

@@ -354,17 +354,22 @@ class BatchState(PlanBatch, StateBatch, RollupBatch):
         self.rollup_absorb(unit.rolled)
 
     def flush(self) -> None:
-        """Write the batch's net effect: one multi-row statement per table, parents first."""
+        """Write the batch's net effect: one multi-row statement per table, parents first.
+
+        PostgreSQL: two round trips.  The savepoint and touch that stamp the events' versions
+        (their results are in the events' rows), then everything else pipelined: the
+        batch's rows, the wallets' versions, state documents, rollups and counters (these
+        last, after every wallet lock, each in key order: see rollups.py, counters.py)."""
         self.emitted, versions = stamp_batch(self.c, self.emitted, self.new_wallets)
-        with driver_pipeline(self.c):
-            self._write(self.c)
-        save_versions(self.c, versions)
-        self.state_flush(self.c, self.backend)
-        self.rollup_flush(self.c, self.backend)
         counters = CounterDeltas()
         for job_id, before in self.jobs_before.items():
             counters.job_changed(before, self.jobs[job_id])
-        counters.write(self.c)  # last, after every wallet lock (see counters.py)
+        with driver_pipeline(self.c):
+            self._write(self.c)
+            save_versions(self.c, versions)
+            self.state_flush(self.c, self.backend)
+            self.rollup_flush(self.c, self.backend)
+            counters.write(self.c)
 
     def _stored_job(self, job_id: str) -> Job | None:
         """A job as the database has it: loaded by this batch (and not yet written), or read."""

@@ -10,6 +10,7 @@ violation becomes :class:`~gencredits.ledger.store.RetryableConflict` and the se
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,6 +47,7 @@ from gencredits.ledger.store import (
 from gencredits.storage.sql import audit_reads, retention, rows
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.counters import CounterDeltas
+from gencredits.storage.sql.driver import RowStatement, driver_pipeline
 from gencredits.storage.sql.engine import read_only
 from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.plans import PlanReads, PlanWrites
@@ -141,17 +143,23 @@ def spend_page_sizes() -> Iterator[int]:
         yield 1024
 
 
-def upsert_state(conn: Connection, backend: str, found: Sequence[Mapping[str, Any]]) -> None:
-    """Insert or replace state documents (rows of ``ledger_wallet_state``), one statement."""
-    if not found:
-        return
+@functools.cache
+def _upsert_state(backend: str) -> RowStatement:
     ws = t.wallet_state
     insert = pg_insert(ws) if backend == "postgresql" else sqlite_insert(ws)
-    statement = insert.on_conflict_do_update(
-        index_elements=[ws.c.wallet_id, ws.c.kind, ws.c.key],
-        set_={"data": insert.excluded.data},
+    return RowStatement(
+        insert.on_conflict_do_update(
+            index_elements=[ws.c.wallet_id, ws.c.kind, ws.c.key],
+            set_={"data": insert.excluded.data},
+        )
     )
-    conn.execute(statement, list(found))
+
+
+def upsert_state(conn: Connection, backend: str, found: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace state documents (rows of ``ledger_wallet_state``), in the order
+    given, through the driver (inside a :func:`driver_pipeline` block: no round trip of
+    their own)."""
+    _upsert_state(backend).run(conn, found)
 
 
 class SqlStore:
@@ -182,9 +190,11 @@ class SqlStore:
         with self.writer_lock(), self._transaction(readonly=False) as conn:
             uow = SqlUnit(conn, self.backend)
             yield uow
-            # last, after every wallet lock, in key order (see rollups.py, counters.py)
-            upsert_rollups(conn, self.backend, uow.rollups.items())
-            uow.counters.write(conn)
+            # last, after every wallet lock, in key order (see rollups.py, counters.py); on
+            # PostgreSQL pipelined: one round trip for all of them
+            with driver_pipeline(conn):
+                upsert_rollups(conn, self.backend, uow.rollups.items())
+                uow.counters.write(conn)
 
     def run_unit(self, unit: Callable[[WriteUnit], T], hints: UnitHints) -> T:
         """Run ``unit`` in its own transaction (it runs alone: ``hints`` are not needed)."""

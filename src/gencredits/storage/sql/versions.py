@@ -25,10 +25,17 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from gencredits.ledger.model import Event, evolve
 from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.driver import (
+    BulkStatement,
+    DirectSelect,
+    driver_pipeline,
+    run_driver_sql,
+)
 
 __all__ = ["bump_version", "ordering_xid", "save_versions", "stamp_batch"]
 
@@ -49,9 +56,15 @@ _BUMP_ORDERED = (
     .values(version=_W.c.version + 1)
     .returning(_W.c.version, *_XIDS)
 )
-_TOUCH = _W.update().values(version=_W.c.version).returning(_W.c.id, _W.c.version, *_XIDS)
+# PostgreSQL only: the wallets as one array (a prebuilt statement, whatever their number).
+_TOUCH = DirectSelect(
+    _W.update()
+    .where(_W.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(_W.c.id.type, dimensions=1))))
+    .values(version=_W.c.version)
+    .returning(_W.c.id, _W.c.version, *_XIDS)
+)
 _SAVEPOINT = "SAVEPOINT gencredits_event_order"
-_SET = _W.update().where(_W.c.id == sa.bindparam("w_id")).values(version=sa.bindparam("v"))
+_SET = BulkStatement.update(_W, ("id", "w_id"), ("version",))
 
 
 def ordering_xid(row_xmin: str, top: str) -> int:
@@ -93,8 +106,12 @@ def stamp_batch(
     missing = set(old)
     order: int | None = None
     if old and conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_SAVEPOINT)  # a write after every lock: see ordering_xid
-        for wallet_id, version, row_xmin, top in conn.execute(_TOUCH.where(_W.c.id.in_(old))):
+        # A write after every lock (see ordering_xid); the savepoint and the touch go out
+        # together (one round trip on psycopg's pipeline), run in the order sent.
+        with driver_pipeline(conn):
+            run_driver_sql(conn, _SAVEPOINT)
+            touched = _TOUCH.send(conn, {"ids": old}).rows()
+        for wallet_id, version, row_xmin, top in touched:
             base[wallet_id] = int(version)
             missing.discard(wallet_id)
             order = ordering_xid(row_xmin, top)
@@ -112,10 +129,11 @@ def stamp_batch(
         if not event.version_seq:
             version[event.wallet_id] += 1
         stamped.append(evolve(event, wallet_version=version[event.wallet_id], txid=order))
-    return stamped, [{"w_id": w, "v": v} for w, v in version.items() if v != base[w]]
+    return stamped, [{"w_id": w, "version": v} for w, v in version.items() if v != base[w]]
 
 
 def save_versions(conn: Connection, moved: Sequence[dict[str, object]]) -> None:
-    """Write the versions :func:`stamp_batch` moved the wallets to."""
-    if moved:
-        conn.execute(_SET, list(moved))
+    """Write the versions :func:`stamp_batch` moved the wallets to: one statement through
+    the driver (inside a :func:`~gencredits.storage.sql.driver.driver_pipeline` block, it
+    goes out with the batch's other writes)."""
+    _SET.run(conn, moved)
