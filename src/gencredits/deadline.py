@@ -15,29 +15,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["deadline", "remaining"]
+__all__ = ["NS_PER_S", "deadline", "remaining"]
 
+#: Nanoseconds in a second: deadlines are whole nanoseconds of the monotonic clock.
+NS_PER_S = 1_000_000_000
 #: The least a wait is given, even past the deadline: time to notice an answer already there.
-MIN_WAIT_S = 0.01
+MIN_WAIT_NS = 10_000_000
 
-_deadline: ContextVar[float | None] = ContextVar("gencredits_deadline", default=None)
+#: When the current request's deadline passes, in ``time.monotonic_ns()`` (``None``: none).
+_deadline: ContextVar[int | None] = ContextVar("gencredits_deadline", default=None)
 
 
 @contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Within the block, :func:`remaining` counts down from ``seconds``."""
-    token = _deadline.set(time.monotonic() + seconds)
+def deadline(ns: int) -> Iterator[None]:
+    """Within the block, :func:`remaining` counts down from ``ns`` nanoseconds."""
+    token = _deadline.set(time.monotonic_ns() + ns)
     try:
         yield
     finally:
         _deadline.reset(token)
 
 
-def remaining(limit: float | None) -> float | None:
-    """How long a wait may take: ``limit``, or less if the current deadline is nearer
-    (``None``: no limit and no deadline)."""
+def remaining(limit_ns: int | None) -> int | None:
+    """How long a wait may take, in nanoseconds: ``limit_ns``, or less if the current
+    deadline is nearer (``None``: no limit and no deadline)."""
     at = _deadline.get()
     if at is None:
-        return limit
-    left = max(MIN_WAIT_S, at - time.monotonic())
-    return left if limit is None else min(limit, left)
+        return limit_ns
+    left = max(MIN_WAIT_NS, at - time.monotonic_ns())
+    return left if limit_ns is None else min(limit_ns, left)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gencredits.deadline import deadline, remaining
+from gencredits.deadline import NS_PER_S, deadline, remaining
 from gencredits.errors import Unavailable
 from gencredits.ledger.store import UnitHints
 from gencredits.storage.sql.batch import GroupCommitStore
@@ -54,14 +54,15 @@ def test_a_caller_past_the_deadline_is_unavailable_and_its_queued_unit_never_run
 
 
 def test_the_request_deadline_caps_each_wait() -> None:
-    assert remaining(None) is None and remaining(3.0) == 3.0  # no request: own limits
-    with deadline(1.0):
-        left = remaining(3.0)
-        assert left is not None and 0.9 < left <= 1.0
+    s = NS_PER_S  # deadlines are whole nanoseconds
+    assert remaining(None) is None and remaining(3 * s) == 3 * s  # no request: own limits
+    with deadline(1 * s):
+        left = remaining(3 * s)
+        assert left is not None and 0.9 * s < left <= 1 * s
         time.sleep(0.05)
         later = remaining(None)
         assert later is not None and later < left
-    assert remaining(2.0) == 2.0
+    assert remaining(2 * s) == 2 * s
 
 
 def test_postgresql_gets_timeouts_keepalives_and_pooler_settings() -> None:

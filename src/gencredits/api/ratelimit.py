@@ -11,7 +11,6 @@ a shared store.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +23,17 @@ __all__ = ["KeyRateLimiter"]
 BUCKETS_MAX = 10_000
 
 
+#: A token, in the bucket's units: a rate of N a minute adds N units a nanosecond, so that
+#: refilling and spending are whole numbers (time in nanoseconds of the monotonic clock).
+TOKEN = 60 * 1_000_000_000
+#: A bucket idle this long is full again, whatever its rate.
+IDLE_NS = 60 * 1_000_000_000
+
+
 @dataclass(slots=True)
 class _Bucket:
-    tokens: float
-    at: float
+    units: int  # tokens x TOKEN
+    at_ns: int
 
 
 class KeyRateLimiter:
@@ -37,34 +43,34 @@ class KeyRateLimiter:
         self,
         publishable_per_min: int,
         other_per_min: int = 0,
-        clock: Callable[[], float] = time.monotonic,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.publishable_per_min = publishable_per_min
         self.other_per_min = other_per_min
-        self._clock = clock
+        self._clock_ns = clock_ns
         self._buckets: dict[str, _Bucket] = {}
 
     def check(self, key_id: str, *, publishable: bool) -> None:
         per_min = self.publishable_per_min if publishable else self.other_per_min
         if per_min <= 0:
             return
-        now = self._clock()
-        rate_per_s = per_min / 60
+        now = self._clock_ns()
+        full = per_min * TOKEN
         bucket = self._buckets.get(key_id)
         if bucket is None:
             if len(self._buckets) >= BUCKETS_MAX:
                 self._forget_full(now)
-            bucket = self._buckets[key_id] = _Bucket(float(per_min), now)
-        bucket.tokens = min(float(per_min), bucket.tokens + (now - bucket.at) * rate_per_s)
-        bucket.at = now
-        if bucket.tokens < 1:
-            wait_s = max(1, math.ceil((1 - bucket.tokens) / rate_per_s))
+            bucket = self._buckets[key_id] = _Bucket(full, now)
+        bucket.units = min(full, bucket.units + (now - bucket.at_ns) * per_min)
+        bucket.at_ns = now
+        if bucket.units < TOKEN:
+            wait_ns = -(-(TOKEN - bucket.units) // per_min)  # ceiling
+            wait_s = max(1, -(-wait_ns // 1_000_000_000))
             raise RateLimited(key_id=key_id, limit_per_min=per_min, retry_after_s=wait_s)
-        bucket.tokens -= 1
+        bucket.units -= TOKEN
 
-    def _forget_full(self, now: float) -> None:
+    def _forget_full(self, now: int) -> None:
         """Drop buckets idle long enough to be full again (and all, if none is)."""
-        horizon_s = 60.0
-        idle = [k for k, b in self._buckets.items() if now - b.at >= horizon_s]
+        idle = [k for k, b in self._buckets.items() if now - b.at_ns >= IDLE_NS]
         for k in idle or list(self._buckets):
             del self._buckets[k]

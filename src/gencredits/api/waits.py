@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gencredits.deadline import deadline
+from gencredits.deadline import NS_PER_S, deadline
 
 __all__ = ["DeadlineMiddleware"]
 
@@ -19,11 +19,11 @@ class DeadlineMiddleware:
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
         self.app = app
-        self.seconds = seconds * ANSWER_SHARE
+        self.ns = round(seconds * ANSWER_SHARE * NS_PER_S)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with deadline(self.seconds):
+        with deadline(self.ns):
             await self.app(scope, receive, send)

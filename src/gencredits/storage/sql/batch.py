@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gencredits.deadline import remaining
+from gencredits.deadline import NS_PER_S, remaining
 from gencredits.errors import Unavailable
 from gencredits.ledger.store import UnitHints, WriteUnit
 from gencredits.storage.sql.outbound import SqlOutbound
@@ -162,8 +162,9 @@ class GroupCommitStore:
             if self._closed:
                 raise RuntimeError("the group-commit store is closed")
             self._queue.put(pending)
-        wait = remaining(self.deadline_s)
-        if not pending.done.acquire(timeout=-1 if wait is None else wait):
+        limit = None if self.deadline_s is None else round(self.deadline_s * NS_PER_S)
+        wait_ns = remaining(limit)
+        if not pending.done.acquire(timeout=-1 if wait_ns is None else wait_ns / NS_PER_S):
             pending.abandoned = True
             raise Unavailable(
                 f"the database did not commit this write in time ({self.deadline_s} s); retry "

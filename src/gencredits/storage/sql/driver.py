@@ -31,7 +31,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gencredits.deadline import remaining
+from gencredits.deadline import NS_PER_S, remaining
 from gencredits.storage.sql.statements import keyed_update, unnest_insert, unnest_update
 
 __all__ = [
@@ -462,13 +462,14 @@ def bounded_connect(params: Mapping[str, Any], wait_s: float | None) -> Any:
     unknown, which idempotency keys resolve (a replay answers what was stored, or does it)."""
     import psycopg
 
-    left = remaining(None)  # what the request's deadline leaves (None: no request)
-    if left is not None and "connect_timeout" in params:  # whole seconds, at least 2 (libpq)
-        if left < MIN_CONNECT_S:
+    left_ns = remaining(None)  # what the request's deadline leaves (None: no request)
+    if left_ns is not None and "connect_timeout" in params:  # whole seconds, at least 2 (libpq)
+        if left_ns < MIN_CONNECT_S * NS_PER_S:
             raise psycopg.OperationalError(
-                f"no time left to connect to the database ({left:.2f} s of the deadline)"
+                f"no time left to connect to the database ({left_ns / NS_PER_S:.2f} s of the "
+                "deadline)"
             )
-        timeout = max(MIN_CONNECT_S, min(int(params["connect_timeout"]), int(left)))
+        timeout = max(MIN_CONNECT_S, min(int(params["connect_timeout"]), left_ns // NS_PER_S))
         params = {**params, "connect_timeout": timeout}
     return _bounded_class(wait_s).connect(**params)
 
@@ -480,7 +481,11 @@ def _bounded_class(wait_s: float | None) -> Any:
 
     class _Bounded(psycopg.Connection[Any]):
         def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-            limit = remaining(wait_s) if timeout is None else timeout
+            if timeout is None:
+                left_ns = remaining(None if wait_s is None else round(wait_s * NS_PER_S))
+                limit = None if left_ns is None else left_ns / NS_PER_S
+            else:
+                limit = timeout
             try:
                 return super().wait(gen, interval, limit)
             except psycopg.errors._WaitTimeout:
