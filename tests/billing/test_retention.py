@@ -27,7 +27,7 @@ def _billing(store: Any, clock: ManualClock, catalogs: Any) -> Billing:
 def test_records_past_retention_go_newer_ones_stay_and_replay(
     store: Any, clock: ManualClock, ledger_catalogs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(limits, "UNIT_RETRIES", 3)  # the refused retry below tries no longer
+    # The default retry limit: the refusal comes at the first conflict, not after the retries.
     billing = _billing(store, clock, ledger_catalogs)
     billing.create_wallet("w")
     billing.grant("w", 1000, kind="purchase", idempotency_key="old-grant")

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from gencredits import limits
 from gencredits.clock import Clock
-from gencredits.errors import IdempotencyConflict, Unavailable, WalletNotFound
+from gencredits.errors import GencreditsError, IdempotencyConflict, Unavailable, WalletNotFound
 from gencredits.ledger.model import IdempotencyRecord, Wallet, evolve
 from gencredits.ledger.store import (
     LedgerReader,
@@ -133,24 +133,37 @@ class UnitRunner:
 
         # What the unit will touch, so a batching store can lock and load a batch up front.
         touched = evolve(touched, idempotency=None if key is None else (in_scope, key))
-        try:
-            answer = self.write(unit, touched, operation=op.operation, scope=in_scope)
-        except Unavailable:
-            if key is not None and self.read(
-                lambda reader, _now: reader.key_forgotten(in_scope, key)
-            ):
-                raise _past_retention(op.operation, in_scope, key) from None
-            raise
+
+        def forgotten() -> IdempotencyConflict | None:
+            # A conflict on a key whose record the retention deleted repeats on every retry
+            # (its transaction keeps the key for ever): refuse at the first one.
+            if key is None or not self.read(lambda r, _now: r.key_forgotten(in_scope, key)):
+                return None
+            return _past_retention(op.operation, in_scope, key)
+
+        answer = self.write(
+            unit, touched, operation=op.operation, scope=in_scope, refusal=forgotten
+        )
         return answer.build() if isinstance(answer, Later) else answer
 
     def write(
-        self, unit: Callable[[WriteUnit], V], hints: UnitHints, *, operation: str, scope: str
+        self,
+        unit: Callable[[WriteUnit], V],
+        hints: UnitHints,
+        *,
+        operation: str,
+        scope: str,
+        refusal: Callable[[], GencreditsError | None] | None = None,
     ) -> V:
-        """Run ``unit`` under the one retry policy: ``unavailable`` after the limit."""
+        """Run ``unit`` under the one retry policy: ``unavailable`` after the limit.
+        ``refusal``, asked after a conflict: an error that retrying cannot cure, raised at once."""
         for _attempt in range(limits.UNIT_RETRIES):
             try:
                 return self.store.run_unit(unit, hints)
             except RetryableConflict:
+                found = None if refusal is None else refusal()
+                if found is not None:
+                    raise found from None
                 continue
         raise Unavailable(
             f"{operation}: too much contention on {scope}; nothing changed, retry later",
