@@ -166,7 +166,9 @@ def _relay_process(db_url: str, stream: Stream, *extra: str) -> subprocess.Popen
 def test_a_relay_killed_mid_stream_resumes_without_loss_or_repeat(
     store: SqlStore, db_url: str, stream: Stream
 ) -> None:
-    _fill(store, 150)  # 300 events
+    # 3,000 events in batches of 3: far more than it can publish between two looks below,
+    # so the kill always lands mid-stream (300 were once all out before the first look)
+    _fill(store, 150, per_unit=20)
     events = _all_events(store)
     process = _relay_process(db_url, stream, "--batch", "3")
     try:
