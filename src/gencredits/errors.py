@@ -46,10 +46,10 @@ nowhere else (``http_status``)::
 Every code is a class of this tree, raised as that class, which declares its code (and a
 family its status) in its header: ``class WalletNotFound(NotFound, code="wallet_not_found")``.
 A subclass refines ``code`` but never the status of its family (refused when the class is
-made), so each code has exactly one status.  (``code=`` on the constructor exists only for the client, which
-rebuilds an error from a newer service whose code this version does not know.)  Nothing
-here imports a web framework; :func:`gencredits.api.errors.response_for` turns any of
-these into its HTTP answer.
+made), so each code has exactly one status.  (``code=`` on the constructor exists only for
+the client, which rebuilds an error from a newer service whose code this version does not
+know.)  Nothing here imports a web framework; :func:`gencredits.api.errors.response_for`
+turns any of these into its HTTP answer.
 """
 
 from __future__ import annotations
