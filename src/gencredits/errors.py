@@ -43,12 +43,13 @@ nowhere else (``http_status``)::
     ├── RateLimited                      429 rate_limited
     └── Unavailable                      503 unavailable
 
-Every code is a class of this tree, raised as that class: a subclass refines ``code``
-(for example ``wallet_not_found``) but never the status of its family, so each code has
-exactly one status.  (``code=`` on the constructor exists only for the client, which
-rebuilds an error from a newer service whose code this version does not know.)  Nothing
-here imports a web framework; :func:`gencredits.api.errors.response_for` turns any of
-these into its HTTP answer.
+Every code is a class of this tree, raised as that class, which declares its code (and a
+family its status) in its header: ``class WalletNotFound(NotFound, code="wallet_not_found")``.
+A subclass refines ``code`` but never the status of its family (refused when the class is
+made), so each code has exactly one status.  (``code=`` on the constructor exists only for
+the client, which rebuilds an error from a newer service whose code this version does not
+know.)  Nothing here imports a web framework; :func:`gencredits.api.errors.response_for`
+turns any of these into its HTTP answer.
 """
 
 from __future__ import annotations
@@ -111,6 +112,21 @@ class GencreditsError(Exception):
         if code is not None:
             self.code = code  # type: ignore[misc]  # per-instance refinement of the class code
 
+    def __init_subclass__(
+        cls, *, code: str | None = None, http_status: int | None = None, **kwargs: Any
+    ) -> None:
+        """A class of the tree declares its code, and a family its status, in its header:
+        ``class WalletNotFound(NotFound, code="wallet_not_found")``.  Only a family (a
+        direct subclass of :class:`GencreditsError`) sets ``http_status``, so each code has
+        exactly one status."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if http_status is not None:
+            if GencreditsError not in cls.__bases__:
+                raise TypeError(f"{cls.__name__}: only a family sets http_status")
+            cls.http_status = http_status
+
     def to_dict(self) -> dict[str, Any]:
         """The error as the API and ``--json`` print it: ``{"error": {...}}``."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
@@ -119,11 +135,8 @@ class GencreditsError(Exception):
         return self.message
 
 
-class InvalidRequest(GencreditsError):
+class InvalidRequest(GencreditsError, code="invalid_request", http_status=422):
     """Bad input: the request names something that does not exist or is not allowed."""
-
-    code = "invalid_request"
-    http_status = 422
 
     @classmethod
     def for_field(cls, field: str, value: object, allowed: str) -> Self:
@@ -134,40 +147,28 @@ class InvalidRequest(GencreditsError):
         )
 
 
-class UnknownModel(InvalidRequest):
+class UnknownModel(InvalidRequest, code="unknown_model"):
     """No loaded catalog has this model id or alias."""
 
-    code = "unknown_model"
 
-
-class AmbiguousModel(InvalidRequest):
+class AmbiguousModel(InvalidRequest, code="ambiguous_model"):
     """The model is in several loaded catalogs; the request must name one."""
 
-    code = "ambiguous_model"
 
-
-class UnknownParameter(InvalidRequest):
+class UnknownParameter(InvalidRequest, code="unknown_parameter"):
     """The model takes no setting of this name."""
 
-    code = "unknown_parameter"
 
-
-class ValueNotOffered(InvalidRequest):
+class ValueNotOffered(InvalidRequest, code="value_not_offered"):
     """The model does not offer this value of a setting."""
 
-    code = "value_not_offered"
 
-
-class BadCombination(InvalidRequest):
+class BadCombination(InvalidRequest, code="bad_combination"):
     """Each value is offered, but not together (a duration at that resolution...)."""
 
-    code = "bad_combination"
 
-
-class InvalidCatalog(InvalidRequest):
+class InvalidCatalog(InvalidRequest, code="invalid_catalog"):
     """A catalog file failed validation; ``problems`` lists every problem with its path."""
-
-    code = "invalid_catalog"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
@@ -179,146 +180,98 @@ class InvalidCatalog(InvalidRequest):
         )
 
 
-class InvalidSetting(InvalidRequest):
+class InvalidSetting(InvalidRequest, code="invalid_setting"):
     """A setting of the service (environment, config file, option) is refused."""
 
-    code = "invalid_setting"
 
-
-class AuthenticationFailed(GencreditsError):
+class AuthenticationFailed(GencreditsError, code="unauthorized", http_status=401):
     """No API key, or one the service does not know (or revoked)."""
 
-    code = "unauthorized"
-    http_status = 401
 
-
-class PermissionDenied(GencreditsError):
+class PermissionDenied(GencreditsError, code="forbidden", http_status=403):
     """The key is valid but its scopes do not allow this call."""
 
-    code = "forbidden"
-    http_status = 403
 
-
-class NotAMember(PermissionDenied):
+class NotAMember(PermissionDenied, code="not_a_member"):
     """A submission to a team wallet by someone who is not (or no longer) one of its members."""
 
-    code = "not_a_member"
 
-
-class NotFound(GencreditsError):
+class NotFound(GencreditsError, code="not_found", http_status=404):
     """The thing named does not exist."""
 
-    code = "not_found"
-    http_status = 404
 
-
-class UnknownCatalog(NotFound):
+class UnknownCatalog(NotFound, code="unknown_catalog"):
     """No loaded catalog has this name."""
 
-    code = "unknown_catalog"
 
-
-class WalletNotFound(NotFound):
+class WalletNotFound(NotFound, code="wallet_not_found"):
     """No wallet has this id: create it first."""
 
-    code = "wallet_not_found"
 
-
-class GrantNotFound(NotFound):
+class GrantNotFound(NotFound, code="grant_not_found"):
     """No grant has this id."""
 
-    code = "grant_not_found"
 
-
-class JobNotFound(NotFound):
+class JobNotFound(NotFound, code="job_not_found"):
     """No job has this id."""
 
-    code = "job_not_found"
 
-
-class KeyNotFound(NotFound):
+class KeyNotFound(NotFound, code="key_not_found"):
     """No API key has this id."""
 
-    code = "key_not_found"
+
+class SubscriptionNotFound(NotFound, code="subscription_not_found"):
+    """No subscription has this id."""
 
 
-class SubscriptionNotFound(NotFound):
-    code = "subscription_not_found"
+class PurchaseNotFound(NotFound, code="purchase_not_found"):
+    """No purchase has this id."""
 
 
-class PurchaseNotFound(NotFound):
-    code = "purchase_not_found"
-
-
-class MemberNotFound(NotFound):
+class MemberNotFound(NotFound, code="member_not_found"):
     """The team wallet has no such member."""
 
-    code = "member_not_found"
 
-
-class EndpointNotFound(NotFound):
+class EndpointNotFound(NotFound, code="endpoint_not_found"):
     """No webhook endpoint has this id."""
 
-    code = "endpoint_not_found"
 
-
-class CatalogVersionNotFound(NotFound):
+class CatalogVersionNotFound(NotFound, code="catalog_version_not_found"):
     """The catalog has no published version by this name (or hash)."""
 
-    code = "catalog_version_not_found"
 
-
-class MethodNotAllowed(GencreditsError):
+class MethodNotAllowed(GencreditsError, code="method_not_allowed", http_status=405):
     """The path exists but does not take this HTTP method."""
 
-    code = "method_not_allowed"
-    http_status = 405
 
-
-class Conflict(GencreditsError):
+class Conflict(GencreditsError, code="conflict", http_status=409):
     """The request contradicts what already happened; nothing changed."""
 
-    code = "conflict"
-    http_status = 409
 
-
-class IdempotencyConflict(Conflict):
+class IdempotencyConflict(Conflict, code="idempotency_conflict"):
     """The idempotency key was already used for a different request; nothing changed."""
 
-    code = "idempotency_conflict"
 
-
-class InvalidTransition(Conflict):
+class InvalidTransition(Conflict, code="invalid_transition"):
     """The object is not in a state that allows this operation (e.g. completing a failed job)."""
 
-    code = "invalid_transition"
 
-
-class WalletExists(Conflict):
+class WalletExists(Conflict, code="wallet_exists"):
     """A wallet with this id already exists with different settings; nothing changed."""
 
-    code = "wallet_exists"
 
-
-class CatalogVersionExists(Conflict):
+class CatalogVersionExists(Conflict, code="catalog_version_exists"):
     """This catalog already has a version by this name, with other content; nothing stored."""
 
-    code = "catalog_version_exists"
 
-
-class QuoteExpired(Conflict):
+class QuoteExpired(Conflict, code="quote_expired"):
     """The quote was priced on a catalog version no longer active, and is no longer
     honoured (past its validity, or the service refuses such quotes); details name the
     quote's version, the active version and the validity.  Ask for a new quote."""
 
-    code = "quote_expired"
 
-
-class InsufficientCredits(GencreditsError):
+class InsufficientCredits(GencreditsError, code="insufficient_credits", http_status=402):
     """The wallet cannot cover the amount; nothing was recorded."""
-
-    code = "insufficient_credits"
-    http_status = 402
 
     def __init__(self, *, required: int, available: int, wallet: str | None = None) -> None:
         self.required = required
@@ -337,12 +290,9 @@ class InsufficientCredits(GencreditsError):
         )
 
 
-class RateLimited(GencreditsError):
+class RateLimited(GencreditsError, code="rate_limited", http_status=429):
     """The API key sent more requests than its rate allows; retry after ``retry_after_s``
     (the HTTP answer says so in ``Retry-After``)."""
-
-    code = "rate_limited"
-    http_status = 429
 
     def __init__(self, *, key_id: str, limit_per_min: int, retry_after_s: int) -> None:
         self.retry_after_s = retry_after_s
@@ -357,12 +307,9 @@ class RateLimited(GencreditsError):
         )
 
 
-class MemberCapExceeded(GencreditsError):
+class MemberCapExceeded(GencreditsError, code="member_cap_exceeded", http_status=402):
     """A team member's hold would pass their cap for the current cycle (the team may well
     have the credits); nothing was recorded."""
-
-    code = "member_cap_exceeded"
-    http_status = 402
 
     def __init__(
         self, *, wallet: str, member: str, cap: int, used: int, required: int, cycle_end: str
@@ -386,12 +333,9 @@ class MemberCapExceeded(GencreditsError):
         )
 
 
-class WalletFrozen(GencreditsError):
+class WalletFrozen(GencreditsError, code="wallet_frozen", http_status=423):
     """The wallet is frozen (after a chargeback): it takes no new submissions until an
     operator lifts the freeze; nothing was recorded."""
-
-    code = "wallet_frozen"
-    http_status = 423
 
     def __init__(self, wallet: str, reason: str) -> None:
         super().__init__(
@@ -401,19 +345,13 @@ class WalletFrozen(GencreditsError):
         )
 
 
-class BadSignature(GencreditsError):
+class BadSignature(GencreditsError, code="invalid_signature", http_status=400):
     """A signed request (a payment provider's webhook) whose signature does not verify:
     missing, made with another secret, over another body, or outside the time window."""
 
-    code = "invalid_signature"
-    http_status = 400
 
-
-class Unavailable(GencreditsError):
+class Unavailable(GencreditsError, code="unavailable", http_status=503):
     """A dependency (the database) cannot be reached; the operation may be retried."""
-
-    code = "unavailable"
-    http_status = 503
 
 
 #: The longest text an error echoes of a value (the message and ``details`` alike).

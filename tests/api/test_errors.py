@@ -45,6 +45,18 @@ def test_the_drawn_tree_is_the_class_tree_and_each_code_has_one_status() -> None
     assert set(errors.__all__) == {c.__name__ for c in classes}
 
 
+def test_a_class_declares_its_code_in_its_header_and_only_a_family_its_status() -> None:
+    class Gone(errors.NotFound, code="gone_for_good"):
+        """A code of a test, refined from its family."""
+
+    assert (Gone.code, Gone.http_status) == ("gone_for_good", 404)
+    assert Gone("x").to_dict()["error"]["code"] == "gone_for_good"
+    with pytest.raises(TypeError, match="only a family sets http_status"):
+
+        class Moved(errors.NotFound, code="moved", http_status=410):
+            """A status that would split the family."""
+
+
 def test_the_codes_once_raised_outside_the_tree_are_its_classes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

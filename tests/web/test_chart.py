@@ -21,9 +21,12 @@ def test_bars_stack_to_the_day_total_and_ticks_are_round() -> None:
     assert (chart.peak, chart.total) == (400, 600)
     assert all(isinstance(v, Decimal) for b in chart.bars for v in (b.x, b.y, b.width, b.height))
     span = Decimal(HEIGHT - BOTTOM - TOP)
-    first_day = [b for b in chart.bars if b.day == date(2026, 11, 29)]
+    first_day = [b for b in chart.bars if b.group == "2026-11-29"]
     assert sum(b.height for b in first_day) == span  # the peak day fills the plot
-    assert [b.credits for b in first_day] == [300, 100]  # most spent model at the bottom
+    assert [(b.series, b.value) for b in first_day] == [
+        ("a", 300),
+        ("b", 100),
+    ]  # most spent model at the bottom
     assert [v for v, _y in chart.ticks] == [100, 200, 300, 400]
     assert chart.ticks[-1][1] == Decimal(TOP)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 from .alert_ops import AlertsView
 from .plan_views import PlanCatalogView, PurchaseView, SubscriptionView, TickReport
@@ -33,7 +33,22 @@ from .views import (
 )
 from .webhook_ops import DeliveryView, WebhookView
 
-__all__ = ["BillingAPI"]
+__all__ = ["BillingAPI", "SubmitOptions"]
+
+
+class SubmitOptions(TypedDict, total=False):
+    """The optional keywords of :meth:`BillingAPI.submit`, declared once for the protocol.
+
+    An implementation writes them out as its own keyword parameters with their defaults
+    (``generations=1``, the others ``None``), which is what ``help()`` shows; mypy checks
+    each one against this list, names and types."""
+
+    generations: int
+    catalog: str | None
+    submitted_by: str | None
+    hold_ttl_s: int | None
+    metadata: Mapping[str, str] | None
+    quote_hash: str | None
 
 
 class BillingAPI(Protocol):
@@ -88,13 +103,8 @@ class BillingAPI(Protocol):
         model: str,
         params: Mapping[str, object] | None = None,
         *,
-        generations: int = 1,
-        catalog: str | None = None,
-        submitted_by: str | None = None,
         idempotency_key: str,
-        hold_ttl_s: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-        quote_hash: str | None = None,
+        **options: Unpack[SubmitOptions],
     ) -> JobView: ...
 
     def record_free_job(

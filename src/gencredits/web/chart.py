@@ -20,7 +20,7 @@ from gencredits.billing import JobView
 __all__ = [
     "PERIODS_D",
     "Bar",
-    "GroupBar",
+    "Frame",
     "GroupedChart",
     "SpendChart",
     "grouped_chart",
@@ -48,11 +48,13 @@ GROUP_BAR_MAX = Decimal(64)
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One model's part of one day's bar, in SVG units."""
+    """One series' bar in one group, in SVG units: in the spend chart a model's part of a
+    day's stack (group: the day, ISO; series: the model), in a grouped chart one bar of
+    those side by side (captured, refunded...) over a model or a day."""
 
-    day: date
-    model: str
-    credits: int
+    group: str
+    series: str
+    value: int
     x: Decimal
     y: Decimal
     width: Decimal
@@ -60,14 +62,12 @@ class Bar:
     colour: str
 
 
-@dataclass(frozen=True, slots=True)
-class SpendChart:
-    days: tuple[date, ...]
-    models: tuple[tuple[str, str], ...]  # (model, colour), most spent first
-    totals: dict[date, dict[str, int]]
-    bars: tuple[Bar, ...]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Frame:
+    """A chart's plot: its size and margins in SVG units, its highest value and the ticks
+    of its credits axis."""
+
     peak: int
-    total: int
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -78,6 +78,15 @@ class SpendChart:
     def ticks(self) -> list[tuple[int, Decimal]]:
         """Up to four round values on the credits axis, with their y."""
         return _ticks(self.peak)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendChart(Frame):
+    days: tuple[date, ...]
+    models: tuple[tuple[str, str], ...]  # (model, colour), most spent first
+    totals: dict[date, dict[str, int]]
+    bars: tuple[Bar, ...]
+    total: int
 
 
 def _px(value: Decimal) -> Decimal:
@@ -155,7 +164,7 @@ def _bars(
             h = Decimal(span * credits) / peak
             base -= h
             yield Bar(
-                day,
+                day.isoformat(),
                 model,
                 credits,
                 _px(LEFT + i * slot + slot * Decimal("0.15")),
@@ -167,37 +176,13 @@ def _bars(
 
 
 @dataclass(frozen=True, slots=True)
-class GroupBar:
-    """One series' bar in one group (a model, a day), in SVG units."""
-
-    group: str
-    series: str
-    value: int
-    x: Decimal
-    y: Decimal
-    width: Decimal
-    height: Decimal
-    colour: str
-
-
-@dataclass(frozen=True, slots=True)
-class GroupedChart:
+class GroupedChart(Frame):
     """Bars side by side per group: one per series (captured and refunded, say)."""
 
     groups: tuple[str, ...]
     series: tuple[tuple[str, str], ...]  # (name, colour)
-    bars: tuple[GroupBar, ...]
+    bars: tuple[Bar, ...]
     labels: tuple[tuple[str, Decimal], ...]  # (group, x of its middle)
-    peak: int
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    bottom: int = BOTTOM
-    top: int = TOP
-
-    @property
-    def ticks(self) -> list[tuple[int, Decimal]]:
-        return _ticks(self.peak)
 
 
 def grouped_chart(
@@ -207,7 +192,7 @@ def grouped_chart(
     each series keeps a colour of :data:`PALETTE`."""
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
     peak = max((v.get(s, 0) for _, v in values for s in series), default=0)
-    bars: list[GroupBar] = []
+    bars: list[Bar] = []
     labels: list[tuple[str, Decimal]] = []
     if values:
         slot = Decimal(WIDTH - LEFT) / len(values)
@@ -220,7 +205,7 @@ def grouped_chart(
                 value = by_series.get(name, 0)
                 h = Decimal(span * value) / peak if peak > 0 and value > 0 else Decimal(0)
                 bars.append(
-                    GroupBar(
+                    Bar(
                         group,
                         name,
                         value,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Header, Query, Request
@@ -77,6 +78,11 @@ _reads, _writes = _route.reads, _route.writes
 def _named(kind: type[_P], page: Page[Any]) -> _P:
     """The library's page as the API's named page type (same fields, no copy)."""
     return cast(_P, kind.model_construct(items=page.items, next_cursor=page.next_cursor))
+
+
+async def _paged(kind: type[_P], read: Callable[[], Page[Any]]) -> _P:
+    """One page of a billing read, read in the threadpool, as the API's named page type."""
+    return _named(kind, await run_in_threadpool(read))
 
 
 #: What every POST that adds to a wallet (a grant, a job, a free job) takes besides its
@@ -142,10 +148,10 @@ async def list_wallets(
     order: ById = "asc",
 ) -> WalletPage:
     """Every wallet, by id (``order=desc``: z to a)."""
-    page = await run_in_threadpool(
-        services.billing.list_wallets, cursor=cursor, limit=limit, order=order
+    return await _paged(
+        WalletPage,
+        lambda: services.billing.list_wallets(cursor=cursor, limit=limit, order=order),
     )
-    return _named(WalletPage, page)
 
 
 @_reads("/wallets/{wallet_id}", "wallets", WalletView)
@@ -192,16 +198,17 @@ async def list_grants(
 ) -> GrantPage:
     """The wallet's grants, newest first, paged, optionally only the live ones, of one kind,
     or expiring before an instant."""
-    page = await run_in_threadpool(
-        services.billing.list_grants,
-        wallet_id,
-        active=active,
-        kind=kind,
-        expiring_before=expiring_before,
-        cursor=cursor,
-        limit=limit,
+    return await _paged(
+        GrantPage,
+        lambda: services.billing.list_grants(
+            wallet_id,
+            active=active,
+            kind=kind,
+            expiring_before=expiring_before,
+            cursor=cursor,
+            limit=limit,
+        ),
     )
-    return _named(GrantPage, page)
 
 
 @_writes("/grants/{grant_id}/void", "grants", GrantView)
@@ -262,16 +269,12 @@ async def list_jobs(
 ) -> JobPage:
     """The wallet's jobs, newest first (``order=asc``: oldest first), optionally by
     numbered status or state name."""
-    page = await run_in_threadpool(
-        services.billing.list_jobs,
-        wallet_id,
-        status=status,
-        state=state,
-        cursor=cursor,
-        limit=limit,
-        order=order,
+    return await _paged(
+        JobPage,
+        lambda: services.billing.list_jobs(
+            wallet_id, status=status, state=state, cursor=cursor, limit=limit, order=order
+        ),
     )
-    return _named(JobPage, page)
 
 
 @_reads("/jobs/{job_id}", "jobs", JobView)
@@ -336,10 +339,10 @@ async def wallet_history(
 ) -> EntryPage:
     """The wallet's ledger transactions, newest first (``order=asc``: oldest first), each
     with its reason and postings."""
-    page = await run_in_threadpool(
-        services.billing.history, wallet_id, cursor=cursor, limit=limit, order=order
+    return await _paged(
+        EntryPage,
+        lambda: services.billing.history(wallet_id, cursor=cursor, limit=limit, order=order),
     )
-    return _named(EntryPage, page)
 
 
 # --- provider callbacks ------------------------------------------------------------------

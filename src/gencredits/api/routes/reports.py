@@ -35,6 +35,8 @@ from gencredits.reports import (
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 R = TypeVar("R")
+_F = TypeVar("_F", bound=Callable[..., Any])
+T = TypeVar("T", bound="Tabular")
 
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
 _ID = r"^[^\x00-\x1f\x7f]+$"
@@ -91,12 +93,25 @@ async def _read(billing: Billing, make: Callable[[LedgerReader], R]) -> R:
     return await run_in_threadpool(run)
 
 
-@router.get(
-    "/usage",
-    response_model=UsageReport,
-    responses={**error_responses(401, 403, 422, 503), **CSV_ANSWER},
-    openapi_extra=SCOPE_EXTRA["admin"],
-)
+async def _answer(
+    request: Request, output: str | None, billing: Billing, make: Callable[[LedgerReader], T]
+) -> T | Response:
+    """The report ``make`` reads, as JSON or (asked by ``output`` or ``Accept``) as CSV."""
+    report = await _read(billing, make)
+    return as_csv(report) if _wants_csv(request, output) else report
+
+
+def _report(path: str, answer: type[Tabular]) -> Callable[[_F], _F]:
+    """The GET route of one report (admin): its JSON type, or CSV."""
+    return router.get(
+        path,
+        response_model=answer,
+        responses={**error_responses(401, 403, 422, 503), **CSV_ANSWER},
+        openapi_extra=SCOPE_EXTRA["admin"],
+    )
+
+
+@_report("/usage", UsageReport)
 async def get_usage_report(
     request: Request,
     services: ServicesDep,
@@ -123,16 +138,10 @@ async def get_usage_report(
         model=model,
         route=route,
     )
-    report = await _read(services.billing, lambda r: usage_report(r, query))
-    return as_csv(report) if _wants_csv(request, output) else report
+    return await _answer(request, output, services.billing, lambda r: usage_report(r, query))
 
 
-@router.get(
-    "/margin",
-    response_model=MarginReport,
-    responses={**error_responses(401, 403, 422, 503), **CSV_ANSWER},
-    openapi_extra=SCOPE_EXTRA["admin"],
-)
+@_report("/margin", MarginReport)
 async def get_margin_report(
     request: Request,
     services: ServicesDep,
@@ -153,16 +162,12 @@ async def get_margin_report(
     query = ReportQuery.of(
         since=since, until=until, days=days, by=by, allowed=MARGIN_BREAKDOWNS, now=now
     )
-    report = await _read(services.billing, lambda r: margin_report(r, query, currency))
-    return as_csv(report) if _wants_csv(request, output) else report
+    return await _answer(
+        request, output, services.billing, lambda r: margin_report(r, query, currency)
+    )
 
 
-@router.get(
-    "/breakage",
-    response_model=BreakageReport,
-    responses={**error_responses(401, 403, 422, 503), **CSV_ANSWER},
-    openapi_extra=SCOPE_EXTRA["admin"],
-)
+@_report("/breakage", BreakageReport)
 async def get_breakage_report(
     request: Request,
     services: ServicesDep,
@@ -176,5 +181,4 @@ async def get_breakage_report(
     """Credits that expired unused, by month and grant kind."""
     now = services.billing.clock.now()
     query = ReportQuery.of(since=since, until=until, days=days, wallet=wallet, now=now)
-    report = await _read(services.billing, lambda r: breakage_report(r, query))
-    return as_csv(report) if _wants_csv(request, output) else report
+    return await _answer(request, output, services.billing, lambda r: breakage_report(r, query))
