@@ -17,6 +17,13 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: An auto-numbered 64-bit key; on SQLite it must be spelled INTEGER to alias the rowid.
+_SEQ_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _seq() -> sa.Column[int]:
+    return sa.Column("seq", _SEQ_TYPE, autoincrement=True, nullable=False)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -33,12 +40,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "ledger_outbox",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        _seq(),
         sa.Column("wallet_id", sa.String(length=200), nullable=False),
         sa.Column("type", sa.String(length=40), nullable=False),
         sa.Column("subject_id", sa.String(length=200), nullable=False),
@@ -53,12 +55,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_transactions",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        _seq(),
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("wallet_id", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
@@ -91,13 +88,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "ledger_entries",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("tx_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        _seq(),
+        sa.Column("tx_seq", _SEQ_TYPE, nullable=False),
         sa.Column("account", sa.String(length=300), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -134,12 +126,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_jobs",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        _seq(),
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("wallet_id", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),

@@ -11,8 +11,6 @@ from alembic import op
 
 revision = "0002_api_keys"
 down_revision = "0001_ledger"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

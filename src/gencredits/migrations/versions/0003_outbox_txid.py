@@ -12,8 +12,6 @@ from alembic import op
 
 revision = "0003_outbox_txid"
 down_revision = "0002_api_keys"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

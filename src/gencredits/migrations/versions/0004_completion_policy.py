@@ -12,8 +12,6 @@ from alembic import op
 
 revision = "0004_completion_policy"
 down_revision = "0003_outbox_txid"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

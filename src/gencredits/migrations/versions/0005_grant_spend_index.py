@@ -18,8 +18,6 @@ from alembic import op
 
 revision = "0005_grant_spend_index"
 down_revision = "0004_completion_policy"
-branch_labels = None
-depends_on = None
 
 _LIVE = "state = 'active' AND remaining > 0"
 

@@ -12,8 +12,6 @@ from alembic import op
 
 revision = "0006_plans_subscriptions"
 down_revision = "0005_grant_spend_index"
-branch_labels = None
-depends_on = None
 
 _UTC = sa.DateTime(timezone=True)
 

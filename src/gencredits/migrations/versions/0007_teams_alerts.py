@@ -12,8 +12,6 @@ from alembic import op
 
 revision = "0007_teams_alerts"
 down_revision = "0006_plans_subscriptions"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -11,8 +11,6 @@ from alembic import op
 
 revision = "0008_payment_events"
 down_revision = "0007_teams_alerts"
-branch_labels = None
-depends_on = None
 
 _UTC = sa.DateTime(timezone=True)
 

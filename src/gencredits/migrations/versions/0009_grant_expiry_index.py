@@ -14,8 +14,6 @@ from alembic import op
 
 revision = "0009_grant_expiry_index"
 down_revision = "0008_payment_events"
-branch_labels = None
-depends_on = None
 
 _EXPIRING = "state = 'active' AND remaining > 0 AND expires_at IS NOT NULL"
 _ALERT_RULES = "kind = 'alerts' AND key = ''"

@@ -13,8 +13,6 @@ from alembic import op
 
 revision = "0010_usage_rollups"
 down_revision = "0009_grant_expiry_index"
-branch_labels = None
-depends_on = None
 
 
 #: The usage counters, one whole-number column each, in the order the tables have them.

@@ -11,8 +11,6 @@ from alembic import op
 
 revision = "0011_catalog_versions"
 down_revision = "0010_usage_rollups"
-branch_labels = None
-depends_on = None
 
 _UTC = sa.DateTime(timezone=True)
 

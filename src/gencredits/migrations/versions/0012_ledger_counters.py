@@ -12,8 +12,6 @@ from alembic import op
 
 revision = "0012_ledger_counters"
 down_revision = "0011_catalog_versions"
-branch_labels = None
-depends_on = None
 
 BUCKETS = 32
 NAMES = ("holds_open", "credits_held", "credits_captured", "credits_refunded")

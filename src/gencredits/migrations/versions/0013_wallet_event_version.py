@@ -17,8 +17,6 @@ from alembic import op
 
 revision = "0013_wallet_event_version"
 down_revision = "0012_ledger_counters"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -16,8 +16,6 @@ from alembic import op
 
 revision = "0014_drop_unused_indexes"
 down_revision = "0013_wallet_event_version"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -11,8 +11,6 @@ from alembic import op
 
 revision = "0015_idempotency_retention"
 down_revision = "0014_drop_unused_indexes"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
