@@ -3,9 +3,10 @@
 Creates a throw-away database on a local PostgreSQL, migrated to head, 20 wallets, and
 submits ``--jobs`` jobs (no group commit) spread over every model of the bundled catalogs
 that prices with its default settings, one to four generations; then reads
-``avg(pg_column_size(quote))``, ``avg(pg_column_size(ledger_jobs.*))`` and the table's
-size on disk per row (heap, TOAST and indexes: ``pg_total_relation_size``) and drops the
-database.  Run it on two checkouts (``PYTHONPATH=<checkout>/src``) to compare them.
+``avg(pg_column_size(quote))``, ``avg(pg_column_size(ledger_jobs.*))``, the table's
+size on disk per row (heap, TOAST and indexes: ``pg_total_relation_size``) and the outbox's
+bytes per event, and drops the database.  Run it on two checkouts
+(``PYTHONPATH=<checkout>/src``) to compare them.
 
 Usage: ``.venv/bin/python bench/job_row_bytes.py [--jobs 5000]
 [--url postgresql+psycopg://postgres@127.0.0.1/postgres]``.
@@ -77,12 +78,16 @@ def main() -> None:
                     " FROM ledger_jobs j"
                 )
             ).one()
+            event = c.execute(
+                sa.text("SELECT avg(pg_column_size(o.*)) FROM ledger_outbox o")
+            ).scalar_one()
         billing.close()
         count, quote_size, quote_text, row_size, total = row
         print(f"models: {len(models)}, jobs: {count}")
         print(f"quote: {quote_size:.0f} bytes (pg_column_size), {quote_text:.0f} text")
         print(f"row: {row_size:.0f} bytes (pg_column_size of the row)")
         print(f"table with TOAST and indexes: {total / count:.0f} bytes per job")
+        print(f"outbox: {event:.0f} bytes per event (pg_column_size of the row)")
     finally:
         with admin.connect() as c:
             c.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
