@@ -88,6 +88,8 @@ class BillingOptions(TypedDict, total=False):
     max_hold_ttl_s: int
     extra_charge_share: Decimal | int
     plans: PlanCatalog | None
+    idempotency_retention_days: int
+    outbox_retention_days: int
 
 
 class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
