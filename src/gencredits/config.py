@@ -165,6 +165,14 @@ class Settings(BaseSettings):
         "is refused (the ledger keeps one effect per key for ever).  At least 7 days: clients "
         "and providers retry for days.",
     )
+    outbox_retention_days: int = Field(
+        limits.OUTBOX_RETENTION_DAYS_DEFAULT,
+        ge=limits.OUTBOX_RETENTION_DAYS_MIN,
+        le=36500,
+        description="How long an outbox event is kept once the webhook deliverer and every "
+        "relay have passed it (the sweep deletes it then); a reader of GET /v1/events that "
+        "falls further behind misses what was deleted.  At least 1 day.",
+    )
     quote_policy: Literal["honour", "refuse"] = Field(
         "honour",
         description="A submission carrying the quote of a replaced catalog version: honour "

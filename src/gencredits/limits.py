@@ -33,6 +33,8 @@ __all__ = [
     "METADATA_KEYS_MAX",
     "METADATA_KEY_LEN_MAX",
     "METADATA_VALUE_LEN_MAX",
+    "OUTBOX_RETENTION_DAYS_DEFAULT",
+    "OUTBOX_RETENTION_DAYS_MIN",
     "PAGE_MAX",
     "PARAMS_MAX",
     "PARAM_NAME_LEN_MAX",
@@ -115,6 +117,10 @@ SWEEP_ITEMS_MAX = 10_000
 #: default and the shortest an operator may set (docs/ledger.md, "Retention").
 IDEMPOTENCY_RETENTION_DAYS_DEFAULT = 30
 IDEMPOTENCY_RETENTION_DAYS_MIN = 7
+#: How long an outbox event is kept once every consumer (the webhook deliverer, each relay)
+#: has passed it: what a reader of the events feed has to catch up (docs/ledger.md).
+OUTBOX_RETENTION_DAYS_DEFAULT = 7
+OUTBOX_RETENTION_DAYS_MIN = 1
 #: Retention deletes: rows per statement, statements per sweep call.
 RETENTION_BATCH = 1000
 RETENTION_BATCHES = 5

@@ -103,6 +103,7 @@ def build_services(settings: Settings) -> Services:
             max_hold_ttl_s=settings.hold_ttl_s_max,  # the operator's ceiling, enforced there
             extra_charge_share=settings.extra_charge_share,
             idempotency_retention_days=settings.idempotency_retention_days,
+            outbox_retention_days=settings.outbox_retention_days,
         ),
     )
 

@@ -88,6 +88,8 @@ class BillingOptions(TypedDict, total=False):
     max_hold_ttl_s: int
     extra_charge_share: Decimal | int
     plans: PlanCatalog | None
+    idempotency_retention_days: int
+    outbox_retention_days: int
 
 
 class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
@@ -107,6 +109,7 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         extra_charge_share: Decimal | int = 0,
         plans: PlanCatalog | None = None,
         idempotency_retention_days: int = limits.IDEMPOTENCY_RETENTION_DAYS_DEFAULT,
+        outbox_retention_days: int = limits.OUTBOX_RETENTION_DAYS_DEFAULT,
     ) -> None:
         """
         ``hold_ttl_by_model`` overrides the hold time limit per model id; a wallet's own
@@ -118,7 +121,8 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         ``extra_charge_share``: how much a completion may charge beyond its hold, as a share
         of the job's quote (a ``Decimal``; a wallet's own share overrides it).  The default,
         0, charges at most the hold and writes the rest off.  ``idempotency_retention_days``:
-        how long the sweep keeps an idempotency record (at least 7).
+        how long the sweep keeps an idempotency record (at least 7).  ``outbox_retention_days``:
+        how long it keeps an outbox event every consumer has passed (at least 1).
         """
         self.store = store
         self.catalogs = catalogs if catalogs is not None else CatalogSet.bundled()
@@ -136,6 +140,14 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
                 "idempotency_retention_days",
                 idempotency_retention_days,
                 limits.IDEMPOTENCY_RETENTION_DAYS_MIN,
+                36500,
+            )
+        )
+        self.outbox_retention = timedelta(
+            days=check_int(
+                "outbox_retention_days",
+                outbox_retention_days,
+                limits.OUTBOX_RETENTION_DAYS_MIN,
                 36500,
             )
         )
@@ -557,7 +569,9 @@ class Billing(PlanBilling, TeamOperations, AlertOperations, WebhookOperations):
         # Renewals first: a rollover reads what is left of the ended cycle's allowance
         # before the sweep expires it.
         self.tick(at)
-        return sweep(self._runner, self._policy, at, self.idempotency_retention)
+        return sweep(
+            self._runner, self._policy, at, self.idempotency_retention, self.outbox_retention
+        )
 
     def audit(self) -> list[Violation]:
         """Check every invariant of the ledger; an empty list means clean."""

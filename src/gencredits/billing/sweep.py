@@ -1,7 +1,8 @@
 """The sweep: release holds past their time limit, expire grants past their expiry, and
 announce grants entering a wallet's ``expiring_days`` window (``alert.grant_expiring``) to
 wallets nobody touches (see :mod:`.alerts`), and delete idempotency records past their
-retention (bounded batches; docs/ledger.md, "Retention").
+retention and outbox events past theirs that every consumer has passed (bounded batches;
+docs/ledger.md, "Retention").
 
 Each item is its own unit of work under its wallet's lock and re-checks its state, so many
 sweepers may run at once: an item is handled by exactly one of them.  Items go through the
@@ -32,7 +33,11 @@ ItemUnit = Callable[[WriteUnit, Wallet], int | None]
 
 
 def sweep(
-    runner: UnitRunner, policy: SpendPolicy, at: datetime, idempotency_retention: timedelta
+    runner: UnitRunner,
+    policy: SpendPolicy,
+    at: datetime,
+    idempotency_retention: timedelta,
+    outbox_retention: timedelta,
 ) -> SweepReport:
     holds, released, seen, _done = _sweep_due(
         runner,
@@ -56,7 +61,9 @@ def sweep(
     )
     seen += more_seen
     announced, announced_all = _announce_expiring(runner, at, limits.SWEEP_ITEMS_MAX - seen)
-    forgotten, forgot_all = _forget(runner, at - idempotency_retention)
+    store = runner.store
+    forgotten, forgot_all = _forget(partial(store.forget_idempotency, at - idempotency_retention))
+    dropped, dropped_all = _forget(partial(store.forget_events, at - outbox_retention))
     return SweepReport(
         holds_released=holds,
         credits_released=released,
@@ -64,17 +71,19 @@ def sweep(
         credits_expired=expired,
         expiry_alerts=announced,
         idempotency_records_deleted=forgotten,
-        more=not done or not announced_all or seen >= limits.SWEEP_ITEMS_MAX or not forgot_all,
+        outbox_events_deleted=dropped,
+        more=not (done and announced_all and forgot_all and dropped_all)
+        or seen >= limits.SWEEP_ITEMS_MAX,
     )
 
 
-def _forget(runner: UnitRunner, before: datetime) -> tuple[int, bool]:
-    """Delete the idempotency records created before ``before``, in batches of
+def _forget(delete: Callable[..., int]) -> tuple[int, bool]:
+    """Delete rows past their retention with ``delete(limit=...)``, in batches of
     :data:`~gencredits.limits.RETENTION_BATCH` rows, at most
-    :data:`~gencredits.limits.RETENTION_BATCHES` batches: (records deleted, all done)."""
+    :data:`~gencredits.limits.RETENTION_BATCHES` batches: (rows deleted, all done)."""
     deleted = 0
     for _batch in range(limits.RETENTION_BATCHES):
-        gone = runner.store.forget_idempotency(before, limit=limits.RETENTION_BATCH)
+        gone = delete(limit=limits.RETENTION_BATCH)
         deleted += gone
         if gone < limits.RETENTION_BATCH:
             return deleted, True

@@ -416,6 +416,11 @@ class SweepReport(_Wire):
     idempotency_records_deleted: int = Field(
         0, description="Idempotency records past their retention deleted by this sweep."
     )
+    outbox_events_deleted: int = Field(
+        0,
+        description="Outbox events past their retention, passed by the webhook deliverer and "
+        "every relay, deleted by this sweep.",
+    )
     more: bool = Field(False, description="The per-call limit was reached: sweep again.")
 
 

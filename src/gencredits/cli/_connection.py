@@ -115,7 +115,8 @@ def open_billing(
     existing: bool = False,
 ) -> BillingAPI:
     """The billing service at ``url`` (a :class:`Client`), else the local :class:`Billing`
-    on ``database_url`` (default: ``$GENCREDITS_DATABASE_URL``, then the SQLite file).
+    on ``database_url`` (default: ``$GENCREDITS_DATABASE_URL``, then the SQLite file), with
+    the service's retention settings (so that a local ``sweep`` keeps what it keeps).
     ``existing``: the command only reads, so a database that is not there is refused, not
     created."""
     if url:
@@ -123,6 +124,7 @@ def open_billing(
 
         return Client(url, api_key)
     from gencredits.billing import Billing
+    from gencredits.config import load_settings
     from gencredits.storage.sql import engine as db
 
     if api_key:
@@ -133,7 +135,13 @@ def open_billing(
     with database_errors(database_url):
         if existing:
             db.check_database(database_url)
-        return _versioned(Billing.from_url(database_url))
+        settings = load_settings(None, database_url=database_url)
+        billing = Billing.from_url(
+            database_url,
+            idempotency_retention_days=settings.idempotency_retention_days,
+            outbox_retention_days=settings.outbox_retention_days,
+        )
+        return _versioned(billing)
 
 
 def _versioned(billing: Billing) -> Billing:

@@ -27,6 +27,7 @@ from gencredits.ledger.model import (
     hold_account,
     overdraft_account,
 )
+from gencredits.ledger.outbound import consumed_through
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.ledger.renewals import Renewal, write_each
 from gencredits.ledger.rollups import Rollup, RollupRow, add_counts, sum_rows
@@ -65,6 +66,7 @@ class MemoryStore:
         self.expiring_grants: set[str] = set()
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.outbox: list[Event] = []
+        self.outbox_base = 0  # events deleted from the front: seq of outbox[i] is base + i + 1
         self.versions: dict[str, int] = {}  # wallet -> version (see Event.wallet_version)
         self.state: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         self.counters: dict[str, int] = {"job": 0}
@@ -117,6 +119,19 @@ class MemoryStore:
             for _at, key in old[:limit]:
                 del self.idempotency[key]
             return min(len(old), limit)
+
+    def forget_events(self, before: datetime, *, limit: int) -> int:
+        out = self._outbound
+        with self._lock:
+            mark = consumed_through(out.cursors(), bool(out.list_endpoints())) or (0, 0)
+            gone = 0
+            for e in self.outbox[: min(limit, len(self.outbox) - 1)]:  # the newest stays
+                if e.created_at >= before or e.position > mark:
+                    break
+                gone += 1
+            del self.outbox[:gone]
+            self.outbox_base += gone
+            return gone
 
     def close(self) -> None:
         pass
@@ -359,7 +374,7 @@ class _MemoryUnit:
             self.stamps[wallet_id] = (version, 0)
         version, place = self.stamps[wallet_id]
         self.stamps[wallet_id] = (version, place + 1)
-        seq = len(self.s.outbox) + 1
+        seq = self.s.outbox_base + len(self.s.outbox) + 1
         place_of = None if version is None else place
         stamped = evolve(event, seq=seq, wallet_version=version, version_seq=place_of)
         self.s._append(self.s.outbox, stamped)
@@ -376,7 +391,7 @@ class _MemoryUnit:
 
     def events(self, *, after: tuple[int, int] | None, limit: int) -> list[Event]:
         # One lock serialises writers here, so seq order is commit order.
-        start = after[1] if after else 0
+        start = max((after[1] if after else 0) - self.s.outbox_base, 0)
         return self.s.outbox[start : start + limit]
 
     # sweeper, auditor

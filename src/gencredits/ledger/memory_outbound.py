@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from gencredits.ledger.outbound import Delivery, DeliveryStatus, Endpoint
+from gencredits.ledger.outbound import WEBHOOK_CURSOR, Delivery, DeliveryStatus, Endpoint
 
 __all__ = ["MemoryOutbound"]
 
@@ -43,6 +43,11 @@ class MemoryOutbound:
 
     def named_cursor(self, name: str) -> str | None:
         return self.named.get(name)
+
+    def cursors(self) -> dict[str, str | None]:
+        with self._lock:
+            mine = {} if self.position is None else {WEBHOOK_CURSOR: self.position}
+            return {**self.named, **mine}
 
     def move_cursor(self, name: str, expected: str | None, cursor: str) -> bool:
         with self._lock:

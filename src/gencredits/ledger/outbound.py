@@ -9,17 +9,60 @@ both enqueue the same events).  A delivery is then attempted until the receiver 
 compare-and-set on its attempt count), so two deliverers do not post it at once.  Delivery
 is at least once: a crash between the receiver's answer and the record of it posts again,
 with the same event id, which receivers use to drop repeats.
+
+Every cursor over the outbox (the deliverer's, ``webhooks``, and each relay's, e.g.
+``nats:STREAM``) is a consumer the outbox's retention waits for: an event is deleted only
+once it is older than the retention AND every consumer has passed it
+(:func:`consumed_through`; docs/ledger.md, "Retention").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-__all__ = ["Delivery", "DeliveryStatus", "Endpoint", "OutboundStore"]
+__all__ = [
+    "EVERYTHING",
+    "WEBHOOK_CURSOR",
+    "Delivery",
+    "DeliveryStatus",
+    "Endpoint",
+    "OutboundStore",
+    "consumed_through",
+]
+
+#: The deliverer's cursor name (the relays name theirs after their target).
+WEBHOOK_CURSOR = "webhooks"
+#: :func:`consumed_through` when nobody reads the outbox: every position is passed.
+EVERYTHING = (2**63 - 1, 2**63 - 1)
+
+
+def consumed_through(cursors: Mapping[str, str | None], endpoints: bool) -> tuple[int, int] | None:
+    """The outbox position (``(txid, seq)``, see :attr:`~.model.Event.position`) that every
+    consumer has passed, given every cursor there is (name to ``TXID-SEQ``) and whether any
+    webhook endpoint is registered; ``None``: nothing may be deleted.
+
+    * A cursor that exists is a consumer; the lowest one bounds what may go.  One that does
+      not parse (or has no position) holds everything back.
+    * A relay that has never moved its cursor is not a consumer yet: when it starts it
+      publishes from the oldest event kept.
+    * The deliverer is a consumer once an endpoint is registered, even before its cursor
+      exists (nothing may go until it has one); with no endpoint and no cursor it is not
+      (an endpoint gets events from its registration on, so it never needs older ones).
+    * No consumer at all: :data:`EVERYTHING` (only the age counts).
+    """
+    if endpoints and cursors.get(WEBHOOK_CURSOR) is None:
+        return None
+    lowest = EVERYTHING
+    for cursor in cursors.values():
+        txid, sep, seq = (cursor or "").partition("-")
+        if not (sep and txid.isdigit() and seq.isdigit()):
+            return None
+        lowest = min(lowest, (int(txid), int(seq)))
+    return lowest
 
 
 class DeliveryStatus(StrEnum):
@@ -89,6 +132,10 @@ class OutboundStore(Protocol):
     def move_cursor(self, name: str, expected: str | None, cursor: str) -> bool:
         """Compare-and-set: if the cursor ``name`` is still ``expected``, set it to
         ``cursor``; else change nothing and answer ``False``."""
+        ...
+
+    def cursors(self) -> dict[str, str | None]:
+        """Every cursor over the outbox by name (the deliverer's is :data:`WEBHOOK_CURSOR`)."""
         ...
 
     def due(self, now: datetime, limit: int) -> list[Delivery]:

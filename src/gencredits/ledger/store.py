@@ -437,6 +437,15 @@ class LedgerStore(Protocol):
         transactions keep their keys (one effect per key, for ever)."""
         ...
 
+    def forget_events(self, before: datetime, *, limit: int) -> int:
+        """Delete the oldest outbox events, at most ``limit``, in delivery order, stopping at
+        the first one created at or after ``before`` or not yet passed by every consumer
+        (:func:`~gencredits.ledger.outbound.consumed_through`), never the newest (highest
+        seq: SQLite would number the next event after what is left), in one short
+        transaction of their own: how many went.  Reads after any position still neither
+        skip nor repeat."""
+        ...
+
     def close(self) -> None: ...
 
 

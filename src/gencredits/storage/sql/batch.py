@@ -182,6 +182,9 @@ class GroupCommitStore:
     def forget_idempotency(self, before: datetime, *, limit: int) -> int:
         return self.inner.forget_idempotency(before, limit=limit)
 
+    def forget_events(self, before: datetime, *, limit: int) -> int:
+        return self.inner.forget_events(before, limit=limit)
+
     def close(self) -> None:
         with self._close_lock:
             closing, self._closed = not self._closed, True

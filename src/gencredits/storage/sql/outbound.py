@@ -16,12 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gencredits.ledger.outbound import Delivery, DeliveryStatus, Endpoint
+from gencredits.ledger.outbound import WEBHOOK_CURSOR, Delivery, DeliveryStatus, Endpoint
 from gencredits.storage.sql import schema as t
 
 __all__ = ["SqlOutbound"]
 
-_CURSOR = "webhooks"
+_CURSOR = WEBHOOK_CURSOR
 _E, _D, _C = t.webhook_endpoints, t.webhook_deliveries, t.webhook_cursor
 
 
@@ -115,6 +115,10 @@ class SqlOutbound:
         with self._tx() as c:
             row = c.execute(sa.select(_C.c.position).where(_C.c.name == name)).first()
         return None if row is None else row.position
+
+    def cursors(self) -> dict[str, str | None]:
+        with self._tx() as c:
+            return {r.name: r.position for r in c.execute(sa.select(_C.c.name, _C.c.position))}
 
     def move_cursor(self, name: str, expected: str | None, cursor: str) -> bool:
         return self._move(name, expected, cursor, ())

@@ -23,6 +23,7 @@ from gencredits.ledger.model import (
     Wallet,
 )
 from gencredits.storage.sql import schema as t
+from gencredits.storage.sql.quotes import JobFacts, full_quote, stored_quote
 
 __all__ = [
     "GRANT_COLUMNS",
@@ -59,7 +60,19 @@ WALLET_COLUMNS = _columns(t.wallets, Wallet)
 GRANT_COLUMNS = _columns(t.grants, Grant)
 JOB_COLUMNS = _columns(t.jobs, Job, {"metadata": "meta"})
 IDEM_COLUMNS = _columns(t.idempotency, IdempotencyRecord)
-_HOLD_LEGS = [f.name for f in fields(Job)].index("hold_legs")
+_JOB_FIELDS = [f.name for f in fields(Job)]
+_HOLD_LEGS = _JOB_FIELDS.index("hold_legs")
+_QUOTE = _JOB_FIELDS.index("quote")
+#: the fields of a job that its quote repeats, in :class:`JobFacts`' order
+_FACT_NAMES = (
+    "model",
+    "generations",
+    "credits_quoted",
+    "catalog",
+    "catalog_version",
+    "catalog_hash",
+)
+_FACTS = [_JOB_FIELDS.index(name) for name in _FACT_NAMES]
 _M = TypeVar("_M")
 
 
@@ -113,6 +126,10 @@ def job_of(r: Sequence[Any]) -> Job:
     """A job from a row of :data:`JOB_COLUMNS` (hold legs are stored as ``[[grant, amount]]``)."""
     values = list(r)
     values[_HOLD_LEGS] = tuple(HoldLeg(g, a) for g, a in values[_HOLD_LEGS])
+    if values[_QUOTE] is not None:
+        model, generations, quoted, catalog, version, digest = (values[i] for i in _FACTS)
+        facts = JobFacts(model, generations, quoted, (catalog, version, digest))
+        values[_QUOTE] = full_quote(values[_QUOTE], facts)
     return Job(*values)
 
 
@@ -173,6 +190,12 @@ def event_row(e: Event) -> dict[str, Any]:
     return row
 
 
+def _facts(j: Job) -> JobFacts:
+    return JobFacts(
+        j.model, j.generations, j.credits_quoted, (j.catalog, j.catalog_version, j.catalog_hash)
+    )
+
+
 def job_row(j: Job) -> dict[str, Any]:
     return {
         "id": j.id,
@@ -182,7 +205,7 @@ def job_row(j: Job) -> dict[str, Any]:
         "state": j.state,
         "params": dict(j.params),
         "generations": j.generations,
-        "quote": None if j.quote is None else dict(j.quote),
+        "quote": stored_quote(j.quote, _facts(j)),
         "catalog": j.catalog,
         "catalog_version": j.catalog_version,
         "catalog_hash": j.catalog_hash,

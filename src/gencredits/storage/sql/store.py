@@ -230,6 +230,11 @@ class SqlStore:
         with self.writer_lock(), self._transaction(readonly=False) as conn:
             return retention.forget_idempotency(conn, before, limit)
 
+    def forget_events(self, before: datetime, *, limit: int) -> int:
+        postgresql = self.backend == "postgresql"
+        with self.writer_lock(), self._transaction(readonly=False) as conn:
+            return retention.forget_events(conn, before, limit, postgresql=postgresql)
+
     def close(self) -> None:
         self.engine.dispose()
 
