@@ -40,19 +40,14 @@ def _rot(x: int, k: int) -> int:
 
 
 def _mix(a: int, b: int, c: int) -> tuple[int, int, int]:
-    a = ((a - c) & _MASK) ^ _rot(c, 4)
-    c = (c + b) & _MASK
-    b = ((b - a) & _MASK) ^ _rot(a, 6)
-    a = (a + c) & _MASK
-    c = ((c - b) & _MASK) ^ _rot(b, 8)
-    b = (b + a) & _MASK
-    a = ((a - c) & _MASK) ^ _rot(c, 16)
-    c = (c + b) & _MASK
-    b = ((b - a) & _MASK) ^ _rot(a, 19)
-    a = (a + c) & _MASK
-    c = ((c - b) & _MASK) ^ _rot(b, 4)
-    b = (b + a) & _MASK
-    return a, b, c
+    """lookup3's ``mix``: six steps ``x -= y; x ^= rot(y, k); y += z`` with (x, y, z) going
+    round (a, c, b), (b, a, c), (c, b, a)."""
+    v = [a, b, c]
+    for step, k in enumerate((4, 6, 8, 16, 19, 4)):
+        x, y, z = step % 3, (step + 2) % 3, (step + 1) % 3
+        v[x] = ((v[x] - v[y]) & _MASK) ^ _rot(v[y], k)
+        v[y] = (v[y] + v[z]) & _MASK
+    return v[0], v[1], v[2]
 
 
 def _final(a: int, b: int, c: int) -> int:

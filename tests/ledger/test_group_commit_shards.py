@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.ledger.test_group_commit import _one_batch
 
 from gencredits.billing import Billing
 from gencredits.billing.ids import digest, job_id_for
@@ -75,37 +75,6 @@ def _service(
     return store, billing, recorded
 
 
-def _wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 30
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.002)
-    assert condition()
-
-
-def _queued_behind_a_plug(
-    billing: Billing, store: GroupCommitStore, calls: list[Callable[[], Any]]
-) -> list[Any]:
-    """Run ``calls`` (each on its own thread, queued in this order) while the writer waits
-    on a first "plug" call: when it is let go, all of them wait in the queue at once."""
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        results[i] = calls[i]()
-
-    plug = threading.Thread(target=lambda: billing.create_wallet("plug"))
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    with store.inner.writer_lock():
-        plug.start()
-        _wait_for(lambda: store._queue.qsize() == 0)
-        time.sleep(0.05)  # the writer holds the plug and waits for the lock
-        for i, t in enumerate(threads):
-            t.start()
-            _wait_for(lambda i=i: store._queue.qsize() == i + 1)
-    for t in [plug, *threads]:
-        t.join(timeout=60)
-    return results
-
-
 def _mixed_calls(billing: Billing, store: GroupCommitStore, wallets: dict[int, list[str]]) -> Any:
     a, b, c = wallets[0][0], wallets[1][0], wallets[2][0]
     first = billing.submit(a, "img", idempotency_key="first")
@@ -118,7 +87,7 @@ def _mixed_calls(billing: Billing, store: GroupCommitStore, wallets: dict[int, l
         partial(store.run_unit, lambda uow: uow.get_wallet(a), UnitHints()),  # placed nowhere
         partial(billing.submit, wallets[0][1], "img", idempotency_key="7"),
     ]
-    return _queued_behind_a_plug(billing, store, calls)
+    return _one_batch(billing, store, calls)
 
 
 def test_a_batch_takes_the_oldest_unit_then_only_its_shard_and_the_rest_keep_their_order(
