@@ -61,12 +61,21 @@ class Recorded:
 
 
 def _service(
-    tmp_path: Path, catalogs: CatalogSet, clock: Any, shard_count: int, wallets: list[str]
+    place: Path | str,
+    catalogs: CatalogSet,
+    clock: Any,
+    shard_count: int,
+    wallets: list[str],
+    writers: int = 1,
 ) -> tuple[GroupCommitStore, Billing, Recorded]:
-    engine = make_engine(f"sqlite:///{tmp_path}/gc.db")
+    """A group-commit service on a SQLite file in the folder ``place`` or on the database
+    URL ``place``, with ``wallets`` funded; ``recorded`` starts empty."""
+    engine = make_engine(place if isinstance(place, str) else f"sqlite:///{place}/gc.db")
     upgrade(engine)
     recorded = Recorded()
-    store = GroupCommitStore(SqlStore(engine), shard_count=shard_count, on_commit=recorded)
+    store = GroupCommitStore(
+        SqlStore(engine), shard_count=shard_count, writers=writers, on_commit=recorded
+    )
     billing = Billing(store, catalogs, clock)
     for w in wallets:
         billing.create_wallet(w)
@@ -122,20 +131,24 @@ def test_without_a_shard_count_a_batch_mixes_every_shard(
     billing.close()
 
 
-@pytest.mark.parametrize("writers", [1, 2])
+@pytest.mark.parametrize(
+    ("backend", "writers"), [("sqlite", 1), ("sqlite", 2), ("postgresql", 1), ("postgresql", 2)]
+)
 def test_many_callers_over_four_shards_batch_one_shard_at_a_time_each_unit_once(
-    tmp_path: Path, ledger_catalogs: CatalogSet, clock: Any, writers: int
+    tmp_path: Path,
+    ledger_catalogs: CatalogSet,
+    clock: Any,
+    backend: str,
+    writers: int,
+    request: pytest.FixtureRequest,
 ) -> None:
+    """Two writers: each keeps its own waiting units, and the checks still hold."""
     wallets = _wallets(3)
     every = [w for ws in wallets.values() for w in ws]
-    store, billing, recorded = _service(tmp_path, ledger_catalogs, clock, SHARDS, every)
-    if writers == 2:  # the same checks with two writer threads, each with its own waiting units
-        billing.close()
-        engine = make_engine(f"sqlite:///{tmp_path}/gc.db")
-        store = GroupCommitStore(
-            SqlStore(engine), shard_count=SHARDS, writers=2, on_commit=recorded
-        )
-        billing = Billing(store, ledger_catalogs, clock)
+    place = tmp_path if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    store, billing, recorded = _service(
+        place, ledger_catalogs, clock, SHARDS, every, writers=writers
+    )
     errors: list[BaseException] = []
     made: list[str] = []
 
