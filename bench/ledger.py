@@ -19,7 +19,9 @@ batching up to ``--max-batch`` calls per transaction).
 Usage: ``.venv/bin/python bench/ledger.py [--seconds 8] [--threads 32] [--wallets 10000]
 [--backends sqlite,postgresql] [--workloads spread,hot] [--modes plain,group]
 [--processes 2]``.  With ``--processes N`` the threads are split over N processes (each its
-own engine; rates summed).  Prints a Markdown table for bench/RESULTS.md.
+own engine; rates summed).  With ``--shards N`` (a power of two) each group-commit batch holds
+units of one shard only (``GENCREDITS_SHARD_COUNT``).  Prints a Markdown table for
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -211,7 +213,9 @@ def _child(
     catalogs = CatalogSet([parse_catalog(CATALOG, "bench")])
     store: Any = SqlStore(make_engine(url))
     if what == "group":
-        store = GroupCommitStore(store, max_batch=args.max_batch, writers=args.writers)
+        store = GroupCommitStore(
+            store, max_batch=args.max_batch, writers=args.writers, shard_count=args.shards
+        )
     billing = Billing(store, catalogs)
     out.put(pairs_rate(billing, size, hot, args))
     billing.close()
@@ -283,7 +287,10 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[tuple[s
                 billing = plain
             else:
                 store = GroupCommitStore(
-                    SqlStore(make_engine(url)), max_batch=args.max_batch, writers=args.writers
+                    SqlStore(make_engine(url)),
+                    max_batch=args.max_batch,
+                    writers=args.writers,
+                    shard_count=args.shards,
                 )
                 billing = Billing(store, catalogs)
             pairs = pairs_rate(billing, args.wallets, hot, args)
@@ -323,6 +330,9 @@ def main() -> None:
     parser.add_argument("--workloads", default="spread,hot", help="spread and/or hot")
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--writers", type=int, default=1, help="group-commit writer threads")
+    parser.add_argument(
+        "--shards", type=int, default=0, help="group-commit batches of one shard only (0: off)"
+    )
     parser.add_argument(
         "--warmup", type=float, default=2.0, help="seconds of pairs before measuring, then ANALYZE"
     )

@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, Setting
 
 from gencredits import limits
 from gencredits.errors import InvalidRequest, InvalidSetting
+from gencredits.shards import check_shard_count
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "load_settings", "read_config_file"]
 
@@ -111,6 +112,13 @@ class Settings(BaseSettings):
         True,
         description="Batch each worker's ledger writes into shared transactions "
         "(one writer thread, one commit for many calls); false: one transaction per call.",
+    )
+    shard_count: int = Field(
+        0,
+        description="The shards the ledger is (or will be) split into by wallet (Citus "
+        "hash ranges; a power of two up to 1024): each group-commit batch then holds units "
+        "of one shard only.  0 or 1: batches mix every wallet (docs/scaling.md, Shard "
+        "buckets).",
     )
     sweep_interval_s: int = Field(
         60, ge=0, description="How often the service sweeps expired holds and grants; 0: never."
@@ -202,6 +210,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
+
+    @field_validator("shard_count")
+    @classmethod
+    def _shard_count(cls, value: int) -> int:
+        return check_shard_count(value)
 
     @field_validator("hold_ttl_s_max")
     @classmethod

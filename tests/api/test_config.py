@@ -54,6 +54,9 @@ def test_yaml_and_comma_separated_catalog_files(
         ("GENCREDITS_PORT", "eighty", "port"),
         ("GENCREDITS_WORKERS", "0", "workers"),
         ("GENCREDITS_HOLD_TTL_S_MAX", "1", "hold_ttl_s_max"),
+        ("GENCREDITS_SHARD_COUNT", "3", "shard_count"),
+        ("GENCREDITS_SHARD_COUNT", "2048", "shard_count"),
+        ("GENCREDITS_SHARD_COUNT", "-4", "shard_count"),
     ],
 )
 def test_a_bad_setting_names_itself(
@@ -78,3 +81,17 @@ def test_unknown_keys_and_unreadable_files_are_refused(tmp_path: Path) -> None:
     ini.write_text("port=1")
     with pytest.raises(InvalidRequest, match=r"\.toml, \.yaml"):
         load_settings(ini)
+
+
+def test_the_shard_count_is_off_by_default_or_a_power_of_two_up_to_1024(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().shard_count == 0
+    for allowed in ("1", "4", "1024"):
+        monkeypatch.setenv("GENCREDITS_SHARD_COUNT", allowed)
+        assert load_settings().shard_count == int(allowed)
+    monkeypatch.setenv("GENCREDITS_SHARD_COUNT", "12")
+    with pytest.raises(InvalidRequest) as caught:
+        load_settings()
+    assert caught.value.details["value"] == "12"
+    assert "a power of two from 1 to 1024" in caught.value.details["allowed"]

@@ -261,7 +261,7 @@ class Model:
             else:
                 refund += amount
         if refund:
-            self.add_grant(w, "refund", refund, now).real_id = refund_grant_id(job_id)
+            self.add_grant(w, "refund", refund, now).real_id = refund_grant_id(job_id, w.id)
 
     def release(self, job: MJob, now: datetime, state: str) -> None:
         w = self.wallets[job.wallet]

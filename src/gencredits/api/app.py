@@ -95,7 +95,11 @@ def build_services(settings: Settings) -> Services:
             KeyRateLimiter(settings.publishable_rate_per_min, settings.api_rate_per_min),
         ),
         billing=Billing(
-            GroupCommitStore(SqlStore(engine), deadline_s=settings.db_timeout_s)
+            GroupCommitStore(
+                SqlStore(engine),
+                deadline_s=settings.db_timeout_s,
+                shard_count=settings.shard_count,
+            )
             if settings.group_commit
             else SqlStore(engine),
             catalogs,

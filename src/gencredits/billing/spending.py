@@ -100,7 +100,7 @@ def _refund_grant(
 ) -> Grant:
     ttl = policy.refund_grant_ttl_s
     return Grant(
-        id=refund_grant_id(job_id),
+        id=refund_grant_id(job_id, wallet_id),
         wallet_id=wallet_id,
         kind="refund",
         amount=amount,

@@ -41,7 +41,7 @@ from gencredits.ledger.model import Event, EventType, Grant, GrantState, Job, Wa
 from gencredits.ledger.postings import Key
 from gencredits.ledger.store import LedgerReader, WriteUnit
 
-from .ids import digest
+from .ids import seat_grant_id
 
 __all__ = [
     "SEAT_KIND",
@@ -224,7 +224,7 @@ def _issue_seat(
     start, end = cycle
     name = f"seat/{member.id}/{start.date().isoformat()}"
     grant = Grant(
-        id="gr_" + digest("seat", wallet.id, name),
+        id=seat_grant_id(wallet.id, name),
         wallet_id=wallet.id,
         kind=SEAT_KIND,
         amount=amount,

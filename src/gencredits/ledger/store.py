@@ -42,6 +42,7 @@ from gencredits.ledger.outbound import OutboundStore
 from gencredits.ledger.records import CycleRecord, Purchase, Subscription
 from gencredits.ledger.renewals import Renewal
 from gencredits.ledger.rollups import Rollup, RollupRow
+from gencredits.shards import bucket_of, bucket_of_id
 
 __all__ = [
     "AuditScope",
@@ -85,6 +86,18 @@ class UnitHints:
     #: the unit is a batch of its own (a tick renewing many subscriptions, written with one
     #: statement per table): a batching store runs it alone, in a transaction of its own
     alone: bool = False
+
+    @property
+    def bucket(self) -> int | None:
+        """The shard bucket (:mod:`gencredits.shards`) of the wallet the unit touches, known
+        without a read: the wallet id's, else the one its job or grant id carries; ``None``
+        when no hint names one (or the id was made before ids carried a bucket).  What a
+        sharded deployment routes the unit by, and what a group-commit store configured
+        with a shard count groups its batches by."""
+        if self.wallet_id is not None:
+            return bucket_of(self.wallet_id)
+        made = self.job_id if self.job_id is not None else self.grant_id
+        return None if made is None else bucket_of_id(made)
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,11 +462,14 @@ class LedgerStore(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(database_url: str | None = None, *, group_commit: bool = False) -> LedgerStore:
+def open_store(
+    database_url: str | None = None, *, group_commit: bool = False, shard_count: int = 0
+) -> LedgerStore:
     """The SQL store on the database at ``database_url`` (default: ``$GENCREDITS_DATABASE_URL``,
     else the SQLite file under ``./var``), migrated to the newest schema first.
     ``group_commit``: batch the writes of this process into shared transactions (see
-    :mod:`gencredits.storage.sql.batch`).
+    :mod:`gencredits.storage.sql.batch`); ``shard_count``: a group-commit batch then holds
+    units of one shard only (a power of two up to 1024; 0: off).
 
     This is the one place the core names the SQL adapter package
     (:mod:`gencredits.storage.sql`), imported here, on first use, so that the core itself
@@ -466,4 +482,4 @@ def open_store(database_url: str | None = None, *, group_commit: bool = False) -
     engine = make_engine(database_url)
     upgrade(engine)
     store = SqlStore(engine)
-    return GroupCommitStore(store) if group_commit else store
+    return GroupCommitStore(store, shard_count=shard_count) if group_commit else store

@@ -14,6 +14,12 @@ per transaction, so only the conflicting call's caller gets :class:`RetryableCon
 retries under the same idempotency key, then sees the winner's effect and answers as a
 replay); after any other error every caller gets it.
 
+With a shard count (``GENCREDITS_SHARD_COUNT``, a power of two; :mod:`gencredits.shards`), a
+batch only ever holds units of one shard: the writer takes the oldest waiting unit, then only
+units of the same shard (placed by :attr:`UnitHints.bucket <gencredits.ledger.store.UnitHints>`,
+without a read); the others wait, in their order, and the oldest of them starts the next batch,
+so none starves.  A unit whose hints place it nowhere runs in a batch of its own.
+
 Turned on in the HTTP service by the ``GENCREDITS_GROUP_COMMIT`` setting (on by default), in a
 program by ``Billing.from_url(url, group_commit=True)`` or
 ``gencredits.ledger.store.open_store(url, group_commit=True)``.
@@ -46,7 +52,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -57,6 +64,7 @@ from sqlalchemy.engine import Connection
 from gencredits.deadline import NS_PER_S, remaining
 from gencredits.errors import Unavailable
 from gencredits.ledger.store import UnitHints, WriteUnit
+from gencredits.shards import check_shard_count, shard_of
 from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.staged import BatchState, StagedUnit
 from gencredits.storage.sql.store import (
@@ -73,11 +81,15 @@ T = TypeVar("T")
 
 
 class _Pending:
-    __slots__ = ("abandoned", "done", "error", "hints", "result", "unit")
+    __slots__ = ("abandoned", "done", "error", "hints", "result", "shard", "unit")
 
-    def __init__(self, unit: Callable[[Any], Any], hints: UnitHints) -> None:
+    def __init__(
+        self, unit: Callable[[Any], Any], hints: UnitHints, shard: int | None = None
+    ) -> None:
         self.unit = unit
         self.hints = hints
+        #: the shard its hints place it in (only when batches are grouped by shard)
+        self.shard = shard
         # Held until the writer answers: a bare lock, one per call (an Event would be a
         # Condition around one, with more to build and to wake).
         self.done = threading.Lock()
@@ -98,6 +110,8 @@ class GroupCommitStore:
         max_batch: int = 256,
         writers: int = 1,
         deadline_s: float | None = None,
+        shard_count: int = 0,
+        on_commit: Callable[[Sequence[UnitHints]], None] | None = None,
     ) -> None:
         """``writers``: writer threads, each running its own batches.  One is best: more
         writers make smaller batches and share one GIL, and on SQLite they take turns anyway
@@ -110,18 +124,29 @@ class GroupCommitStore:
         writer skips its unit if it has not begun it; if it has, the unit's outcome is
         unknown to the caller, and a retry under the same idempotency key answers what was
         stored (or does it, if nothing was).  The writer itself is unstuck by the engine's
-        own wait limit (``make_engine(wait_s=...)``)."""
+        own wait limit (``make_engine(wait_s=...)``).
+
+        ``shard_count``: 0 or 1, batches mix every wallet; a power of two up to 1024, each
+        batch holds units of one shard only (see the module's docstring).  ``on_commit``:
+        called by the writer with the hints of each batch's units once it has committed
+        (for tests and measurements)."""
         if deadline_s is not None and not 0 < deadline_s <= 3_600:
             raise ValueError("deadline_s: more than 0, at most 3,600")
         if not 1 <= max_batch <= 1_000:
             raise ValueError("max_batch: from 1 to 1,000")
         if not 1 <= writers <= 64:
             raise ValueError("writers: from 1 to 64")
+        try:
+            check_shard_count(shard_count)
+        except ValueError as exc:
+            raise ValueError(f"shard_count: {shard_count!r}; allowed: {exc}") from None
         self.inner = inner
         self.engine = inner.engine
         self.backend = inner.backend
         self.max_batch = max_batch
         self.deadline_s = deadline_s
+        self.shard_count = shard_count if shard_count > 1 else 0
+        self.on_commit = on_commit
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._closed = False
         self._close_lock = threading.Lock()  # no call can queue once close() has begun
@@ -158,6 +183,9 @@ class GroupCommitStore:
         if hints.alone:
             return self.inner.run_unit(unit, hints)
         pending = _Pending(unit, hints)
+        if self.shard_count:  # placed here, in the caller's thread, not by the writer
+            bucket = hints.bucket
+            pending.shard = None if bucket is None else shard_of(bucket, self.shard_count)
         with self._close_lock:
             if self._closed:
                 raise RuntimeError("the group-commit store is closed")
@@ -212,28 +240,68 @@ class GroupCommitStore:
             self._release_connection()
 
     def _drain(self) -> None:
+        #: units this writer took from the queue but left for a later batch (another shard's)
+        waiting: deque[_Pending] = deque()
         while True:
-            try:
-                first = self._queue.get_nowait()
-            except queue.Empty:
-                self._answer_held()  # no next batch to overlap with: answer now
-                first = self._queue.get()
+            if waiting:
+                first: _Pending | None = waiting.popleft()
+            else:
+                try:
+                    first = self._queue.get_nowait()
+                except queue.Empty:
+                    self._answer_held()  # no next batch to overlap with: answer now
+                    first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
+            if self.shard_count:
+                batch, stop = self._one_shard(first, waiting)
+            else:
+                batch, stop = [first], False
+                while len(batch) < self.max_batch:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
             self._run_batch(batch)
             if stop:
+                while waiting:  # taken before the stop signal: each gets its answer
+                    self._run_batch(self._one_shard(waiting.popleft(), waiting, more=False)[0])
                 return
+
+    def _one_shard(
+        self, first: _Pending, waiting: deque[_Pending], *, more: bool = True
+    ) -> tuple[list[_Pending], bool]:
+        """``first`` and the units of its shard that wait (in ``waiting``, then in the queue
+        if ``more``), up to ``max_batch``, in their order; the others are left in ``waiting``
+        in theirs.  A unit placed in no shard is a batch of its own.  Also whether the stop
+        signal was taken from the queue."""
+        batch = [first]
+        if first.shard is None:
+            return batch, False
+        kept: list[_Pending] = []
+        for pending in waiting:
+            if len(batch) < self.max_batch and pending.shard == first.shard:
+                batch.append(pending)
+            else:
+                kept.append(pending)
+        waiting.clear()
+        waiting.extend(kept)
+        while more and len(batch) < self.max_batch:
+            try:
+                pending_or_stop = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if pending_or_stop is None:
+                return batch, True
+            if pending_or_stop.shard == first.shard:
+                batch.append(pending_or_stop)
+            else:
+                waiting.append(pending_or_stop)
+        return batch, False
 
     def _connection(self) -> Connection:
         """This writer thread's own connection, kept from batch to batch: a pool checkout,
@@ -319,3 +387,5 @@ class GroupCommitStore:
             self.batches += 1
             self.units += len(batch)
         self._local.held = batch
+        if self.on_commit is not None:
+            self.on_commit([pending.hints for pending in batch])
