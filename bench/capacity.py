@@ -18,7 +18,9 @@ Each mode first runs ``--warmup`` pairs (connections open, tables have history, 
   writer and checkpointer (server-wide: other databases' writes count too);
 * WAL bytes: ``pg_current_wal_lsn()`` after minus before (server-wide), and the records
   that touch this database's blocks (``pg_walinspect``; commit records touch no block, so
-  this is a lower bound that other databases' writes cannot inflate);
+  this is a lower bound that other databases' writes cannot inflate), and of those the
+  full-page images (the first change of a page after a checkpoint writes the whole page: a
+  run that spans a checkpoint shows several times the WAL of one that does not);
 * storage per job: ``pg_total_relation_size`` (heap, indexes, TOAST) of every table of the
   database after minus before, over the jobs (no vacuum runs meanwhile: dead row versions
   count, as on a server between vacuums); SQLite: the file's size after a WAL checkpoint;
@@ -132,15 +134,16 @@ class Server:
         self.conn.execute("VACUUM FULL")
         return sum(self.sample().sizes.values())
 
-    def own_wal(self, start: int, end: int) -> int:
-        """Bytes of WAL records (with full-page images) touching this database's blocks."""
+    def own_wal(self, start: int, end: int) -> tuple[int, int]:
+        """(all bytes, full-page-image bytes) of the WAL records touching this database."""
         row = self.conn.execute(
-            "SELECT coalesce(sum(record_length), 0) FROM pg_get_wal_records_info(%s, %s) "
+            "SELECT coalesce(sum(record_length), 0), coalesce(sum(fpi_length), 0) "
+            "FROM pg_get_wal_records_info(%s, %s) "
             "WHERE block_ref LIKE '%%/' || (SELECT oid FROM pg_database "
             "WHERE datname = current_database()) || '/%%'",
             (lsn_text(start), lsn_text(end)),
         ).fetchone()
-        return int(row[0]) if row else 0
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def close(self) -> None:
         self.conn.close()  # drops the temporary slot
@@ -237,6 +240,7 @@ class Figures:
     background_us: float | None = None
     wal_server: float | None = None
     wal_own: float | None = None
+    wal_images: float | None = None
     storage: float = 0.0
     per_table: dict[str, float] = field(default_factory=dict)
     note: str = ""
@@ -265,7 +269,8 @@ def figures(
         found.pg_us = backend_cpu / ops * 1e6
         found.background_us = (after.background - before.background) / ops * 1e6
         found.wal_server = (after.lsn - before.lsn) / ops
-        found.wal_own = server.own_wal(before.lsn, after.lsn) / ops
+        own, images = server.own_wal(before.lsn, after.lsn)
+        found.wal_own, found.wal_images = own / ops, images / ops
         found.note = f"{len(after.backends)} backends" + (f", {len(gone)} gone" if gone else "")
     return found
 
@@ -345,14 +350,16 @@ def report(rows: list[Figures], args: argparse.Namespace, load: tuple[str, str])
         "| backend | mode | ledger ops/s (wall) | Python CPU us/op | service ops/s per core "
         "| PostgreSQL backends CPU us/op | PostgreSQL ops/s per core "
         "| bgwriter+walwriter+checkpointer us/op | WAL bytes/op (server) "
-        "| WAL bytes/op (this db's blocks) | storage bytes/job | note |"
+        "| WAL bytes/op (this db's blocks) | of which full-page images "
+        "| storage bytes/job | note |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.backend} | {r.mode} | {r.ops_per_s:,.0f} | {r.python_us:,.0f} "
             f"| {per_core(r.python_us)} | {cell(r.pg_us)} | {per_core(r.pg_us)} "
             f"| {cell(r.background_us, 1)} | {cell(r.wal_server)} | {cell(r.wal_own)} "
+            f"| {cell(r.wal_images)} "
             f"| {r.storage:,.0f} | {r.note} |"
         )
     print(
