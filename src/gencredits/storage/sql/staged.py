@@ -10,11 +10,11 @@ here a batch costs a handful of statements whatever its size:
    locks all the batch's wallets in id order, so two processes' batches cannot deadlock
    (``SELECT ... ORDER BY id FOR UPDATE`` on PostgreSQL; SQLite's writer lock already
    covers the file), and loads the jobs and grants named and the idempotency records.  A
-   wallet's other grants are not loaded: a unit that spends streams them in spend order
-   from the index, merged with what the batch changed (:meth:`StagedUnit.spend_order`).
-   On PostgreSQL the queries are pipelined (psycopg's pipeline mode): the owners
-   of the named jobs and grants in one round trip, then the locks and every read made under
-   them in a second.
+   unit that spends streams the wallet's grants in spend order from the index, merged with
+   what the batch changed (:meth:`StagedUnit.spend_order`).  On PostgreSQL the queries are
+   pipelined (psycopg's pipeline mode): the owners of the named jobs and grants in one round
+   trip, then the locks and every read made under them in a second, with the first spend
+   page (4 grants) of each wallet named: a hold's page without a round trip of its own.
 2. Each unit runs against a :class:`StagedUnit`: reads come from what the unit itself wrote,
    then what earlier units of the batch wrote, then what was loaded, then the database;
    writes stay in the unit.  When the unit returns, its writes join the batch; when it
@@ -65,7 +65,13 @@ from gencredits.ledger.model import (
 from gencredits.ledger.store import RetryableConflict, UnitHints
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.counters import CounterDeltas
-from gencredits.storage.sql.driver import BulkStatement, InList, SentSelect, driver_pipeline
+from gencredits.storage.sql.driver import (
+    BulkStatement,
+    DirectSelect,
+    InList,
+    SentSelect,
+    driver_pipeline,
+)
 from gencredits.storage.sql.rollups import RollupBatch, RollupStaged
 from gencredits.storage.sql.rows import (
     GRANT_COLUMNS,
@@ -94,6 +100,7 @@ from gencredits.storage.sql.statements import (
     INSERT_ENTRY,
     INSERT_ENTRY_ARRAYS,
     JOB_CHANGE,
+    SPEND_ORDER_PAGE,
     WALLET_CHANGE,
 )
 from gencredits.storage.sql.store import SqlUnit, spend_page_sizes
@@ -133,6 +140,7 @@ _IDEM_RECORDS = InList(
         )
     )
 )
+_SPEND_FIRST = DirectSelect(SPEND_ORDER_PAGE["postgresql"])
 _INSERT_WALLETS = BulkStatement(t.wallets.insert())
 _UPDATE_WALLETS = BulkStatement.update(*WALLET_CHANGE)
 _INSERT_GRANTS = BulkStatement(t.grants.insert())
@@ -241,12 +249,14 @@ class BatchState(PlanBatch, StateBatch, RollupBatch):
             sent_grants = _GRANTS.send(c, grant_ids) if grant_ids and not early else None
             scopes, names = [scope for scope, _ in keys], [key for _, key in keys]
             sent_idem = _IDEM_RECORDS.send(c, scopes, names) if keys else None
+            spends = [] if early else self._send_spend_pages(h.wallet_id for h in hints)
             self._receive_lock(locking)
             if sent_jobs:
                 jobs = [job_of(r) for r in sent_jobs.rows()]
             if sent_grants:
                 grants = [grant_of(r) for r in sent_grants.rows()]
             records = [idempotency_record(r) for r in sent_idem.rows()] if sent_idem else []
+            self._receive_spend_pages(spends)
         for job in jobs:
             self.remember(self.jobs, job)
         for grant in grants:
@@ -283,6 +293,22 @@ class BatchState(PlanBatch, StateBatch, RollupBatch):
             self.known[wallet.id] = {}
             locked.append(wallet.id)
         self.receive_watched(locked, sent[1].rows())
+
+    def _send_spend_pages(self, wallet_ids: Iterable[str | None]) -> list[tuple[str, SentSelect]]:
+        """PostgreSQL, after the locks: the first spend page of each wallet a unit names."""
+        size = next(spend_page_sizes())
+        return [
+            (w, _SPEND_FIRST.send(self.c, {"wallet_id": w, "limit": size, "offset": 0}))
+            for w in sorted({w for w in wallet_ids if w is not None})
+        ]
+
+    def _receive_spend_pages(self, sent: list[tuple[str, SentSelect]]) -> None:
+        """Kept for the locked wallets (read under the lock, as stored_spend_order would)."""
+        size = next(spend_page_sizes())
+        for wallet_id, query in sent:
+            page = [grant_of(r) for r in query.rows()]
+            if wallet_id in self.wallets:
+                self.spend_read[wallet_id] = (page, [len(page) < size])
 
     def stored_spend_order(self, wallet_id: str) -> Iterator[Grant]:
         """The wallet's live grants in the database, in spend order, read lazily; for a
