@@ -102,14 +102,16 @@ class UnitRunner:
             check_text("idempotency_key", key, limits.KEY_LEN_MAX)
         fingerprint, asked = op.fingerprinted()
         named = touched.wallet_id
+        located: list[str] = []  # the wallet the unit found, for a conflict's question
 
         def unit(uow: WriteUnit) -> V | Later[V]:
             wallet_id = locate(uow) if locate is not None else named
             assert wallet_id is not None, "a unit needs hints.wallet_id or locate"
+            located[:] = [wallet_id]
             wallet = uow.lock_wallet(wallet_id)
             now = self.clock.now()
             if key is not None:
-                record = uow.get_idempotency(in_scope, key)
+                record = uow.get_idempotency(wallet_id, in_scope, key)
                 if record is not None:
                     _same_request(record, op, fingerprint, in_scope, key)
                     return replay(uow, record, now)
@@ -118,6 +120,7 @@ class UnitRunner:
             if key is not None:
                 uow.insert_idempotency(
                     IdempotencyRecord(
+                        wallet_id=wallet_id,
                         scope=in_scope,
                         key=key,
                         operation=op.operation,
@@ -137,7 +140,10 @@ class UnitRunner:
         def forgotten() -> IdempotencyConflict | None:
             # A conflict on a key whose record the retention deleted repeats on every retry
             # (its transaction keeps the key for ever): refuse at the first one.
-            if key is None or not self.read(lambda r, _now: r.key_forgotten(in_scope, key)):
+            if key is None or not located:
+                return None
+            wallet_id = located[0]
+            if not self.read(lambda r, _now: r.key_forgotten(wallet_id, in_scope, key)):
                 return None
             return _past_retention(op.operation, in_scope, key)
 
