@@ -13,7 +13,8 @@ column a sharded PostgreSQL (Citus) co-locates a wallet's rows by (docs/scaling.
   alias the rowid, the store numbers it, and an index on ``seq`` alone serves its
   ``max(seq)`` and the events feed.
 * Dropped: the wallet indexes the new keys replace, and the entries' account and
-  transactions' job indexes (their only readers, the scoped audit's, now read by wallet).
+  transactions' job indexes (their only readers, the scoped audit's, now read by wallet);
+  on SQLite the outbox's ``(txid, seq)`` index (txid is NULL there; the feed walks ``seq``).
 
 Revision ID: 0016_citus_keys
 Revises: 0015_idempotency_retention
@@ -109,6 +110,7 @@ def _sqlite_upgrade() -> None:
         b.create_primary_key("ledger_jobs_pkey", ["wallet_id", "seq"])
         b.create_unique_constraint("uq_ledger_jobs_id", ["id", "wallet_id"])
     with op.batch_alter_table("ledger_outbox", naming_convention=_NAMES) as b:
+        b.drop_index("ix_ledger_outbox_position")  # txid is NULL on SQLite: seq alone
         b.drop_constraint("ledger_outbox_pkey", type_="primary")
         b.create_primary_key("ledger_outbox_pkey", ["wallet_id", "seq"])
     with op.batch_alter_table("ledger_idempotency", naming_convention=_NAMES) as b:
@@ -126,13 +128,11 @@ def _sqlite_upgrade() -> None:
 def _spend_index() -> None:
     """SQLite: the grants' spend index (0005) again after their table is rebuilt (it cannot
     be reflected, so the rebuild leaves it out)."""
-    op.create_index(
-        "ix_ledger_grants_spend",
-        "ledger_grants",
-        ["wallet_id", "priority", sa.text("(expires_at IS NULL)")]
-        + [sa.text("coalesce(expires_at, effective_at)"), "created_at", "id"],
-        sqlite_where=sa.text("state = 'active' AND remaining > 0"),
-    )
+    order = "wallet_id|priority|(expires_at IS NULL)|coalesce(expires_at, effective_at)"
+    order += "|created_at|id"
+    columns = [c if c.isidentifier() else sa.text(c) for c in order.split("|")]
+    live = sa.text("state = 'active' AND remaining > 0")
+    op.create_index("ix_ledger_grants_spend", "ledger_grants", columns, sqlite_where=live)
 
 
 def _postgresql_upgrade() -> None:
@@ -215,6 +215,7 @@ def _sqlite_downgrade() -> None:
     with op.batch_alter_table("ledger_outbox", naming_convention=_NAMES) as b:
         b.drop_constraint("ledger_outbox_pkey", type_="primary")
         b.create_primary_key("ledger_outbox_pkey", ["seq"])
+        b.create_index("ix_ledger_outbox_position", ["txid", "seq"])
     with op.batch_alter_table("ledger_jobs", naming_convention=_NAMES) as b:
         b.drop_constraint("uq_ledger_jobs_id", type_="unique")
         b.drop_constraint("ledger_jobs_pkey", type_="primary")

@@ -339,7 +339,10 @@ outbox = sa.Table(
     sa.Column("wallet_version", sa.BigInteger, nullable=True),
     sa.Column("version_seq", sa.Integer, nullable=True),
     sa.PrimaryKeyConstraint("wallet_id", "seq", name="ledger_outbox_pkey"),
-    sa.Index("ix_ledger_outbox_position", "txid", "seq"),
+    # PostgreSQL's events order (txid is NULL on SQLite, whose feed walks seq alone: 0016).
+    sa.Index(
+        "ix_ledger_outbox_position", "txid", "seq", info={"dialect": "postgresql"}
+    ).ddl_if(dialect="postgresql"),
     seq_index("ledger_outbox"),
 )
 
