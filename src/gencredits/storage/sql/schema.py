@@ -100,9 +100,8 @@ class DecimalText(sa.types.TypeDecorator[Decimal]):
         return None if value is None else Decimal(str(value))
 
 
-#: A 64-bit number in write order: a sequence's default on PostgreSQL; on SQLite (where a
-#: composite key cannot alias the rowid) numbered by the store under the writer lock (see
-#: :mod:`gencredits.storage.sql.numbering`).
+#: A 64-bit number in write order: an identity on PostgreSQL; on SQLite (a composite key
+#: cannot alias the rowid) numbered by the store (:mod:`gencredits.storage.sql.numbering`).
 SeqInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -113,11 +112,17 @@ def seq_index(table: str) -> sa.Index:
     return index.ddl_if(dialect="sqlite")
 
 
+def wallet_key() -> sa.Column[str]:
+    """``wallet_id`` in the primary key, referring to its wallet."""
+    wallet = sa.ForeignKey("ledger_wallets.id")
+    return sa.Column("wallet_id", sa.String(200), wallet, primary_key=True)
+
+
 def made_on(item: object, dialect: str) -> bool:
     """Whether this table or index of the metadata exists on ``dialect``: an index of one
     backend only says so in its ``info`` (schema comparisons skip it elsewhere)."""
     info = getattr(item, "info", None) or {}
-    return info.get("dialect", dialect) == dialect
+    return bool(info.get("dialect", dialect) == dialect)
 
 
 metadata = sa.MetaData()
@@ -150,13 +155,7 @@ grants = sa.Table(
     "ledger_grants",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column(
-        "wallet_id",
-        sa.String(200),
-        sa.ForeignKey("ledger_wallets.id"),
-        primary_key=True,
-        nullable=False,
-    ),
+    wallet_key(),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("remaining", sa.BigInteger, nullable=False),
@@ -229,13 +228,7 @@ jobs = sa.Table(
     metadata,
     sa.Column("seq", SeqInt, sa.Identity(), primary_key=True),
     sa.Column("id", sa.String(64), nullable=False),
-    sa.Column(
-        "wallet_id",
-        sa.String(200),
-        sa.ForeignKey("ledger_wallets.id"),
-        primary_key=True,
-        nullable=False,
-    ),
+    wallet_key(),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("model", sa.String(200), nullable=True),
     sa.Column("state", sa.String(30), nullable=False),
@@ -340,9 +333,9 @@ outbox = sa.Table(
     sa.Column("version_seq", sa.Integer, nullable=True),
     sa.PrimaryKeyConstraint("wallet_id", "seq", name="ledger_outbox_pkey"),
     # PostgreSQL's events order (txid is NULL on SQLite, whose feed walks seq alone: 0016).
-    sa.Index(
-        "ix_ledger_outbox_position", "txid", "seq", info={"dialect": "postgresql"}
-    ).ddl_if(dialect="postgresql"),
+    sa.Index("ix_ledger_outbox_position", "txid", "seq", info={"dialect": "postgresql"}).ddl_if(
+        dialect="postgresql"
+    ),
     seq_index("ledger_outbox"),
 )
 
