@@ -5,10 +5,11 @@ column a sharded PostgreSQL (Citus) co-locates a wallet's rows by (docs/scaling.
   transaction and from the scope (``wallet:<id>``, or the job, grant, subscription or
   purchase it names).
 * Keys: jobs, transactions and outbox ``(wallet_id, seq)``; entries ``(wallet_id, tx_seq,
-  seq)`` under their transaction's ``(wallet_id, seq)``; idempotency ``(wallet_id, scope,
-  key)``; grants ``(id, wallet_id)``; a job's and a transaction's id unique with its wallet
-  (led by the id, which still finds it alone); one transaction per ``(wallet_id, scope,
-  key)``.
+  seq)`` under their transaction's ``(wallet_id, seq)``; idempotency ``(scope, key,
+  wallet_id)``; grants ``(id, wallet_id)``; a job's and a transaction's id unique with its
+  wallet (led by the id, which still finds it alone); one transaction per ``(scope, key,
+  wallet_id)`` (keys led by ``wallet_id`` beside the primary key mislead the planner on a
+  hot wallet whose rows outgrew its statistics: it walked all of them).
 * ``seq`` is an identity column on PostgreSQL; on SQLite, where a composite key cannot
   alias the rowid, the store numbers it, and an index on ``seq`` alone serves its
   ``max(seq)`` and the events feed.
@@ -88,7 +89,7 @@ def _sqlite_upgrade() -> None:
         b.create_primary_key("ledger_transactions_pkey", ["wallet_id", "seq"])
         b.create_unique_constraint("uq_ledger_transactions_id", ["id", "wallet_id"])
         b.create_unique_constraint(
-            "uq_ledger_transactions_idem", ["wallet_id", "idem_scope", "idem_key"]
+            "uq_ledger_transactions_idem", ["idem_scope", "idem_key", "wallet_id"]
         )
     with op.batch_alter_table("ledger_entries", naming_convention=_NAMES) as b:
         b.alter_column("wallet_id", existing_type=sa.String(200), nullable=False)
@@ -116,7 +117,7 @@ def _sqlite_upgrade() -> None:
     with op.batch_alter_table("ledger_idempotency", naming_convention=_NAMES) as b:
         b.alter_column("wallet_id", existing_type=sa.String(200), nullable=False)
         b.drop_constraint("ledger_idempotency_pkey", type_="primary")
-        b.create_primary_key("ledger_idempotency_pkey", ["wallet_id", "scope", "key"])
+        b.create_primary_key("ledger_idempotency_pkey", ["scope", "key", "wallet_id"])
     with op.batch_alter_table("ledger_grants", naming_convention=_NAMES) as b:
         b.drop_constraint("ledger_grants_pkey", type_="primary")
         b.create_primary_key("ledger_grants_pkey", ["id", "wallet_id"])
@@ -155,7 +156,7 @@ def _postgresql_upgrade() -> None:
         "ledger_entries": ["wallet_id", "tx_seq", "seq"],
         "ledger_jobs": ["wallet_id", "seq"],
         "ledger_outbox": ["wallet_id", "seq"],
-        "ledger_idempotency": ["wallet_id", "scope", "key"],
+        "ledger_idempotency": ["scope", "key", "wallet_id"],
         "ledger_grants": ["id", "wallet_id"],
     }
     for table, columns in keys.items():
@@ -167,7 +168,7 @@ def _postgresql_upgrade() -> None:
     op.create_unique_constraint(
         "uq_ledger_transactions_idem",
         "ledger_transactions",
-        ["wallet_id", "idem_scope", "idem_key"],
+        ["idem_scope", "idem_key", "wallet_id"],
     )
     op.create_unique_constraint("uq_ledger_jobs_id", "ledger_jobs", ["id", "wallet_id"])
     op.create_foreign_key(

@@ -275,7 +275,8 @@ transactions = sa.Table(
     sa.PrimaryKeyConstraint("wallet_id", "seq", name="ledger_transactions_pkey"),
     sa.UniqueConstraint("id", "wallet_id", name="uq_ledger_transactions_id"),
     # One effect per idempotency key: a second transaction under the same key cannot commit.
-    sa.UniqueConstraint("wallet_id", "idem_scope", "idem_key", name="uq_ledger_transactions_idem"),
+    # Not led by wallet_id: such a key misled the planner into walking a hot wallet (0016).
+    sa.UniqueConstraint("idem_scope", "idem_key", "wallet_id", name="uq_ledger_transactions_idem"),
     seq_index("ledger_transactions"),
 )
 
@@ -301,9 +302,9 @@ entries = sa.Table(
 idempotency = sa.Table(
     "ledger_idempotency",
     metadata,
-    sa.Column("wallet_id", sa.String(200), primary_key=True),
     sa.Column("scope", sa.String(300), primary_key=True),
     sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
     sa.Column("operation", sa.String(40), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("result_kind", sa.String(20), nullable=False),
