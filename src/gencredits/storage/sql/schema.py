@@ -148,9 +148,8 @@ wallets = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
-# Every table of a wallet's data has ``wallet_id`` in its primary key and unique keys: the
-# distribution column that co-locates a wallet's rows on one node (docs/scaling.md; a test
-# holds every table to it).  A key led by ``id`` still serves the lookups by id alone.
+# Every table of a wallet's data has ``wallet_id`` in its primary and unique keys, the column
+# that co-locates a wallet's rows on one node (docs/scaling.md; a test holds each table to it).
 grants = sa.Table(
     "ledger_grants",
     metadata,
