@@ -70,7 +70,10 @@ def test_the_ledger_wide_sums_name_an_unknown_account_and_an_unbalanced_ledger(
     with store.engine.begin() as conn:  # a stray entry, on an account nobody owns
         seq = conn.execute(sa.text("SELECT max(seq) FROM ledger_transactions")).scalar_one()
         conn.execute(
-            sa.text("INSERT INTO ledger_entries (tx_seq, account, amount) VALUES (:s, :a, 7)"),
+            sa.text(
+                "INSERT INTO ledger_entries (seq, wallet_id, tx_seq, account, amount)"
+                " VALUES ((SELECT max(seq) + 1 FROM ledger_entries), 'a', :s, :a, 7)"
+            ),
             {"s": seq, "a": "bogus:1"},
         )
     found = {(v.code, v.subject) for v in billing.audit()}

@@ -281,7 +281,7 @@ def test_a_record_written_without_its_request_still_replays_and_conflicts(
     asked = SubmitJob("w1", "img", None, 1, None, "key-a")
     (legacy,) = asked.legacy_fingerprints()
     old = IdempotencyRecord(
-        "wallet:w1", "old", "submit", legacy, "job", job.id, "held", datetime.now(UTC)
+        "w1", "wallet:w1", "old", "submit", legacy, "job", job.id, "held", datetime.now(UTC)
     )
 
     def write(uow: Any) -> None:

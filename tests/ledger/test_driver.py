@@ -16,16 +16,15 @@ from gencredits.ledger.store import RetryableConflict
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.driver import BulkStatement, DirectSelect, driver_pipeline
 from gencredits.storage.sql.engine import make_engine, upgrade
+from gencredits.storage.sql.numbering import Numbering
 from gencredits.storage.sql.rows import (
     JOB_COLUMNS,
-    entry_rows,
     job_of,
     job_row,
-    transaction_row,
     wallet_row,
     wallet_update_row,
 )
-from gencredits.storage.sql.staged import _INSERT_ENTRIES, _INSERT_TXS, _UPDATE_WALLETS
+from gencredits.storage.sql.staged import _UPDATE_WALLETS
 from gencredits.storage.sql.store import as_retryable
 
 NOW = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)
@@ -87,8 +86,9 @@ def test_rows_written_in_bulk_read_back_through_the_driver_equal_sqlalchemys(
     params = {"a": "job_a", "b": "job_b"}
     with engine.begin() as conn:
         _wallet(conn, "w")
+        numbers = Numbering(conn, engine.dialect.name)
         with driver_pipeline(conn):
-            insert.run(conn, [job_row(j) for j in jobs])
+            insert.run(conn, numbers.number(t.jobs, [job_row(j) for j in jobs]))
         direct = sorted((job_of(r) for r in select.send(conn, params).rows()), key=lambda j: j.id)
         through_sqlalchemy = sorted(
             (job_of(r) for r in conn.execute(select.statement, params)), key=lambda j: j.id
@@ -112,8 +112,9 @@ def test_a_statement_literal_is_sent_with_the_query(engine: Engine) -> None:
     select = DirectSelect(sa.select(t.jobs.c.id).where(t.jobs.c.state == "pending"))
     with engine.begin() as conn:
         _wallet(conn, "w")
+        rows = [job_row(_job("job_a")), job_row(_job("job_b", state="failed"))]
         BulkStatement(t.jobs.insert()).run(
-            conn, [job_row(_job("job_a")), job_row(_job("job_b", state="failed"))]
+            conn, Numbering(conn, engine.dialect.name).number(t.jobs, rows)
         )
         assert select.send(conn, {}).rows() == [("job_a",)]
 
@@ -169,19 +170,19 @@ def test_bulk_updates_change_each_row_by_its_key(engine: Engine) -> None:
 
 
 def test_bulk_entries_find_their_transactions_and_keep_their_order(engine: Engine) -> None:
-    """An entry names its transaction by id; the database fills in the transaction's seq, and
-    the entries are numbered in the order given (a history lists postings in that order)."""
+    """An entry is written under its transaction's seq (PostgreSQL: looked up by id; SQLite:
+    numbered by the store), and the entries are numbered in the order given (a history lists
+    postings in that order)."""
     txs = [
         Transaction("tx-1", "w", "hold", (Posting("grant:g", -5), Posting("hold:j", 5)), NOW),
         Transaction("tx-2", "w", "resolve", (Posting("hold:j", -5), Posting("consumed", 5)), NOW),
     ]
     with engine.begin() as conn:
-        _INSERT_TXS.run(conn, [transaction_row(tx) for tx in txs])
-        _INSERT_ENTRIES.run(conn, [row for tx in txs for row in entry_rows(tx)])
+        Numbering(conn, engine.dialect.name).write_ledger(txs)
         e, tr = t.entries, t.transactions
         rows = conn.execute(
             sa.select(tr.c.id, e.c.account, e.c.amount)
-            .join(tr, tr.c.seq == e.c.tx_seq)
+            .join(tr, sa.and_(tr.c.wallet_id == e.c.wallet_id, tr.c.seq == e.c.tx_seq))
             .order_by(e.c.seq)
         ).all()
     assert [tuple(r) for r in rows] == [

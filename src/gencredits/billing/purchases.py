@@ -203,7 +203,7 @@ def _take_share(
         else:
             key = Key(scope, f"{kind}/{grant_id}/{step}")
             grants.reduce(uow, wallet, grant, take, step=step, at=now, key=key)
-        record_key(uow, key, kind, ("grant", grant_id), now)
+        record_key(uow, wallet_id, key, kind, ("grant", grant_id), now)
     # Spent: what the grant no longer had of its due.  At share 1 it can be negative: held
     # credits counted spent by an earlier step that came back to the grant (a failed job)
     # and are taken now, so taken back and spent always add up to the grant's amount.

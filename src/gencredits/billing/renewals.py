@@ -135,7 +135,7 @@ def _renewal(
             (kind, amount), {"kind": kind, "amount": amount, "debt_repaid": 0}
         )
         events.append(Event(sub.wallet_id, EventType.GRANT_CREATED, grant.id, at, payload))
-        records.append(key_record(Key(scope, key), "grant", ("grant", grant.id), at))
+        records.append(key_record(sub.wallet_id, Key(scope, key), "grant", ("grant", grant.id), at))
     granted = plan.monthly_credits + plan.bonus_credits
     record = CycleRecord(
         sub.wallet_id, sub.id, due.number, plan.id, due.starts_at, due.ends_at, granted, 0, at

@@ -102,33 +102,24 @@ class UnitRunner:
             check_text("idempotency_key", key, limits.KEY_LEN_MAX)
         fingerprint, asked = op.fingerprinted()
         named = touched.wallet_id
+        located: list[str] = []  # the wallet the unit found, for a conflict's question
 
         def unit(uow: WriteUnit) -> V | Later[V]:
             wallet_id = locate(uow) if locate is not None else named
             assert wallet_id is not None, "a unit needs hints.wallet_id or locate"
+            located[:] = [wallet_id]
             wallet = uow.lock_wallet(wallet_id)
             now = self.clock.now()
             if key is not None:
-                record = uow.get_idempotency(in_scope, key)
+                record = uow.get_idempotency(wallet_id, in_scope, key)
                 if record is not None:
                     _same_request(record, op, fingerprint, in_scope, key)
                     return replay(uow, record, now)
             done = body(uow, wallet, now)
             alerts.watch(uow, wallet_id, now)  # crossings decided with the credits, atomically
             if key is not None:
-                uow.insert_idempotency(
-                    IdempotencyRecord(
-                        scope=in_scope,
-                        key=key,
-                        operation=op.operation,
-                        fingerprint=fingerprint,
-                        result_kind=done.result_kind,
-                        result_id=done.result_id,
-                        outcome=done.outcome,
-                        created_at=now,
-                        request=asked,
-                    )
-                )
+                keyed = (wallet_id, in_scope, key)
+                uow.insert_idempotency(_record(keyed, op, (fingerprint, asked), done, now))
             return done.answer
 
         # What the unit will touch, so a batching store can lock and load a batch up front.
@@ -137,7 +128,11 @@ class UnitRunner:
         def forgotten() -> IdempotencyConflict | None:
             # A conflict on a key whose record the retention deleted repeats on every retry
             # (its transaction keeps the key for ever): refuse at the first one.
-            if key is None or not self.read(lambda r, _now: r.key_forgotten(in_scope, key)):
+            if (
+                key is None
+                or not located
+                or not self.read(lambda r, _now: r.key_forgotten(located[0], in_scope, key))
+            ):
                 return None
             return _past_retention(op.operation, in_scope, key)
 
@@ -173,6 +168,31 @@ class UnitRunner:
     def read(self, fn: Callable[[LedgerReader, datetime], V]) -> V:
         with self.store.reader() as reader:
             return fn(reader, self.clock.now())
+
+
+def _record(
+    keyed: tuple[str, str, str],
+    op: Operation,
+    signed: tuple[str, Mapping[str, Any]],
+    done: Done[Any],
+    now: datetime,
+) -> IdempotencyRecord:
+    """The record of ``done`` under the key ``keyed`` (wallet, scope, key), with the
+    request's fingerprint and the request itself (``signed``)."""
+    wallet_id, scope, key = keyed
+    fingerprint, asked = signed
+    return IdempotencyRecord(
+        wallet_id=wallet_id,
+        scope=scope,
+        key=key,
+        operation=op.operation,
+        fingerprint=fingerprint,
+        result_kind=done.result_kind,
+        result_id=done.result_id,
+        outcome=done.outcome,
+        created_at=now,
+        request=asked,
+    )
 
 
 def _past_retention(operation: str, scope: str, key: str) -> IdempotencyConflict:

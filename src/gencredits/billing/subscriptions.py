@@ -77,27 +77,32 @@ def issue_credits(
     wallet = need_wallet(uow.get_wallet(wallet_id), wallet_id)
     asked = GrantCredits(wallet_id, amount, kind, kinds, None, expires, starts, key[:200])
     grant = grants.issue(uow, wallet, asked, key, now)
-    record_key(uow, Key(asked.scope, key), asked.operation, ("grant", grant.id), now)
+    record_key(uow, wallet_id, Key(asked.scope, key), asked.operation, ("grant", grant.id), now)
     return grant.id
 
 
 def record_key(
-    uow: WriteUnit, key: Key, operation: str, result: tuple[str, str], now: datetime
+    uow: WriteUnit,
+    wallet_id: str,
+    key: Key,
+    operation: str,
+    result: tuple[str, str],
+    now: datetime,
 ) -> None:
     """The idempotency record of an effect a cycle or a purchase makes under its own key:
     unique in the database (a second effect under it cannot commit), and what the auditor
     pairs every keyed ledger transaction with."""
-    uow.insert_idempotency(key_record(key, operation, result, now))
+    uow.insert_idempotency(key_record(wallet_id, key, operation, result, now))
 
 
 def key_record(
-    key: Key, operation: str, result: tuple[str, str], now: datetime
+    wallet_id: str, key: Key, operation: str, result: tuple[str, str], now: datetime
 ) -> IdempotencyRecord:
     """The record :func:`record_key` writes."""
     assert key.scope is not None and key.key is not None
     fingerprint = digest(operation, key.scope, key.key)
     return IdempotencyRecord(
-        key.scope, key.key, operation, fingerprint, result[0], result[1], None, now, None
+        wallet_id, key.scope, key.key, operation, fingerprint, result[0], result[1], None, now, None
     )
 
 
@@ -210,7 +215,7 @@ def _roll_over(
         key = Key(scope, f"cycle/{due.number}/close/{grant_id}")
         wallet = need_wallet(uow.get_wallet(sub.wallet_id), sub.wallet_id)  # as last written
         grants.close(uow, wallet, grant, voided=True, at=now, key=key)
-        record_key(uow, key, "roll_over", ("grant", grant_id), now)
+        record_key(uow, sub.wallet_id, key, "roll_over", ("grant", grant_id), now)
     amount = rolled_over(left, ended.rollover_cap)
     expires = cycle_start(sub.anchor_at, due.number + ended.rollover_expiry_months)
     issue_credits(

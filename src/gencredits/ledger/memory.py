@@ -353,7 +353,7 @@ class _MemoryUnit:
         return out
 
     # idempotency, outbox
-    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+    def get_idempotency(self, wallet_id: str, scope: str, key: str) -> IdempotencyRecord | None:
         return self.s.idempotency.get((scope, key))
 
     def insert_idempotency(self, record: IdempotencyRecord) -> None:
@@ -395,7 +395,7 @@ class _MemoryUnit:
         return self.s.outbox[start : start + limit]
 
     # sweeper, auditor
-    def key_forgotten(self, scope: str, key: str) -> bool:
+    def key_forgotten(self, wallet_id: str, scope: str, key: str) -> bool:
         return (scope, key) in self.s.tx_keys and (scope, key) not in self.s.idempotency
 
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:

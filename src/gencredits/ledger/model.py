@@ -292,6 +292,8 @@ class Transaction:
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
+    #: the wallet whose unit the key was used under (every scope names one wallet's thing)
+    wallet_id: str
     scope: str
     key: str
     operation: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from gencredits.storage.sql.schema import metadata
+from gencredits.storage.sql.schema import made_on, metadata
 
 config = context.config
 target_metadata = metadata
@@ -23,6 +23,9 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=lambda item, _name, _type, _reflected, _other: made_on(
+            item, connection.dialect.name
+        ),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -5,8 +5,9 @@ their transactions), the ledger-wide sums, and the wallets in a scope.
 Every query is bounded by the wallets it is given or sums in the database: an audit of a
 large ledger reads it one page of wallets at a time, in one snapshot
 (:meth:`~gencredits.billing.Billing.audit_scoped`).  Account names are ``grant:<id>``,
-``hold:<id>`` and ``overdraft:<id>``: each owner's balance is looked up through the
-entries' account index.
+``hold:<id>`` and ``overdraft:<id>``; every table is read by its key led by ``wallet_id``
+and joined on it (a ledger transaction posts to its own wallet's accounts only), so with
+the tables distributed by wallet each query stays on the wallets' own shards.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ def _balances(c: Connection, ids: Sequence[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for prefix, owner in _OWNERS:
         wallet = owner.c.id if owner is t.wallets else owner.c.wallet_id
+        on = sa.and_(e.c.wallet_id == wallet, e.c.account == sa.literal(prefix) + owner.c.id)
         q = (
             sa.select(owner.c.id, sa.func.sum(e.c.amount))
-            .select_from(owner.join(e, e.c.account == sa.literal(prefix) + owner.c.id))
-            .where(wallet.in_(ids))
+            .select_from(owner.join(e, on))
+            .where(e.c.wallet_id.in_(ids))
             .group_by(owner.c.id)
         )
         out.update({prefix + str(i): int(total) for i, total in c.execute(q)})
@@ -60,10 +62,11 @@ def _balances(c: Connection, ids: Sequence[str]) -> dict[str, int]:
 def _unbalanced(c: Connection, where: sa.ColumnElement[bool] | None) -> list[tuple[str, int]]:
     e, tx = t.entries, t.transactions
     total = sa.func.coalesce(sa.func.sum(e.c.amount), 0)
+    on = sa.and_(e.c.wallet_id == tx.c.wallet_id, e.c.tx_seq == tx.c.seq)
     q = (
         sa.select(tx.c.id, total)
-        .select_from(tx.outerjoin(e, e.c.tx_seq == tx.c.seq))
-        .group_by(tx.c.seq, tx.c.id)
+        .select_from(tx.outerjoin(e, on))
+        .group_by(tx.c.wallet_id, tx.c.seq, tx.c.id)
         .having(sa.or_(total != 0, sa.func.count(e.c.seq) == 0))
     )
     if where is not None:
@@ -91,8 +94,8 @@ def snapshot(
     jobs = [rows.job_of(r) for r in owned(t.jobs, rows.JOB_COLUMNS, t.jobs.c.wallet_id)]
     job_txs: dict[str, list[str]] = defaultdict(list)
     q = sa.select(tx.c.job_id, tx.c.kind).where(tx.c.job_id.is_not(None)).order_by(tx.c.seq)
-    if ids is not None:
-        q = q.where(tx.c.job_id.in_(sa.select(t.jobs.c.id).where(t.jobs.c.wallet_id.in_(ids))))
+    if mine is not None:
+        q = q.where(mine)
     for job_id, kind in c.execute(q):
         job_txs[job_id].append(kind)
     keyed = sa.select(tx.c.idem_scope, tx.c.idem_key).where(tx.c.idem_key.is_not(None))
@@ -101,7 +104,11 @@ def snapshot(
     keys = [(r[0], r[1]) for r in c.execute(keyed if mine is None else keyed.where(mine))]
     records = sa.select(idem.c.scope, idem.c.key)
     if mine is not None:
-        on = sa.and_(tx.c.idem_scope == idem.c.scope, tx.c.idem_key == idem.c.key)
+        on = sa.and_(
+            tx.c.wallet_id == idem.c.wallet_id,
+            tx.c.idem_scope == idem.c.scope,
+            tx.c.idem_key == idem.c.key,
+        )
         records = records.select_from(idem.join(tx, on)).where(mine).distinct()
     return AuditSnapshot(
         account_balances=balances,
@@ -127,7 +134,8 @@ def wallet_ids(c: Connection, scope: AuditScope, *, after_id: str | None, limit:
     if scope.wallet_to is not None:
         q = q.where(w.c.id <= scope.wallet_to)
     if scope.since is not None:
-        q = q.where(w.c.id.in_(sa.select(tx.c.wallet_id).where(tx.c.seq > scope.since)))
+        # one probe of the key (wallet_id, seq) per wallet
+        q = q.where(sa.exists().where(tx.c.wallet_id == w.c.id, tx.c.seq > scope.since))
     return [str(r[0]) for r in c.execute(q)]
 
 

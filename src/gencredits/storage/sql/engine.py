@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -288,12 +288,40 @@ def upgrade(engine_or_url: Engine | str | None = None, revision: str = "head") -
     """Migrate the database to ``revision`` (default: the newest), creating tables as needed."""
     from alembic import command
 
+    _migrate(engine_or_url, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(engine_or_url: Engine | str | None, revision: str) -> None:
+    """Migrate the database back to ``revision`` (each revision's ``downgrade``)."""
+    from alembic import command
+
+    _migrate(engine_or_url, lambda cfg: command.downgrade(cfg, revision))
+
+
+def _migrate(engine_or_url: Engine | str | None, run: Callable[[Any], None]) -> None:
+    """Run migrations in one transaction.  SQLite: with foreign keys off, as its manual says
+    for rebuilding a table that others reference (a rebuild drops the old table, which the
+    check would refuse), then every key checked before the commit."""
     engine, owned = _engine(engine_or_url)
     try:
-        with engine.begin() as conn:
-            cfg = alembic_config(engine)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            if sqlite:  # outside any transaction (the pragma is ignored inside one)
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    cfg = alembic_config(engine)
+                    cfg.attributes["connection"] = conn
+                    run(cfg)
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise RuntimeError(f"foreign keys broken by the migration: {broken}")
+            finally:
+                if sqlite:
+                    raw.execute("PRAGMA foreign_keys=ON")
     finally:
         if owned:
             engine.dispose()

@@ -16,41 +16,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.engine import Connection
-
 from gencredits.ledger.model import Wallet, evolve
 from gencredits.ledger.renewals import Renewal
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.driver import BulkStatement, driver_pipeline
+from gencredits.storage.sql.numbering import Numbering
 from gencredits.storage.sql.plans import cycle_row
-from gencredits.storage.sql.rows import (
-    entry_rows,
-    event_row,
-    grant_row,
-    idempotency_row,
-    transaction_row,
-    wallet_update_row,
-)
+from gencredits.storage.sql.rows import event_row, grant_row, idempotency_row, wallet_update_row
 from gencredits.storage.sql.staged_plans import UPDATE_SUBS, sub_change_row
-from gencredits.storage.sql.statements import INSERT_ENTRY, INSERT_ENTRY_ARRAYS, WALLET_CHANGE
+from gencredits.storage.sql.statements import WALLET_CHANGE
 from gencredits.storage.sql.versions import save_versions, stamp_batch
 
 __all__ = ["write_renewals"]
 
 _UPDATE_WALLETS = BulkStatement.update(*WALLET_CHANGE)
 _INSERT_GRANTS = BulkStatement(t.grants.insert(), scalars=True)
-_INSERT_TXS = BulkStatement(t.transactions.insert(), scalars=True)
-_INSERT_ENTRIES = BulkStatement(INSERT_ENTRY, keyed=False, columnar=INSERT_ENTRY_ARRAYS)
 _INSERT_IDEMS = BulkStatement(t.idempotency.insert(), scalars=True)
 _INSERT_EVENTS = BulkStatement(t.outbox.insert(), scalars=True)
 _INSERT_CYCLES = BulkStatement(t.cycles.insert(), scalars=True)
 
 
-def write_renewals(c: Connection, renewals: Sequence[Renewal], wallets: Sequence[Wallet]) -> None:
-    """The rows of ``renewals`` and the ``wallets`` after them: one statement per table,
-    the cycles first (the guard: a duplicate fails before anything else is sent)."""
+def write_renewals(
+    numbers: Numbering, renewals: Sequence[Renewal], wallets: Sequence[Wallet]
+) -> None:
+    """The rows of ``renewals`` and the ``wallets`` after them, in the unit's transaction
+    (``numbers``: its connection and seq numbers): one statement per table, the cycles
+    first (the guard: a duplicate fails before anything else is sent)."""
     if not renewals:
         return
+    c = numbers.c
     txs = [tx for r in renewals for tx in r.transactions]
     # The set is one unit: a wallet's events in it share the wallet's next version, numbered
     # in order (read and bumped under the tick's wallet locks, as a group-commit batch does).
@@ -63,10 +57,9 @@ def write_renewals(c: Connection, renewals: Sequence[Renewal], wallets: Sequence
     with driver_pipeline(c):
         _INSERT_CYCLES.run(c, [cycle_row(r.cycle) for r in renewals])
         _INSERT_GRANTS.run(c, [grant_row(g) for r in renewals for g in r.grants])
-        _INSERT_TXS.run(c, [transaction_row(tx) for tx in txs])
-        _INSERT_ENTRIES.run(c, [row for tx in txs for row in entry_rows(tx)])
+        numbers.write_ledger(txs, scalars=True)
         _INSERT_IDEMS.run(c, [idempotency_row(x) for r in renewals for x in r.records])
-        _INSERT_EVENTS.run(c, [event_row(e) for e in events])
+        _INSERT_EVENTS.run(c, numbers.number(t.outbox, [event_row(e) for e in events]))
         subs = sorted((r.subscription for r in renewals), key=lambda s: s.id)
         UPDATE_SUBS.run(c, [sub_change_row(s) for s in subs])
         ordered = sorted(wallets, key=lambda w: w.id)

@@ -19,12 +19,13 @@ def forget_idempotency(c: Connection, before: datetime, limit: int) -> int:
     """Delete at most ``limit`` idempotency records created before ``before``, oldest first."""
     idem = t.idempotency
     oldest = (
-        sa.select(idem.c.scope, idem.c.key)
+        sa.select(idem.c.wallet_id, idem.c.scope, idem.c.key)
         .where(idem.c.created_at < before)
         .order_by(idem.c.created_at)
         .limit(limit)
     )
-    gone = c.execute(idem.delete().where(sa.tuple_(idem.c.scope, idem.c.key).in_(oldest)))
+    key = sa.tuple_(idem.c.wallet_id, idem.c.scope, idem.c.key)
+    gone = c.execute(idem.delete().where(key.in_(oldest)))
     return int(gone.rowcount)
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "job_of",
     "job_row",
     "job_update_row",
+    "numbered_entry_rows",
     "transaction_row",
     "wallet_of",
     "wallet_row",
@@ -162,9 +163,29 @@ def job_update_row(j: Job) -> dict[str, Any]:
 
 
 def entry_rows(tx: Transaction) -> list[dict[str, Any]]:
-    """The rows of ``INSERT_ENTRY`` (:mod:`~gencredits.storage.sql.statements`) for a
-    transaction's postings (written after it)."""
-    return [{"tx_id": tx.id, "account": p.account, "amount": p.amount} for p in tx.postings]
+    """The rows of ``INSERT_ENTRY`` (:mod:`~gencredits.storage.sql.statements`, PostgreSQL)
+    for a transaction's postings (written after it)."""
+    w = tx.wallet_id
+    return [
+        {"wallet_id": w, "tx_id": tx.id, "account": p.account, "amount": p.amount}
+        for p in tx.postings
+    ]
+
+
+def numbered_entry_rows(tx: Transaction, tx_seq: int, first: int) -> list[dict[str, Any]]:
+    """SQLite: a transaction's entries as plain rows, numbered from ``first``, under the
+    transaction numbered ``tx_seq`` (see :mod:`~gencredits.storage.sql.numbering`)."""
+    w = tx.wallet_id
+    return [
+        {
+            "seq": first + i,
+            "wallet_id": w,
+            "tx_seq": tx_seq,
+            "account": p.account,
+            "amount": p.amount,
+        }
+        for i, p in enumerate(tx.postings)
+    ]
 
 
 def idempotency_record(r: Sequence[Any]) -> IdempotencyRecord:

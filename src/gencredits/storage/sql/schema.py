@@ -21,7 +21,9 @@ __all__ = [
     "STARTS_LATER",
     "DecimalText",
     "UTCDateTime",
+    "made_on",
     "metadata",
+    "seq_index",
     "sqlite_utc_text",
 ]
 
@@ -98,8 +100,30 @@ class DecimalText(sa.types.TypeDecorator[Decimal]):
         return None if value is None else Decimal(str(value))
 
 
-#: An auto-numbered 64-bit key; on SQLite it must be spelled INTEGER to alias the rowid.
+#: A 64-bit number in write order: an identity on PostgreSQL; on SQLite (a composite key
+#: cannot alias the rowid) numbered by the store (:mod:`gencredits.storage.sql.numbering`).
 SeqInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def seq_index(table: str) -> sa.Index:
+    """SQLite only: ``seq`` alone, which the store's ``max(seq)`` reads (numbering) and the
+    events feed walks; on PostgreSQL the identity numbers rows and nothing reads it."""
+    index = sa.Index(f"ix_{table}_seq", "seq", info={"dialect": "sqlite"})
+    return index.ddl_if(dialect="sqlite")
+
+
+def wallet_key() -> sa.Column[str]:
+    """``wallet_id`` in the primary key, referring to its wallet."""
+    wallet = sa.ForeignKey("ledger_wallets.id")
+    return sa.Column("wallet_id", sa.String(200), wallet, primary_key=True)
+
+
+def made_on(item: object, dialect: str) -> bool:
+    """Whether this table or index of the metadata exists on ``dialect``: an index of one
+    backend only says so in its ``info`` (schema comparisons skip it elsewhere)."""
+    info = getattr(item, "info", None) or {}
+    return bool(info.get("dialect", dialect) == dialect)
+
 
 metadata = sa.MetaData()
 
@@ -124,11 +148,13 @@ wallets = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+# Every table of a wallet's data has ``wallet_id`` in its primary and unique keys, the column
+# that co-locates a wallet's rows on one node (docs/scaling.md; a test holds each table to it).
 grants = sa.Table(
     "ledger_grants",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("wallet_id", sa.String(200), sa.ForeignKey("ledger_wallets.id"), nullable=False),
+    wallet_key(),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("remaining", sa.BigInteger, nullable=False),
@@ -199,9 +225,9 @@ sa.Index(
 jobs = sa.Table(
     "ledger_jobs",
     metadata,
-    sa.Column("seq", SeqInt, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(64), nullable=False, unique=True),
-    sa.Column("wallet_id", sa.String(200), sa.ForeignKey("ledger_wallets.id"), nullable=False),
+    sa.Column("seq", SeqInt, sa.Identity(), primary_key=True),
+    sa.Column("id", sa.String(64), nullable=False),
+    wallet_key(),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("model", sa.String(200), nullable=True),
     sa.Column("state", sa.String(30), nullable=False),
@@ -224,16 +250,20 @@ jobs = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
-    sa.Index("ix_ledger_jobs_wallet", "wallet_id", "seq"),
+    # The key (wallet_id, seq) is a wallet's job list in order; (id, wallet_id) finds a job
+    # by its id alone (migration 0016).
+    sa.PrimaryKeyConstraint("wallet_id", "seq", name="ledger_jobs_pkey"),
+    sa.UniqueConstraint("id", "wallet_id", name="uq_ledger_jobs_id"),
     sa.Index("ix_ledger_jobs_due", "state", "hold_expires_at"),
+    seq_index("ledger_jobs"),
 )
 
 transactions = sa.Table(
     "ledger_transactions",
     metadata,
-    sa.Column("seq", SeqInt, primary_key=True, autoincrement=True),
-    sa.Column("id", sa.String(64), nullable=False, unique=True),
-    sa.Column("wallet_id", sa.String(200), nullable=False),
+    sa.Column("seq", SeqInt, sa.Identity(), primary_key=True),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("wallet_id", sa.String(200), primary_key=True, nullable=False),
     sa.Column("kind", sa.String(30), nullable=False),
     sa.Column("job_id", sa.String(64), nullable=True),
     sa.Column("grant_id", sa.String(64), nullable=True),
@@ -241,21 +271,31 @@ transactions = sa.Table(
     sa.Column("idem_key", sa.String(300), nullable=True),
     sa.Column("memo", sa.String(500), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Index("ix_ledger_transactions_wallet", "wallet_id", "seq"),
-    sa.Index("ix_ledger_transactions_job", "job_id"),
+    sa.PrimaryKeyConstraint("wallet_id", "seq", name="ledger_transactions_pkey"),
+    sa.UniqueConstraint("id", "wallet_id", name="uq_ledger_transactions_id"),
     # One effect per idempotency key: a second transaction under the same key cannot commit.
-    sa.UniqueConstraint("idem_scope", "idem_key", name="uq_ledger_transactions_idem"),
+    # Not led by wallet_id: such a key misled the planner into walking a hot wallet (0016).
+    sa.UniqueConstraint("idem_scope", "idem_key", "wallet_id", name="uq_ledger_transactions_idem"),
+    seq_index("ledger_transactions"),
 )
 
 entries = sa.Table(
+    # A transaction's entries are keyed under it: (wallet, transaction, entry), so reading a
+    # wallet's or a transaction's entries walks the key (migration 0016).
     "ledger_entries",
     metadata,
-    sa.Column("seq", SeqInt, primary_key=True, autoincrement=True),
-    sa.Column("tx_seq", SeqInt, sa.ForeignKey("ledger_transactions.seq"), nullable=False),
+    sa.Column("seq", SeqInt, sa.Identity(), primary_key=True),
+    sa.Column("wallet_id", sa.String(200), primary_key=True, nullable=False),
+    sa.Column("tx_seq", SeqInt, primary_key=True, autoincrement=False, nullable=False),
     sa.Column("account", sa.String(300), nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
-    sa.Index("ix_ledger_entries_tx", "tx_seq"),
-    sa.Index("ix_ledger_entries_account", "account"),
+    sa.PrimaryKeyConstraint("wallet_id", "tx_seq", "seq", name="ledger_entries_pkey"),
+    sa.ForeignKeyConstraint(
+        ["wallet_id", "tx_seq"],
+        ["ledger_transactions.wallet_id", "ledger_transactions.seq"],
+        name="fk_ledger_entries_tx",
+    ),
+    seq_index("ledger_entries"),
 )
 
 idempotency = sa.Table(
@@ -263,6 +303,7 @@ idempotency = sa.Table(
     metadata,
     sa.Column("scope", sa.String(300), primary_key=True),
     sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("wallet_id", sa.String(200), primary_key=True),
     sa.Column("operation", sa.String(40), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("result_kind", sa.String(20), nullable=False),
@@ -278,8 +319,8 @@ idempotency = sa.Table(
 outbox = sa.Table(
     "ledger_outbox",
     metadata,
-    sa.Column("seq", SeqInt, primary_key=True, autoincrement=True),
-    sa.Column("wallet_id", sa.String(200), nullable=False),
+    sa.Column("seq", SeqInt, sa.Identity(), primary_key=True),
+    sa.Column("wallet_id", sa.String(200), primary_key=True, nullable=False),
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("subject_id", sa.String(200), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
@@ -290,7 +331,12 @@ outbox = sa.Table(
     # The wallet's version the event's unit set, and the event's place in that unit (0013).
     sa.Column("wallet_version", sa.BigInteger, nullable=True),
     sa.Column("version_seq", sa.Integer, nullable=True),
-    sa.Index("ix_ledger_outbox_position", "txid", "seq"),
+    sa.PrimaryKeyConstraint("wallet_id", "seq", name="ledger_outbox_pkey"),
+    # PostgreSQL's events order (txid is NULL on SQLite, whose feed walks seq alone: 0016).
+    sa.Index("ix_ledger_outbox_position", "txid", "seq", info={"dialect": "postgresql"}).ddl_if(
+        dialect="postgresql"
+    ),
+    seq_index("ledger_outbox"),
 )
 
 # --- what makes grants: subscriptions, their cycles, pack purchases (migration 0006) ---------

@@ -78,7 +78,6 @@ from gencredits.storage.sql.rows import (
     IDEM_COLUMNS,
     JOB_COLUMNS,
     WALLET_COLUMNS,
-    entry_rows,
     event_row,
     grant_of,
     grant_row,
@@ -88,7 +87,6 @@ from gencredits.storage.sql.rows import (
     job_of,
     job_row,
     job_update_row,
-    transaction_row,
     wallet_of,
     wallet_row,
     wallet_update_row,
@@ -97,8 +95,6 @@ from gencredits.storage.sql.staged_plans import PlanBatch, PlanRows, PlanStaged
 from gencredits.storage.sql.staged_state import StateBatch, StateStaged, watched_send
 from gencredits.storage.sql.statements import (
     GRANT_CHANGE,
-    INSERT_ENTRY,
-    INSERT_ENTRY_ARRAYS,
     JOB_CHANGE,
     SPEND_ORDER_PAGE,
     WALLET_CHANGE,
@@ -128,14 +124,15 @@ _LOCK_WALLETS = InList(
 )
 _JOBS = InList(lambda m: sa.select(*JOB_COLUMNS).where(t.jobs.c.id.in_(m)))
 _GRANTS = InList(lambda m: sa.select(*GRANT_COLUMNS).where(t.grants.c.id.in_(m)))
-# (scope = ? AND key = ?) OR ... walks the primary key once per pair on both backends (a row
-# value IN list made SQLite scan the table; scope IN AND key IN reads every combination).
+# (wallet_id = ? AND scope = ? AND key = ?) OR ... walks the primary key once per key on both
+# backends (a row value IN list made SQLite scan the table; IN lists read every combination).
+_IDEM = t.idempotency.c
 _IDEM_RECORDS = InList(
-    lambda scopes, keys: sa.select(*IDEM_COLUMNS).where(
+    lambda wallets, scopes, keys: sa.select(*IDEM_COLUMNS).where(
         sa.or_(
             *(
-                sa.and_(t.idempotency.c.scope == scope, t.idempotency.c.key == key)
-                for scope, key in zip(scopes, keys, strict=True)
+                sa.and_(_IDEM.wallet_id == wallet, _IDEM.scope == scope, _IDEM.key == key)
+                for wallet, scope, key in zip(wallets, scopes, keys, strict=True)
             )
         )
     )
@@ -147,8 +144,6 @@ _INSERT_GRANTS = BulkStatement(t.grants.insert())
 _UPDATE_GRANTS = BulkStatement.update(*GRANT_CHANGE)
 _INSERT_JOBS = BulkStatement(t.jobs.insert())
 _UPDATE_JOBS = BulkStatement.update(*JOB_CHANGE)
-_INSERT_TXS = BulkStatement(t.transactions.insert())
-_INSERT_ENTRIES = BulkStatement(INSERT_ENTRY, keyed=False, columnar=INSERT_ENTRY_ARRAYS)
 _INSERT_IDEMS = BulkStatement(t.idempotency.insert())
 _INSERT_EVENTS = BulkStatement(t.outbox.insert())
 
@@ -248,7 +243,8 @@ class BatchState(PlanBatch, StateBatch, RollupBatch):
             sent_jobs = _JOBS.send(c, job_ids) if job_ids and not early else None
             sent_grants = _GRANTS.send(c, grant_ids) if grant_ids and not early else None
             scopes, names = [scope for scope, _ in keys], [key for _, key in keys]
-            sent_idem = _IDEM_RECORDS.send(c, scopes, names) if keys else None
+            owners = list(keys.values())
+            sent_idem = _IDEM_RECORDS.send(c, owners, scopes, names) if keys else None
             spends = [] if early else self._send_spend_pages(h.wallet_id for h in hints)
             self._receive_lock(locking)
             if sent_jobs:
@@ -410,12 +406,12 @@ class BatchState(PlanBatch, StateBatch, RollupBatch):
         _INSERT_GRANTS.run(c, [grant_row(self.grants[i]) for i in self.new_grants])
         changed = sorted(self.changed_grants)
         _UPDATE_GRANTS.run(c, [grant_update_row(self.grants[i]) for i in changed])
-        _INSERT_JOBS.run(c, [job_row(self.jobs[i]) for i in self.new_jobs])
+        numbers = self.sql.numbers
+        _INSERT_JOBS.run(c, numbers.number(t.jobs, [job_row(self.jobs[i]) for i in self.new_jobs]))
         _UPDATE_JOBS.run(c, [job_update_row(self.jobs[i]) for i in sorted(self.changed_jobs)])
-        _INSERT_TXS.run(c, [transaction_row(tx) for tx in self.transactions])
-        _INSERT_ENTRIES.run(c, [row for tx in self.transactions for row in entry_rows(tx)])
+        numbers.write_ledger(self.transactions)
         _INSERT_IDEMS.run(c, [idempotency_row(r) for r in self.new_idem])
-        _INSERT_EVENTS.run(c, [event_row(e) for e in self.emitted])
+        _INSERT_EVENTS.run(c, numbers.number(t.outbox, [event_row(e) for e in self.emitted]))
         self.plan_write(c)
 
 
@@ -570,13 +566,13 @@ class StagedUnit(PlanStaged, StateStaged, RollupStaged):
         self.transactions.append(transaction)
 
     # idempotency, outbox
-    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
-        wanted = (scope, key)
+    def get_idempotency(self, wallet_id: str, scope: str, key: str) -> IdempotencyRecord | None:
+        wanted = (scope, key)  # a scope names one wallet's thing: the key is enough here
         if wanted in self.idem:
             return self.idem[wanted]
         if wanted in self.b.idem:
             return self.b.idem[wanted]
-        record = self.b.sql.get_idempotency(scope, key)
+        record = self.b.sql.get_idempotency(wallet_id, scope, key)
         if self.locked:  # checked under the unit's wallet lock: it stays true for the batch
             self.b.idem[wanted] = record
         return record

@@ -190,18 +190,29 @@ UPDATE_JOB = keyed_update(*JOB_CHANGE)
 INSERT_TX = t.transactions.insert()
 
 
-def _tx_seq(tx_id: Any) -> Any:
-    """The seq of the transaction whose id is ``tx_id`` (a parameter or a column)."""
-    return sa.select(t.transactions.c.seq).where(t.transactions.c.id == tx_id).scalar_subquery()
+def _tx_seq(wallet_id: Any, tx_id: Any) -> Any:
+    """The seq of the transaction whose id is ``tx_id`` (parameters or columns), found by the
+    key led by the id.  Not by ``wallet_id`` too: with it the planner may walk a key led by
+    the wallet instead, every row of a hot wallet whose rows outgrew its statistics (it did,
+    in the ledger bench); ``wallet_id`` is kept for the signature Citus would route by."""
+    del wallet_id
+    tx = t.transactions.c
+    return sa.select(tx.seq).where(tx.id == tx_id).scalar_subquery()
 
 
-# An entry names its transaction by id and the database looks the seq up: a batch writes its
-# transactions and then their entries without reading the new seqs back in between.
+# PostgreSQL: an entry names its transaction by id and the database looks the seq up (the
+# identity numbers the transaction): a batch writes its transactions and then their entries
+# without reading the new seqs back in between.  (SQLite: the store numbers both, see
+# numbering.py, and an entry is a plain row.)
 INSERT_ENTRY = t.entries.insert().values(
-    tx_seq=_tx_seq(_B("tx_id")), account=_B("account"), amount=_B("amount")
+    wallet_id=_B("wallet_id"),
+    tx_seq=_tx_seq(_B("wallet_id"), _B("tx_id")),
+    account=_B("account"),
+    amount=_B("amount"),
 )
 _ENTRY_ARRAYS = unnest_rows(
     {
+        "wallet_id": t.entries.c.wallet_id.type,
         "tx_id": t.transactions.c.id.type,
         "account": t.entries.c.account.type,
         "amount": t.entries.c.amount.type,
@@ -209,13 +220,18 @@ _ENTRY_ARRAYS = unnest_rows(
 )
 #: the same for a batch's rows on PostgreSQL (see BulkStatement), in their order
 INSERT_ENTRY_ARRAYS = t.entries.insert().from_select(
-    ["tx_seq", "account", "amount"],
+    ["wallet_id", "tx_seq", "account", "amount"],
     sa.select(
-        _tx_seq(_ENTRY_ARRAYS.c.tx_id), _ENTRY_ARRAYS.c.account, _ENTRY_ARRAYS.c.amount
+        _ENTRY_ARRAYS.c.wallet_id,
+        _tx_seq(_ENTRY_ARRAYS.c.wallet_id, _ENTRY_ARRAYS.c.tx_id),
+        _ENTRY_ARRAYS.c.account,
+        _ENTRY_ARRAYS.c.amount,
     ).order_by(_ENTRY_ARRAYS.c.n),
 )
 SELECT_IDEM = sa.select(*IDEM_COLUMNS).where(
-    t.idempotency.c.scope == _B("scope"), t.idempotency.c.key == _B("key")
+    t.idempotency.c.wallet_id == _B("wallet_id"),
+    t.idempotency.c.scope == _B("scope"),
+    t.idempotency.c.key == _B("key"),
 )
 INSERT_IDEM = t.idempotency.insert()
 INSERT_EVENT = t.outbox.insert()

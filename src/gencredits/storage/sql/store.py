@@ -49,6 +49,7 @@ from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.counters import CounterDeltas
 from gencredits.storage.sql.driver import RowStatement, driver_pipeline
 from gencredits.storage.sql.engine import read_only
+from gencredits.storage.sql.numbering import Numbering
 from gencredits.storage.sql.outbound import SqlOutbound
 from gencredits.storage.sql.plans import PlanReads, PlanWrites
 from gencredits.storage.sql.renewals import write_renewals
@@ -57,12 +58,10 @@ from gencredits.storage.sql.statements import (
     ACTIVE_WALLET_GRANTS,
     EXPIRED_LIVE_GRANTS,
     EXPIRING_GRANTS,
-    INSERT_ENTRY,
     INSERT_EVENT,
     INSERT_GRANT,
     INSERT_IDEM,
     INSERT_JOB,
-    INSERT_TX,
     INSERT_WALLET,
     LOCK_WALLET,
     NONEMPTY_ACTIVE_GRANTS,
@@ -348,6 +347,7 @@ class SqlReader(PlanReads, RollupReads):
         postings: dict[int, list[Posting]] = defaultdict(list)
         eq = (
             sa.select(t.entries.c.tx_seq, t.entries.c.account, t.entries.c.amount)
+            .where(t.entries.c.wallet_id == wallet_id)
             .where(t.entries.c.tx_seq.in_([r.seq for r in found]))
             .order_by(t.entries.c.seq)
         )
@@ -426,10 +426,14 @@ class SqlReader(PlanReads, RollupReads):
             for r in self.c.execute(q)
         ]
 
-    def key_forgotten(self, scope: str, key: str) -> bool:
+    def key_forgotten(self, wallet_id: str, scope: str, key: str) -> bool:
         tx, idem = t.transactions, t.idempotency
-        used = sa.exists().where(tx.c.idem_scope == scope, tx.c.idem_key == key)
-        kept = sa.exists().where(idem.c.scope == scope, idem.c.key == key)
+        used = sa.exists().where(
+            tx.c.wallet_id == wallet_id, tx.c.idem_scope == scope, tx.c.idem_key == key
+        )
+        kept = sa.exists().where(
+            idem.c.wallet_id == wallet_id, idem.c.scope == scope, idem.c.key == key
+        )
         return bool(self.c.execute(sa.select(sa.and_(used, sa.not_(kept)))).scalar())
 
     def due_holds(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
@@ -517,6 +521,8 @@ class SqlUnit(SqlReader, PlanWrites):
         #: each job as this transaction last read or wrote it, for what its update changes
         #: (an update is computed from the job read under its wallet's lock, the last read)
         self.jobs_read: dict[str, Job | None] = {}
+        #: SQLite: the seq numbers this transaction hands out (see :mod:`.numbering`)
+        self.numbers = Numbering(conn, backend)
 
     def get_job(self, job_id: str) -> Job | None:
         job = super().get_job(job_id)
@@ -541,12 +547,12 @@ class SqlUnit(SqlReader, PlanWrites):
         self.c.execute(UPDATE_GRANT, rows.grant_update_row(grant))
 
     def insert_job(self, job: Job) -> Job:
-        result = self.c.execute(INSERT_JOB, rows.job_row(job))
-        pk = result.inserted_primary_key
+        row = self.numbers.number(t.jobs, [rows.job_row(job)])[0]
+        pk = self.c.execute(INSERT_JOB, row).inserted_primary_key
         assert pk is not None
         self.counters.job_changed(None, job)
         self.jobs_read[job.id] = job
-        return replace(job, seq=int(pk[0]))
+        return replace(job, seq=int(pk.seq))
 
     def update_job(self, job: Job) -> None:
         before = self.jobs_read[job.id] if job.id in self.jobs_read else self.get_job(job.id)
@@ -555,11 +561,11 @@ class SqlUnit(SqlReader, PlanWrites):
         self.jobs_read[job.id] = job
 
     def record(self, transaction: Transaction) -> None:
-        self.c.execute(INSERT_TX, rows.transaction_row(transaction))
-        self.c.execute(INSERT_ENTRY, rows.entry_rows(transaction))
+        self.numbers.write_ledger([transaction])
 
-    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
-        row = self.c.execute(SELECT_IDEM, {"scope": scope, "key": key}).first()
+    def get_idempotency(self, wallet_id: str, scope: str, key: str) -> IdempotencyRecord | None:
+        params = {"wallet_id": wallet_id, "scope": scope, "key": key}
+        row = self.c.execute(SELECT_IDEM, params).first()
         return None if row is None else rows.idempotency_record(row)
 
     def insert_idempotency(self, record: IdempotencyRecord) -> None:
@@ -579,10 +585,10 @@ class SqlUnit(SqlReader, PlanWrites):
         self.stamps[event.wallet_id] = (version, place + 1)
         seq = None if version is None else place
         stamped = replace(event, wallet_version=version, version_seq=seq, txid=self.order)
-        self.c.execute(INSERT_EVENT, rows.event_row(stamped))
+        self.c.execute(INSERT_EVENT, self.numbers.number(t.outbox, [rows.event_row(stamped)]))
 
     def write_renewals(self, renewals: Sequence[Renewal], wallets: Sequence[Wallet]) -> None:
-        write_renewals(self.c, renewals, wallets)
+        write_renewals(self.numbers, renewals, wallets)
 
     def put_state(self, wallet_id: str, kind: str, key: str, data: Mapping[str, Any]) -> None:
         row = {"wallet_id": wallet_id, "kind": kind, "key": key, "data": dict(data)}
