@@ -592,3 +592,5 @@ class DeliverReportPublic(_Out):
     delivered: int
     retrying: int
     failed: int
+    #: finished deliveries older than the outbox retention, deleted from the log
+    forgotten: int

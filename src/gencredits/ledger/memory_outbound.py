@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from gencredits.ledger.outbound import WEBHOOK_CURSOR, Delivery, DeliveryStatus, Endpoint
+from gencredits.ledger.outbound import (
+    FINISHED,
+    WEBHOOK_CURSOR,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+)
 
 __all__ = ["MemoryOutbound"]
 
@@ -90,6 +96,17 @@ class MemoryOutbound:
     def save(self, delivery: Delivery) -> None:
         with self._lock:
             self.queue[(delivery.endpoint_id, delivery.event_id)] = delivery
+
+    def forget_deliveries(self, before: datetime, *, limit: int) -> int:
+        with self._lock:
+            old = sorted(
+                (d.next_at, key)
+                for key, d in self.queue.items()
+                if d.status in FINISHED and d.next_at < before
+            )[:limit]
+            for _at, key in old:
+                del self.queue[key]
+        return len(old)
 
     def get_delivery(self, endpoint_id: str, event_id: str) -> Delivery | None:
         return self.queue.get((endpoint_id, event_id))

@@ -26,6 +26,7 @@ from typing import Protocol
 
 __all__ = [
     "EVERYTHING",
+    "FINISHED",
     "WEBHOOK_CURSOR",
     "Delivery",
     "DeliveryStatus",
@@ -69,6 +70,11 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"  # to be attempted at next_at
     DELIVERED = "delivered"  # the receiver answered 2xx
     FAILED = "failed"  # gave up after the most attempts (redeliver to try again)
+
+
+#: A delivery in one of these states is done; the deliverer forgets it after the outbox
+#: retention (docs/ledger.md, "Retention").
+FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +158,11 @@ class OutboundStore(Protocol):
         ...
 
     def get_delivery(self, endpoint_id: str, event_id: str) -> Delivery | None: ...
+
+    def forget_deliveries(self, before: datetime, *, limit: int) -> int:
+        """Delete at most ``limit`` finished deliveries (delivered, or failed for good) last
+        scheduled before ``before``, oldest first; pending ones are never deleted."""
+        ...
 
     def deliveries(
         self, endpoint_id: str | None, *, after: tuple[str, str] | None, limit: int

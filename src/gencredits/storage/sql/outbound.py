@@ -16,7 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gencredits.ledger.outbound import WEBHOOK_CURSOR, Delivery, DeliveryStatus, Endpoint
+from gencredits.ledger.outbound import (
+    FINISHED,
+    WEBHOOK_CURSOR,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+)
 from gencredits.storage.sql import schema as t
 
 __all__ = ["SqlOutbound"]
@@ -179,6 +185,24 @@ class SqlOutbound:
         )
         with self._tx() as c:
             c.execute(q.values(**row))
+
+    def forget_deliveries(self, before: datetime, *, limit: int) -> int:
+        """One bounded delete, oldest first, per finished status through the
+        ``(status, next_at)`` index."""
+        gone = 0
+        with self._tx() as c:
+            for status in FINISHED:
+                oldest = (
+                    sa.select(_D.c.endpoint_id, _D.c.event_id)
+                    .where(_D.c.status == status, _D.c.next_at < before)
+                    .order_by(_D.c.next_at)
+                    .limit(limit - gone)
+                )
+                key = sa.tuple_(_D.c.endpoint_id, _D.c.event_id)
+                gone += int(c.execute(_D.delete().where(key.in_(oldest))).rowcount)
+                if gone >= limit:
+                    break
+        return gone
 
     def get_delivery(self, endpoint_id: str, event_id: str) -> Delivery | None:
         q = sa.select(_D).where(_D.c.endpoint_id == endpoint_id, _D.c.event_id == event_id)
