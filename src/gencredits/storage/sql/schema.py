@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from gencredits.ledger.rollups import COUNTERS, KEYS
+
 __all__ = [
     "LIVE_GRANT",
     "SPEND_ORDER",
@@ -118,6 +120,11 @@ def wallet_key() -> sa.Column[str]:
     return sa.Column("wallet_id", sa.String(200), wallet, primary_key=True)
 
 
+def instants(*names: str) -> list[sa.Column[datetime]]:
+    """Instants every row of a table has (``created_at``, ``updated_at``...): UTC, not null."""
+    return [sa.Column(name, UTCDateTime, nullable=False) for name in names]
+
+
 def made_on(item: object, dialect: str) -> bool:
     """Whether this table or index of the metadata exists on ``dialect``: an index of one
     backend only says so in its ``info`` (schema comparisons skip it elsewhere)."""
@@ -136,8 +143,7 @@ wallets = sa.Table(
     sa.Column("hold_ttl_s", sa.Integer, nullable=True),
     sa.Column("held", sa.BigInteger, nullable=False),
     sa.Column("debt", sa.BigInteger, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
+    *instants("created_at", "updated_at"),
     # A share of a job's quote a completion may charge beyond its hold (migration 0004).
     sa.Column("extra_charge_share", DecimalText, nullable=True),
     # Why the wallet refuses new submissions (a chargeback), until lifted (migration 0006).
@@ -163,7 +169,7 @@ grants = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.Column("source", sa.String(200), nullable=True),
     sa.Column("state", sa.String(12), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    *instants("created_at"),
     sa.Column("closed_at", UTCDateTime, nullable=True),
     sa.Index("ix_ledger_grants_due", "state", "expires_at"),
 )
@@ -247,8 +253,7 @@ jobs = sa.Table(
     sa.Column("submitted_by", sa.String(200), nullable=True),
     sa.Column("meta", sa.JSON, nullable=False),
     sa.Column("reason", sa.String(500), nullable=True),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
+    *instants("created_at", "updated_at"),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     # The key (wallet_id, seq) is a wallet's job list in order; (id, wallet_id) finds a job
     # by its id alone (migration 0016).
@@ -270,7 +275,7 @@ transactions = sa.Table(
     sa.Column("idem_scope", sa.String(300), nullable=True),
     sa.Column("idem_key", sa.String(300), nullable=True),
     sa.Column("memo", sa.String(500), nullable=True),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    *instants("created_at"),
     sa.PrimaryKeyConstraint("wallet_id", "seq", name="ledger_transactions_pkey"),
     sa.UniqueConstraint("id", "wallet_id", name="uq_ledger_transactions_id"),
     # One effect per idempotency key: a second transaction under the same key cannot commit.
@@ -304,12 +309,14 @@ idempotency = sa.Table(
     sa.Column("scope", sa.String(300), primary_key=True),
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("wallet_id", sa.String(200), primary_key=True),
+    # The first call: its operation and the digest of its request (a retry must match it),
     sa.Column("operation", sa.String(40), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
+    # and what it made (a job, a grant, a wallet...), which a retry answers with again.
     sa.Column("result_kind", sa.String(20), nullable=False),
     sa.Column("result_id", sa.String(200), nullable=False),
     sa.Column("outcome", sa.String(40), nullable=True),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    *instants("created_at"),
     # The fingerprinted request, to name what differs in a conflict (migration 0004).
     sa.Column("request", sa.JSON, nullable=True),
     # The retention sweep deletes the oldest records first (migration 0015).
@@ -324,7 +331,7 @@ outbox = sa.Table(
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("subject_id", sa.String(200), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    *instants("created_at"),
     sa.Column("published_at", UTCDateTime, nullable=True),
     # PostgreSQL fills it with the writing transaction's id (migration 0003); NULL on SQLite.
     sa.Column("txid", sa.BigInteger, nullable=True),
@@ -355,8 +362,7 @@ subscriptions = sa.Table(
     sa.Column("next_at", UTCDateTime, nullable=False),
     sa.Column("pending_plan", sa.String(64), nullable=True),
     sa.Column("allowance_grants", sa.JSON, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
+    *instants("created_at", "updated_at"),
     sa.Index("ix_plan_subscriptions_id", "id"),
     sa.Index("ix_plan_subscriptions_due", "state", "next_at"),
 )
@@ -369,11 +375,10 @@ cycles = sa.Table(
     sa.Column("subscription_id", sa.String(64), primary_key=True),
     sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("plan", sa.String(64), nullable=False),
-    sa.Column("starts_at", UTCDateTime, nullable=False),
-    sa.Column("ends_at", UTCDateTime, nullable=False),
+    *instants("starts_at", "ends_at"),
     sa.Column("granted", sa.BigInteger, nullable=False),
     sa.Column("rolled_over", sa.BigInteger, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    *instants("created_at"),
     sa.Index("ix_plan_cycles_subscription", "subscription_id", "number"),
 )
 
@@ -393,8 +398,7 @@ purchases = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("taken_back", sa.BigInteger, nullable=False),
     sa.Column("spent", sa.BigInteger, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
+    *instants("created_at", "updated_at"),
     sa.Index("ix_plan_purchases_id", "id"),
 )
 
@@ -434,74 +438,41 @@ def rule_kind(kind: str) -> sa.ColumnElement[str]:
 
 
 # Report rollups (migration 0010): counters per day and key, added to in the transaction that
-# moves the credits (see gencredits.ledger.rollups, which names the same columns in order).
-_USAGE_COUNTERS = (
-    "jobs",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "timed_out",
-    "late_succeeded",
-    "held",
-    "captured",
-    "refunded",
-    "written_off",
-    "cost_micros",
-    "uncosted",
-)
+# moves the credits.  Each table is its family in gencredits.ledger.rollups: the family's
+# key columns (the primary key) then its counters, whole numbers, in that order.
+_ROLLUP_KEY_TYPES = {
+    "day": sa.String(10),  # the day, or the month's first day (report_usage_month)
+    "wallet_id": sa.String(200),
+    "member": sa.String(200),
+    "model": sa.String(100),
+    "mode": sa.String(40),
+    "route": sa.String(64),
+    "currency": sa.String(8),
+    "flow": sa.String(16),
+    "kind": sa.String(40),
+}
 
-usage_rollups = sa.Table(
-    "report_usage",
-    metadata,
-    sa.Column("day", sa.String(10), primary_key=True),
-    sa.Column("wallet_id", sa.String(200), primary_key=True),
-    sa.Column("member", sa.String(200), primary_key=True),
-    sa.Column("model", sa.String(100), primary_key=True),
-    sa.Column("mode", sa.String(40), primary_key=True),
-    sa.Column("route", sa.String(64), primary_key=True),
-    sa.Column("currency", sa.String(8), primary_key=True),
-    *(sa.Column(name, sa.BigInteger, nullable=False) for name in _USAGE_COUNTERS),
-    sa.Index("ix_report_usage_wallet", "wallet_id", "day"),
-)
 
-usage_month_rollups = sa.Table(
+def _rollup_table(name: str, family: str, *indexes: sa.Index) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        *(sa.Column(key, _ROLLUP_KEY_TYPES[key], primary_key=True) for key in KEYS[family]),
+        *(sa.Column(counter, sa.BigInteger, nullable=False) for counter in COUNTERS[family]),
+        *indexes,
+    )
+
+
+usage_rollups = _rollup_table(
+    "report_usage", "usage", sa.Index("ix_report_usage_wallet", "wallet_id", "day")
+)
+usage_month_rollups = _rollup_table(
     "report_usage_month",
-    metadata,
-    sa.Column("day", sa.String(10), primary_key=True),  # the month's first day
-    sa.Column("wallet_id", sa.String(200), primary_key=True),
-    sa.Column("member", sa.String(200), primary_key=True),
-    sa.Column("model", sa.String(100), primary_key=True),
-    sa.Column("mode", sa.String(40), primary_key=True),
-    sa.Column("route", sa.String(64), primary_key=True),
-    sa.Column("currency", sa.String(8), primary_key=True),
-    *(sa.Column(name, sa.BigInteger, nullable=False) for name in _USAGE_COUNTERS),
+    "usage_month",
     sa.Index("ix_report_usage_month_wallet", "wallet_id", "day"),
 )
-
-usage_total_rollups = sa.Table(
-    "report_usage_total",
-    metadata,
-    sa.Column("day", sa.String(10), primary_key=True),
-    sa.Column("model", sa.String(100), primary_key=True),
-    sa.Column("mode", sa.String(40), primary_key=True),
-    sa.Column("route", sa.String(64), primary_key=True),
-    sa.Column("currency", sa.String(8), primary_key=True),
-    *(sa.Column(name, sa.BigInteger, nullable=False) for name in _USAGE_COUNTERS),
-)
-
-flow_rollups = sa.Table(
-    "report_flows",
-    metadata,
-    sa.Column("day", sa.String(10), primary_key=True),
-    sa.Column("wallet_id", sa.String(200), primary_key=True),
-    sa.Column("flow", sa.String(16), primary_key=True),
-    sa.Column("kind", sa.String(40), primary_key=True),
-    sa.Column("currency", sa.String(8), primary_key=True),
-    sa.Column("credits", sa.BigInteger, nullable=False),
-    sa.Column("bonus", sa.BigInteger, nullable=False),
-    sa.Column("items", sa.BigInteger, nullable=False),
-    sa.Column("money_micros", sa.BigInteger, nullable=False),
-)
+usage_total_rollups = _rollup_table("report_usage_total", "usage_total")
+flow_rollups = _rollup_table("report_flows", "flows")
 
 # Outbound webhooks (migration 0007): endpoints, the deliverer's cursor over the outbox, and
 # one delivery per (endpoint, event) with its attempts (the delivery log).
@@ -515,7 +486,7 @@ webhook_endpoints = sa.Table(
     sa.Column("types", sa.JSON, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("failures", sa.Integer, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    *instants("created_at"),
     sa.Column("disabled_at", UTCDateTime, nullable=True),
 )
 
@@ -536,8 +507,7 @@ webhook_deliveries = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("next_at", UTCDateTime, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
+    *instants("next_at", "created_at"),
     sa.Column("last_status", sa.Integer, nullable=True),
     sa.Column("last_error", sa.String(500), nullable=True),
     sa.Column("delivered_at", UTCDateTime, nullable=True),
@@ -562,9 +532,7 @@ payment_events = sa.Table(
     sa.Column("result_id", sa.String(200), nullable=True),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
-    sa.Column("event_created_at", UTCDateTime, nullable=False),
-    sa.Column("received_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
+    *instants("event_created_at", "received_at", "updated_at"),
     sa.Index("ix_payment_events_ref", "provider_ref", "status"),
     sa.Index("ix_payment_events_received", "received_at", "event_id"),
 )
@@ -592,8 +560,7 @@ catalog_versions = sa.Table(
     sa.Column("version", sa.String(200), nullable=False),
     sa.Column("content_hash", sa.String(80), nullable=False),
     sa.Column("yaml", sa.Text, nullable=False),
-    sa.Column("effective_at", UTCDateTime, nullable=False),
-    sa.Column("published_at", UTCDateTime, nullable=False),
+    *instants("effective_at", "published_at"),
     sa.Column("published_by", sa.String(200), nullable=False),
     sa.UniqueConstraint("catalog", "version", name="uq_catalog_versions_version"),
     sa.Index("ix_catalog_versions_effective", "catalog", "effective_at"),
