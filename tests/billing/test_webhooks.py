@@ -178,3 +178,20 @@ def test_finished_deliveries_leave_the_log_after_the_outbox_retention(
     clock.advance(delta=billing.outbox_retention * 3)
     assert deliverer.run_once().forgotten == 0
     assert len(billing.webhook_deliveries(endpoint.id).items) == 1
+
+
+def test_every_outbox_event_type_can_be_subscribed_to(billing: Billing, hook: Receiver) -> None:
+    """Plans and packs write events of their own (a pack credited or taken back, a cycle
+    granted, a subscription ended): each is a type an endpoint may ask for, by name."""
+    kinds = [
+        "purchase.credited",
+        "purchase.taken_back",
+        "subscription.cycle_granted",
+        "subscription.ended",
+    ]
+    endpoint = billing.add_webhook(hook.url, SECRET, types=kinds)
+    assert list(endpoint.types) == kinds
+    with pytest.raises(InvalidRequest) as refused:
+        billing.add_webhook(hook.url, SECRET, types=["purchase.refunded"])
+    assert refused.value.details["field"] == "types"
+    assert "purchase.taken_back" in str(refused.value)

@@ -27,13 +27,17 @@ from gencredits.ledger.store import LedgerStore
 
 from .ids import digest
 from .inputs import check_id, check_int, check_text
+from .purchases import EVENT_PURCHASE_CREDITED, EVENT_PURCHASE_TAKEN_BACK
+from .subscriptions import EVENT_CYCLE_GRANTED, EVENT_ENDED
 from .views import Instant, Page, Wire
 
 __all__ = ["DeliveryView", "WebhookOperations", "WebhookView", "delivered_as", "enqueue"]
 
 PURCHASE_CREDITED = "alert.purchase_credited"
 JOB_REFUNDED = "alert.job_refunded"
-EVENT_TYPES = (*(str(t) for t in EventType), PURCHASE_CREDITED, JOB_REFUNDED, "*")
+#: Events made by plans and packs, beside the ledger's own (EventType)
+PLAN_EVENTS = (EVENT_PURCHASE_CREDITED, EVENT_PURCHASE_TAKEN_BACK, EVENT_CYCLE_GRANTED, EVENT_ENDED)
+EVENT_TYPES = (*(str(t) for t in EventType), *PLAN_EVENTS, PURCHASE_CREDITED, JOB_REFUNDED, "*")
 _REFUNDS = (EventType.JOB_FAILED, EventType.JOB_CANCELLED, EventType.JOB_TIMED_OUT)
 URL_LEN_MAX = 2000
 SECRET_LEN_MIN, SECRET_LEN_MAX = 16, 300
