@@ -102,6 +102,10 @@ class DecimalText(sa.types.TypeDecorator[Decimal]):
         return None if value is None else Decimal(str(value))
 
 
+#: A wallet's id, as every table that names one spells it (the distribution column of a
+#: sharded deployment: docs/scaling.md).
+WalletId = sa.String(200)
+
 #: A 64-bit number in write order: an identity on PostgreSQL; on SQLite (a composite key
 #: cannot alias the rowid) numbered by the store (:mod:`gencredits.storage.sql.numbering`).
 SeqInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -117,7 +121,7 @@ def seq_index(table: str) -> sa.Index:
 def wallet_key() -> sa.Column[str]:
     """``wallet_id`` in the primary key, referring to its wallet."""
     wallet = sa.ForeignKey("ledger_wallets.id")
-    return sa.Column("wallet_id", sa.String(200), wallet, primary_key=True)
+    return sa.Column("wallet_id", WalletId, wallet, primary_key=True)
 
 
 def instants(*names: str) -> list[sa.Column[datetime]]:
@@ -137,7 +141,7 @@ metadata = sa.MetaData()
 wallets = sa.Table(
     "ledger_wallets",
     metadata,
-    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("id", WalletId, primary_key=True),
     sa.Column("owner_kind", sa.String(20), nullable=False),
     sa.Column("overdraft_limit", sa.BigInteger, nullable=False),
     sa.Column("hold_ttl_s", sa.Integer, nullable=True),
@@ -268,7 +272,7 @@ transactions = sa.Table(
     metadata,
     sa.Column("seq", SeqInt, sa.Identity(), primary_key=True),
     sa.Column("id", sa.String(64), nullable=False),
-    sa.Column("wallet_id", sa.String(200), primary_key=True, nullable=False),
+    sa.Column("wallet_id", WalletId, primary_key=True, nullable=False),
     sa.Column("kind", sa.String(30), nullable=False),
     sa.Column("job_id", sa.String(64), nullable=True),
     sa.Column("grant_id", sa.String(64), nullable=True),
@@ -290,7 +294,7 @@ entries = sa.Table(
     "ledger_entries",
     metadata,
     sa.Column("seq", SeqInt, sa.Identity(), primary_key=True),
-    sa.Column("wallet_id", sa.String(200), primary_key=True, nullable=False),
+    sa.Column("wallet_id", WalletId, primary_key=True, nullable=False),
     sa.Column("tx_seq", SeqInt, primary_key=True, autoincrement=False, nullable=False),
     sa.Column("account", sa.String(300), nullable=False),
     sa.Column("amount", sa.BigInteger, nullable=False),
@@ -308,7 +312,7 @@ idempotency = sa.Table(
     metadata,
     sa.Column("scope", sa.String(300), primary_key=True),
     sa.Column("key", sa.String(300), primary_key=True),
-    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("wallet_id", WalletId, primary_key=True),
     # The first call: its operation and the digest of its request (a retry must match it),
     sa.Column("operation", sa.String(40), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
@@ -327,7 +331,7 @@ outbox = sa.Table(
     "ledger_outbox",
     metadata,
     sa.Column("seq", SeqInt, sa.Identity(), primary_key=True),
-    sa.Column("wallet_id", sa.String(200), primary_key=True, nullable=False),
+    sa.Column("wallet_id", WalletId, primary_key=True, nullable=False),
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("subject_id", sa.String(200), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
@@ -351,7 +355,7 @@ outbox = sa.Table(
 subscriptions = sa.Table(
     "plan_subscriptions",
     metadata,
-    sa.Column("wallet_id", sa.String(200), sa.ForeignKey("ledger_wallets.id"), primary_key=True),
+    sa.Column("wallet_id", WalletId, sa.ForeignKey("ledger_wallets.id"), primary_key=True),
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("plan", sa.String(64), nullable=False),
     sa.Column("catalog", sa.String(64), nullable=False),
@@ -371,7 +375,7 @@ cycles = sa.Table(
     "plan_cycles",
     metadata,
     # The key is the guarantee: one row, so one grant, per (subscription, cycle), whoever ticks.
-    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("wallet_id", WalletId, primary_key=True),
     sa.Column("subscription_id", sa.String(64), primary_key=True),
     sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("plan", sa.String(64), nullable=False),
@@ -385,7 +389,7 @@ cycles = sa.Table(
 purchases = sa.Table(
     "plan_purchases",
     metadata,
-    sa.Column("wallet_id", sa.String(200), sa.ForeignKey("ledger_wallets.id"), primary_key=True),
+    sa.Column("wallet_id", WalletId, sa.ForeignKey("ledger_wallets.id"), primary_key=True),
     sa.Column("id", sa.String(200), primary_key=True),
     sa.Column("pack", sa.String(64), nullable=False),
     sa.Column("catalog_version", sa.String(64), nullable=False),
@@ -408,7 +412,7 @@ purchases = sa.Table(
 wallet_state = sa.Table(
     "ledger_wallet_state",
     metadata,
-    sa.Column("wallet_id", sa.String(200), primary_key=True),
+    sa.Column("wallet_id", WalletId, primary_key=True),
     sa.Column("kind", sa.String(40), primary_key=True),
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("data", sa.JSON, nullable=False),
@@ -482,7 +486,7 @@ webhook_endpoints = sa.Table(
     sa.Column("id", sa.String(200), primary_key=True),
     sa.Column("url", sa.String(2000), nullable=False),
     sa.Column("secret", sa.String(300), nullable=False),
-    sa.Column("wallet_id", sa.String(200), nullable=True),
+    sa.Column("wallet_id", WalletId, nullable=True),
     sa.Column("types", sa.JSON, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("failures", sa.Integer, nullable=False),
@@ -503,7 +507,7 @@ webhook_deliveries = sa.Table(
     sa.Column("endpoint_id", sa.String(200), primary_key=True),
     sa.Column("event_id", sa.String(80), primary_key=True),
     sa.Column("event_type", sa.String(60), nullable=False),
-    sa.Column("wallet_id", sa.String(200), nullable=False),
+    sa.Column("wallet_id", WalletId, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
@@ -527,7 +531,7 @@ payment_events = sa.Table(
     sa.Column("type", sa.String(100), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("outcome", sa.String(64), nullable=False),
-    sa.Column("wallet_id", sa.String(200), nullable=True),
+    sa.Column("wallet_id", WalletId, nullable=True),
     sa.Column("provider_ref", sa.String(255), nullable=True),
     sa.Column("result_id", sa.String(200), nullable=True),
     sa.Column("detail", sa.Text, nullable=False),
