@@ -57,6 +57,7 @@ from gencredits.reports import (
     margin_report,
     usage_report,
 )
+from gencredits.shards import anchor_of
 from gencredits.storage.sql import schema as t
 from gencredits.storage.sql.plans import purchase_row
 from gencredits.storage.sql.rollups import upsert_rollups
@@ -235,7 +236,8 @@ class Template:
         sink.rows.clear()
         usage.job_changed(cast(WriteUnit, sink), job, after, START)
         self.closed = next(c for (f, _), c in sink.rows.items() if f == "usage")
-        self.key = tuple(next(k for (f, k) in sink.rows if f == "usage_total")[1:])
+        # model, mode, route, currency (the ledger-wide key's, after its day and anchor)
+        self.key = tuple(next(k for (f, k) in sink.rows if f == "usage_total")[2:])
         self.row = job_row(after)
         for name in ("params", "quote", "meta"):
             self.row[name] = json.dumps(self.row[name])
@@ -281,6 +283,7 @@ class Loader:
             row = {
                 "seq": self.entry_seq,
                 "tx_seq": self.tx_seq,
+                "wallet_id": tx.wallet_id,
                 "account": p.account,
                 "amount": p.amount,
             }
@@ -410,6 +413,7 @@ class Loader:
                         {
                             "seq": self.entry_seq,
                             "tx_seq": self.tx_seq,
+                            "wallet_id": w,
                             "account": account.replace(_PROTO_JOB, job_id).replace(
                                 _PROTO_WALLET, w
                             ),
@@ -422,7 +426,7 @@ class Loader:
                 for fam, k in (
                     ("usage", (d, *key)),
                     ("usage_month", (month_of(d), *key)),
-                    ("usage_total", (d, *tpl.key)),
+                    ("usage_total", (d, anchor_of(w), *tpl.key)),
                 ):
                     name = (fam, k)
                     self.sink.rows[name] = add_counts(self.sink.rows.get(name), counts)

@@ -12,6 +12,13 @@ id can be routed to one shard; :func:`bucket_of_id` reads it back (``None`` for 
 before ids carried one).  Assumes the distribution column's collation is deterministic (the
 default): with a nondeterministic collation ``hashtext`` hashes the collation's sort key.
 docs/scaling.md ("Shard buckets") has the reasoning and the checks.
+
+The ledger-wide aggregates (the /metrics counters, the usage summed over all wallets) are
+split into :data:`GROUPS` routing groups: a wallet's group is its bucket's top 5 bits
+(:func:`group_of`), and each group's rows carry its **anchor** (:data:`ANCHORS`), a fixed
+text whose own bucket lies in the group.  Distributed by ``anchor`` and co-located with the
+wallets, a group's rows live on the shard of its wallets for any shard count up to 32, so
+a ledger transaction writes them on its wallet's node.
 """
 
 from __future__ import annotations
@@ -19,10 +26,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 __all__ = [
+    "ANCHORS",
     "BUCKETS",
+    "GROUPS",
+    "anchor_of",
     "bucket_of",
     "bucket_of_id",
     "check_shard_count",
+    "group_of",
     "hash_bytes",
     "hashtext",
     "shard_of",
@@ -93,6 +104,30 @@ def bucket_of(wallet_id: str) -> int:
     """The wallet's bucket: the top 10 bits of its hash range position (0 to 1023).
     Remembered for the last 65,536 wallets (a hash costs some 10 us in Python)."""
     return (hashtext(wallet_id) + (1 << 31)) >> (32 - _BUCKET_BITS)
+
+
+#: Routing groups of the ledger-wide aggregates: a group's buckets share a shard for any
+#: shard count up to this.
+GROUPS = 32
+_GROUP_SHIFT = _BUCKET_BITS - 5
+#: Each group's anchor: the first of ``g0``, ``g1``, ... whose bucket lies in the group.
+ANCHORS = (
+    *("g5", "g26", "g20", "g124", "g42", "g24", "g46", "g19"),
+    *("g77", "g0", "g10", "g16", "g80", "g33", "g58", "g13"),
+    *("g18", "g84", "g11", "g2", "g41", "g56", "g6", "g86"),
+    *("g44", "g25", "g74", "g59", "g7", "g49", "g1", "g4"),
+)
+
+
+def group_of(wallet_id: str) -> int:
+    """The wallet's routing group (0 to 31): the top 5 bits of its bucket."""
+    return bucket_of(wallet_id) >> _GROUP_SHIFT
+
+
+def anchor_of(wallet_id: str) -> str:
+    """The anchor of the wallet's group: the distribution value of the aggregate rows its
+    transactions write, placed on the wallet's shard (shard count up to :data:`GROUPS`)."""
+    return ANCHORS[group_of(wallet_id)]
 
 
 def check_shard_count(shard_count: int) -> int:

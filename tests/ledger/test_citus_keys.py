@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gencredits.api.keys import metadata as key_metadata
+from gencredits.shards import ANCHORS, BUCKETS, GROUPS, anchor_of, bucket_of, group_of, shard_of
 from gencredits.storage.sql.schema import metadata
 
 #: Global tables, and why each may lack ``wallet_id`` in its keys (docs/scaling.md says
@@ -21,14 +22,18 @@ GLOBAL = {
     "ledger_wallets": "the wallets: distributed by id, the column all others co-locate with",
     "api_keys": "service credentials, read on every request: a reference table",
     "catalog_versions": "published price catalogs, read by every node: a reference table",
-    "ledger_counters": "the /metrics gauges' buckets, summed ledger-wide: a reference table",
-    "report_usage_total": "usage summed over all wallets per day: a reference table",
+    "ledger_counters": "the /metrics gauges per routing group: distributed by anchor, "
+    "co-located with the wallets of its group",
+    "report_usage_total": "usage over all wallets per day and routing group: distributed by "
+    "anchor, co-located with the wallets of its group",
     "ledger_webhook_endpoints": "subscriber endpoints, some for every wallet: a reference table",
     "ledger_webhook_cursor": "the deliverer's position, one row: a reference table",
     "ledger_webhook_deliveries": "the deliverer's log, written with its cursor: a local table",
     "payment_events": "the provider's log keyed by its event id (the wallet may be unknown)",
 }
 WALLET = "ledger_wallets"
+#: The ledger-wide aggregates, keyed by their wallets' routing group (gencredits.shards).
+ANCHORED = ("ledger_counters", "report_usage_total")
 
 
 def key_problems(tables: list[sa.Table], global_tables: dict[str, str]) -> list[str]:
@@ -125,3 +130,30 @@ def test_a_table_without_wallet_id_in_a_key_is_named() -> None:
         "index_alone: unique index ix_index_alone lacks wallet_id",
         "child: foreign key to parent not on wallet_id",
     ]
+
+
+def test_the_aggregates_have_the_anchor_in_their_keys() -> None:
+    tables = {t.name: t for t in _tables()}
+    for name in ANCHORED:
+        anchor = tables[name].c.anchor
+        assert not anchor.nullable, name
+        assert "anchor" in tables[name].primary_key.columns, name
+    assert all("distributed by anchor" in GLOBAL[name] for name in ANCHORED)
+
+
+def test_each_anchor_lies_in_its_group_and_shares_its_wallets_shard() -> None:
+    assert len(ANCHORS) == len(set(ANCHORS)) == GROUPS == 32
+    for group, anchor in enumerate(ANCHORS):
+        assert bucket_of(anchor) >> 5 == group, anchor
+    for i in range(2_000):
+        wallet = f"wallet-{i}"
+        assert group_of(wallet) == bucket_of(wallet) * GROUPS // BUCKETS
+        for count in (1, 2, 4, 8, 16, 32):  # up to 32 shards: the wallet's own shard
+            assert shard_of(bucket_of(anchor_of(wallet)), count) == shard_of(
+                bucket_of(wallet), count
+            )
+    # above 32 shards a group spans several: a wallet and its anchor may part
+    assert any(
+        shard_of(bucket_of(anchor_of(w)), 64) != shard_of(bucket_of(w), 64)
+        for w in (f"wallet-{i}" for i in range(100))
+    )

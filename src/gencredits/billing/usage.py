@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from gencredits.ledger.model import Grant, Job, JobState
 from gencredits.ledger.rollups import FLOW_EXPIRED, FLOW_SOLD, MICROS, Rollup, day_of, month_of
 from gencredits.ledger.store import WriteUnit
+from gencredits.shards import anchor_of
 
 __all__ = ["expired", "job_changed", "job_counts", "micros", "sold", "usage_key"]
 
@@ -36,10 +37,12 @@ def micros(amount: Decimal) -> int:
 
 
 def usage_key(job: Job, day: str) -> dict[str, str]:
-    """A job's usage key: zero-cost usage has no model; its mode is its kind."""
+    """A job's usage key: zero-cost usage has no model; its mode is its kind.  ``anchor`` is
+    its wallet's routing group (the ledger-wide rollup's key)."""
     quote = job.quote or {}
     return {
         "day": day,
+        "anchor": anchor_of(job.wallet_id),
         "wallet_id": job.wallet_id,
         "member": job.submitted_by or "",
         "model": job.model or "",

@@ -12,7 +12,9 @@ Families (the design and what each counter means: docs/reports.md):
 * ``usage_month``: the same, per month (its ``day`` is the month's first day): a period's
   whole months are read here, only its partial months at the edges from ``usage``;
 * ``usage_total``: the same counters without wallet and member (the reports that do not
-  group or filter by them read this much smaller table);
+  group or filter by them read this much smaller table), per routing group of the wallets
+  (``anchor``: :func:`gencredits.shards.anchor_of`, so that a sharded database keeps a row
+  on its wallets' node; reads sum over the groups);
 * ``flows``: credits that left or entered by a route other than jobs: ``expired`` (breakage,
   by grant kind) and ``sold`` (plans and packs, by source, with the money paid).
 
@@ -65,7 +67,7 @@ USAGE_COUNTERS = (
 KEYS: Mapping[str, tuple[str, ...]] = {
     "usage": ("day", "wallet_id", "member", "model", "mode", "route", "currency"),
     "usage_month": ("day", "wallet_id", "member", "model", "mode", "route", "currency"),
-    "usage_total": ("day", "model", "mode", "route", "currency"),
+    "usage_total": ("day", "anchor", "model", "mode", "route", "currency"),
     "flows": ("day", "wallet_id", "flow", "kind", "currency"),
 }
 

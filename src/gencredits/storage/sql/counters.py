@@ -6,28 +6,31 @@ Every write of a job row (a unit of work, or a group-commit batch) adds what it 
 (:func:`scan_gauges`) would: both run from one snapshot, and a counter moves only with the
 rows it counts.
 
-Each gauge has :data:`BUCKETS` rows; a job's changes go to its wallet's bucket.  Writers of
-one wallet already take turns on its row, so two writers wait on a counter row only when
-their wallets share a bucket; the rows are written last, after every wallet lock, in
-(name, bucket) order, so they add no deadlock.
+Each gauge has :data:`BUCKETS` rows; a job's changes go to its wallet's routing group
+(:func:`gencredits.shards.group_of`), the row keyed by that group's ``anchor`` too, so that a
+sharded database keeps it on the wallet's node (docs/scaling.md).  Writers of one wallet
+already take turns on its row, so two writers wait on a counter row only when their wallets
+share a group; the rows are written last, after every wallet lock, in (name, bucket) order,
+so they add no deadlock.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gencredits.ledger.model import Job, JobState
+from gencredits.shards import ANCHORS, GROUPS, group_of
 from gencredits.storage.sql.driver import RowStatement
 from gencredits.storage.sql.schema import jobs, ledger_counters
 
 __all__ = ["BUCKETS", "GAUGES", "CounterDeltas", "read_gauges", "scan_gauges"]
 
-#: Rows per gauge (the migration ``0012_ledger_counters`` creates them).
-BUCKETS = 32
+#: Rows per gauge, one per routing group (the migration ``0012_ledger_counters`` creates
+#: them, ``0017_aggregate_anchors`` gives them their anchors).
+BUCKETS = GROUPS
 #: The gauges, in the order :func:`job_counts` gives them.
 GAUGES = ("holds_open", "credits_held", "credits_captured", "credits_refunded")
 RELEASED = (JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT)
@@ -39,6 +42,7 @@ _ADD = RowStatement(
     .where(
         ledger_counters.c.name == sa.bindparam("n"),
         ledger_counters.c.bucket == sa.bindparam("b"),
+        ledger_counters.c.anchor == sa.bindparam("a"),
     )
     .values(value=ledger_counters.c.value + sa.bindparam("d", type_=sa.BigInteger))
 )
@@ -59,10 +63,6 @@ def job_counts(job: Job | None) -> tuple[int, int, int, int]:
     )
 
 
-def bucket_of(wallet_id: str) -> int:
-    return zlib.crc32(wallet_id.encode()) % BUCKETS
-
-
 class CounterDeltas:
     """What a transaction's job writes add to the counters, written once at its end."""
 
@@ -70,7 +70,7 @@ class CounterDeltas:
         self.deltas: dict[tuple[str, int], int] = {}
 
     def job_changed(self, before: Job | None, after: Job) -> None:
-        bucket = bucket_of(after.wallet_id)
+        bucket = group_of(after.wallet_id)
         for name, old, new in zip(GAUGES, job_counts(before), job_counts(after), strict=True):
             if new != old:
                 key = (name, bucket)
@@ -81,7 +81,7 @@ class CounterDeltas:
         :func:`~gencredits.storage.sql.driver.driver_pipeline` block they go out with the
         statements around them (no round trip of their own)."""
         changes = [
-            {"n": name, "b": bucket, "d": delta}
+            {"n": name, "b": bucket, "a": ANCHORS[bucket], "d": delta}
             for (name, bucket), delta in sorted(self.deltas.items())
             if delta
         ]

@@ -446,6 +446,7 @@ def rule_kind(kind: str) -> sa.ColumnElement[str]:
 # key columns (the primary key) then its counters, whole numbers, in that order.
 _ROLLUP_KEY_TYPES = {
     "day": sa.String(10),  # the day, or the month's first day (report_usage_month)
+    "anchor": sa.String(200),  # the wallets' routing group (report_usage_total; migration 0017)
     "wallet_id": sa.String(200),
     "member": sa.String(200),
     "model": sa.String(100),
@@ -543,12 +544,14 @@ payment_events = sa.Table(
 
 ledger_counters = sa.Table(
     # The /metrics gauges, kept by the ledger's own transactions (storage/sql/counters.py):
-    # a few rows per gauge, a wallet's changes going to its bucket, so that writers of
-    # different wallets rarely wait on one row; a scrape sums the buckets.
+    # a row per gauge and routing group (its anchor: migration 0017), a wallet's changes going
+    # to its group's, so that writers of different wallets rarely wait on one row and a
+    # sharded database keeps it on their node; a scrape sums the groups.
     "ledger_counters",
     metadata,
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("anchor", sa.String(200), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
 
