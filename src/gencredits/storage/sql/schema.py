@@ -446,8 +446,8 @@ def rule_kind(kind: str) -> sa.ColumnElement[str]:
 # key columns (the primary key) then its counters, whole numbers, in that order.
 _ROLLUP_KEY_TYPES = {
     "day": sa.String(10),  # the day, or the month's first day (report_usage_month)
-    "anchor": sa.String(200),  # the wallets' routing group (report_usage_total; migration 0017)
-    "wallet_id": sa.String(200),
+    "anchor": WalletId,  # the wallets' routing group (report_usage_total; migration 0017)
+    "wallet_id": WalletId,
     "member": sa.String(200),
     "model": sa.String(100),
     "mode": sa.String(40),
@@ -551,7 +551,7 @@ ledger_counters = sa.Table(
     metadata,
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("anchor", sa.String(200), primary_key=True),
+    sa.Column("anchor", WalletId, primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
 
