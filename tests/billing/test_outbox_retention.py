@@ -101,6 +101,26 @@ def test_events_stay_while_a_relay_lags_and_go_once_every_cursor_passed(
     assert billing.audit() == []
 
 
+def test_a_forgotten_cursor_no_longer_holds_events_back(
+    store: Any, clock: ManualClock, ledger_catalogs: Any
+) -> None:
+    """A relay taken out of service keeps its cursor, and so every event after it, until it
+    is forgotten (``gencredits cursors --forget NAME``); then retention goes on."""
+    billing = _billing(store, clock, ledger_catalogs)
+    billing.create_wallet("w")
+    made = _events(billing, 5)
+    _relay_to(billing, Broker("nats:live"), made[-1].cursor)
+    _relay_to(billing, Broker("nats:retired"), made[1].cursor)  # two events, then stopped
+    clock.advance(delta=timedelta(days=7, seconds=1))
+    assert billing.sweep().outbox_events_deleted == 2
+    outbound = billing.store.outbound()
+    assert outbound.forget_cursor("nats:retired") is True
+    assert outbound.forget_cursor("nats:retired") is False  # gone already: nothing to do
+    assert set(outbound.cursors()) == {"nats:live"}
+    assert billing.sweep().outbox_events_deleted == len(made) - 3  # all but the newest
+    assert _cursors(settled_events(billing)) == [made[-1].cursor]
+
+
 def test_events_younger_than_the_retention_stay_and_no_consumer_means_age_only(
     store: Any, clock: ManualClock, ledger_catalogs: Any
 ) -> None:

@@ -136,3 +136,42 @@ def relay(
             f"({report['failures']} failed attempts); cursor {report['cursor']}",
             highlight=False,
         )
+
+
+ForgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--forget",
+        metavar="NAME",
+        help="Remove this cursor (a relay or deliverer taken out of service), so that outbox "
+        "retention stops waiting for it.",
+    ),
+]
+
+
+@app.command("cursors")
+def cursors(ctx: typer.Context, forget: ForgetOpt = None, as_json: JsonOpt = False) -> None:
+    """The outbox's consumers (the webhook deliverer, each relay) and how far each has read;
+    outbox retention deletes only what every one of them has passed (docs/ledger.md)."""
+    database_url = connection(ctx).database_url
+    with database_errors(database_url):
+        store = open_store(database_url)
+    connection(ctx).on_close(store.close)
+    outbound = store.outbound()
+    found = outbound.cursors()
+    if forget is not None:
+        if forget not in found:
+            allowed = ", ".join(sorted(found)) or "none: no consumer has read the outbox yet"
+            raise InvalidRequest.for_field("--forget", forget, f"a cursor's name ({allowed})")
+        outbound.forget_cursor(forget)
+        found = outbound.cursors()
+    rows = [{"name": name, "position": found[name]} for name in sorted(found)]
+    if as_json:
+        print_json({"cursors": rows, "forgotten": forget})
+        return
+    if forget is not None:
+        console.print(f"forgot cursor {forget}", highlight=False)
+    if not rows:
+        console.print("no cursors: nothing has read the outbox yet", highlight=False)
+    for row in rows:
+        console.print(f"{row['name']}: {row['position'] or '(none yet)'}", highlight=False)

@@ -55,6 +55,13 @@ class MemoryOutbound:
             mine = {} if self.position is None else {WEBHOOK_CURSOR: self.position}
             return {**self.named, **mine}
 
+    def forget_cursor(self, name: str) -> bool:
+        with self._lock:
+            if name == WEBHOOK_CURSOR:
+                known, self.position = self.position is not None, None
+                return known
+            return self.named.pop(name, None) is not None
+
     def move_cursor(self, name: str, expected: str | None, cursor: str) -> bool:
         with self._lock:
             if self.named.get(name) != expected:

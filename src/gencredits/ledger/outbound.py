@@ -144,6 +144,11 @@ class OutboundStore(Protocol):
         """Every cursor over the outbox by name (the deliverer's is :data:`WEBHOOK_CURSOR`)."""
         ...
 
+    def forget_cursor(self, name: str) -> bool:
+        """Remove the cursor ``name`` (a consumer taken out of service), so that outbox
+        retention stops waiting for it; ``False``: there was none by that name."""
+        ...
+
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         """Pending deliveries whose ``next_at`` has come, oldest first."""
         ...

@@ -126,6 +126,10 @@ class SqlOutbound:
         with self._tx() as c:
             return {r.name: r.position for r in c.execute(sa.select(_C.c.name, _C.c.position))}
 
+    def forget_cursor(self, name: str) -> bool:
+        with self._tx() as c:
+            return int(c.execute(_C.delete().where(_C.c.name == name)).rowcount) > 0
+
     def move_cursor(self, name: str, expected: str | None, cursor: str) -> bool:
         return self._move(name, expected, cursor, ())
 
