@@ -136,20 +136,21 @@ def test_a_broker_that_is_down_is_retried_with_growing_waits(
 ) -> None:
     _fill(store, 3)
     down = _target(stream, "nats://127.0.0.1:1")  # nothing listens there
-    relay = Relay(store, down, backoff=Backoff(first=0.01, most=0.04))
+    relay = Relay(store, down, backoff=Backoff(first_ms=10, most_ms=40))
 
     async def run_for_a_while() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.4, stop.set)
-        await relay.run(stop, poll_s=0.01)
+        await relay.run(stop, poll_ms=10)
 
     asyncio.run(run_for_a_while())
     assert relay.progress.failures >= 3 and relay.progress.published == 0
-    caps = [min(0.04, 0.01 * 2**i) for i in range(len(relay.progress.waits))]
-    assert all(cap / 2 <= wait <= cap for wait, cap in zip(relay.progress.waits, caps, strict=True))
+    waits = relay.progress.waits_ms
+    caps = [min(40, 10 * 2**i) for i in range(len(waits))]
+    assert all(cap // 2 <= wait <= cap for wait, cap in zip(waits, caps, strict=True))
     assert store.outbound().named_cursor(f"nats:{stream.name}") is None
     with pytest.raises(BrokerError):
-        asyncio.run(Relay(store, down, backoff=Backoff(first=0.01)).drain(attempts=2))
+        asyncio.run(Relay(store, down, backoff=Backoff(first_ms=10)).drain(attempts=2))
     # The broker is back: everything goes, once.
     _drain(store, _target(stream))
     _check_once_in_order(stream, _all_events(store))

@@ -117,7 +117,7 @@ def relay(
         )
     if nats is not None:
         target = JetStreamTarget(
-            nats, stream=stream, subject=subject, duplicate_window_s=float(duplicate_window)
+            nats, stream=stream, subject=subject, duplicate_window_s=duplicate_window
         )
     else:
         assert redis is not None

@@ -59,8 +59,8 @@ class JetStreamTarget:
         *,
         stream: str = "GENCREDITS",
         subject: str = "gencredits.events",
-        duplicate_window_s: float = 120.0,
-        timeout_s: float = 5.0,
+        duplicate_window_s: int = 120,
+        timeout_s: int = 5,
     ) -> None:
         if not _STREAM.fullmatch(stream):
             raise InvalidSetting.for_field("stream", stream, "1 to 32 letters, digits, '_' or '-'")

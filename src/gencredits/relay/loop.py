@@ -76,17 +76,18 @@ def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
 
 @dataclass
 class Backoff:
-    """Waits between failed attempts: ``first`` seconds, doubling up to ``most``, each
-    drawn between half and all of it (so relays that failed together do not retry together)."""
+    """Waits between failed attempts, in whole milliseconds: ``first_ms``, doubling up to
+    ``most_ms``, each drawn between half and all of it (so relays that failed together do
+    not retry together)."""
 
-    first: float = 0.5
-    most: float = 30.0
+    first_ms: int = 500
+    most_ms: int = 30_000
     failures: int = 0
 
-    def next_wait(self) -> float:
+    def next_wait_ms(self) -> int:
         self.failures += 1
-        ceiling = min(self.most, self.first * 2 ** (self.failures - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        ceiling = min(self.most_ms, self.first_ms * 2 ** (self.failures - 1))
+        return random.randint(ceiling // 2, ceiling)
 
     def reset(self) -> None:
         self.failures = 0
@@ -101,7 +102,7 @@ class RelayProgress:
     failures: int = 0  # failed attempts (each retried)
     lost_races: int = 0  # batches another relay moved the cursor past first
     cursor: str | None = None
-    waits: list[float] = field(default_factory=list)  # the backoff waits, in order
+    waits_ms: list[int] = field(default_factory=list)  # the backoff waits, in order
 
 
 class Relay:
@@ -173,10 +174,10 @@ class Relay:
         self,
         stop: asyncio.Event,
         *,
-        poll_s: float = 0.5,
+        poll_ms: int = 500,
         on_progress: Callable[[RelayProgress], None] | None = None,
     ) -> None:
-        """Publish until ``stop`` is set, looking for new events every ``poll_s`` when
+        """Publish until ``stop`` is set, looking for new events every ``poll_ms`` when
         none are pending; a failed batch is tried again after the backoff's wait, forever."""
         while not stop.is_set():
             try:
@@ -188,33 +189,33 @@ class Relay:
             if sent and on_progress is not None:
                 on_progress(self.progress)
             if sent == 0:
-                await _wait(stop, poll_s)
+                await _wait(stop, poll_ms)
 
     async def _failed(self, stop: asyncio.Event | None, exc: BrokerError) -> None:
         """Count a failed attempt and wait the backoff's time (less if ``stop`` is set)."""
         self.progress.failures += 1
-        wait = self.backoff.next_wait()
-        self.progress.waits.append(wait)
-        log.warning("relay: %s; trying again in %.1f s", exc.message, wait)
-        await _wait(stop or asyncio.Event(), wait)
+        wait_ms = self.backoff.next_wait_ms()
+        self.progress.waits_ms.append(wait_ms)
+        log.warning("relay: %s; trying again in %d ms", exc.message, wait_ms)
+        await _wait(stop or asyncio.Event(), wait_ms)
 
 
-async def relay_forever(relay: Relay, *, poll_s: float = 0.5) -> None:
+async def relay_forever(relay: Relay, *, poll_ms: int = 500) -> None:
     """:meth:`Relay.run` until cancelled (the service's background task), through any
     error: logged, then tried again after the backoff's wait; the target closed at the end."""
     stop = asyncio.Event()
     try:
         while True:
             try:
-                await relay.run(stop, poll_s=poll_s)
+                await relay.run(stop, poll_ms=poll_ms)
             except Exception:  # the database away, say: never let the relay stop for good
-                wait = relay.backoff.next_wait()
-                log.exception("relay failed; starting again in %.1f s", wait)
-                await asyncio.sleep(wait)
+                wait_ms = relay.backoff.next_wait_ms()
+                log.exception("relay failed; starting again in %d ms", wait_ms)
+                await asyncio.sleep(wait_ms / 1000)
     finally:
         await relay.target.close()
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
+async def _wait(stop: asyncio.Event, wait_ms: int) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        await asyncio.wait_for(stop.wait(), wait_ms / 1000)

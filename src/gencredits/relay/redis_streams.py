@@ -48,7 +48,7 @@ class RedisStreamTarget:
         *,
         key: str = "gencredits:events",
         duplicate_window_s: int = 120,
-        timeout_s: float = 5.0,
+        timeout_s: int = 5,
     ) -> None:
         if not _KEY.fullmatch(key):
             raise InvalidSetting.for_field(
