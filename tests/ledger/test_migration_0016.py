@@ -4,11 +4,10 @@ audit clean, and the ledger numbering its new rows after the old ones; and back 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
+from tests.ledger.conftest import columns
 
 from gencredits.billing import Billing
 from gencredits.clock import ManualClock
@@ -39,25 +38,16 @@ def _fill(url: str, catalogs: Any) -> dict[str, str]:
         store.close()
 
 
-def _columns(engine: sa.Engine, table: str) -> set[str]:
-    return {c["name"] for c in sa.inspect(engine).get_columns(table)}
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_0016_fills_wallet_ids_and_the_ledger_goes_on(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest, ledger_catalogs: Any
+    backend_url: str, ledger_catalogs: Any
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path}/ledger.db"
-        if backend == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
+    url = backend_url
     scopes = _fill(url, ledger_catalogs)
     db.downgrade(url, BEFORE)  # the ledger as 0015 had it: no wallet_id in these two
     engine = db.make_engine(url)
     try:
-        assert "wallet_id" not in _columns(engine, "ledger_entries")
-        assert "wallet_id" not in _columns(engine, "ledger_idempotency")
+        assert "wallet_id" not in columns(engine, "ledger_entries")
+        assert "wallet_id" not in columns(engine, "ledger_idempotency")
         with engine.begin() as conn:
             last = conn.execute(sa.text("SELECT max(seq) FROM ledger_transactions")).scalar()
             entries = conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar()

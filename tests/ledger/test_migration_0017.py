@@ -4,11 +4,10 @@ usage totals) is what it was; and back again, the groups' usage rows summed into
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
+from tests.ledger.conftest import columns
 
 from gencredits.billing import Billing
 from gencredits.clock import ManualClock
@@ -51,19 +50,8 @@ def _totals(conn: sa.Connection) -> set[tuple[Any, ...]]:
     }
 
 
-def _columns(engine: sa.Engine, table: str) -> set[str]:
-    return {c["name"] for c in sa.inspect(engine).get_columns(table)}
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_0017_fills_anchors_and_every_sum_stays(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest, ledger_catalogs: Any
-) -> None:
-    url = (
-        f"sqlite:///{tmp_path}/ledger.db"
-        if backend == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
+def test_0017_fills_anchors_and_every_sum_stays(backend_url: str, ledger_catalogs: Any) -> None:
+    url = backend_url
     _work(url, ledger_catalogs, "first")
     engine = db.make_engine(url)
     try:
@@ -75,8 +63,8 @@ def test_0017_fills_anchors_and_every_sum_stays(
             ).scalar()
         assert groups == len({group_of(w) for w in WALLETS}) > 1
         db.downgrade(url, BEFORE)  # 0016: no anchors; the groups' usage summed into one row
-        assert "anchor" not in _columns(engine, "ledger_counters")
-        assert "anchor" not in _columns(engine, "report_usage_total")
+        assert "anchor" not in columns(engine, "ledger_counters")
+        assert "anchor" not in columns(engine, "report_usage_total")
         with engine.begin() as conn:
             assert _totals(conn) == totals
             assert read_gauges(conn) == gauges
