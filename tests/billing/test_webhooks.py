@@ -154,29 +154,29 @@ def test_webhook_registration_is_checked(billing: Billing) -> None:
 def test_finished_deliveries_leave_the_log_after_the_outbox_retention(
     billing: Billing, clock: Any, hook: Receiver
 ) -> None:
-    """The delivery log is not kept for ever: a delivered or given-up delivery is forgotten
-    once it is older than the outbox retention, a pending one never, at most a batch a run."""
+    """The delivery log is not kept for ever: the sweep deletes a delivered or given-up
+    delivery once it is older than the outbox retention, a pending one never."""
     endpoint = billing.add_webhook(hook.url, SECRET, types=["alert.balance_below"])
     _low_balance(billing)
-    deliverer = Deliverer(billing, DeliveryPolicy(batch=1))
+    deliverer = Deliverer(billing)
     assert deliverer.run_once().delivered == 1
     billing.set_alerts("w", below=[30])
     billing.submit("w", "img", generations=2, idempotency_key="s3")  # 20: crossed again
     hook.answers = [500] * 100
     first = deliverer.run_once()
-    assert (first.enqueued, first.retrying, first.forgotten) == (1, 1, 0)
+    assert (first.enqueued, first.retrying) == (1, 1)
+    assert billing.sweep().webhook_deliveries_deleted == 0
     log = billing.webhook_deliveries(endpoint.id).items
     assert sorted(d.status for d in log) == ["delivered", "pending"]
 
     clock.advance(delta=billing.outbox_retention - timedelta(seconds=1))
-    assert deliverer.run_once().forgotten == 0  # not old enough yet
+    assert billing.sweep().webhook_deliveries_deleted == 0  # not old enough yet
     clock.advance(2)
-    report = deliverer.run_once()
-    assert report.forgotten == 1
+    assert billing.sweep().webhook_deliveries_deleted == 1
     (left,) = billing.webhook_deliveries(endpoint.id).items
     assert left.status == "pending"  # still to be delivered: never forgotten
     clock.advance(delta=billing.outbox_retention * 3)
-    assert deliverer.run_once().forgotten == 0
+    assert billing.sweep().webhook_deliveries_deleted == 0
     assert len(billing.webhook_deliveries(endpoint.id).items) == 1
 
 

@@ -592,5 +592,3 @@ class DeliverReportPublic(_Out):
     delivered: int
     retrying: int
     failed: int
-    #: finished deliveries older than the outbox retention, deleted from the log
-    forgotten: int

@@ -1,7 +1,8 @@
 """The sweep: release holds past their time limit, expire grants past their expiry, and
 announce grants entering a wallet's ``expiring_days`` window (``alert.grant_expiring``) to
 wallets nobody touches (see :mod:`.alerts`), and delete idempotency records past their
-retention and outbox events past theirs that every consumer has passed (bounded batches;
+retention, outbox events past theirs that every consumer has passed and finished webhook
+deliveries as old (bounded batches;
 docs/ledger.md, "Retention").
 
 Each item is its own unit of work under its wallet's lock and re-checks its state, so many
@@ -64,6 +65,8 @@ def sweep(
     store = runner.store
     forgotten, forgot_all = _forget(partial(store.forget_idempotency, at - idempotency_retention))
     dropped, dropped_all = _forget(partial(store.forget_events, at - outbox_retention))
+    outbound = store.outbound()
+    logged, logged_all = _forget(partial(outbound.forget_deliveries, at - outbox_retention))
     return SweepReport(
         holds_released=holds,
         credits_released=released,
@@ -72,7 +75,8 @@ def sweep(
         expiry_alerts=announced,
         idempotency_records_deleted=forgotten,
         outbox_events_deleted=dropped,
-        more=not (done and announced_all and forgot_all and dropped_all)
+        webhook_deliveries_deleted=logged,
+        more=not (done and announced_all and forgot_all and dropped_all and logged_all)
         or seen >= limits.SWEEP_ITEMS_MAX,
     )
 

@@ -421,6 +421,11 @@ class SweepReport(_Wire):
         description="Outbox events past their retention, passed by the webhook deliverer and "
         "every relay, deleted by this sweep.",
     )
+    webhook_deliveries_deleted: int = Field(
+        0,
+        description="Finished webhook deliveries (delivered, or failed for good) older than the "
+        "outbox retention, deleted from the delivery log by this sweep.",
+    )
     more: bool = Field(False, description="The per-call limit was reached: sweep again.")
 
 

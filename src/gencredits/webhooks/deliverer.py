@@ -52,8 +52,6 @@ class DeliverReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
-    #: finished deliveries older than the outbox retention, deleted from the log
-    forgotten: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -61,7 +59,6 @@ class DeliverReport:
             "delivered": self.delivered,
             "retrying": self.retrying,
             "failed": self.failed,
-            "forgotten": self.forgotten,
         }
 
 
@@ -78,13 +75,9 @@ class Deliverer:
         self.outbound: OutboundStore = billing.store.outbound()
 
     def run_once(self) -> DeliverReport:
-        """Enqueue new events, attempt what is due (at most ``policy.batch``), and forget
-        at most ``policy.batch`` finished deliveries older than the outbox retention."""
+        """Enqueue new events, then attempt what is due (at most ``policy.batch``)."""
         now = self.billing.clock.now()
         enqueued = enqueue(self.billing.store, self.outbound, now)
-        forgotten = self.outbound.forget_deliveries(
-            now - self.billing.outbox_retention, limit=self.policy.batch
-        )
         counts = {"delivered": 0, "retrying": 0, "failed": 0}
         for delivery in self.outbound.due(now, self.policy.batch):
             endpoint = self.outbound.get_endpoint(delivery.endpoint_id)
@@ -96,7 +89,7 @@ class Deliverer:
             endpoint = self.outbound.get_endpoint(delivery.endpoint_id) or endpoint
             outcome = self._attempt(endpoint, delivery, now)
             counts[outcome] += 1
-        return DeliverReport(enqueued, **counts, forgotten=forgotten)
+        return DeliverReport(enqueued, **counts)
 
     def _attempt(self, endpoint: Endpoint, delivery: Delivery, now: datetime) -> str:
         attempt = delivery.attempts + 1
